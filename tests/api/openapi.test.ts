@@ -1,0 +1,33 @@
+/** The OpenAPI document PostgREST derives from the schema follows the caller's privileges. */
+import pg from 'pg';
+import { describe, expect, inject, it } from 'vitest';
+import { apiFetch, staffToken } from '../support/api.ts';
+
+async function publicTables(): Promise<string[]> {
+  const client = new pg.Client({ connectionString: inject('stack').databaseUrl });
+  await client.connect();
+  const { rows } = await client.query(`select tablename from pg_tables where schemaname = 'app_public' order by 1`);
+  await client.end();
+  return rows.map((row) => row.tablename);
+}
+
+describe('OpenAPI at /', () => {
+  it('lists every app_public table for a staff token, with the comments as descriptions', async () => {
+    const response = await apiFetch('/', { token: staffToken() });
+    expect(response.status).toBe(200);
+    const document = await response.json();
+    const tables = await publicTables();
+    expect(tables).toHaveLength(62);
+    expect(Object.keys(document.definitions).sort()).toEqual(expect.arrayContaining(tables));
+    for (const table of tables) expect(document.paths[`/${table}`], table).toBeDefined();
+    expect(document.definitions.patients.description).toMatch(/patient/i);
+    expect(document.definitions.patients.properties.mrn.description).toMatch(/number/i);
+  });
+
+  it('shows an anonymous caller no table', async () => {
+    const response = await apiFetch('/');
+    expect(response.status).toBe(200);
+    const document = await response.json();
+    expect(Object.keys(document.definitions ?? {})).toEqual([]);
+  });
+});

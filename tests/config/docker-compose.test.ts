@@ -1,0 +1,56 @@
+/**
+ * There is no Docker engine on our machines, so docker-compose.yml is kept in step with the npm
+ * path by construction and checked here: the same services, images, PGRST_* names and values as
+ * db/launcher/postgrest.ts, and only variables db/launcher/config.ts understands.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { loadConfig, repoRoot } from '../../db/launcher/config.ts';
+import { postgrestEnv } from '../../db/launcher/postgrest.ts';
+
+const compose = parse(readFileSync(path.join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true });
+const configSource = readFileSync(path.join(repoRoot, 'db', 'launcher', 'config.ts'), 'utf8');
+const readme = readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+const npmEnv = postgrestEnv(loadConfig({ HMS_DATA_DIR: '/tmp/hms-compose-test', HMS_JWT_SECRET: 'x'.repeat(32) }));
+/** Every environment variable config.ts reads (env.NAME or env['NAME'] or a *Var(env, 'NAME', …) call). */
+const configVariables = new Set([
+  ...[...configSource.matchAll(/env\.([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]),
+  ...[...configSource.matchAll(/Var\(env, '([A-Z][A-Z0-9_]+)'/g)].map((m) => m[1]),
+]);
+
+describe('docker-compose.yml', () => {
+  it('has postgres 16, the one-shot migrate service and PostgREST v12.0.2', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['migrate', 'postgres', 'postgrest']);
+    expect(compose.services.postgres.image).toBe('postgres:16');
+    expect(compose.services.postgrest.image).toBe('postgrest/postgrest:v12.0.2');
+    expect(compose.services.migrate.command.join(' ')).toContain('npm run db:setup');
+    expect(compose.services.migrate.restart).toBe('no');
+    expect(compose.services.postgrest.depends_on.migrate.condition).toBe('service_completed_successfully');
+  });
+
+  it('configures PostgREST with exactly the PGRST_* names npm start uses', () => {
+    expect(Object.keys(compose.services.postgrest.environment).sort()).toEqual(Object.keys(npmEnv).sort());
+  });
+
+  it('uses the same PostgREST values where they do not depend on the host', () => {
+    const env = compose.services.postgrest.environment;
+    for (const name of ['PGRST_DB_SCHEMAS', 'PGRST_DB_ANON_ROLE', 'PGRST_DB_EXTRA_SEARCH_PATH', 'PGRST_OPENAPI_MODE', 'PGRST_DB_POOL', 'PGRST_LOG_LEVEL']) {
+      expect(String(env[name]), name).toBe(npmEnv[name]);
+    }
+    expect(new URL(env.PGRST_DB_URI.replace(/\$\{[^}]+\}/g, 'x')).username).toBe('hms_authenticator');
+  });
+
+  it('passes the migrate service only variables the launcher understands', () => {
+    for (const name of Object.keys(compose.services.migrate.environment)) {
+      expect(configVariables, name).toContain(name);
+    }
+  });
+});
+
+describe('README configuration table', () => {
+  it('documents every variable the launcher reads', () => {
+    for (const name of configVariables) expect(readme, name).toContain(`\`${name}\``);
+  });
+});

@@ -1,0 +1,216 @@
+-- Structure of the hms_db schema, checked from the catalog so that a new table is covered
+-- without editing this file: the 62 tables of seed 000, conventions on every table and column.
+begin;
+select plan(24);
+
+select tables_are('app_public', array[
+  -- 0 Foundation
+  'hospitals', 'departments', 'hospital_settings', 'tax_configurations',
+  -- 0 Auth
+  'users', 'roles', 'permissions', 'user_roles', 'role_permissions', 'refresh_tokens',
+  -- 1 Core
+  'patients', 'patient_consents', 'patient_documents',
+  'doctors', 'doctor_schedules', 'doctor_leaves', 'doctor_fees',
+  'appointments', 'appointment_status_log', 'appointment_queue',
+  -- 2 Clinical and optical
+  'prescriptions', 'prescription_items', 'prescription_templates', 'prescription_versions',
+  'lab_orders', 'medicines', 'medicine_batches',
+  'pharmacy_dispensing', 'pharmacy_dispensing_items', 'pharmacy_returns', 'pharmacy_return_items',
+  'optical_products', 'optical_prescriptions', 'optical_orders', 'optical_order_items', 'optical_repairs',
+  -- 3 Billing and insurance
+  'invoices', 'invoice_items', 'payments', 'refunds', 'credit_notes', 'daily_settlements',
+  'insurance_providers', 'insurance_policies', 'insurance_claims', 'pre_authorizations',
+  -- 4 Inventory
+  'suppliers', 'purchase_orders', 'purchase_order_items', 'goods_receipt_notes', 'grn_items',
+  'stock_movements', 'stock_adjustments', 'cycle_counts', 'cycle_count_items',
+  -- 5 Support and ID system
+  'notifications', 'notification_templates', 'notification_queue', 'audit_logs',
+  'id_sequences', 'id_cards', 'password_emails'
+], 'app_public holds exactly the 62 tables of seed 000');
+
+select is(
+  (select count(*)::int from pg_tables where schemaname = 'app_public'), 62,
+  'there are 62 tables');
+
+select is(
+  array(select c.relname::text from pg_class c
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'
+           and obj_description(c.oid, 'pg_class') is null order by 1),
+  '{}'::text[], 'every table has a comment');
+
+select is(
+  array(select c.relname || '.' || a.attname from pg_class c join pg_attribute a on a.attrelid = c.oid
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped
+           and col_description(c.oid, a.attnum) is null order by 1),
+  '{}'::text[], 'every column has a comment');
+
+select is(
+  array(select c.relname::text from pg_class c
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'
+           and not exists (select 1 from pg_constraint k join pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
+                            where k.conrelid = c.oid and k.contype = 'p' and array_length(k.conkey, 1) = 1
+                              and a.attname = 'id' and a.atttypid = 'uuid'::regtype
+                              and pg_get_expr((select d.adbin from pg_attrdef d where d.adrelid = c.oid and d.adnum = a.attnum), c.oid) = 'gen_random_uuid()')
+         order by 1),
+  '{}'::text[], 'every table has a uuid primary key "id" defaulting to gen_random_uuid()');
+
+-- Chain-level tables (no hospital_id or a nullable one, documented in their comments).
+select is(
+  array(select c.relname::text from pg_class c
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'
+           and c.relname not in ('hospitals', 'users', 'roles', 'permissions', 'role_permissions', 'user_roles', 'password_emails', 'audit_logs')
+           and not exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'hospital_id'
+                             and a.atttypid = 'uuid'::regtype and a.attnotnull)
+         order by 1),
+  '{}'::text[], 'every tenant table has hospital_id uuid not null');
+
+select is(
+  array(select c.relname::text from pg_class c
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'
+           and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'hospital_id')
+           and not exists (select 1 from pg_constraint k join pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
+                            where k.conrelid = c.oid and k.contype = 'f' and array_length(k.conkey, 1) = 1
+                              and a.attname = 'hospital_id' and k.confrelid = 'app_public.hospitals'::regclass)
+           and c.relname <> 'hospitals'
+         order by 1),
+  '{}'::text[], 'every hospital_id references hospitals');
+
+-- A tenant table that others reference exposes (hospital_id, id), and every reference to a
+-- tenant table from a tenant table is composite: a row cannot point into another hospital.
+select is(
+  array(select k.conrelid::regclass || ' ' || k.conname from pg_constraint k
+          join pg_class p on p.oid = k.confrelid
+         where k.contype = 'f' and k.connamespace = 'app_public'::regnamespace
+           and p.relnamespace = 'app_public'::regnamespace
+           and k.confrelid <> 'app_public.hospitals'::regclass
+           -- a refresh token's hospital_id is the session's *active* hospital, which
+           -- switch_hospital changes: its successor may belong to another hospital.
+           and k.conrelid <> 'app_public.refresh_tokens'::regclass
+           and exists (select 1 from pg_attribute a where a.attrelid = k.conrelid and a.attname = 'hospital_id' and a.attnotnull)
+           and exists (select 1 from pg_attribute a where a.attrelid = k.confrelid and a.attname = 'hospital_id' and a.attnotnull)
+           and not (select array_agg(a.attname::text) from pg_attribute a where a.attrelid = k.conrelid and a.attnum = any (k.conkey)) @> array['hospital_id']
+         order by 1),
+  '{}'::text[], 'references between tenant tables include hospital_id (composite foreign keys)');
+
+select is(
+  array(select k.conrelid::regclass || ' ' || k.conname from pg_constraint k
+         where k.contype = 'f' and k.connamespace in ('app_public'::regnamespace, 'app_private'::regnamespace)
+           and not exists (select 1 from pg_attribute a where a.attrelid = k.conrelid and a.attnum = k.conkey[1]
+                            and a.attname in ('created_by', 'updated_by') and array_length(k.conkey, 1) = 1)
+           and not exists (select 1 from pg_index i
+                            where i.indrelid = k.conrelid
+                              and (i.indkey::int2[])[0:array_length(k.conkey, 1) - 1] @> k.conkey
+                              and (i.indkey::int2[])[0:array_length(k.conkey, 1) - 1] <@ k.conkey)
+         order by 1),
+  '{}'::text[], 'every foreign key (but created_by/updated_by) is covered by an index on its leading columns');
+
+select is(
+  array(select k.conrelid::regclass || ' ' || k.conname from pg_constraint k
+         where k.contype = 'f' and k.connamespace = 'app_public'::regnamespace and k.confdeltype = 'a'
+         order by 1),
+  '{}'::text[], 'no foreign key uses the implicit "no action" on delete: each chose restrict, cascade or set null');
+
+select is(
+  array(select c.relname || '.' || a.attname from pg_class c join pg_attribute a on a.attrelid = c.oid
+         where c.relnamespace in ('app_public'::regnamespace, 'app_private'::regnamespace) and c.relkind = 'r'
+           and a.attnum > 0 and not a.attisdropped and a.atttypid = 'timestamp'::regtype order by 1),
+  '{}'::text[], 'instants are timestamptz (no timestamp without time zone)');
+
+select is(
+  array(select c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+          from pg_class c join pg_attribute a on a.attrelid = c.oid
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped
+           and a.attname ~ '(amount|price|_total|total_|_cost|cost_|fee|balance|_value)$'
+           and a.attname !~ '(percent|quantity|_number|_days|strength)'
+           and a.atttypid = 'numeric'::regtype and format_type(a.atttypid, a.atttypmod) <> 'numeric(12,2)'
+         order by 1),
+  '{}'::text[], 'money is numeric(12,2)');
+
+select is(
+  array(select c.relname || '.' || a.attname from pg_class c join pg_attribute a on a.attrelid = c.oid
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped
+           and a.atttypid in ('real'::regtype, 'double precision'::regtype, 'money'::regtype) order by 1),
+  '{}'::text[], 'no float or money types (exact numerics only)');
+
+select is(
+  array(select c.relname::text from pg_class c
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r' and c.relname <> 'audit_logs'
+           and (select count(*) from pg_attribute a where a.attrelid = c.oid and not a.attisdropped
+                  and a.attname in ('created_at', 'updated_at', 'created_by', 'updated_by')) <> 4
+         order by 1),
+  '{}'::text[], 'every table (but the immutable audit_logs) has created_at, updated_at, created_by, updated_by');
+
+select is(
+  array(select c.relname::text from pg_class c
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'
+           and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'updated_at')
+           and not exists (select 1 from pg_trigger t where t.tgrelid = c.oid and t.tgname = '_100_stamp'
+                            and t.tgfoid = 'app_hidden.tg__stamp'::regproc)
+         order by 1),
+  '{}'::text[], 'every table with updated_at has the _100_stamp trigger');
+
+select is(
+  array(select c.relname::text from pg_class c
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'
+           and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'is_deleted')
+           and (not exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'deleted_at' and a.atttypid = 'timestamptz'::regtype)
+             or not exists (select 1 from pg_trigger t where t.tgrelid = c.oid and t.tgname = '_110_soft_delete'))
+         order by 1),
+  '{}'::text[], 'soft-deletable tables have deleted_at and the _110_soft_delete trigger');
+
+select is(
+  array(select t from unnest(array['hospitals', 'departments', 'users', 'patients', 'patient_documents', 'doctors',
+                                    'appointments', 'prescriptions', 'lab_orders', 'medicines', 'pharmacy_dispensing',
+                                    'pharmacy_returns', 'optical_products', 'optical_prescriptions', 'optical_orders',
+                                    'optical_repairs', 'invoices', 'payments', 'refunds', 'credit_notes',
+                                    'insurance_providers', 'insurance_policies', 'insurance_claims', 'pre_authorizations',
+                                    'suppliers', 'purchase_orders', 'goods_receipt_notes', 'stock_adjustments', 'cycle_counts']) t
+         where not exists (select 1 from pg_attribute a where a.attrelid = ('app_public.' || t)::regclass and a.attname = 'is_deleted')),
+  '{}'::text[], 'the major entities are soft-deletable (is_deleted/deleted_at)');
+
+select is(
+  array(select c.relname || '.' || a.attname from pg_class c join pg_attribute a on a.attrelid = c.oid
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped
+           and a.atttypid = 'text'::regtype
+           and a.attname ~ '(^status$|_status$|_type$|^priority$)'
+           and not exists (select 1 from pg_constraint k where k.conrelid = c.oid and k.contype = 'c' and a.attnum = any (k.conkey))
+         order by 1),
+  '{}'::text[], 'every status, type and priority column is a closed set (a named CHECK)');
+
+select ok(
+  (select count(*) from pg_indexes where schemaname = 'app_public') >= 150,
+  'far more than the seed''s 25 indexes cover the access paths');
+
+select is(
+  array(select p.oid::regprocedure::text from pg_proc p
+         where p.pronamespace in ('app_public'::regnamespace, 'app_hidden'::regnamespace, 'app_private'::regnamespace)
+           and p.prosecdef
+           and not exists (select 1 from unnest(p.proconfig) s where s like 'search_path=%')
+         order by 1),
+  '{}'::text[], 'every security definer function pins its search_path');
+
+select is(
+  array(select c.relname::text from pg_class c where c.relnamespace = 'app_private'::regnamespace and c.relkind = 'r' order by 1),
+  array['instance_settings', 'password_email_tokens', 'refresh_token_hashes', 'sessions', 'user_secrets'],
+  'secrets live in app_private');
+
+select is(
+  array(select c.relname || '.' || a.attname from pg_class c join pg_attribute a on a.attrelid = c.oid
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped
+           and a.attname ~ '(^password$|password_hash|secret|token_hash|_hash$)' order by 1),
+  '{}'::text[], 'no password, secret or token hash column in app_public');
+
+select ok(
+  not has_schema_privilege('hms_staff', 'app_private', 'usage')
+  and not has_schema_privilege('hms_anonymous', 'app_private', 'usage'),
+  'app_private is unreachable by the API roles');
+
+select ok(
+  (select bool_and(has_table_privilege('hms_staff', c.oid, 'select')) from pg_class c
+    where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r')
+  and (select bool_and(not has_table_privilege('hms_anonymous', c.oid, 'select')) from pg_class c
+    where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'),
+  'staff may read the business tables; anonymous may not');
+
+select * from finish();
+rollback;

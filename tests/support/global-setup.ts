@@ -1,0 +1,66 @@
+/**
+ * vitest global setup: one throwaway stack for the whole suite — an embedded PostgreSQL in a
+ * temporary folder on free ports, migrated (committed + current work) with the demo data, and the
+ * real PostgREST in front of it. Everything is stopped by PID and the folder removed at the end.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { loadConfig } from '../../db/launcher/config.ts';
+import { freePort } from '../../db/launcher/ports.ts';
+import { startStack, type Stack } from '../../db/launcher/stack.ts';
+import { ensurePgTap } from './pgtap.ts';
+
+export interface TestStackInfo {
+  databaseUrl: string;
+  rootDatabaseUrl: string;
+  authenticatorUrl: string;
+  apiUrl: string;
+  jwtSecret: string;
+  roles: { owner: string; authenticator: string; anonymous: string; staff: string };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stack: TestStackInfo;
+  }
+}
+
+let stack: Stack | undefined;
+let dataDir: string | undefined;
+
+export async function setup(project: TestProject): Promise<void> {
+  ensurePgTap();
+  dataDir = mkdtempSync(path.join(tmpdir(), 'hms-test-'));
+  const apiPort = await freePort();
+  const config = loadConfig({
+    HMS_DATA_DIR: dataDir,
+    HMS_PG_PORT: String(await freePort()),
+    HMS_API_PORT: String(apiPort),
+    HMS_API_ADMIN_PORT: String(await freePort()),
+    HMS_JWT_SECRET: 'test-secret-that-is-long-enough-0123456789',
+    // Small enough that a test can see PostgREST cap a list (id_sequences has 63 demo rows).
+    HMS_DB_MAX_ROWS: '50',
+  });
+  stack = await startStack(config, { includeCurrent: true });
+  // pgTAP is not a trusted extension: the superuser installs it into the throwaway database.
+  const root = new pg.Client({ connectionString: new URL(config.databaseName, config.rootDatabaseUrl! .replace(/[^/]+$/, '')).toString() });
+  await root.connect();
+  await root.query('create extension if not exists pgtap with schema public');
+  await root.end();
+  project.provide('stack', {
+    databaseUrl: config.databaseUrl,
+    rootDatabaseUrl: config.rootDatabaseUrl!,
+    authenticatorUrl: config.authenticatorUrl,
+    apiUrl: stack.postgrest!.url,
+    jwtSecret: config.jwtSecret,
+    roles: config.roles,
+  });
+}
+
+export async function teardown(): Promise<void> {
+  await stack?.stop();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+}
