@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { bootstrap } from './bootstrap.ts';
-import { repoRoot, type HmsConfig } from './config.ts';
+import { ConfigError, repoRoot, type HmsConfig } from './config.ts';
 import { graphileMigrateCommand, migrate } from './migrate.ts';
 import { assertPortFree, assertReachable, startEmbeddedPostgres, type EmbeddedServer } from './postgres.ts';
 import { startPostgrest, type PostgrestServer } from './postgrest.ts';
@@ -43,6 +43,20 @@ export function hasCurrentMigration(): boolean {
       .some((name) => readFileSync(path.join(dir, name), 'utf8').replace(/--.*$/gm, '').trim() !== '');
   } catch {
     return false;
+  }
+}
+
+/** HMS uses PostgreSQL 15 features (unique nulls not distinct, on delete set null (column)). */
+async function assertServerVersion(connectionString: string): Promise<void> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    const { rows } = await client.query(`select current_setting('server_version_num')::int as num, current_setting('server_version') as version`);
+    if (rows[0].num < 150000) {
+      throw new ConfigError(`HMS needs PostgreSQL 15 or later; the server at DATABASE_URL runs ${rows[0].version}.`);
+    }
+  } finally {
+    await client.end();
   }
 }
 
@@ -85,12 +99,15 @@ export async function startStack(config: HmsConfig, options: StackOptions = {}):
     if (config.embedded) {
       postgres = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.pgPort, log });
     } else {
-      await assertReachable(config.databaseUrl, 'DATABASE_URL');
-      if (config.rootDatabaseUrl) await assertReachable(config.rootDatabaseUrl, 'ROOT_DATABASE_URL');
+      // With a superuser connection, the database and owner may not exist yet: probe the server there.
+      const probe = config.rootDatabaseUrl ?? config.databaseUrl;
+      await assertReachable(probe, config.rootDatabaseUrl ? 'ROOT_DATABASE_URL' : 'DATABASE_URL');
+      await assertServerVersion(probe);
     }
     lap('postgres');
     if (options.reset) await dropDatabase(config);
     await bootstrap(config);
+    if (!config.embedded) await assertReachable(config.databaseUrl, 'DATABASE_URL');
     lap('bootstrap');
     await migrate(config);
     if (options.includeCurrent && hasCurrentMigration()) {

@@ -11,11 +11,17 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../db/launcher/config.ts';
 import { freePort } from '../../db/launcher/ports.ts';
+import { killAndWait } from '../../db/launcher/postgres.ts';
 import { signToken } from '../support/api.ts';
 
 const SECRET = 'launcher-test-secret-0123456789abcdefghij';
 const dataDirs: string[] = [];
-afterAll(() => dataDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+const launched: ChildProcess[] = [];
+afterAll(async () => {
+  // A failed assertion must not leave a launcher (and its servers) running: stop what is left.
+  for (const child of launched) if (child.exitCode === null && child.pid) await killAndWait(child.pid);
+  dataDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true }));
+});
 
 interface Run {
   child: ChildProcess;
@@ -29,6 +35,7 @@ function launch(script: string, env: Record<string, string>, args: string[] = []
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  launched.push(child);
   let text = '';
   child.stdout!.on('data', (chunk) => (text += chunk));
   child.stderr!.on('data', (chunk) => (text += chunk));
