@@ -3,7 +3,7 @@
  * so created idempotently), the database itself, and the extensions. Safe to run on every start.
  *
  * Roles:
- *   owner          LOGIN, owns hms_db, runs migrations (the user of DATABASE_URL)
+ *   owner          LOGIN BYPASSRLS, owns hms_db, runs migrations (the user of DATABASE_URL)
  *   authenticator  LOGIN NOINHERIT, no privileges; PostgREST/PostGraphile connect as it and
  *                  switch to anonymous or staff per request
  *   anonymous      NOLOGIN: before login
@@ -41,7 +41,9 @@ export async function bootstrap(config: HmsConfig, options: { withShadow?: boole
   const root = new pg.Client({ connectionString: rootUrl });
   await root.connect();
   try {
-    await ensureRole(root, config.roles.owner, 'login nosuperuser', decodeURIComponent(owner.password) || undefined);
+    // The owner runs migrations and security definer functions: it bypasses row-level security
+    // (those functions check tenancy themselves); every API role is subject to it.
+    await ensureRole(root, config.roles.owner, 'login nosuperuser bypassrls', decodeURIComponent(owner.password) || undefined);
     await ensureRole(root, config.roles.authenticator, 'login noinherit nosuperuser nocreatedb nocreaterole', config.authenticatorPassword);
     await ensureRole(root, config.roles.anonymous, 'nologin');
     await ensureRole(root, config.roles.staff, 'nologin');
@@ -80,6 +82,8 @@ async function verifyPrepared(config: HmsConfig): Promise<void> {
     const roles = [config.roles.authenticator, config.roles.anonymous, config.roles.staff];
     const found = await client.query('select rolname from pg_roles where rolname = any($1)', [roles]);
     const missing = roles.filter((role) => !found.rows.some((row) => row.rolname === role));
+    const bypass = await client.query('select rolbypassrls from pg_roles where rolname = current_user');
+    if (!bypass.rows[0]?.rolbypassrls) missing.push(`${config.roles.owner} BYPASSRLS`);
     const ext = await client.query('select extname from pg_extension where extname = any($1)', [EXTENSIONS]);
     const missingExt = EXTENSIONS.filter((name) => !ext.rows.some((row) => row.extname === name));
     if (missing.length || missingExt.length) {
