@@ -20,6 +20,10 @@ export function postgrestEnv(config: HmsConfig): Record<string, string> {
     PGRST_DB_MAX_ROWS: String(config.maxRows),
     PGRST_DB_POOL: '10',
     PGRST_JWT_SECRET: config.jwtSecret,
+    // Tokens are minted by app_public.login for this audience only.
+    PGRST_JWT_AUD: 'hms',
+    // A verified token whose session was revoked gets 401 (app_hidden.check_request).
+    PGRST_DB_PRE_REQUEST: 'app_hidden.check_request',
     PGRST_OPENAPI_MODE: 'follow-privileges',
     PGRST_SERVER_HOST: config.apiHost,
     PGRST_SERVER_PORT: String(config.apiPort),

@@ -35,3 +35,4 @@ export async function loadDemoDataOnce(databaseUrl: string): Promise<boolean> {
     await client.end();
   }
 }
+

@@ -13,6 +13,7 @@ import { ConfigError, repoRoot, type HmsConfig } from './config.ts';
 import { graphileMigrateCommand, migrate } from './migrate.ts';
 import { assertPortFree, assertReachable, startEmbeddedPostgres, type EmbeddedServer } from './postgres.ts';
 import { startPostgrest, type PostgrestServer } from './postgrest.ts';
+import { storeJwtSecret } from './secrets.ts';
 import { loadDemoDataOnce } from './seed.ts';
 
 export interface StackOptions {
@@ -113,6 +114,7 @@ export async function startStack(config: HmsConfig, options: StackOptions = {}):
     if (options.includeCurrent && hasCurrentMigration()) {
       await graphileMigrateCommand(config, ['watch', '--once']);
     }
+    await storeJwtSecret(config.databaseUrl, config.jwtSecret);
     lap('migrate');
     const demoDataLoadedNow = config.loadDemoData ? await loadDemoDataOnce(config.databaseUrl) : false;
     lap('seed');

@@ -1,12 +1,11 @@
 /**
- * Developer aid: applies migrations/current/*.sql, file by file, to a throwaway embedded
- * PostgreSQL and reports each file's result (with the failing line), then removes the cluster.
+ * Developer aid: applies the committed migrations, then migrations/current/*.sql file by file,
+ * to a throwaway embedded PostgreSQL and reports each file's result (with the failing line), then removes the cluster.
  * Unlike `graphile-migrate watch`, a broken file does not hide the result of the files after it
  * (each file runs in its own transaction; later files see what earlier successful ones created).
  *
  *   npm run db:check-sections              # all files
- *   npm run db:check-sections -- 0100 0300 # only files whose name starts with these prefixes
- *                                          # (plus the 0xxx foundation files, always applied)
+ *   npm run db:check-sections -- 0220 9200 # only files whose name starts with these prefixes
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,14 +15,14 @@ import { loadConfig, repoRoot } from '../launcher/config.ts';
 import { bootstrap } from '../launcher/bootstrap.ts';
 import { startEmbeddedPostgres } from '../launcher/postgres.ts';
 import { freePort } from '../launcher/ports.ts';
-import { substitutePlaceholders } from '../launcher/migrate.ts';
+import { migrate, substitutePlaceholders } from '../launcher/migrate.ts';
 
 const prefixes = process.argv.slice(2);
 const dir = path.join(repoRoot, 'migrations', 'current');
 const files = readdirSync(dir)
   .filter((name) => name.endsWith('.sql'))
   .sort()
-  .filter((name) => prefixes.length === 0 || name.startsWith('0') || prefixes.some((p) => name.startsWith(p)));
+  .filter((name) => prefixes.length === 0 || prefixes.some((p) => name.startsWith(p)));
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'hms-check-'));
 const port = await freePort();
@@ -32,6 +31,7 @@ const server = await startEmbeddedPostgres({ dataDir, port });
 let failures = 0;
 try {
   await bootstrap(config);
+  await migrate(config); // committed migrations first: current/ builds on them
   const client = new pg.Client({ connectionString: config.databaseUrl });
   await client.connect();
   for (const file of files) {
