@@ -1,7 +1,7 @@
 /** The OpenAPI document PostgREST derives from the schema follows the caller's privileges. */
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
-import { apiFetch, staffToken } from '../support/api.ts';
+import { apiFetch, loginToken } from '../support/api.ts';
 
 async function publicTables(): Promise<string[]> {
   const client = new pg.Client({ connectionString: inject('stack').databaseUrl });
@@ -12,8 +12,8 @@ async function publicTables(): Promise<string[]> {
 }
 
 describe('OpenAPI at /', () => {
-  it('lists every app_public table for a staff token, with the comments as descriptions', async () => {
-    const response = await apiFetch('/', { token: staffToken() });
+  it('lists every app_public table for a logged-in member of staff, with the comments as descriptions', async () => {
+    const response = await apiFetch('/', { token: await loginToken('reception.ny@hms.test') });
     expect(response.status).toBe(200);
     const document = await response.json();
     const tables = await publicTables();
@@ -24,10 +24,11 @@ describe('OpenAPI at /', () => {
     expect(document.definitions.patients.properties.mrn.description).toMatch(/number/i);
   });
 
-  it('shows an anonymous caller no table', async () => {
+  it('shows an anonymous caller no table — only the login and refresh functions', async () => {
     const response = await apiFetch('/');
     expect(response.status).toBe(200);
     const document = await response.json();
     expect(Object.keys(document.definitions ?? {})).toEqual([]);
+    expect(Object.keys(document.paths).filter((p) => p !== '/').sort()).toEqual(['/rpc/login', '/rpc/refresh']);
   });
 });

@@ -1,16 +1,16 @@
 /**
- * Reading the demo data through the real PostgREST with @supabase/postgrest-js: embedded
- * relations follow the (composite) foreign keys, errors come back as clear 4xx.
+ * Reading the demo data through the real PostgREST with @supabase/postgrest-js, logged in as demo
+ * staff: embedded relations follow the (composite) foreign keys, errors come back as clear 4xx.
  */
 import { describe, expect, it } from 'vitest';
-import { apiClient, apiFetch, signToken, staffToken } from '../support/api.ts';
+import { apiClient, apiFetch, loginToken, signToken, staffToken } from '../support/api.ts';
 
 const NY = '10000000-0000-4000-8000-000000000001';
+const as = async (email: string) => apiClient(await loginToken(email));
 
 describe('reading through PostgREST as staff', () => {
-  const api = apiClient(staffToken());
-
-  it('embeds departments in hospitals', async () => {
+  it('embeds departments in hospitals — only the active hospital\'s, even for the super admin', async () => {
+    const api = await as('superadmin@hms.test');
     const { data, error } = await api
       .from('hospitals')
       .select('code, name, time_zone, departments!departments_hospital_id_fkey(code, name)')
@@ -19,9 +19,11 @@ describe('reading through PostgREST as staff', () => {
     expect(data!.map((h) => h.code)).toEqual(['CHI', 'LA', 'NY']);
     const ny = data!.find((h) => h.code === 'NY')!;
     expect(ny.departments.map((d: { code: string }) => d.code).sort()).toEqual(['CARD', 'GEN', 'LAB', 'PHARM']);
+    expect(data!.find((h) => h.code === 'LA')!.departments).toEqual([]);
   });
 
   it('embeds a doctor with the user account and weekly schedule', async () => {
+    const api = await as('reception.ny@hms.test');
     const { data, error } = await api
       .from('doctors')
       .select('specialization, users!doctors_user_id_fkey(email), doctor_schedules(day_of_week, start_time, end_time)')
@@ -33,6 +35,7 @@ describe('reading through PostgREST as staff', () => {
   });
 
   it('reads an invoice with its items and payments', async () => {
+    const api = await as('accountant.ny@hms.test');
     const { data, error } = await api
       .from('invoices')
       .select('invoice_number, status, total_amount, amount_paid, balance_due, invoice_items(description, line_total), payments(receipt_number, amount, payment_method)')
@@ -48,6 +51,7 @@ describe('reading through PostgREST as staff', () => {
   });
 
   it('reads medicines with their batches, soonest expiry first', async () => {
+    const api = await as('pharmacist.ny@hms.test');
     const { data, error } = await api
       .from('medicines')
       .select('generic_name, medicine_batches(batch_number, expiry_date, quantity_on_hand)')
@@ -63,6 +67,7 @@ describe('reading through PostgREST as staff', () => {
   });
 
   it('finds a patient by part of the name (trigram-indexed search) with appointments and prescriptions', async () => {
+    const api = await as('doctor.ny@hms.test');
     const { data: all } = await api.from('patients').select('first_name').eq('hospital_id', NY).limit(1);
     const fragment = all![0].first_name.slice(1, 4);
     const { data, error } = await api
@@ -75,13 +80,15 @@ describe('reading through PostgREST as staff', () => {
     expect(data![0].mrn).toMatch(/^MRN-NY-\d{6}-[0-9A-Z]$/);
   });
 
-  it('counts exactly with Prefer: count=exact', async () => {
+  it('counts exactly with Prefer: count=exact — the hospital\'s own rows only', async () => {
+    const api = await as('reception.ny@hms.test');
     const { count, error } = await api.from('patients').select('id', { count: 'exact', head: true });
     expect(error).toBeNull();
-    expect(count).toBe(5);
+    expect(count).toBe(2);
   });
 
   it('validates a document number through the check_document_number RPC', async () => {
+    const api = await as('accountant.ny@hms.test');
     const { data: invoices } = await api.from('invoices').select('invoice_number');
     for (const invoice of invoices!) {
       const { data, error } = await api.rpc('check_document_number', { number: invoice.invoice_number });
@@ -92,11 +99,12 @@ describe('reading through PostgREST as staff', () => {
     expect(data).toBe(false);
   });
 
-  it('caps a list at db-max-rows (50 in the test stack)', async () => {
-    const response = await apiFetch('/id_sequences?select=id', { token: staffToken(), headers: { Prefer: 'count=exact' } });
+  it('caps a list at db-max-rows (10 in the test stack)', async () => {
+    const token = await loginToken('admin.ny@hms.test');
+    const response = await apiFetch('/id_sequences?select=id', { token, headers: { Prefer: 'count=exact' } });
     expect(response.status).toBe(206);
-    expect((await response.json()).length).toBe(50);
-    expect(response.headers.get('content-range')).toBe('0-49/63');
+    expect((await response.json()).length).toBe(10);
+    expect(response.headers.get('content-range')).toBe('0-9/21');
   });
 });
 
@@ -132,13 +140,19 @@ describe('refusals are clear 4xx answers', () => {
     expect((await response.json()).code).toBe('42501');
   });
 
+  it('refuses a well-signed token without a live session with 401 HMS_SESSION_INVALID', async () => {
+    const response = await apiFetch('/patients', { token: staffToken() });
+    expect(response.status).toBe(401);
+    expect((await response.json()).code).toBe('HMS_SESSION_INVALID');
+  });
+
   it('answers a bad filter with 400, not 500', async () => {
-    const response = await apiFetch('/patients?date_of_birth=eq.not-a-date', { token: staffToken() });
+    const response = await apiFetch('/patients?date_of_birth=eq.not-a-date', { token: await loginToken('doctor.ny@hms.test') });
     expect(response.status).toBe(400);
   });
 
   it('answers an unknown table with 404', async () => {
-    const response = await apiFetch('/no_such_table', { token: staffToken() });
+    const response = await apiFetch('/no_such_table', { token: await loginToken('doctor.ny@hms.test') });
     expect(response.status).toBe(404);
   });
 });

@@ -12,7 +12,9 @@ select is((select count(*)::int from app_public.hospitals), 3, '3 hospitals');
 select is((select count(*)::int from app_public.departments), 10, '10 departments');
 select is((select count(*)::int from app_public.roles), 9, '9 roles');
 select is((select count(*)::int from app_public.permissions), 37, '37 permissions');
-select is((select count(*)::int from app_public.users), 10, '10 users');
+-- Demo users are the rows with the demo's fixed ids: other test files may add (and lock out)
+-- users of their own in the shared test database.
+select is((select count(*)::int from (select * from app_public.users where id::text like '20000000-0000-4000-8000-%') u), 10, '10 users');
 select is((select count(*)::int from app_public.doctors), 3, '3 doctors');
 select is((select count(*)::int from app_public.doctor_schedules), 24, '24 doctor schedules');
 select is((select count(*)::int from app_public.patients), 5, '5 patients');
@@ -71,7 +73,7 @@ select results_eq(
 -- Users, passwords and roles
 -- ---------------------------------------------------------------------------------------------
 select results_eq(
-  $$select id, email::text from app_public.users order by id$$,
+  $$select id, email::text from app_public.users where id::text like '20000000-0000-4000-8000-%' order by id$$,
   $$values ('20000000-0000-4000-8000-000000000001'::uuid, 'superadmin@hms.test'),
            ('20000000-0000-4000-8000-000000000002'::uuid, 'admin.ny@hms.test'),
            ('20000000-0000-4000-8000-000000000003'::uuid, 'admin.la@hms.test'),
@@ -83,20 +85,21 @@ select results_eq(
            ('20000000-0000-4000-8000-000000000009'::uuid, 'pharmacist.ny@hms.test'),
            ('20000000-0000-4000-8000-000000000010'::uuid, 'accountant.ny@hms.test')$$,
   'the ten demo users with their fixed ids');
-select is((select count(*)::int from app_public.users u join app_private.user_secrets s on s.user_id = u.id
+select is((select count(*)::int from (select * from app_public.users where id::text like '20000000-0000-4000-8000-%') u join app_private.user_secrets s on s.user_id = u.id
             where s.password_hash = crypt('Admin@123', s.password_hash)), 10,
           'every demo user''s password verifies as Admin@123');
 select is((select count(*)::int from app_private.user_secrets s
-            where s.password_hash = crypt('admin@123', s.password_hash)
+            where s.user_id::text like '20000000-0000-4000-8000-%'
+              and s.password_hash = crypt('admin@123', s.password_hash)
                or s.password_hash !~ '^\$2[abxy]\$10\$'), 0,
           'hashes are bcrypt (cost 10) and reject a wrong password');
-select is((select count(*)::int from app_public.users
+select is((select count(*)::int from (select * from app_public.users where id::text like '20000000-0000-4000-8000-%') u
             where home_hospital_id is null or job_title is null or not is_active or must_change_password), 0,
           'every user is active, has a home hospital and a job title');
 select results_eq(
   $$select u.email::text, r.code, coalesce(h.code, '*')
       from app_public.user_roles ur
-      join app_public.users u on u.id = ur.user_id
+      join app_public.users u on u.id = ur.user_id and u.id::text like '20000000-0000-4000-8000-%'
       join app_public.roles r on r.id = ur.role_id
       left join app_public.hospitals h on h.id = ur.hospital_id
      order by 1, 2$$,
@@ -430,7 +433,7 @@ select results_eq(
            ('10000000-0000-4000-8000-000000000003'::uuid, '10000000-0000-4000-8000-000000000003'::uuid, 'Demo data loaded')$$,
   'the audit trail records the demo load of each hospital');
 select is((select count(*)::int from app_public.audit_logs
-            where action = 'login' and user_id = '20000000-0000-4000-8000-000000000001'), 1,
+            where action = 'login' and user_id = '20000000-0000-4000-8000-000000000001' and session_id is null), 1,
           'the audit trail has the super admin''s example login');
 
 select * from finish();

@@ -1,7 +1,7 @@
 -- Structure of the hms_db schema, checked from the catalog so that a new table is covered
 -- without editing this file: the 62 tables of seed 000, conventions on every table and column.
 begin;
-select plan(31);
+select plan(38);
 
 select tables_are('app_public', array[
   -- 0 Foundation
@@ -200,7 +200,7 @@ select is(
 
 select is(
   array(select c.relname::text from pg_class c where c.relnamespace = 'app_private'::regnamespace and c.relkind = 'r' order by 1),
-  array['instance_settings', 'password_email_tokens', 'refresh_token_hashes', 'sessions', 'user_secrets'],
+  array['instance_settings', 'login_failures', 'password_email_tokens', 'refresh_token_hashes', 'sessions', 'user_secrets'],
   'secrets live in app_private');
 
 select is(
@@ -220,6 +220,63 @@ select ok(
   and (select bool_and(not has_table_privilege('hms_anonymous', c.oid, 'select')) from pg_class c
     where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'),
   'staff may read the business tables; anonymous may not');
+
+-- Row-level security (the isolation matrix in security/ tests what the policies do)
+select is(
+  array(select c.relname::text from pg_class c
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'
+           and not (c.relrowsecurity and c.relforcerowsecurity) order by 1),
+  '{}'::text[], 'row-level security is enabled and forced on every app_public table');
+
+select is(
+  array(select c.relname::text from pg_class c
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'
+           and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'hospital_id' and a.attnotnull)
+           and c.relname <> 'refresh_tokens'
+           and not exists (select 1 from pg_policy p where p.polrelid = c.oid and p.polname = 'tenant_isolation'
+                            and not p.polpermissive and p.polcmd = '*')
+         order by 1),
+  '{}'::text[], 'every hospital-scoped table has the restrictive tenant_isolation policy for all commands');
+
+select is(
+  array(select c.relname || '.' || p.polname from pg_policy p join pg_class c on c.oid = p.polrelid
+         where c.relnamespace = 'app_public'::regnamespace and obj_description(p.oid, 'pg_policy') is null order by 1),
+  '{}'::text[], 'every policy carries a comment with its rule');
+
+-- Helpers in policies are wrapped in (select …): evaluated once per statement, never per row.
+select is(
+  array(select c.relname || '.' || p.polname from pg_policy p join pg_class c on c.oid = p.polrelid
+         where c.relnamespace = 'app_public'::regnamespace
+           and (select count(*) from regexp_matches(coalesce(pg_get_expr(p.polqual, p.polrelid), '') || ' ' || coalesce(pg_get_expr(p.polwithcheck, p.polrelid), ''), 'app_hidden\.', 'g'))
+             <> (select count(*) from regexp_matches(coalesce(pg_get_expr(p.polqual, p.polrelid), '') || ' ' || coalesce(pg_get_expr(p.polwithcheck, p.polrelid), ''), 'SELECT app_hidden\.', 'g'))
+         order by 1),
+  '{}'::text[], 'every helper a policy calls is wrapped in (select …)');
+
+select is(
+  array(select table_name || '.' || column_name || ' ' || privilege_type
+          from information_schema.column_privileges
+         where table_schema = 'app_public' and grantee in ('hms_staff', 'hms_anonymous')
+           and privilege_type in ('INSERT', 'UPDATE')
+           and column_name = any (app_hidden.never_client_writable())
+           -- user_roles.hospital_id says where a role applies; its policy allows only the active
+           -- hospital (or, for the super admin, another hospital or none = chain-wide).
+           and not (table_name = 'user_roles' and column_name = 'hospital_id' and privilege_type = 'INSERT')
+         order by 1),
+  '{}'::text[], 'no client may write hospital_id, stamps, soft-delete flags or document numbers');
+
+select ok(
+  not has_table_privilege('hms_staff', 'app_private.instance_settings', 'select')
+  and not has_table_privilege('hms_anonymous', 'app_private.instance_settings', 'select')
+  and not has_function_privilege('hms_staff', 'app_private.sign_jwt(jsonb)', 'execute')
+  and not has_function_privilege('hms_anonymous', 'app_private.sign_jwt(jsonb)', 'execute'),
+  'the JWT secret and the signing function are out of reach of the API roles');
+
+select is(
+  array(select p.oid::regprocedure::text from pg_proc p
+         where p.pronamespace in ('app_public'::regnamespace, 'app_hidden'::regnamespace, 'app_private'::regnamespace)
+           and (p.proacl is null or exists (select 1 from aclexplode(p.proacl) a where a.grantee = 0 and a.privilege_type = 'EXECUTE'))
+         order by 1),
+  '{}'::text[], 'no function of ours is executable by PUBLIC: every grant is explicit');
 
 select * from finish();
 rollback;

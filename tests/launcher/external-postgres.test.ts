@@ -14,9 +14,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../db/launcher/config.ts';
 import { freePort } from '../../db/launcher/ports.ts';
 import { killAndWait } from '../../db/launcher/postgres.ts';
-import { signToken } from '../support/api.ts';
 
 const PG15 = '/usr/lib/postgresql/15/bin';
+/** Logs in as the super admin through the launched stack's own login RPC. */
+async function loginAt(api: string): Promise<string> {
+  const response = await fetch(`${api}/rpc/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email: 'superadmin@hms.test', password: 'Admin@123' }),
+  });
+  if (!response.ok) throw new Error(`login answered ${response.status}: ${await response.text()}`);
+  return (await response.json()).access_token;
+}
+
 const SECRET = 'external-test-secret-0123456789abcdefghij';
 const SUPERUSER_PASSWORD = 'root-secret';
 let dir: string;
@@ -94,7 +104,7 @@ describe('npm start with DATABASE_URL and ROOT_DATABASE_URL', () => {
     expect(output).toContain('demo data loaded');
     expect(output).not.toContain('embedded');
 
-    const token = signToken({ role: 'hms_staff', exp: Math.floor(Date.now() / 1000) + 60 }, SECRET);
+    const token = await loginAt(`http://127.0.0.1:${apiPort}`);
     const response = await fetch(`http://127.0.0.1:${apiPort}/hospitals?select=code&order=code`, { headers: { Authorization: `Bearer ${token}` } });
     expect(await response.json()).toEqual([{ code: 'CHI' }, { code: 'LA' }, { code: 'NY' }]);
 

@@ -1,8 +1,8 @@
 /**
  * Helpers for API tests against the suite's real PostgREST.
  *
- * Until the identity issue lands (login RPC), tests sign their own HS256 tokens with the stack's
- * JWT secret — exactly what PostgREST verifies.
+ * Requests log in as demo staff through the real login RPC (loginToken); signToken/staffToken
+ * forge tokens with the stack's secret only to test refusals.
  */
 import { PostgrestClient } from '@supabase/postgrest-js';
 import { createHmac } from 'node:crypto';
@@ -17,10 +17,13 @@ export function signToken(claims: Record<string, unknown>, secret = inject('stac
   return `${header}.${payload}.${signature}`;
 }
 
-/** A token for the staff database role, valid for five minutes. */
+/**
+ * A correctly signed token for the staff role WITHOUT a session behind it (or with the claims
+ * given): for testing what PostgREST and check_request refuse. Real requests use loginToken().
+ */
 export function staffToken(extra: Record<string, unknown> = {}): string {
   const now = Math.floor(Date.now() / 1000);
-  return signToken({ role: inject('stack').roles.staff, iat: now, exp: now + 300, ...extra });
+  return signToken({ role: inject('stack').roles.staff, aud: 'hms', iat: now, exp: now + 300, ...extra });
 }
 
 export function apiClient(token?: string): PostgrestClient {
@@ -33,4 +36,62 @@ export function apiFetch(path: string, init: RequestInit & { token?: string } = 
   const headers = new Headers(init.headers);
   if (init.token) headers.set('Authorization', `Bearer ${init.token}`);
   return fetch(inject('stack').apiUrl + path, { ...init, headers });
+}
+
+/** The answer of POST /rpc/login (and /rpc/refresh, /rpc/switch_hospital). */
+export interface LoginResult {
+  access_token: string;
+  refresh_token: string;
+  token_type: 'bearer';
+  expires_in: number;
+  user: {
+    id: string;
+    email: string;
+    first_name: string;
+    last_name: string;
+    display_name: string;
+    hospital: { id: string; code: string; name: string };
+  };
+}
+
+async function rpcOrThrow<T>(name: string, body: Record<string, unknown>, token?: string): Promise<T> {
+  const response = await apiFetch(`/rpc/${name}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+    token,
+  });
+  const json = await response.json();
+  if (!response.ok) throw new Error(`/rpc/${name} answered ${response.status}: ${JSON.stringify(json)}`);
+  return json as T;
+}
+
+/** Logs in through the real login RPC (demo users: password Admin@123); throws on a non-2xx answer. */
+export function login(email: string, password = 'Admin@123', hospitalId?: string): Promise<LoginResult> {
+  return rpcOrThrow<LoginResult>('login', { email, password, ...(hospitalId ? { hospital_id: hospitalId } : {}) });
+}
+
+const tokenCache = new Map<string, Promise<string>>();
+
+/**
+ * An access token of a real session for a (demo) user, in the hospital with that code (default:
+ * the user's home hospital). Cached per email and hospital for the test file (tokens live 15 minutes).
+ */
+export function loginToken(email: string, hospitalCode?: string): Promise<string> {
+  const key = `${email.toLowerCase()}|${hospitalCode ?? ''}`;
+  let token = tokenCache.get(key);
+  if (!token) {
+    token = (async () => {
+      const session = await login(email);
+      if (!hospitalCode || session.user.hospital.code === hospitalCode) return session.access_token;
+      const me = await rpcOrThrow<{ hospitals: { id: string; code: string }[] }>('me', {}, session.access_token);
+      const hospital = me.hospitals.find((h) => h.code === hospitalCode);
+      if (!hospital) throw new Error(`${email} may not work in hospital ${hospitalCode}`);
+      const switched = await rpcOrThrow<LoginResult>('switch_hospital', { hospital_id: hospital.id }, session.access_token);
+      return switched.access_token;
+    })();
+    token.catch(() => tokenCache.delete(key));
+    tokenCache.set(key, token);
+  }
+  return token;
 }

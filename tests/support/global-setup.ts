@@ -3,7 +3,7 @@
  * temporary folder on free ports, migrated (committed + current work) with the demo data, and the
  * real PostgREST in front of it. Everything is stopped by PID and the folder removed at the end.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -41,8 +41,8 @@ export async function setup(project: TestProject): Promise<void> {
     HMS_API_PORT: String(apiPort),
     HMS_API_ADMIN_PORT: String(await freePort()),
     HMS_JWT_SECRET: 'test-secret-that-is-long-enough-0123456789',
-    // Small enough that a test can see PostgREST cap a list (id_sequences has 63 demo rows).
-    HMS_DB_MAX_ROWS: '50',
+    // Small enough that a test can see PostgREST cap a list (a hospital has 21 id_sequences).
+    HMS_DB_MAX_ROWS: '10',
   });
   stack = await startStack(config, { includeCurrent: true });
   // pgTAP is not a trusted extension: the superuser installs it into the throwaway database.
@@ -50,6 +50,11 @@ export async function setup(project: TestProject): Promise<void> {
   await root.connect();
   await root.query('create extension if not exists pgtap with schema public');
   await root.end();
+  // Identity helpers for pgTAP files (tests.authenticate_as, …), as the schema owner.
+  const owner = new pg.Client({ connectionString: config.databaseUrl });
+  await owner.connect();
+  await owner.query(readFileSync(path.join(import.meta.dirname, 'test-helpers.sql'), 'utf8'));
+  await owner.end();
   project.provide('stack', {
     databaseUrl: config.databaseUrl,
     rootDatabaseUrl: config.rootDatabaseUrl!,

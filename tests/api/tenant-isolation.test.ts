@@ -1,0 +1,152 @@
+/**
+ * Tenant isolation through the real PostgREST, logged in as demo staff of Apollo LA: every table,
+ * embed, count, filter and write stays inside the caller's hospital.
+ */
+import pg from 'pg';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { apiClient, apiFetch, loginToken } from '../support/api.ts';
+
+const NY = '10000000-0000-4000-8000-000000000001';
+const LA = '10000000-0000-4000-8000-000000000002';
+
+async function ownerQuery<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: inject('stack').databaseUrl });
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+let tables: { name: string; tenant: boolean }[];
+let laMembers: Set<string>;
+let nyPatientId: string;
+
+beforeAll(async () => {
+  tables = await ownerQuery<{ name: string; tenant: boolean }>(`
+    select c.relname as name,
+           exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'hospital_id') as tenant
+      from pg_class c where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r' order by 1`);
+  laMembers = new Set(
+    (await ownerQuery<{ user_id: string }>(`select user_id from app_public.user_roles where hospital_id = $1 or hospital_id is null`, [LA])).map(
+      (r) => r.user_id,
+    ),
+  );
+  nyPatientId = (await ownerQuery<{ id: string }>(`select id from app_public.patients where hospital_id = $1 limit 1`, [NY]))[0].id;
+});
+
+describe('admin.la@hms.test reading every table through PostgREST', () => {
+  it('gets only Apollo LA rows from all 62 tables', async () => {
+    const token = await loginToken('admin.la@hms.test');
+    expect(tables).toHaveLength(62);
+    let rowsSeen = 0;
+    for (const table of tables) {
+      const response = await apiFetch(`/${table.name}?select=*`, { token, headers: { Range: '0-9999' } });
+      expect(response.status, table.name).toBeLessThan(300);
+      const rows: Record<string, unknown>[] = await response.json();
+      rowsSeen += rows.length;
+      for (const row of rows) {
+        if (table.tenant && row.hospital_id !== null) expect(row.hospital_id, `${table.name} ${row.id}`).toBe(LA);
+        if (table.name === 'hospitals') expect(row.id).toBe(LA);
+        if (table.name === 'users') expect(laMembers.has(String(row.id)), `users ${row.email}`).toBe(true);
+        if (table.name === 'audit_logs') expect(row.hospital_id).toBe(LA);
+      }
+    }
+    expect(rowsSeen).toBeGreaterThan(100);
+  });
+});
+
+describe('embeds, counts and filters never reach another hospital', () => {
+  it('embeds of another hospital come back empty', async () => {
+    const api = apiClient(await loginToken('admin.la@hms.test'));
+    const { data, error } = await api
+      .from('patients')
+      .select('hospital_id, appointments!appointments_patient_fkey(hospital_id), invoices!invoices_patient_fkey(hospital_id, invoice_items(hospital_id), payments(hospital_id))');
+    expect(error).toBeNull();
+    expect(data!.length).toBe(2);
+    const hospitals = JSON.stringify(data).match(/"hospital_id":"[^"]+"/g)!;
+    expect(new Set(hospitals)).toEqual(new Set([`"hospital_id":"${LA}"`]));
+  });
+
+  it('a chain-level embed (users → their roles) shows only the active hospital', async () => {
+    const api = apiClient(await loginToken('superadmin@hms.test'));
+    const { data, error } = await api.from('users').select('email, user_roles!user_roles_user_id_fkey(hospital_id)').eq('email', 'admin.la@hms.test');
+    expect(error).toBeNull();
+    // The super admin sees every user and every role assignment (chain-wide), hospital by hospital.
+    expect(data![0].user_roles.map((r: { hospital_id: string }) => r.hospital_id)).toEqual([LA]);
+  });
+
+  it('Prefer: count=exact counts only the own hospital', async () => {
+    const response = await apiFetch('/patients?select=id', { token: await loginToken('doctor.la@hms.test'), headers: { Prefer: 'count=exact' } });
+    expect(response.headers.get('content-range')).toBe('0-1/2');
+  });
+
+  it('a doctor of LA asking for an NY patient by id gets nothing', async () => {
+    const response = await apiFetch(`/patients?id=eq.${nyPatientId}`, { token: await loginToken('doctor.la@hms.test') });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual([]);
+  });
+
+  it('a filter on another hospital\'s id finds nothing', async () => {
+    const response = await apiFetch(`/invoices?hospital_id=eq.${NY}`, { token: await loginToken('admin.la@hms.test') });
+    expect(await response.json()).toEqual([]);
+  });
+});
+
+describe('writes never reach another hospital', () => {
+  it('cannot choose hospital_id on insert (403), and an update or delete of NY rows changes nothing', async () => {
+    const token = await loginToken('admin.la@hms.test');
+    const insert = await apiFetch('/departments', {
+      method: 'POST',
+      token,
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ hospital_id: NY, code: 'EVIL', name: 'Planted department' }),
+    });
+    expect(insert.status).toBe(403);
+    expect((await insert.json()).code).toBe('42501');
+
+    const update = await apiFetch(`/patients?id=eq.${nyPatientId}`, {
+      method: 'PATCH',
+      token,
+      headers: { 'Content-Type': 'application/json', Prefer: 'return=representation' },
+      body: JSON.stringify({ notes: 'changed from LA' }),
+    });
+    expect(update.status).toBe(200);
+    expect(await update.json()).toEqual([]);
+
+    const remove = await apiFetch(`/patients?id=eq.${nyPatientId}`, { method: 'DELETE', token });
+    expect(remove.status).toBeLessThan(300);
+    const [row] = await ownerQuery<{ notes: string | null; is_deleted: boolean }>(`select notes, is_deleted from app_public.patients where id = $1`, [nyPatientId]);
+    expect(row.notes).not.toBe('changed from LA');
+    expect(row.is_deleted).toBe(false);
+  });
+
+  it('a new row gets the caller\'s hospital without naming it', async () => {
+    const token = await loginToken('admin.la@hms.test');
+    const code = `T${Date.now() % 100000}`;
+    const response = await apiFetch('/departments', {
+      method: 'POST',
+      token,
+      headers: { 'Content-Type': 'application/json', Prefer: 'return=representation' },
+      body: JSON.stringify({ code, name: 'Isolation test department' }),
+    });
+    expect(response.status).toBe(201);
+    const [row] = await response.json();
+    expect(row.hospital_id).toBe(LA);
+    await ownerQuery(`delete from app_public.departments where id = $1`, [row.id]);
+  });
+
+  it('a missing permission is 403 on insert (with-check) and invisible on read', async () => {
+    const token = await loginToken('doctor.la@hms.test');
+    const insert = await apiFetch('/suppliers', {
+      method: 'POST',
+      token,
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ code: 'NOPE', name: 'Not allowed' }),
+    });
+    expect(insert.status).toBe(403);
+    const read = await apiFetch('/invoices?select=id', { token: await loginToken('nurse.ny@hms.test') });
+    expect(await read.json()).toEqual([]);
+  });
+});
