@@ -4,11 +4,13 @@
  *   1. hms_generate_id throughput with 1…32 parallel connections (each number its own
  *      transaction), and a check that the numbers issued are unique and gapless;
  *   2. a staff list read through the real PostgREST (patients with appointments) at 16 parallel
- *      requests, beside the same query in plain SQL over one connection per worker.
+ *      requests, beside the same query in plain SQL over one connection per worker;
+ *   3. the cost of row-level security: one list query on 60,000 patients (20,000 per hospital),
+ *      run as the owner (who bypasses RLS) and as a logged-in member of staff (tenant and
+ *      permission policies), side by side.
  *
  * It runs on its own throwaway embedded stack and stops it at the end.
  */
-import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -87,10 +89,12 @@ try {
     console.log(`${String(connections).padStart(11)}  ${perSecond.toFixed(0).padStart(9)}  ${gapless ? 'yes' : 'NO'} (${issued.length} numbers)`);
   }
 
-  const now = Math.floor(Date.now() / 1000);
-  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const unsigned = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode({ role: config.roles.staff, iat: now, exp: now + 3600 })}`;
-  const token = `${unsigned}.${createHmac('sha256', config.jwtSecret).update(unsigned).digest('base64url')}`;
+  const login = await fetch(`${stack.postgrest!.url}/rpc/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email: 'reception.ny@hms.test', password: 'Admin@123' }),
+  });
+  const token = (await login.json()).access_token as string;
   const url = `${stack.postgrest!.url}/patients?select=mrn,first_name,last_name,appointments!appointments_patient_fkey(appointment_number,status,scheduled_start)&order=last_name&limit=20`;
   const sql = `select p.mrn, p.first_name, p.last_name,
                       (select json_agg(json_build_object('appointment_number', a.appointment_number, 'status', a.status, 'scheduled_start', a.scheduled_start))
@@ -112,6 +116,55 @@ try {
   for (const [name, r] of [['PostgREST (HTTP)', rest], ['plain SQL (pg pool)', plain]] as const) {
     console.log(`${name.padEnd(19)} ${r.perSecond.toFixed(0).padStart(6)}  ${r.p50.toFixed(2).padStart(7)}  ${r.p95.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}`);
   }
+  // 3. RLS cost. Bench-only rows (numbers not from hms_generate_id: they are not documents).
+  await owner.query(`
+    insert into app_public.patients (hospital_id, mrn, first_name, last_name, date_of_birth, gender, phone_primary)
+    select h.id, 'BENCH-' || h.code || '-' || g, 'Bench' || g, 'Patient' || (g % 997), date '1950-01-01' + (g % 20000), 'unknown', '+1 555 ' || lpad(g::text, 7, '0')
+      from app_public.hospitals h cross join generate_series(1, 20000) g
+     where h.code in ('NY', 'LA', 'CHI')`);
+  await owner.query('analyze app_public.patients');
+  const { rows: [staff] } = await owner.query(`
+    insert into app_private.sessions (user_id, hospital_id, expires_at)
+    select u.id, u.home_hospital_id, now() + interval '1 hour' from app_public.users u where u.email = 'reception.ny@hms.test'
+    returning id, user_id, hospital_id`);
+  const claims = JSON.stringify({ role: config.roles.staff, sub: staff.user_id, sid: staff.id, hid: staff.hospital_id, aud: 'hms' });
+  const listSql = `select id, mrn, full_name, date_of_birth from app_public.patients
+                    where hospital_id = '${staff.hospital_id}' and not is_deleted order by last_name, first_name limit 50`;
+  const countSql = `select count(*) from app_public.patients where hospital_id = '${staff.hospital_id}'`;
+  const rlsPool = new pg.Pool({ connectionString: config.databaseUrl, max: 8 });
+  const asStaff = (sql: string) => async () => {
+    const client = await rlsPool.connect();
+    try {
+      await client.query('begin');
+      await client.query(`select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)`, [config.roles.staff, claims]);
+      await client.query(sql);
+      await client.query('commit');
+    } finally {
+      client.release();
+    }
+  };
+  const ownerTx = (sql: string) => async () => {
+    const client = await rlsPool.connect();
+    try {
+      await client.query('begin');
+      await client.query(sql);
+      await client.query('commit');
+    } finally {
+      client.release();
+    }
+  };
+  console.log(`\nrow-level security cost (60,000 patients, 8 workers, ${SECONDS} s each; same SQL)`);
+  console.log('query                          req/s    p50 ms   p95 ms   p99 ms');
+  for (const [name, run] of [
+    ['list 50 — owner (no RLS)', ownerTx(listSql)],
+    ['list 50 — staff (RLS)', asStaff(listSql)],
+    ['count — owner (no RLS)', ownerTx(countSql)],
+    ['count — staff (RLS)', asStaff(countSql)],
+  ] as const) {
+    const r = await timedLoop(8, run);
+    console.log(`${name.padEnd(29)} ${r.perSecond.toFixed(0).padStart(6)}  ${r.p50.toFixed(2).padStart(7)}  ${r.p95.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}`);
+  }
+  await rlsPool.end();
   await owner.end();
 } finally {
   await stack.stop();
