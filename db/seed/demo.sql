@@ -590,7 +590,7 @@ insert into app_public.medicine_batches
   (id, hospital_id, medicine_id, batch_number, manufacture_date, expiry_date, quantity_received, quantity_on_hand,
    unit_cost, received_at, storage_location, status, notes)
 select v.id, m.hospital_id, m.id, v.batch_number, current_date - v.made_days_ago, current_date + v.expires_in_days,
-       v.quantity, v.quantity, m.purchase_price, now() - make_interval(days => v.received_days_ago), v.location, v.status, v.notes
+       v.quantity, 0, m.purchase_price, now() - make_interval(days => v.received_days_ago), v.location, v.status, v.notes
   from (values
     ('d2010000-0000-4000-8000-000000000111'::uuid, 'd2000000-0000-4000-8000-000000000011'::uuid, 'LPT24K118', 200,  600, 600, 60,  'Main pharmacy · Rack A2 · Bin 04', 'active', null),
     ('d2010000-0000-4000-8000-000000000121'::uuid, 'd2000000-0000-4000-8000-000000000012'::uuid, 'NRV24J221', 150,  480, 420, 45,  'Main pharmacy · Rack A2 · Bin 07', 'active', null),
@@ -609,16 +609,17 @@ select v.id, m.hospital_id, m.id, v.batch_number, current_date - v.made_days_ago
   ) v(id, medicine_id, batch_number, made_days_ago, expires_in_days, quantity, received_days_ago, location, status, notes)
   join app_public.medicines m on m.id = v.medicine_id;
 
--- The stock ledger: one opening_balance movement per batch with stock, so that each batch's
--- quantity_on_hand equals the sum of its movements.
+-- The stock ledger: batches start empty and one opening_balance movement per batch brings its
+-- stock in (the ledger trigger applies it), so each batch's quantity_on_hand equals the sum of
+-- its movements.
 insert into app_public.stock_movements
   (hospital_id, movement_type, item_type, medicine_id, batch_id, quantity, balance_after, unit_cost, occurred_at,
    reason, performed_by)
-select b.hospital_id, 'opening_balance', 'medicine', b.medicine_id, b.id, b.quantity_on_hand, b.quantity_on_hand,
+select b.hospital_id, 'opening_balance', 'medicine', b.medicine_id, b.id, b.quantity_received, b.quantity_received,
        b.unit_cost, b.received_at, 'Opening balance of the batch when the demo stock was loaded.',
        case b.hospital_id when '10000000-0000-4000-8000-000000000001' then '20000000-0000-4000-8000-000000000009'::uuid end
   from app_public.medicine_batches b
- where b.quantity_on_hand > 0
+ where b.quantity_received > 0
    and b.hospital_id in ('10000000-0000-4000-8000-000000000001', '10000000-0000-4000-8000-000000000002',
                          '10000000-0000-4000-8000-000000000003')
  order by b.id;
@@ -748,14 +749,21 @@ select v.id, '10000000-0000-4000-8000-000000000003', v.sku, v.barcode, v.name, v
       replacement, base_curve, diameter, unit, purchase_price, selling_price, quantity, reorder_level, supplier, warranty)
   join app_public.tax_configurations t on t.hospital_id = '10000000-0000-4000-8000-000000000003' and t.code = 'OPTICAL_12';
 
--- Opening stock of every optical product (the ledger, as for medicine batches).
+-- Opening stock of every optical product goes through the ledger, as for medicine batches: the
+-- quantities listed above are taken back to zero and brought in again as opening_balance
+-- movements (the ledger trigger applies them).
+with listed as (
+  update app_public.optical_products p set quantity_on_hand = 0
+    from app_public.optical_products before_update
+   where before_update.id = p.id and p.hospital_id = '10000000-0000-4000-8000-000000000003' and before_update.quantity_on_hand > 0
+  returning p.id, p.hospital_id, p.purchase_price, before_update.quantity_on_hand as quantity
+)
 insert into app_public.stock_movements
   (hospital_id, movement_type, item_type, optical_product_id, quantity, balance_after, unit_cost, occurred_at, reason)
-select o.hospital_id, 'opening_balance', 'optical_product', o.id, o.quantity_on_hand, o.quantity_on_hand,
-       o.purchase_price, now() - interval '30 days', 'Opening balance of the product when the demo stock was loaded.'
-  from app_public.optical_products o
- where o.hospital_id = '10000000-0000-4000-8000-000000000003' and o.quantity_on_hand > 0
- order by o.id;
+select l.hospital_id, 'opening_balance', 'optical_product', l.id, l.quantity, l.quantity,
+       l.purchase_price, now() - interval '30 days', 'Opening balance of the product when the demo stock was loaded.'
+  from listed l
+ order by l.id;
 
 -- The refraction done at the CHI visit (near addition for presbyopia, glaucoma pressures recorded).
 insert into app_public.optical_prescriptions
@@ -810,7 +818,7 @@ update app_public.optical_orders o
           from app_public.optical_order_items i group by i.optical_order_id) s
  where s.optical_order_id = o.id and o.id = 'd2420000-0000-4000-8000-000000000003';
 
--- The case leaves the shelf: optical_sale movement, and the product balance follows the ledger.
+-- The case leaves the shelf: an optical_sale movement (the ledger trigger lowers the product's stock).
 insert into app_public.stock_movements
   (hospital_id, movement_type, item_type, optical_product_id, quantity, balance_after, unit_cost, occurred_at,
    optical_order_item_id, reason, performed_by)
@@ -821,10 +829,6 @@ select i.hospital_id, 'optical_sale', 'optical_product', p.id, -i.quantity, p.qu
   join app_public.optical_products p on p.id = i.optical_product_id
  where i.id = 'd2430000-0000-4000-8000-000000000031';
 
-update app_public.optical_products p
-   set quantity_on_hand = p.quantity_on_hand - i.quantity
-  from app_public.optical_order_items i
- where i.optical_product_id = p.id and i.id = 'd2430000-0000-4000-8000-000000000031';
 
 -- ---------------------------------------------------------------------------------------------
 -- Invoices (3) for the completed visits: consultation + prescribed medicines (+ the CHI case).

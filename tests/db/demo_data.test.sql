@@ -3,29 +3,34 @@
 -- sit in the doctors' schedules, numbers come from the numbering, stock and money add up.
 -- Runs against the suite's database, where the launcher loaded the demo data once.
 begin;
+-- The demo rows are those created by the demo load's transaction (its time is the marker the
+-- loader records), so rows that other test files add do not disturb these counts.
+create function pg_temp.demo_loaded_at() returns timestamptz language sql stable as $$
+  select value::timestamptz from app_private.instance_settings where key = 'demo_data_loaded_at'
+$$;
 select plan(78);
 
 -- ---------------------------------------------------------------------------------------------
 -- Exact counts
 -- ---------------------------------------------------------------------------------------------
-select is((select count(*)::int from app_public.hospitals), 3, '3 hospitals');
-select is((select count(*)::int from app_public.departments), 10, '10 departments');
-select is((select count(*)::int from app_public.roles), 9, '9 roles');
-select is((select count(*)::int from app_public.permissions), 37, '37 permissions');
+select is((select count(*)::int from app_public.hospitals where created_at = pg_temp.demo_loaded_at()), 3, '3 hospitals');
+select is((select count(*)::int from app_public.departments where created_at = pg_temp.demo_loaded_at()), 10, '10 departments');
+select is((select count(*)::int from app_public.roles where is_system), 9, '9 roles (reference data of migration 000001)');
+select is((select count(*)::int from app_public.permissions), 37, '37 permissions (reference data of migration 000001)');
 -- Demo users are the rows with the demo's fixed ids: other test files may add (and lock out)
 -- users of their own in the shared test database.
 select is((select count(*)::int from (select * from app_public.users where id::text like '20000000-0000-4000-8000-%') u), 10, '10 users');
-select is((select count(*)::int from app_public.doctors), 3, '3 doctors');
-select is((select count(*)::int from app_public.doctor_schedules), 24, '24 doctor schedules');
-select is((select count(*)::int from app_public.patients), 5, '5 patients');
-select is((select count(*)::int from app_public.appointments), 5, '5 appointments');
-select is((select count(*)::int from app_public.prescriptions), 3, '3 prescriptions');
-select is((select count(*)::int from app_public.medicines), 10, '10 medicines');
-select is((select count(*)::int from app_public.invoices), 3, '3 invoices');
-select is((select count(*)::int from app_public.optical_products), 7, '7 optical products');
-select is((select count(*)::int from app_public.suppliers), 3, '3 suppliers');
-select is((select count(*)::int from app_public.insurance_providers), 3, '3 insurance providers');
-select is((select count(*)::int from app_public.id_sequences), 63, '63 id sequences (21 per hospital)');
+select is((select count(*)::int from app_public.doctors where created_at = pg_temp.demo_loaded_at()), 3, '3 doctors');
+select is((select count(*)::int from app_public.doctor_schedules where created_at = pg_temp.demo_loaded_at()), 24, '24 doctor schedules');
+select is((select count(*)::int from app_public.patients where created_at = pg_temp.demo_loaded_at()), 5, '5 patients');
+select is((select count(*)::int from app_public.appointments where created_at = pg_temp.demo_loaded_at()), 5, '5 appointments');
+select is((select count(*)::int from app_public.prescriptions where created_at = pg_temp.demo_loaded_at()), 3, '3 prescriptions');
+select is((select count(*)::int from app_public.medicines where created_at = pg_temp.demo_loaded_at()), 10, '10 medicines');
+select is((select count(*)::int from app_public.invoices where created_at = pg_temp.demo_loaded_at()), 3, '3 invoices');
+select is((select count(*)::int from app_public.optical_products where created_at = pg_temp.demo_loaded_at()), 7, '7 optical products');
+select is((select count(*)::int from app_public.suppliers where created_at = pg_temp.demo_loaded_at()), 3, '3 suppliers');
+select is((select count(*)::int from app_public.insurance_providers where created_at = pg_temp.demo_loaded_at()), 3, '3 insurance providers');
+select is((select count(*)::int from app_public.id_sequences where created_at = pg_temp.demo_loaded_at()), 63, '63 id sequences (21 per hospital)');
 select cmp_ok((select count(*)::int from app_public.notification_templates), '>=', 12, 'at least 12 notification templates');
 select cmp_ok((select count(*)::int from app_public.audit_logs), '>=', 3, 'at least 3 audit log rows');
 select is((select count(*)::int from app_public.invoices i
@@ -216,7 +221,7 @@ select is((select count(*)::int from app_public.appointments a
               and q.department_id = a.department_id and q.queue_date = (a.scheduled_start at time zone h.time_zone)::date
               and q.checked_in_at = a.checked_in_at), 3,
           'each checked-in visit has its completed queue token on the visit day');
-select is((select count(*)::int from app_public.appointment_queue), 3, 'no other queue tokens');
+select is((select count(*)::int from app_public.appointment_queue where created_at = pg_temp.demo_loaded_at()), 3, 'no other queue tokens');
 
 -- ---------------------------------------------------------------------------------------------
 -- Prescriptions

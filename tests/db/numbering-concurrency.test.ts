@@ -4,13 +4,14 @@
  * and without gaps. (Throughput is measured by `npm run bench`, not here.)
  */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 
 const HOSPITAL = '99000000-0000-4000-8000-0000000000c0';
 const CONNECTIONS = 24;
 const PER_CONNECTION = 30;
 
-const owner = () => new pg.Client({ connectionString: inject('stack').databaseUrl });
+// The scratch copy of the seeded database: committed test data there disturbs no other test.
+const owner = () => new pg.Client({ connectionString: inject('stack').scratchDatabaseUrl });
 
 async function asOwner<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = owner();
@@ -26,20 +27,6 @@ describe('hms_generate_id with parallel connections', () => {
   beforeAll(() =>
     asOwner((c) => c.query(`insert into app_public.hospitals (id, code, name) values ($1, 'CONC', 'Concurrency Test Hospital')`, [HOSPITAL])),
   );
-  // The hospital has an audit history now, and audit_logs is append-only: remove it the way a
-  // DBA purges history (0240-audit.sql), so the shared test stack is as the demo left it.
-  afterAll(() =>
-    asOwner(async (c) => {
-      await c.query('begin');
-      await c.query('alter table app_public.audit_logs disable trigger _000_append_only');
-      await c.query('delete from app_public.audit_logs where hospital_id = $1', [HOSPITAL]);
-      await c.query('alter table app_public.audit_logs enable trigger _000_append_only');
-      await c.query('delete from app_public.id_sequences where hospital_id = $1', [HOSPITAL]);
-      await c.query('delete from app_public.hospitals where id = $1', [HOSPITAL]);
-      await c.query('commit');
-    }),
-  );
-
   it(`${CONNECTIONS} connections × ${PER_CONNECTION} numbers: committed numbers are unique and gapless`, async () => {
     const committed: string[] = [];
     let rolledBack = 0;

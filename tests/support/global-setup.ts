@@ -1,7 +1,7 @@
 /**
  * vitest global setup: one throwaway stack for the whole suite — an embedded PostgreSQL in a
- * temporary folder on free ports, migrated (committed + current work) with the demo data, and the
- * real PostgREST in front of it. Everything is stopped by PID and the folder removed at the end.
+ * temporary folder on free ports, migrated (committed + current work) with the demo data, the
+ * real PostgREST in front of it, and a scratch copy of the database for tests that commit. Everything is stopped by PID and the folder removed at the end.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,11 +10,14 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../../db/launcher/config.ts';
 import { freePort } from '../../db/launcher/ports.ts';
+import { startPostgrest, type PostgrestServer } from '../../db/launcher/postgrest.ts';
 import { startStack, type Stack } from '../../db/launcher/stack.ts';
 import { ensurePgTap } from './pgtap.ts';
 
 export interface TestStackInfo {
   databaseUrl: string;
+  /** A copy of the seeded database (no API in front) for tests that commit data. */
+  scratchDatabaseUrl: string;
   rootDatabaseUrl: string;
   authenticatorUrl: string;
   apiUrl: string;
@@ -29,6 +32,7 @@ declare module 'vitest' {
 }
 
 let stack: Stack | undefined;
+let postgrest: PostgrestServer | undefined;
 let dataDir: string | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
@@ -44,10 +48,10 @@ export async function setup(project: TestProject): Promise<void> {
     // Small enough that a test can see PostgREST cap a list (a hospital has 21 id_sequences).
     HMS_DB_MAX_ROWS: '10',
   });
-  stack = await startStack(config, { includeCurrent: true });
-  // pgTAP is not a trusted extension: the superuser installs it into the throwaway database.
-  const root = new pg.Client({ connectionString: new URL(config.databaseName, config.rootDatabaseUrl! .replace(/[^/]+$/, '')).toString() });
+  stack = await startStack(config, { includeCurrent: true, api: false });
+  const root = new pg.Client({ connectionString: new URL(config.databaseName, config.rootDatabaseUrl!.replace(/[^/]+$/, '')).toString() });
   await root.connect();
+  // pgTAP is not a trusted extension: the superuser installs it into the throwaway database.
   await root.query('create extension if not exists pgtap with schema public');
   await root.end();
   // Identity helpers for pgTAP files (tests.authenticate_as, …), as the schema owner.
@@ -55,17 +59,29 @@ export async function setup(project: TestProject): Promise<void> {
   await owner.connect();
   await owner.query(readFileSync(path.join(import.meta.dirname, 'test-helpers.sql'), 'utf8'));
   await owner.end();
+  // A scratch copy of the migrated, seeded database for tests that must commit (parallel
+  // connections cannot share a transaction): they change it freely without touching the demo
+  // data other tests read. Copied before PostgREST connects (a template must be idle).
+  const scratch = new pg.Client({ connectionString: config.rootDatabaseUrl! });
+  await scratch.connect();
+  await scratch.query(`create database "${config.databaseName}_scratch" template "${config.databaseName}" owner "${config.roles.owner}"`);
+  await scratch.end();
+  postgrest = await startPostgrest(config);
+  const scratchUrl = new URL(config.databaseUrl);
+  scratchUrl.pathname = `/${config.databaseName}_scratch`;
   project.provide('stack', {
     databaseUrl: config.databaseUrl,
     rootDatabaseUrl: config.rootDatabaseUrl!,
     authenticatorUrl: config.authenticatorUrl,
-    apiUrl: stack.postgrest!.url,
+    scratchDatabaseUrl: scratchUrl.toString(),
+    apiUrl: postgrest.url,
     jwtSecret: config.jwtSecret,
     roles: config.roles,
   });
 }
 
 export async function teardown(): Promise<void> {
+  await postgrest?.stop();
   await stack?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 }

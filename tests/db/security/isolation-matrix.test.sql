@@ -45,20 +45,24 @@ begin
 end;
 $$;
 
--- Runs one statement as someone; returns the row count, or the SQLSTATE of its error ('E:xxxxx').
+-- Runs one statement as someone and undoes it (a subtransaction always rolled back), so no
+-- attempt changes what the next one sees; returns the row count, or the SQLSTATE of its error ('E:xxxxx').
 create function pg_temp.attempt(p_who text, p_sql text) returns text language plpgsql as $$
 declare
   v_count bigint;
 begin
-  perform pg_temp.act_as(p_who);
   begin
+    perform pg_temp.act_as(p_who);
     execute 'with r as (' || p_sql || ') select count(*) from r' into v_count;
-  exception when others then
-    perform set_config('role', 'none', true);
-    return 'E:' || sqlstate;
+    raise sqlstate 'HMSRB';  -- roll the attempt back
+  exception
+    when sqlstate 'HMSRB' then
+      perform set_config('role', 'none', true);
+      return v_count::text;
+    when others then
+      perform set_config('role', 'none', true);
+      return 'E:' || sqlstate;
   end;
-  perform set_config('role', 'none', true);
-  return v_count::text;
 end;
 $$;
 
