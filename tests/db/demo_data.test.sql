@@ -1,3 +1,4 @@
+-- database: pristine   (the demo data exactly as loaded: a copy no other test writes to)
 -- Demo data (db/seed/demo.sql): the exact counts of seed 000's "Seed Data Summary" and the facts
 -- the demo relies on — logins work, staff and doctors are wired to their hospitals, appointments
 -- sit in the doctors' schedules, numbers come from the numbering, stock and money add up.

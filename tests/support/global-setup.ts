@@ -18,6 +18,8 @@ export interface TestStackInfo {
   databaseUrl: string;
   /** A copy of the seeded database (no API in front) for tests that commit data. */
   scratchDatabaseUrl: string;
+  /** A copy of the seeded database nobody writes to (pgTAP files that begin with `-- database: pristine`). */
+  pristineDatabaseUrl: string;
   rootDatabaseUrl: string;
   authenticatorUrl: string;
   apiUrl: string;
@@ -65,15 +67,20 @@ export async function setup(project: TestProject): Promise<void> {
   const scratch = new pg.Client({ connectionString: config.rootDatabaseUrl! });
   await scratch.connect();
   await scratch.query(`create database "${config.databaseName}_scratch" template "${config.databaseName}" owner "${config.roles.owner}"`);
+  // …and a pristine copy nobody writes to, for checks of the demo data exactly as loaded.
+  await scratch.query(`create database "${config.databaseName}_pristine" template "${config.databaseName}" owner "${config.roles.owner}"`);
   await scratch.end();
   postgrest = await startPostgrest(config);
   const scratchUrl = new URL(config.databaseUrl);
   scratchUrl.pathname = `/${config.databaseName}_scratch`;
+  const pristineUrl = new URL(config.databaseUrl);
+  pristineUrl.pathname = `/${config.databaseName}_pristine`;
   project.provide('stack', {
     databaseUrl: config.databaseUrl,
     rootDatabaseUrl: config.rootDatabaseUrl!,
     authenticatorUrl: config.authenticatorUrl,
     scratchDatabaseUrl: scratchUrl.toString(),
+    pristineDatabaseUrl: pristineUrl.toString(),
     apiUrl: postgrest.url,
     jwtSecret: config.jwtSecret,
     roles: config.roles,

@@ -1,0 +1,178 @@
+/**
+ * Dispensing under real concurrency (scratch database, committed transactions): many connections
+ * dispense the last units of one medicine at once, as the NY pharmacist. First-expiry-first-out
+ * locks the batches, so stock never goes negative, exactly the units on the shelf are handed out,
+ * each batch still equals the sum of its movements, and every loser gets HMS_INSUFFICIENT_STOCK.
+ * (No timing is measured here.)
+ */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+
+const NY = '10000000-0000-4000-8000-000000000001';
+const PHARMACIST = '20000000-0000-4000-8000-000000000009';
+const NY_PATIENT = 'd1000000-0000-4000-8000-000000000011';
+const NY_DOCTOR = 'd1100000-0000-4000-8000-000000000001';
+const WORKERS = 24;
+
+const connect = async () => {
+  const client = new pg.Client({ connectionString: inject('stack').scratchDatabaseUrl });
+  await client.connect();
+  return client;
+};
+
+async function asOwner<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+let sessionId: string;
+
+/** Runs one statement as the NY pharmacist in its own transaction; returns its row or the HMS error code. */
+async function asPharmacist(client: pg.Client, sql: string, params: unknown[]): Promise<{ row?: Record<string, unknown>; code?: string }> {
+  await client.query('begin');
+  try {
+    const claims = JSON.stringify({ role: inject('stack').roles.staff, sub: PHARMACIST, sid: sessionId, hid: NY, aud: 'hms' });
+    await client.query(`select set_config('request.jwt.claims', $1, true), set_config('role', $2, true)`, [claims, inject('stack').roles.staff]);
+    const { rows } = await client.query(sql, params);
+    await client.query('commit');
+    return { row: rows[0] };
+  } catch (error) {
+    await client.query('rollback');
+    const message = (error as Error).message;
+    try {
+      return { code: JSON.parse(message).code };
+    } catch {
+      return { code: message };
+    }
+  }
+}
+
+async function createMedicine(client: pg.Client, schedule: 'otc' | 'prescription_only', batches: [string, number, number][]) {
+  const medicineId = randomUUID();
+  await client.query(
+    `insert into app_public.medicines (id, hospital_id, item_code, generic_name, dosage_form, base_unit, schedule_category, selling_price)
+     values ($1, $2, $3, 'Concurrentol', 'tablet', 'tablet', $4, 1.00)`,
+    [medicineId, NY, `CONC-${randomUUID().slice(0, 8).toUpperCase()}`, schedule],
+  );
+  const batchIds: string[] = [];
+  for (const [batchNumber, expiresInDays, quantity] of batches) {
+    const batchId = randomUUID();
+    batchIds.push(batchId);
+    await client.query(
+      `insert into app_public.medicine_batches (id, hospital_id, medicine_id, batch_number, expiry_date) values ($1, $2, $3, $4, current_date + $5::int)`,
+      [batchId, NY, medicineId, batchNumber, expiresInDays],
+    );
+    await client.query(
+      `insert into app_public.stock_movements (hospital_id, movement_type, item_type, medicine_id, batch_id, quantity, balance_after, reason)
+       values ($1, 'opening_balance', 'medicine', $2, $3, $4, 0, 'concurrency test stock')`,
+      [NY, medicineId, batchId, quantity],
+    );
+  }
+  return { medicineId, batchIds };
+}
+
+async function stockState(medicineId: string) {
+  return asOwner(async (c) => {
+    const { rows } = await c.query(
+      `select b.id, b.quantity_on_hand,
+              (select coalesce(sum(m.quantity), 0)::int from app_public.stock_movements m where m.batch_id = b.id) as ledger,
+              (select coalesce(sum(i.quantity), 0)::int from app_public.pharmacy_dispensing_items i where i.batch_id = b.id) as dispensed
+         from app_public.medicine_batches b where b.medicine_id = $1 order by b.expiry_date`,
+      [medicineId],
+    );
+    return rows as { id: string; quantity_on_hand: number; ledger: number; dispensed: number }[];
+  });
+}
+
+beforeAll(async () => {
+  sessionId = await asOwner(async (c) => {
+    const { rows } = await c.query(
+      `insert into app_private.sessions (user_id, hospital_id, expires_at) values ($1, $2, now() + interval '1 hour') returning id`,
+      [PHARMACIST, NY],
+    );
+    return rows[0].id as string;
+  });
+});
+
+describe('parallel dispensing of the last units', () => {
+  it(`${WORKERS} OTC sales of 1 unit against 10 units in two batches: exactly 10 succeed, never negative`, async () => {
+    const { medicineId } = await asOwner((c) => createMedicine(c, 'otc', [['C-SOON', 30, 4], ['C-LATE', 300, 6]]));
+    const clients = await Promise.all(Array.from({ length: WORKERS }, connect));
+    try {
+      const results = await Promise.all(
+        clients.map((client, index) =>
+          asPharmacist(client, `select app_public.dispense_otc(null, $1, $2::jsonb) as result`, [
+            `Walk-in ${index}`,
+            JSON.stringify([{ medicine_id: medicineId, quantity: 1 }]),
+          ]),
+        ),
+      );
+      const winners = results.filter((r) => r.row);
+      const losers = results.filter((r) => r.code);
+      expect(winners).toHaveLength(10);
+      expect(losers).toHaveLength(WORKERS - 10);
+      expect(new Set(losers.map((r) => r.code))).toEqual(new Set(['HMS_INSUFFICIENT_STOCK']));
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+    const state = await stockState(medicineId);
+    expect(state.map((b) => b.quantity_on_hand)).toEqual([0, 0]);
+    expect(state.map((b) => b.dispensed)).toEqual([4, 6]);
+    for (const batch of state) expect(batch.quantity_on_hand).toBe(batch.ledger);
+  });
+
+  it(`${WORKERS} prescriptions of 3 units each against 20 units: 6 succeed (18 units), the rest refused, nothing negative`, async () => {
+    const { medicineId } = await asOwner((c) => createMedicine(c, 'prescription_only', [['P-ONLY', 200, 20]]));
+    const prescriptions = await asOwner(async (c) => {
+      const ids: string[] = [];
+      for (let i = 0; i < WORKERS; i++) {
+        const id = randomUUID();
+        ids.push(id);
+        await c.query(
+          `insert into app_public.prescriptions (id, hospital_id, patient_id, doctor_id, status, valid_until, finalized_at)
+           values ($1, $2, $3, $4, 'finalized', current_date + 30, now())`,
+          [id, NY, NY_PATIENT, NY_DOCTOR],
+        );
+        await c.query(
+          `insert into app_public.prescription_items (hospital_id, prescription_id, line_number, medicine_id, drug_name, quantity_prescribed)
+           values ($1, $2, 1, $3, 'Concurrentol', 3)`,
+          [NY, id, medicineId],
+        );
+      }
+      return ids;
+    });
+    const clients = await Promise.all(Array.from({ length: WORKERS }, connect));
+    let results: { row?: Record<string, unknown>; code?: string }[];
+    try {
+      results = await Promise.all(
+        clients.map((client, index) =>
+          asPharmacist(client, `select app_public.dispense_prescription($1) as result`, [prescriptions[index]]),
+        ),
+      );
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+    const winners = results.filter((r) => r.row);
+    const losers = results.filter((r) => r.code);
+    expect(winners).toHaveLength(6);
+    expect(new Set(losers.map((r) => r.code))).toEqual(new Set(['HMS_INSUFFICIENT_STOCK']));
+    const [batch] = await stockState(medicineId);
+    expect(batch).toMatchObject({ quantity_on_hand: 2, ledger: 2, dispensed: 18 });
+    // The losers left nothing behind: their prescriptions are untouched.
+    const untouched = await asOwner(async (c) => {
+      const { rows } = await c.query(
+        `select count(*)::int as n from app_public.prescriptions p
+          where p.id = any($1::uuid[]) and p.status = 'finalized'
+            and not exists (select 1 from app_public.pharmacy_dispensing d where d.prescription_id = p.id)`,
+        [prescriptions],
+      );
+      return rows[0].n as number;
+    });
+    expect(untouched).toBe(WORKERS - 6);
+  });
+});

@@ -1,0 +1,286 @@
+-- Insurance workflow (migrations/current/3100-insurance-workflow.sql): pre-authorizations and
+-- claims — the claimed-amount formula, the payer's decision splitting the invoice, payments,
+-- the status machines (RPCs and direct updates), permissions and tenant isolation.
+begin;
+select plan(74);
+
+create function pg_temp.ny() returns uuid language sql immutable as $$ select '10000000-0000-4000-8000-000000000001'::uuid $$;
+create function pg_temp.la() returns uuid language sql immutable as $$ select '10000000-0000-4000-8000-000000000002'::uuid $$;
+
+-- Runs SQL as a member of staff (home hospital); answers 'ok', 'HMS_CODE/status' or E:<sqlstate>.
+create function pg_temp.try(p_email text, p_sql text) returns text language plpgsql as $$
+declare
+  v_detail text;
+begin
+  if p_email is not null then perform tests.authenticate_as(p_email); end if;
+  begin
+    execute p_sql;
+    perform tests.clear_authentication();
+    return 'ok';
+  exception when others then
+    get stacked diagnostics v_detail = pg_exception_detail;
+    perform tests.clear_authentication();
+    if sqlstate = 'PGRST' then
+      return (sqlerrm::jsonb ->> 'code') || '/' || (v_detail::jsonb ->> 'status');
+    end if;
+    return 'E:' || sqlstate;
+  end;
+end;
+$$;
+-- Runs an RPC as a member of staff and answers its result as JSON.
+create function pg_temp.call(p_email text, p_sql text) returns jsonb language plpgsql as $$
+declare
+  v jsonb;
+begin
+  perform tests.authenticate_as(p_email);
+  execute p_sql into v;
+  perform tests.clear_authentication();
+  return v;
+end;
+$$;
+create temp table ids (name text primary key, id uuid);
+grant all on ids to public;
+create function pg_temp.id(p text) returns uuid language sql stable as $$ select id from ids where name = p $$;
+
+-- ------------------------------------------------------------------------------------------
+-- Fixtures (as the owner): patients, policies and issued invoices in NY; a policy in LA.
+-- ------------------------------------------------------------------------------------------
+insert into app_public.patients (id, hospital_id, mrn, first_name, last_name, date_of_birth, gender) values
+  ('31990000-0000-4000-8000-000000000001', pg_temp.ny(), 'WF-3100-P1', 'Iris', 'Insured', date '1975-05-05', 'female'),
+  ('31990000-0000-4000-8000-000000000002', pg_temp.ny(), 'WF-3100-P2', 'Otto', 'Other', date '1970-01-01', 'male'),
+  ('31990000-0000-4000-8000-000000000003', pg_temp.la(), 'WF-3100-P3', 'Lara', 'Angeles', date '1980-01-01', 'female');
+insert into app_public.insurance_policies
+  (id, hospital_id, patient_id, provider_id, policy_number, valid_from, valid_to, coverage_percent, co_pay_amount,
+   remaining_limit, per_visit_limit, is_primary, status)
+values
+  -- A: 80 % cover, 30 co-pay, 1000 left this year
+  ('31990000-0000-4000-8000-000000000011', pg_temp.ny(), '31990000-0000-4000-8000-000000000001', 'd3100000-0000-4000-8000-000000000001',
+   'WF-A', current_date - 30, current_date + 300, 80, 30, 1000, null, true, 'active'),
+  -- B: suspended
+  ('31990000-0000-4000-8000-000000000012', pg_temp.ny(), '31990000-0000-4000-8000-000000000001', 'd3100000-0000-4000-8000-000000000001',
+   'WF-B', current_date - 30, current_date + 300, 80, 0, null, null, false, 'suspended'),
+  -- C: full cover capped at 200 a visit
+  ('31990000-0000-4000-8000-000000000013', pg_temp.ny(), '31990000-0000-4000-8000-000000000001', 'd3100000-0000-4000-8000-000000000001',
+   'WF-C', current_date - 30, null, 100, 0, null, 200, false, 'active'),
+  -- D: expired yesterday (status still active)
+  ('31990000-0000-4000-8000-000000000014', pg_temp.ny(), '31990000-0000-4000-8000-000000000001', 'd3100000-0000-4000-8000-000000000001',
+   'WF-D', current_date - 300, current_date - 1, 80, 0, null, null, false, 'active'),
+  -- LA
+  ('31990000-0000-4000-8000-000000000015', pg_temp.la(), '31990000-0000-4000-8000-000000000003', 'd3100000-0000-4000-8000-000000000002',
+   'WF-LA', current_date - 30, null, 80, 0, null, null, true, 'active');
+
+-- Invoices through the billing contract: I1 (issued), I4 (issued), I2 (draft) for P1; I3 (issued) for P2.
+create function pg_temp.invoice(p_name text, p_patient uuid, p_price numeric, p_issue boolean) returns void language plpgsql as $$
+declare
+  v uuid := app_hidden.ensure_draft_invoice(pg_temp.ny(), p_patient, 'other');
+begin
+  perform app_hidden.add_invoice_item(v, 'other', 'Test service ' || p_name, 1, p_price);
+  if p_issue then
+    update app_public.invoices set status = 'issued' where id = v;
+  end if;
+  insert into ids values (p_name, v);
+end;
+$$;
+select pg_temp.invoice('I1', '31990000-0000-4000-8000-000000000001', 500, true);
+select pg_temp.invoice('I4', '31990000-0000-4000-8000-000000000001', 1000, true);
+select pg_temp.invoice('I5', '31990000-0000-4000-8000-000000000001', 20, true);
+select pg_temp.invoice('I2', '31990000-0000-4000-8000-000000000001', 100, false);
+select pg_temp.invoice('I3', '31990000-0000-4000-8000-000000000002', 100, true);
+
+-- ------------------------------------------------------------------------------------------
+-- Pre-authorizations
+-- ------------------------------------------------------------------------------------------
+select is(pg_temp.try('doctor.ny@hms.test', $$select app_public.request_pre_authorization('31990000-0000-4000-8000-000000000011', 'Knee MRI', 900, 900)$$),
+          'HMS_FORBIDDEN/403', 'request_pre_authorization needs insurance.manage');
+select is(pg_temp.try(null, $$select app_public.request_pre_authorization('31990000-0000-4000-8000-000000000011', 'Knee MRI', 900, 900)$$),
+          'HMS_SESSION_INVALID/401', 'and a session');
+select is(pg_temp.try('accountant.ny@hms.test', $$select app_public.request_pre_authorization('31990000-0000-4000-8000-000000000015', 'Knee MRI', 900, 900)$$),
+          'HMS_NOT_FOUND/404', 'another hospital''s policy is not found');
+select is(pg_temp.try('accountant.ny@hms.test', $$select app_public.request_pre_authorization('31990000-0000-4000-8000-000000000012', 'Knee MRI', 900, 900)$$),
+          'HMS_POLICY_NOT_ACTIVE/422', 'a suspended policy is refused');
+select is(pg_temp.try('accountant.ny@hms.test', $$select app_public.request_pre_authorization('31990000-0000-4000-8000-000000000014', 'Knee MRI', 900, 900)$$),
+          'HMS_POLICY_NOT_ACTIVE/422', 'a policy not valid today is refused');
+select is(pg_temp.try('accountant.ny@hms.test', $$select app_public.request_pre_authorization('31990000-0000-4000-8000-000000000011', 'Knee MRI', 900, 0)$$),
+          'HMS_AMOUNT_INVALID/422', 'the requested amount must be positive');
+select is(pg_temp.try('accountant.ny@hms.test', $$select app_public.request_pre_authorization('31990000-0000-4000-8000-000000000011', 'Knee MRI', -1, 10)$$),
+          'HMS_AMOUNT_INVALID/422', 'the estimate cannot be negative');
+select is(pg_temp.try('accountant.ny@hms.test', $$select app_public.request_pre_authorization('31990000-0000-4000-8000-000000000011', ' ', 900, 900)$$),
+          'HMS_PROCEDURE_DESCRIPTION_REQUIRED/422', 'a procedure description is required');
+
+insert into ids select 'PA1', (pg_temp.call('accountant.ny@hms.test',
+  $$select to_jsonb(app_public.request_pre_authorization('31990000-0000-4000-8000-000000000011', 'Knee arthroscopy', 900, 800, '{M23.2}'))$$) ->> 'id')::uuid;
+insert into ids select 'PA2', (pg_temp.call('accountant.ny@hms.test',
+  $$select to_jsonb(app_public.request_pre_authorization('31990000-0000-4000-8000-000000000011', 'Shoulder MRI', 600, 600))$$) ->> 'id')::uuid;
+insert into ids select 'PA3', (pg_temp.call('accountant.ny@hms.test',
+  $$select to_jsonb(app_public.request_pre_authorization('31990000-0000-4000-8000-000000000011', 'Cataract surgery', 3000, 3000))$$) ->> 'id')::uuid;
+
+select is((select status from app_public.pre_authorizations where id = pg_temp.id('PA1')), 'requested', 'a pre-authorization starts requested');
+select ok((select pre_authorization_number like 'PAU-%' and patient_id = '31990000-0000-4000-8000-000000000001'
+                  and provider_id = 'd3100000-0000-4000-8000-000000000001' and requested_by is not null
+             from app_public.pre_authorizations where id = pg_temp.id('PA1')),
+          'it is numbered and takes patient and provider from the policy');
+
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.decide_pre_authorization(%L, %L)', pg_temp.id('PA1'), 'maybe')),
+          'HMS_DECISION_INVALID/422', 'an unknown decision is refused');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.decide_pre_authorization(%L, %L, 900)', pg_temp.id('PA1'), 'partially_approved')),
+          'HMS_APPROVED_AMOUNT_INVALID/422', 'a partial approval must be below the requested amount');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.decide_pre_authorization(%L, %L, 700)', pg_temp.id('PA1'), 'approved')),
+          'HMS_APPROVED_AMOUNT_INVALID/422', 'a full approval is for the requested amount');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.decide_pre_authorization(%L, %L)', pg_temp.id('PA2'), 'denied')),
+          'HMS_DENIAL_REASON_REQUIRED/422', 'a denial needs a reason');
+select is(pg_temp.try('doctor.ny@hms.test', format('select app_public.decide_pre_authorization(%L, %L)', pg_temp.id('PA1'), 'approved')),
+          'HMS_FORBIDDEN/403', 'deciding needs insurance.manage');
+select is(pg_temp.try('admin.la@hms.test', format('select app_public.decide_pre_authorization(%L, %L)', pg_temp.id('PA1'), 'approved')),
+          'HMS_NOT_FOUND/404', 'another hospital cannot decide it');
+
+select is(pg_temp.call('accountant.ny@hms.test', format($$select to_jsonb(app_public.decide_pre_authorization(%L, 'partially_approved', 300, 'ATL-PA-1', null, current_date + 30))$$, pg_temp.id('PA1')))
+            ->> 'status', 'partially_approved', 'partial approval recorded');
+select ok((select approved_amount = 300 and insurer_reference = 'ATL-PA-1' and decided_at is not null
+             from app_public.pre_authorizations where id = pg_temp.id('PA1')), 'with its amount, reference and decision time');
+select is(pg_temp.call('accountant.ny@hms.test', format($$select to_jsonb(app_public.decide_pre_authorization(%L, 'denied', null, null, 'Not covered'))$$, pg_temp.id('PA2')))
+            ->> 'status', 'denied', 'a denial is recorded');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.decide_pre_authorization(%L, %L)', pg_temp.id('PA2'), 'approved')),
+          'HMS_ILLEGAL_TRANSITION/409', 'denied → approved is illegal');
+select is(pg_temp.call('accountant.ny@hms.test', format($$select to_jsonb(app_public.decide_pre_authorization(%L, 'cancelled'))$$, pg_temp.id('PA3')))
+            ->> 'status', 'cancelled', 'a request can be cancelled');
+
+-- Direct writes (REST PATCH): transitions and decision columns.
+select is(pg_temp.try('accountant.ny@hms.test', format($$update app_public.pre_authorizations set status = 'requested' where id = %L$$, pg_temp.id('PA1'))),
+          'HMS_ILLEGAL_TRANSITION/409', 'a direct update cannot go back to requested');
+select is(pg_temp.try('accountant.ny@hms.test', format($$update app_public.pre_authorizations set approved_amount = 800 where id = %L$$, pg_temp.id('PA1'))),
+          'HMS_WORKFLOW_FIELD_PROTECTED/403', 'nor change the approved amount');
+select is(pg_temp.try('accountant.ny@hms.test', format($$update app_public.pre_authorizations set notes = 'called the payer' where id = %L$$, pg_temp.id('PA1'))),
+          'ok', 'ordinary columns stay editable');
+
+-- ------------------------------------------------------------------------------------------
+-- Claims: creation and the claimed amount
+-- ------------------------------------------------------------------------------------------
+select is(pg_temp.try('doctor.ny@hms.test', format('select app_public.create_claim(%L, %L)', pg_temp.id('I1'), '31990000-0000-4000-8000-000000000011')),
+          'HMS_FORBIDDEN/403', 'create_claim needs insurance.manage');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.create_claim(%L, %L)', 'd3000000-0000-4000-8000-000000000002', '31990000-0000-4000-8000-000000000011')),
+          'HMS_NOT_FOUND/404', 'another hospital''s invoice is not found');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.create_claim(%L, %L)', pg_temp.id('I1'), '31990000-0000-4000-8000-000000000015')),
+          'HMS_NOT_FOUND/404', 'another hospital''s policy is not found');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.create_claim(%L, %L)', pg_temp.id('I2'), '31990000-0000-4000-8000-000000000011')),
+          'HMS_INVOICE_NOT_ISSUED/409', 'a draft invoice cannot be claimed');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.create_claim(%L, %L)', pg_temp.id('I3'), '31990000-0000-4000-8000-000000000011')),
+          'HMS_POLICY_PATIENT_MISMATCH/422', 'the invoice must be the policy holder''s');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.create_claim(%L, %L)', pg_temp.id('I1'), '31990000-0000-4000-8000-000000000012')),
+          'HMS_POLICY_NOT_ACTIVE/422', 'a suspended policy cannot be claimed on');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.create_claim(%L, %L, %L)', pg_temp.id('I1'), '31990000-0000-4000-8000-000000000011', 'cash')),
+          'HMS_CLAIM_TYPE_INVALID/422', 'an unknown claim type is refused');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.create_claim(%L, %L, %L, %L)', pg_temp.id('I1'), '31990000-0000-4000-8000-000000000011', 'cashless', pg_temp.id('PA2'))),
+          'HMS_PRE_AUTHORIZATION_NOT_APPROVED/409', 'a denied pre-authorization cannot back a claim');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.create_claim(%L, %L, %L, %L)', pg_temp.id('I4'), '31990000-0000-4000-8000-000000000013', 'cashless', pg_temp.id('PA1'))),
+          'HMS_PRE_AUTHORIZATION_MISMATCH/422', 'a pre-authorization of another policy is refused');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.create_claim(%L, %L)', pg_temp.id('I5'), '31990000-0000-4000-8000-000000000011')),
+          'HMS_CLAIM_NOTHING_TO_CLAIM/422', 'nothing to claim when the co-pay exceeds the cover');
+
+-- C1: I1 under policy A with the partial pre-authorization (300): min(total × 80 % − 30, 1000, 300)
+insert into ids select 'C1', (pg_temp.call('accountant.ny@hms.test',
+  format($$select to_jsonb(app_public.create_claim(%L, '31990000-0000-4000-8000-000000000011', 'cashless', %L))$$, pg_temp.id('I1'), pg_temp.id('PA1'))) ->> 'id')::uuid;
+select is((select claimed_amount from app_public.insurance_claims where id = pg_temp.id('C1')),
+          (select least(round(total_amount * 0.80, 2) - 30, 1000, 300) from app_public.invoices where id = pg_temp.id('I1')),
+          'claimed = total × coverage − co-pay, capped by the pre-authorized amount');
+select ok((select status = 'draft' and claim_number like 'CLM-%' and provider_id = 'd3100000-0000-4000-8000-000000000001'
+                  and patient_id = '31990000-0000-4000-8000-000000000001' and diagnosis_codes = '{M23.2}'
+             from app_public.insurance_claims where id = pg_temp.id('C1')), 'a numbered draft claim for the policy''s patient and payer');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.create_claim(%L, %L)', pg_temp.id('I1'), '31990000-0000-4000-8000-000000000013')),
+          'HMS_CLAIM_EXISTS/409', 'one live claim per invoice');
+
+-- C2: I4 (1000) under policy C: 100 % cover capped by the per-visit limit of 200
+insert into ids select 'C2', (pg_temp.call('accountant.ny@hms.test',
+  format($$select to_jsonb(app_public.create_claim(%L, '31990000-0000-4000-8000-000000000013', 'reimbursement'))$$, pg_temp.id('I4'))) ->> 'id')::uuid;
+select is((select claimed_amount from app_public.insurance_claims where id = pg_temp.id('C2')), 200.00::numeric(12,2),
+          'the per-visit limit caps the claim');
+select is(app_hidden.insurance_claimable_amount(1000, (select p from app_public.insurance_policies p where id = '31990000-0000-4000-8000-000000000011')),
+          770.00, 'formula: 1000 × 80 % − 30 = 770 (under the 1000 remaining)');
+select is(app_hidden.insurance_claimable_amount(2000, (select p from app_public.insurance_policies p where id = '31990000-0000-4000-8000-000000000011')),
+          1000.00, 'formula: capped by the remaining limit');
+
+-- Claim protections: no direct insert, no amount edits, no approval by PATCH.
+select is(pg_temp.try('accountant.ny@hms.test', format($$insert into app_public.insurance_claims (invoice_id, policy_id, provider_id, patient_id, claimed_amount)
+            values (%L, '31990000-0000-4000-8000-000000000011', 'd3100000-0000-4000-8000-000000000001', '31990000-0000-4000-8000-000000000001', 10)$$, pg_temp.id('I1'))),
+          'HMS_WORKFLOW_FIELD_PROTECTED/403', 'claims are created only by create_claim');
+select is(pg_temp.try('accountant.ny@hms.test', format($$update app_public.insurance_claims set claimed_amount = 999 where id = %L$$, pg_temp.id('C1'))),
+          'HMS_WORKFLOW_FIELD_PROTECTED/403', 'the claimed amount cannot be edited');
+select is(pg_temp.try('accountant.ny@hms.test', format($$update app_public.insurance_claims set status = 'paid' where id = %L$$, pg_temp.id('C1'))),
+          'HMS_ILLEGAL_TRANSITION/409', 'draft → paid is illegal');
+
+-- ------------------------------------------------------------------------------------------
+-- Claims: submission, decision, payment
+-- ------------------------------------------------------------------------------------------
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.decide_claim(%L, %L)', pg_temp.id('C1'), 'approved')),
+          'HMS_ILLEGAL_TRANSITION/409', 'a draft claim cannot be decided');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.record_claim_payment(%L, 10)', pg_temp.id('C1'))),
+          'HMS_ILLEGAL_TRANSITION/409', 'nor paid');
+select is(pg_temp.call('accountant.ny@hms.test', format('select to_jsonb(app_public.submit_claim(%L))', pg_temp.id('C1'))) ->> 'status',
+          'submitted', 'submit_claim: draft → submitted');
+select ok((select submitted_at is not null and submitted_by is not null from app_public.insurance_claims where id = pg_temp.id('C1')),
+          'submission is stamped');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.submit_claim(%L)', pg_temp.id('C1'))),
+          'HMS_ILLEGAL_TRANSITION/409', 'a claim is submitted once');
+select is(pg_temp.try('admin.la@hms.test', format('select app_public.submit_claim(%L)', pg_temp.id('C2'))),
+          'HMS_NOT_FOUND/404', 'another hospital cannot submit it');
+select is(pg_temp.call('accountant.ny@hms.test', format('select to_jsonb(app_public.decide_claim(%L, %L))', pg_temp.id('C1'), 'under_review')) ->> 'status',
+          'under_review', 'submitted → under_review');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.decide_claim(%L, %L, 1000)', pg_temp.id('C1'), 'partially_approved')),
+          'HMS_APPROVED_AMOUNT_INVALID/422', 'approved cannot exceed claimed');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.decide_claim(%L, %L)', pg_temp.id('C1'), 'denied')),
+          'HMS_DENIAL_REASON_REQUIRED/422', 'a denial needs a reason');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.decide_claim(%L, %L)', pg_temp.id('C1'), 'paid')),
+          'HMS_DECISION_INVALID/422', 'paid is not a decision');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.cancel_claim(%L)', pg_temp.id('C1'))),
+          'HMS_ILLEGAL_TRANSITION/409', 'a claim under review cannot be cancelled');
+
+select is(pg_temp.call('accountant.ny@hms.test', format('select to_jsonb(app_public.decide_claim(%L, %L, 250, null, null, %L))', pg_temp.id('C1'), 'partially_approved', 'ATL-C-1')) ->> 'status',
+          'partially_approved', 'partial approval recorded');
+select ok((select approved_amount = 250 and patient_responsibility = i.total_amount - 250 and decided_at is not null
+             from app_public.insurance_claims c join app_public.invoices i on i.id = c.invoice_id where c.id = pg_temp.id('C1')),
+          'patient responsibility = invoice total − approved');
+select ok((select insurance_amount = 250 and patient_amount = total_amount - 250 from app_public.invoices where id = pg_temp.id('I1')),
+          'the invoice is split: insurance_amount = approved, patient_amount = total − approved');
+select is((select remaining_limit from app_public.insurance_policies where id = '31990000-0000-4000-8000-000000000011'), 750.00::numeric(12,2),
+          'the policy''s remaining limit drops by the approved amount');
+select is((select status from app_public.pre_authorizations where id = pg_temp.id('PA1')), 'used', 'the pre-authorization is used');
+select is(pg_temp.try('accountant.ny@hms.test', format($$update app_public.invoices set insurance_amount = 0 where id = %L$$, pg_temp.id('I1'))),
+          'E:42501', 'clients cannot write the invoice''s insurance amount');
+
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.record_claim_payment(%L, 300)', pg_temp.id('C1'))),
+          'HMS_CLAIM_PAYMENT_INVALID/422', 'paid cannot exceed approved');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.record_claim_payment(%L, 0)', pg_temp.id('C1'))),
+          'HMS_CLAIM_PAYMENT_INVALID/422', 'a payment is positive');
+select is(pg_temp.call('accountant.ny@hms.test', format('select to_jsonb(app_public.record_claim_payment(%L, 250, %L))', pg_temp.id('C1'), 'EFT-778')) ->> 'status',
+          'paid', 'approved → paid');
+select ok((select paid_amount = 250 and paid_at is not null and payment_reference = 'EFT-778' from app_public.insurance_claims where id = pg_temp.id('C1')),
+          'the payment is recorded on the claim');
+select ok((select amount_paid = 0 and insurance_amount = 250 from app_public.invoices where id = pg_temp.id('I1')),
+          'the invoice''s payments are left to billing');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.record_claim_payment(%L, 250)', pg_temp.id('C1'))),
+          'HMS_ILLEGAL_TRANSITION/409', 'a claim is paid once');
+select is(pg_temp.try('accountant.ny@hms.test', format($$update app_public.insurance_claims set status = 'submitted' where id = %L$$, pg_temp.id('C1'))),
+          'HMS_ILLEGAL_TRANSITION/409', 'paid is final');
+
+-- C2: submitted then denied straight from submitted (passes through under_review); then C3 on the same invoice.
+select is(pg_temp.call('accountant.ny@hms.test', format('select to_jsonb(app_public.submit_claim(%L))', pg_temp.id('C2'))) ->> 'status', 'submitted', 'C2 submitted');
+select is(pg_temp.call('accountant.ny@hms.test', format($$select to_jsonb(app_public.decide_claim(%L, 'denied', null, 'Not a covered service', 'N-12'))$$, pg_temp.id('C2'))) ->> 'status',
+          'denied', 'a submitted claim can be denied');
+select ok((select insurance_amount = 0 and patient_amount = total_amount from app_public.invoices where id = pg_temp.id('I4')),
+          'a denial leaves the whole invoice to the patient');
+select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.record_claim_payment(%L, 1)', pg_temp.id('C2'))),
+          'HMS_ILLEGAL_TRANSITION/409', 'a denied claim cannot be paid');
+insert into ids select 'C3', (pg_temp.call('accountant.ny@hms.test',
+  format($$select to_jsonb(app_public.create_claim(%L, '31990000-0000-4000-8000-000000000013'))$$, pg_temp.id('I4'))) ->> 'id')::uuid;
+select is(pg_temp.call('accountant.ny@hms.test', format('select to_jsonb(app_public.cancel_claim(%L, %L))', pg_temp.id('C3'), 'Duplicate')) ->> 'status',
+          'cancelled', 'after a denial a new claim can be made, and a draft cancelled');
+select is(pg_temp.try('accountant.ny@hms.test', format($$update app_public.insurance_claims set status = 'draft' where id = %L$$, pg_temp.id('C3'))),
+          'HMS_ILLEGAL_TRANSITION/409', 'cancelled is final');
+
+-- Invariants over every claim of this test.
+select ok(not exists (select 1 from app_public.insurance_claims c
+                       where c.invoice_id in (select id from ids)
+                         and (c.approved_amount > c.claimed_amount or c.paid_amount > c.approved_amount)),
+          'approved ≤ claimed and paid ≤ approved on every claim');
+
+select * from finish();
+rollback;

@@ -1,0 +1,229 @@
+-- Prescriptions workflow (migrations/current/2100-prescriptions-workflow.sql): drafts, finalize,
+-- versions after two amendments, refusal of direct edits after finalize, cancel, templates.
+begin;
+select plan(57);
+
+-- Demo ids: NY patient / medicines, LA patient / medicine.
+select set_config('t.ny_patient', 'd1000000-0000-4000-8000-000000000011', true);
+select set_config('t.la_patient', 'd1000000-0000-4000-8000-000000000021', true);
+select set_config('t.ny_med1', 'd2000000-0000-4000-8000-000000000011', true);
+select set_config('t.ny_med2', 'd2000000-0000-4000-8000-000000000012', true);
+select set_config('t.la_med', 'd2000000-0000-4000-8000-000000000021', true);
+
+-- A template of another hospital (LA), written by the owner.
+insert into app_public.prescription_templates (id, hospital_id, name, items)
+values ('21990000-0000-4000-8000-000000000001', '10000000-0000-4000-8000-000000000002', 'LA knee pain',
+        '[{"drug_name": "Ibuprofen 400 mg tablet", "quantity_prescribed": 10}]');
+
+-- ---------------------------------------------------------------------------------------------
+-- Permissions and who may prescribe
+-- ---------------------------------------------------------------------------------------------
+select tests.authenticate_as('pharmacist.ny@hms.test', 'NY');
+select throws_like($$select app_public.create_prescription(current_setting('t.ny_patient')::uuid, null, 'x', '{}',
+                     '[{"drug_name": "Paracetamol 500 mg", "quantity_prescribed": 10}]')$$,
+                   '%HMS_FORBIDDEN%', 'a pharmacist cannot prescribe (403 HMS_FORBIDDEN)');
+select tests.authenticate_as('admin.ny@hms.test', 'NY');
+select throws_like($$select app_public.create_prescription(current_setting('t.ny_patient')::uuid, null, 'x', '{}',
+                     '[{"drug_name": "Paracetamol 500 mg", "quantity_prescribed": 10}]')$$,
+                   '%HMS_NOT_A_DOCTOR%', 'staff with prescriptions.write who are not doctors cannot sign prescriptions (403 HMS_NOT_A_DOCTOR)');
+
+-- ---------------------------------------------------------------------------------------------
+-- create_prescription
+-- ---------------------------------------------------------------------------------------------
+select tests.authenticate_as('doctor.ny@hms.test', 'NY');
+select set_config('t.rx', app_public.create_prescription(
+  current_setting('t.ny_patient')::uuid, null, 'Essential hypertension', '{I10}',
+  jsonb_build_array(
+    jsonb_build_object('medicine_id', current_setting('t.ny_med1'), 'dose', '20 mg', 'dose_quantity', 1, 'dose_unit', 'tablet',
+                       'frequency', 'Once daily', 'frequency_per_day', 1, 'duration_days', 30, 'quantity_prescribed', 30, 'timing', 'bedtime'),
+    jsonb_build_object('drug_name', 'Aspirin 81 mg tablet', 'frequency', 'Once daily', 'quantity_prescribed', 30)),
+  'Low-salt diet.', null) ->> 'id', true);
+
+select is((select status from app_public.prescriptions where id = current_setting('t.rx')::uuid), 'draft', 'a new prescription is a draft');
+select is((select doctor_id from app_public.prescriptions where id = current_setting('t.rx')::uuid),
+          'd1100000-0000-4000-8000-000000000001'::uuid, 'the prescribing doctor is the caller''s doctor record');
+select is(array(select line_number from app_public.prescription_items where prescription_id = current_setting('t.rx')::uuid order by 1),
+          array[1, 2], 'line numbers are given automatically');
+select is((select drug_name from app_public.prescription_items where prescription_id = current_setting('t.rx')::uuid and line_number = 1),
+          (select generic_name || ' ' || strength || coalesce(' (' || brand_name || ')', '') from app_public.medicines
+            where id = current_setting('t.ny_med1')::uuid),
+          'a formulary line without drug_name is named after the medicine');
+select is((select valid_until from app_public.prescriptions where id = current_setting('t.rx')::uuid),
+          (select (now() at time zone h.time_zone)::date + s.prescription_validity_days from app_public.hospitals h
+             join app_public.hospital_settings s on s.hospital_id = h.id where h.code = 'NY'),
+          'valid_until follows the hospital''s prescription_validity_days');
+
+select throws_like($$select app_public.create_prescription(current_setting('t.la_patient')::uuid, null, 'x', '{}',
+                     '[{"drug_name": "Paracetamol 500 mg", "quantity_prescribed": 10}]')$$,
+                   '%HMS_NOT_FOUND%', 'a patient of another hospital is not found (404)');
+select throws_like($$select app_public.create_prescription(current_setting('t.ny_patient')::uuid, null, 'x', '{}',
+                     jsonb_build_array(jsonb_build_object('medicine_id', current_setting('t.la_med'), 'quantity_prescribed', 10)))$$,
+                   '%HMS_NOT_FOUND%medicine%', 'a medicine of another hospital is not found (404)');
+select throws_like($$select app_public.create_prescription(current_setting('t.ny_patient')::uuid, null, 'x', '{}',
+                     '[{"drug_name": "Paracetamol 500 mg", "quantity_prescribed": 0}]')$$,
+                   '%HMS_PRESCRIPTION_QUANTITY_INVALID%', 'quantity_prescribed must be more than zero (422)');
+select throws_like($$select app_public.create_prescription(current_setting('t.ny_patient')::uuid, null, 'x', '{}',
+                     '[{"drug_name": "Paracetamol 500 mg", "quantity_prescribed": -3}]')$$,
+                   '%HMS_PRESCRIPTION_QUANTITY_INVALID%', 'a negative quantity is refused (422)');
+select throws_like($$select app_public.create_prescription(current_setting('t.ny_patient')::uuid, null, 'x', '{}',
+                     '[{"drug_name": "Paracetamol 500 mg", "quantity_prescribed": 10, "route": "by_mouth"}]')$$,
+                   '%HMS_PRESCRIPTION_ROUTE_INVALID%', 'the route must be one of the list (422)');
+select throws_like($$select app_public.create_prescription(current_setting('t.ny_patient')::uuid, null, 'x', '{}',
+                     '[{"quantity_prescribed": 10}]')$$,
+                   '%HMS_PRESCRIPTION_ITEM_INVALID%', 'a free-text line needs a drug name (422)');
+select throws_like($$select app_public.create_prescription(current_setting('t.ny_patient')::uuid, null, 'x', '{}',
+                     '[{"drug_name": "Paracetamol", "quantity_prescribed": "ten"}]')$$,
+                   '%HMS_PRESCRIPTION_ITEM_INVALID%', 'a quantity that is not a number is a 422, not a 500');
+select throws_like($$select app_public.create_prescription(current_setting('t.ny_patient')::uuid, null, 'x', '{}', '{"drug_name": "x"}')$$,
+                   '%HMS_PRESCRIPTION_ITEMS_INVALID%', 'items must be an array (422)');
+select throws_like($$select app_public.create_prescription(current_setting('t.ny_patient')::uuid, null, 'x', '{flu}', '[]')$$,
+                   '%HMS_DIAGNOSIS_CODE_INVALID%', 'diagnosis codes must look like ICD-10 (422)');
+select throws_like($$select app_public.create_prescription(current_setting('t.ny_patient')::uuid, 'd1200000-0000-4000-8000-000000000021', 'x')$$,
+                   '%HMS_NOT_FOUND%appointment%', 'an appointment of another hospital is not found (404)');
+
+-- ---------------------------------------------------------------------------------------------
+-- Drafts are edited freely
+-- ---------------------------------------------------------------------------------------------
+select lives_ok($$select app_public.update_prescription(current_setting('t.rx')::uuid,
+                   '{"diagnosis": "Essential hypertension, uncontrolled", "add_items": [{"drug_name": "Amlodipine 5 mg tablet", "quantity_prescribed": 30}]}')$$,
+                'update_prescription edits a draft and adds lines');
+select is((select count(*)::int from app_public.prescription_items where prescription_id = current_setting('t.rx')::uuid), 3,
+          'the draft has three lines');
+select lives_ok($$select app_public.remove_prescription_item((select id from app_public.prescription_items
+                    where prescription_id = current_setting('t.rx')::uuid and line_number = 2))$$,
+                'remove_prescription_item removes a line of a draft');
+select lives_ok($$update app_public.prescription_items set instructions = 'Take at night'
+                   where prescription_id = current_setting('t.rx')::uuid and line_number = 1$$,
+                'a draft line may be edited directly (REST PATCH)');
+
+-- ---------------------------------------------------------------------------------------------
+-- finalize_prescription and version 1
+-- ---------------------------------------------------------------------------------------------
+select lives_ok($$select app_public.finalize_prescription(current_setting('t.rx')::uuid)$$, 'the doctor finalizes the draft');
+select is((select status || ' ' || (finalized_by = '20000000-0000-4000-8000-000000000004') || ' ' || (finalized_at is not null)
+             from app_public.prescriptions where id = current_setting('t.rx')::uuid),
+          'finalized true true', 'finalized, with finalized_at and finalized_by');
+select is((select jsonb_array_length(snapshot -> 'items') from app_public.prescription_versions
+            where prescription_id = current_setting('t.rx')::uuid and version = 1), 2,
+          'version 1 is a snapshot of the prescription with its two lines');
+select throws_like($$select app_public.finalize_prescription(current_setting('t.rx')::uuid)$$,
+                   '%HMS_ILLEGAL_TRANSITION%', 'finalizing twice is an illegal transition (409)');
+
+-- Direct edits after finalize are refused
+select throws_like($$update app_public.prescriptions set diagnosis = 'Changed quietly' where id = current_setting('t.rx')::uuid$$,
+                   '%HMS_PRESCRIPTION_FINALIZED%', 'a finalized diagnosis cannot be changed directly (409)');
+select throws_like($$update app_public.prescription_items set dose = '40 mg' where prescription_id = current_setting('t.rx')::uuid and line_number = 1$$,
+                   '%HMS_PRESCRIPTION_FINALIZED%', 'a finalized line cannot be changed directly (409)');
+select throws_like($$insert into app_public.prescription_items (prescription_id, drug_name, quantity_prescribed)
+                     values (current_setting('t.rx')::uuid, 'Extra drug', 5)$$,
+                   '%HMS_PRESCRIPTION_FINALIZED%', 'no line can be added directly to a finalized prescription (409)');
+select throws_like($$delete from app_public.prescription_items where prescription_id = current_setting('t.rx')::uuid and line_number = 1$$,
+                   '%HMS_PRESCRIPTION_FINALIZED%', 'no line can be removed directly from a finalized prescription (409)');
+select throws_like($$delete from app_public.prescriptions where id = current_setting('t.rx')::uuid$$,
+                   '%HMS_PRESCRIPTION_FINALIZED%', 'a finalized prescription cannot be deleted (cancel it instead)');
+select throws_like($$select app_public.update_prescription(current_setting('t.rx')::uuid, '{"advice": "x"}')$$,
+                   '%HMS_PRESCRIPTION_FINALIZED%', 'update_prescription refuses a finalized prescription');
+
+-- ---------------------------------------------------------------------------------------------
+-- amend_prescription: two amendments, three versions
+-- ---------------------------------------------------------------------------------------------
+select throws_like($$select app_public.amend_prescription(current_setting('t.rx')::uuid, '{"advice": "More walking."}', '  ')$$,
+                   '%HMS_CHANGE_REASON_REQUIRED%', 'an amendment needs a reason (422)');
+select throws_like($$select app_public.amend_prescription(current_setting('t.rx')::uuid, '{"colour": "blue"}', 'typo')$$,
+                   '%HMS_PRESCRIPTION_CHANGES_INVALID%', 'unknown changes are refused (422)');
+select lives_ok($$select app_public.amend_prescription(current_setting('t.rx')::uuid,
+                   jsonb_build_object('advice', 'Low-salt diet and 30 minutes of walking daily.',
+                                      'replace_items', jsonb_build_array(jsonb_build_object(
+                                        'id', (select id from app_public.prescription_items where prescription_id = current_setting('t.rx')::uuid and line_number = 1),
+                                        'medicine_id', current_setting('t.ny_med1'), 'dose', '40 mg', 'quantity_prescribed', 30))),
+                   'Dose raised after home blood-pressure log')$$,
+                'first amendment (advice, a line replaced)');
+select lives_ok($$select app_public.amend_prescription(current_setting('t.rx')::uuid,
+                   jsonb_build_object('add_items', jsonb_build_array(jsonb_build_object('medicine_id', current_setting('t.ny_med2'), 'quantity_prescribed', 30))),
+                   'Amlodipine added')$$,
+                'second amendment (a line added)');
+select is((select version from app_public.prescriptions where id = current_setting('t.rx')::uuid), 3,
+          'two amendments raise the version to 3');
+select results_eq($$select version, change_reason from app_public.prescription_versions
+                    where prescription_id = current_setting('t.rx')::uuid order by version$$,
+                  $$values (1, 'Finalized'), (2, 'Dose raised after home blood-pressure log'), (3, 'Amlodipine added')$$,
+                  'the history holds versions 1, 2 and 3 with their reasons');
+select is((select array[v1.snapshot ->> 'advice', v2.snapshot ->> 'advice'] from app_public.prescription_versions v1, app_public.prescription_versions v2
+            where v1.prescription_id = current_setting('t.rx')::uuid and v1.version = 1
+              and v2.prescription_id = current_setting('t.rx')::uuid and v2.version = 2),
+          array['Low-salt diet.', 'Low-salt diet and 30 minutes of walking daily.'], 'each snapshot keeps the advice of its version');
+select is((select snapshot -> 'items' -> 0 ->> 'dose' from app_public.prescription_versions
+            where prescription_id = current_setting('t.rx')::uuid and version = 2), '40 mg', 'version 2 shows the replaced line');
+select is((select jsonb_array_length(snapshot -> 'items') from app_public.prescription_versions
+            where prescription_id = current_setting('t.rx')::uuid and version = 3), 3, 'version 3 shows the added line');
+
+-- ---------------------------------------------------------------------------------------------
+-- The pharmacy may still record dispensing (quantity_dispensed and the dispensing statuses)
+-- ---------------------------------------------------------------------------------------------
+select tests.authenticate_as('pharmacist.ny@hms.test', 'NY');
+select set_config('role', 'none', true);  -- as the pharmacy's security definer RPC would, the pharmacist acting
+select set_config('hms.workflow', 'pharmacy', true);
+select lives_ok($$update app_public.prescription_items set quantity_dispensed = 10
+                   where prescription_id = current_setting('t.rx')::uuid and line_number = 1$$,
+                'quantity_dispensed of a finalized line may change (dispensing)');
+select lives_ok($$update app_public.prescriptions set status = 'partially_dispensed' where id = current_setting('t.rx')::uuid$$,
+                'finalized → partially_dispensed is allowed for the pharmacy');
+select set_config('hms.workflow', '', true);
+
+select tests.authenticate_as('doctor.ny@hms.test', 'NY');
+select throws_like($$update app_public.prescriptions set status = 'dispensed' where id = current_setting('t.rx')::uuid$$,
+                   '%HMS_FORBIDDEN%', 'only the pharmacy sets dispensing statuses (403)');
+select throws_like($$select app_public.amend_prescription(current_setting('t.rx')::uuid,
+                     jsonb_build_object('remove_items', jsonb_build_array((select id from app_public.prescription_items
+                       where prescription_id = current_setting('t.rx')::uuid and line_number = 1))), 'Stop it')$$,
+                   '%HMS_PRESCRIPTION_ITEM_DISPENSED%', 'a dispensed line cannot be removed by an amendment (409)');
+select throws_like($$select app_public.cancel_prescription(current_setting('t.rx')::uuid, 'Wrong patient')$$,
+                   '%HMS_ILLEGAL_TRANSITION%', 'a partially dispensed prescription cannot be cancelled (409)');
+
+-- ---------------------------------------------------------------------------------------------
+-- Cancel, illegal starts, empty finalize
+-- ---------------------------------------------------------------------------------------------
+select set_config('t.rx2', app_public.create_prescription(current_setting('t.ny_patient')::uuid, null, 'Headache', '{}', '[]') ->> 'id', true);
+select throws_like($$select app_public.finalize_prescription(current_setting('t.rx2')::uuid)$$,
+                   '%HMS_PRESCRIPTION_EMPTY%', 'a prescription without lines cannot be finalized (422)');
+select throws_like($$select app_public.amend_prescription(current_setting('t.rx2')::uuid, '{"advice": "x"}', 'why')$$,
+                   '%HMS_PRESCRIPTION_NOT_AMENDABLE%', 'a draft is edited, not amended (409)');
+select throws_like($$select app_public.cancel_prescription(current_setting('t.rx2')::uuid, '')$$,
+                   '%HMS_CANCELLATION_REASON_REQUIRED%', 'cancelling needs a reason (422)');
+select is((app_public.cancel_prescription(current_setting('t.rx2')::uuid, 'Written by mistake') ->> 'status'), 'cancelled',
+          'a draft is cancelled with its reason');
+select throws_like($$select app_public.cancel_prescription(current_setting('t.rx2')::uuid, 'Again')$$,
+                   '%HMS_ILLEGAL_TRANSITION%', 'a cancelled prescription cannot be cancelled again (409)');
+select throws_like($$insert into app_public.prescriptions (patient_id, doctor_id, status)
+                     values (current_setting('t.ny_patient')::uuid, 'd1100000-0000-4000-8000-000000000001', 'finalized')$$,
+                   '%HMS_ILLEGAL_TRANSITION%', 'a prescription cannot be created already finalized (409)');
+
+-- ---------------------------------------------------------------------------------------------
+-- Templates
+-- ---------------------------------------------------------------------------------------------
+select set_config('t.tpl', app_public.create_prescription_template('Hypertension starter', 'Essential hypertension',
+  jsonb_build_array(jsonb_build_object('medicine_id', current_setting('t.ny_med2'), 'frequency', 'Once daily', 'quantity_prescribed', 30),
+                    jsonb_build_object('drug_name', 'Home BP monitor cuff', 'route', 'other', 'quantity_prescribed', 1)),
+  '{I10}', 'Low-salt diet.') ->> 'id', true);
+select is((select doctor_id from app_public.prescription_templates where id = current_setting('t.tpl')::uuid),
+          'd1100000-0000-4000-8000-000000000001'::uuid, 'a doctor''s template is their own');
+select throws_like($$select app_public.create_prescription_template('Hypertension starter', null,
+                     '[{"drug_name": "Paracetamol", "quantity_prescribed": 1}]')$$,
+                   '%HMS_TEMPLATE_NAME_TAKEN%', 'template names are unique per doctor (409)');
+select set_config('t.rx3', app_public.apply_prescription_template(current_setting('t.tpl')::uuid, current_setting('t.ny_patient')::uuid) ->> 'id', true);
+select results_eq($$select status, diagnosis, (select count(*)::int from app_public.prescription_items i where i.prescription_id = p.id)
+                    from app_public.prescriptions p where p.id = current_setting('t.rx3')::uuid$$,
+                  $$values ('draft'::text, 'Essential hypertension'::text, 2)$$,
+                  'applying a template starts a draft with its diagnosis and lines');
+select is((select usage_count from app_public.prescription_templates where id = current_setting('t.tpl')::uuid), 1,
+          'the template''s usage_count goes up');
+select throws_like($$select app_public.apply_prescription_template('21990000-0000-4000-8000-000000000001', current_setting('t.ny_patient')::uuid)$$,
+                   '%HMS_NOT_FOUND%', 'a template of another hospital is not found (404)');
+
+-- History is append-only, even for the owner
+select tests.clear_authentication();
+select throws_like($$update app_public.prescription_versions set change_reason = 'rewritten' where prescription_id = current_setting('t.rx')::uuid$$,
+                   '%HMS_PRESCRIPTION_VERSIONS_APPEND_ONLY%', 'prescription versions are never rewritten');
+
+select * from finish();
+rollback;
