@@ -7,7 +7,10 @@
  *      requests, beside the same query in plain SQL over one connection per worker;
  *   3. the cost of row-level security: one list query on 60,000 patients (20,000 per hospital),
  *      run as the owner (who bypasses RLS) and as a logged-in member of staff (tenant and
- *      permission policies), side by side.
+ *      permission policies), side by side;
+ *   4. workflow throughput with 16 parallel connections acting as staff: book_appointment on
+ *      distinct slots, and dispense_otc from one batch (plus a race for the last 200 units),
+ *      each followed by its invariant check (no double booking; batch = sum of movements ≥ 0).
  *
  * It runs on its own throwaway embedded stack and stops it at the end.
  */
@@ -74,6 +77,7 @@ async function timedLoop(workers: number, request: () => Promise<void>) {
 
 try {
   const owner = new pg.Client({ connectionString: config.databaseUrl });
+  owner.on('error', () => {}); // the stack stops under it at the end
   await owner.connect();
 
   console.log(`\nhms_generate_id (each call its own transaction, ${SECONDS} s per row)`);
@@ -165,7 +169,115 @@ try {
     console.log(`${name.padEnd(29)} ${r.perSecond.toFixed(0).padStart(6)}  ${r.p50.toFixed(2).padStart(7)}  ${r.p95.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}`);
   }
   await rlsPool.end();
+
+  // 4. Workflows under parallel connections, acting as staff through the RPCs.
+  const ny = (await owner.query(`select id from app_public.hospitals where code = 'NY'`)).rows[0].id;
+  const sessionFor = async (email: string) => {
+    const { rows: [s] } = await owner.query(
+      `insert into app_private.sessions (user_id, hospital_id, expires_at)
+       select u.id, $2, now() + interval '1 hour' from app_public.users u where u.email = $1 returning id, user_id, hospital_id`,
+      [email, ny],
+    );
+    return JSON.stringify({ role: config.roles.staff, sub: s.user_id, sid: s.id, hid: s.hospital_id, aud: 'hms' });
+  };
+  const receptionClaims = await sessionFor('reception.ny@hms.test');
+  const pharmacistClaims = await sessionFor('pharmacist.ny@hms.test');
+  const { rows: [benchDoctor] } = await owner.query(`
+    with u as (insert into app_public.users (email, first_name, last_name, home_hospital_id) values ('bench.doctor@hms.test', 'Bench', 'Doctor', $1) returning id),
+         d as (insert into app_public.doctors (hospital_id, user_id, department_id, registration_number, specialization)
+               select $1, u.id, (select id from app_public.departments where hospital_id = $1 and code = 'GEN'), 'BENCH-1', 'General practice'
+                 from u returning id)
+    select id from d`, [ny]);
+  await owner.query(`
+    insert into app_public.doctor_schedules (hospital_id, doctor_id, department_id, day_of_week, start_time, end_time, slot_minutes, valid_from)
+    select $1, $2, (select id from app_public.departments where hospital_id = $1 and code = 'GEN'), dow, '00:00', '23:59', 5, current_date - 1
+      from generate_series(0, 6) dow`, [ny, benchDoctor.id]);
+  const { rows: slots } = await owner.query(`
+    select g as slot_start from generate_series(date_trunc('day', now()) + interval '2 days', date_trunc('day', now()) + interval '60 days', interval '5 minutes') g
+     where (g at time zone 'America/New_York')::time < time '23:55' order by random()`);
+  const { rows: patients } = await owner.query(`select id from app_public.patients where hospital_id = $1 and mrn like 'BENCH-%' limit 2000`, [ny]);
+  const workflowPool = new pg.Pool({ connectionString: config.databaseUrl, max: 16 });
+  const asStaffCall = async (claims: string, sql: string, params: unknown[]) => {
+    const client = await workflowPool.connect();
+    try {
+      await client.query('begin');
+      await client.query(`select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)`, [config.roles.staff, claims]);
+      await client.query(sql, params);
+      await client.query('commit');
+    } catch (error) {
+      await client.query('rollback');
+      throw error;
+    } finally {
+      client.release();
+    }
+  };
+  let slotIndex = 0;
+  let bookingErrors = 0;
+  const booking = await timedLoop(16, async () => {
+    const slot = slots[slotIndex++ % slots.length].slot_start;
+    const patient = patients[slotIndex % patients.length].id;
+    await asStaffCall(receptionClaims, `select app_public.book_appointment($1, $2, $3)`, [patient, benchDoctor.id, slot]).catch(() => bookingErrors++);
+  });
+  const { rows: [overlaps] } = await owner.query(`
+    select count(*)::int as n from app_public.appointments a join app_public.appointments b
+      on a.doctor_id = b.doctor_id and a.id < b.id and tstzrange(a.scheduled_start, a.scheduled_end) && tstzrange(b.scheduled_start, b.scheduled_end)
+     where a.doctor_id = $1 and a.status not in ('cancelled', 'no_show', 'rescheduled') and b.status not in ('cancelled', 'no_show', 'rescheduled')`, [benchDoctor.id]);
+
+  const { rows: [medicine] } = await owner.query(`
+    insert into app_public.medicines (hospital_id, item_code, generic_name, dosage_form, strength, base_unit, schedule_category, selling_price, purchase_price)
+    values ($1, 'BENCH-PARA', 'Paracetamol (bench)', 'tablet', '500 mg', 'tablet', 'otc', 0.10, 0.05) returning id`, [ny]);
+  const newBatch = async (number: string, quantity: number) => {
+    const { rows: [batch] } = await owner.query(`
+      insert into app_public.medicine_batches (hospital_id, medicine_id, batch_number, manufacture_date, expiry_date, quantity_received, quantity_on_hand, unit_cost)
+      values ($1, $2, $3, current_date - 30, current_date + 700, $4, 0, 0.05) returning id`, [ny, medicine.id, number, quantity]);
+    await owner.query(`
+      insert into app_public.stock_movements (hospital_id, movement_type, item_type, medicine_id, batch_id, quantity, balance_after, reason)
+      values ($1, 'opening_balance', 'medicine', $2, $3, $4, $4, 'bench stock')`, [ny, medicine.id, batch.id, quantity]);
+    return batch.id as string;
+  };
+  const bigBatch = await newBatch('BENCH-BIG', 1_000_000);
+  let dispenseErrors = 0;
+  const dispensing = await timedLoop(16, async () => {
+    await asStaffCall(pharmacistClaims, `select app_public.dispense_otc(null, 'Bench customer', $1::jsonb)`,
+      [JSON.stringify([{ medicine_id: medicine.id, quantity: 1 }])]).catch(() => dispenseErrors++);
+  });
+  const ledgerCheck = async (batchId: string) =>
+    (await owner.query(`
+      select b.quantity_on_hand, (select coalesce(sum(m.quantity), 0)::int from app_public.stock_movements m where m.batch_id = b.id) as ledger
+        from app_public.medicine_batches b where b.id = $1`, [batchId])).rows[0];
+  const big = await ledgerCheck(bigBatch);
+
+  // The race for the last units: a second medicine whose only batch holds 200 units; 16 workers
+  // ask for 320 in all.
+  const { rows: [raceMedicine] } = await owner.query(`
+    insert into app_public.medicines (hospital_id, item_code, generic_name, dosage_form, strength, base_unit, schedule_category, selling_price, purchase_price)
+    values ($1, 'BENCH-RACE', 'Ibuprofen (bench race)', 'tablet', '200 mg', 'tablet', 'otc', 0.10, 0.05) returning id`, [ny]);
+  medicine.id = raceMedicine.id;
+  const lastBatch = await newBatch('BENCH-LAST', 200);
+  let sold = 0;
+  let refused = 0;
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    for (let i = 0; i < 20; i++) {
+      try {
+        await asStaffCall(pharmacistClaims, `select app_public.dispense_otc(null, 'Bench customer', $1::jsonb)`, [JSON.stringify([{ medicine_id: medicine.id, quantity: 1 }])]);
+        sold++;
+      } catch {
+        refused++;
+      }
+    }
+  }));
+  const last = await ledgerCheck(lastBatch);
+  await workflowPool.end();
+
+  console.log(`\nworkflows, 16 parallel connections acting as staff, ${SECONDS} s each`);
+  console.log('workflow                            per second   p50 ms   p95 ms   invariant');
+  console.log(`book_appointment (distinct slots)   ${booking.perSecond.toFixed(0).padStart(10)}  ${booking.p50.toFixed(2).padStart(7)}  ${booking.p95.toFixed(2).padStart(7)}   double bookings: ${overlaps.n} (refused calls: ${bookingErrors})`);
+  console.log(`dispense_otc (one batch)            ${dispensing.perSecond.toFixed(0).padStart(10)}  ${dispensing.p50.toFixed(2).padStart(7)}  ${dispensing.p95.toFixed(2).padStart(7)}   batch ${big.quantity_on_hand} = ledger ${big.ledger}: ${big.quantity_on_hand === big.ledger ? 'yes' : 'NO'} (errors: ${dispenseErrors})`);
+  console.log(`race for the last 200 units: ${sold} sold, ${refused} refused (HMS_INSUFFICIENT_STOCK), batch ${last.quantity_on_hand} = ledger ${last.ledger}, never negative: ${last.quantity_on_hand >= 0 ? 'yes' : 'NO'}`);
   await owner.end();
+} catch (error) {
+  console.error('bench failed:', (error as Error).message);
+  process.exitCode = 1;
 } finally {
   await stack.stop();
   rmSync(dataDir, { recursive: true, force: true });
