@@ -1,5 +1,5 @@
 -- audit_logs is append-only for everyone, the owner included (migrations/current/0240-audit.sql):
--- UPDATE, DELETE and TRUNCATE are refused with HMS_AUDIT_APPEND_ONLY (403); the API roles have no
+-- UPDATE, DELETE and TRUNCATE are refused with HMS_APPEND_ONLY (403); the API roles have no
 -- write privilege at all; app_private.write_audit_log still appends.
 begin;
 select plan(17);
@@ -28,16 +28,16 @@ select throws_ok(
   'PGRST', null, 'the owner cannot update an audit entry');
 select throws_matching(
   $$update app_public.audit_logs set description = 'rewritten' where description = 'append-only test entry'$$,
-  'HMS_AUDIT_APPEND_ONLY', '… and the error is HMS_AUDIT_APPEND_ONLY');
+  'HMS_APPEND_ONLY', '… and the error is HMS_APPEND_ONLY');
 select throws_ok(
   $$delete from app_public.audit_logs where description = 'append-only test entry'$$,
   'PGRST', null, 'the owner cannot delete an audit entry');
 select throws_matching(
   $$delete from app_public.audit_logs$$,
-  'HMS_AUDIT_APPEND_ONLY', 'the owner cannot empty the trail with DELETE');
+  'HMS_APPEND_ONLY', 'the owner cannot empty the trail with DELETE');
 select throws_matching(
   $$truncate app_public.audit_logs$$,
-  'HMS_AUDIT_APPEND_ONLY', 'the owner cannot truncate the trail');
+  'HMS_APPEND_ONLY', 'the owner cannot truncate the trail');
 
 -- The HTTP status PostgREST answers comes from the error detail.
 create function pg_temp.error_status(p_sql text) returns int

@@ -85,7 +85,7 @@ select throws_like($$select app_hidden.hms_generate_id('99000000-0000-4000-8000-
                    '%HMS_ID_SEQUENCE_NOT_CONFIGURED%', 'an inactive sequence is refused with HMS_ID_SEQUENCE_NOT_CONFIGURED');
 select throws_ok($$insert into app_public.id_sequences (hospital_id, document_type, prefix, pattern)
                    values ('99000000-0000-4000-8000-000000000001', 'bogus', 'X', '{SEQ}')$$,
-                 '23514', null, 'id_sequences accepts only known document types');
+                 '23503', null, 'id_sequences accepts only registered document types (a key of app_hidden.document_types)');
 
 select * from finish();
 rollback;
