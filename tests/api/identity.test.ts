@@ -1,45 +1,20 @@
 /**
- * Identity RPCs through the real PostgREST (migrations/current/0230-identity-rpcs.sql): login and
- * its lockout, refresh-token rotation and reuse detection, logout, expired and tampered tokens,
- * me(), switch_hospital, change_password, and what an anonymous caller may do.
+ * Identity RPCs through the real PostgREST (app_public.login, refresh, logout, me, switch_hospital,
+ * change_password — db/schema/app_public/functions/): login and its lockout, refresh-token
+ * rotation and reuse detection, logout, expired and tampered tokens, me(), switch_hospital,
+ * change_password, and what an anonymous caller may do.
  *
  * Demo users are never locked out and never get a new password (other test files log in as them
  * in parallel): those tests use dedicated users created here as the owner, or unknown emails.
  */
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { apiFetch, login, loginToken, signToken, type LoginResult } from '../support/api.ts';
+import { describe, expect, inject, it } from 'vitest';
+import { apiFetch, login, loginToken, rpc, signToken, type LoginResult } from '../support/api.ts';
+import { ownerQuery } from '../support/db.ts';
 
 const NY = '10000000-0000-4000-8000-000000000001';
 const LA = '10000000-0000-4000-8000-000000000002';
 const stack = inject('stack');
-
-let owner: pg.Client;
-beforeAll(async () => {
-  owner = new pg.Client({ connectionString: stack.databaseUrl });
-  await owner.connect();
-});
-afterAll(async () => {
-  await owner?.end();
-});
-
-interface RpcAnswer {
-  status: number;
-  body: any;
-  headers: Headers;
-}
-
-async function rpc(name: string, body: Record<string, unknown> = {}, token?: string): Promise<RpcAnswer> {
-  const response = await apiFetch(`/rpc/${name}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-    token,
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null, headers: response.headers };
-}
 
 const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
 const uniqueEmail = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}@hms.test`;
@@ -48,17 +23,17 @@ const uniqueEmail = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}@h
 async function createUser(options: { password?: string; role?: string; hospitalId?: string; active?: boolean } = {}) {
   const { password = 'Initial-Passw0rd', role = 'doctor', hospitalId = NY, active = true } = options;
   const email = uniqueEmail('identity-test');
-  const { rows } = await owner.query(
+  const rows = await ownerQuery(
     `insert into app_public.users (email, first_name, last_name, home_hospital_id, is_active)
      values ($1, 'Identity', 'Tester', $2, $3) returning id`,
     [email, hospitalId, active],
   );
   const id: string = rows[0].id;
-  await owner.query(
+  await ownerQuery(
     `insert into app_private.user_secrets (user_id, password_hash) values ($1, public.crypt($2, public.gen_salt('bf', 10)))`,
     [id, password],
   );
-  await owner.query(
+  await ownerQuery(
     `insert into app_public.user_roles (user_id, role_id, hospital_id)
      select $1, r.id, $2 from app_public.roles r where r.code = $3 and r.hospital_id is null`,
     [id, hospitalId, role],
@@ -67,7 +42,7 @@ async function createUser(options: { password?: string; role?: string; hospitalI
 }
 
 async function auditRows(where: string, params: unknown[]) {
-  const { rows } = await owner.query(
+  const rows = await ownerQuery(
     `select action, user_id, hospital_id, session_id, record_id, new_values, old_values, description
        from app_public.audit_logs where ${where} order by occurred_at, created_at`,
     params,
@@ -102,7 +77,7 @@ describe('login', () => {
     expect(response.status).toBe(200);
     expect((await response.json()).length).toBeGreaterThan(0);
 
-    const { rows } = await owner.query(
+    const rows = await ownerQuery(
       `select s.user_id, s.hospital_id, s.expires_at > now() + interval '29 days' as thirty_days, u.last_login_at > now() - interval '1 minute' as stamped
          from app_private.sessions s join app_public.users u on u.id = s.user_id where s.id = $1`,
       [claims.sid],
@@ -115,7 +90,7 @@ describe('login', () => {
 
   it('stores only the SHA-256 of the refresh token', async () => {
     const session = await login('nurse.ny@hms.test');
-    const { rows } = await owner.query(
+    const rows = await ownerQuery(
       `select t.session_id, t.expires_at between now() + interval '6 days 23 hours' and now() + interval '7 days 1 minute' as seven_days
          from app_private.refresh_token_hashes h join app_public.refresh_tokens t on t.id = h.refresh_token_id
         where h.token_hash = sha256(convert_to($1, 'utf8'))`,
@@ -170,7 +145,7 @@ describe('login', () => {
     expect(rightPassword.status).toBe(429);
     expect(rightPassword.body.code).toBe('HMS_ACCOUNT_LOCKED');
 
-    const { rows: state } = await owner.query(
+    const state = await ownerQuery(
       `select failed_count, locked_until between now() + interval '14 minutes' and now() + interval '15 minutes' as fifteen_minutes
          from app_private.login_failures where email = $1`,
       [user.email],
@@ -182,10 +157,10 @@ describe('login', () => {
     expect(audit.filter((row) => row.new_values.reason === 'locked')).toHaveLength(1);
 
     // Once the lock has run out, the right password works and clears the counter.
-    await owner.query(`update app_private.login_failures set locked_until = now() - interval '1 second' where email = $1`, [user.email]);
+    await ownerQuery(`update app_private.login_failures set locked_until = now() - interval '1 second' where email = $1`, [user.email]);
     const afterLock = await rpc('login', { email: user.email, password: user.password });
     expect(afterLock.status).toBe(200);
-    const { rowCount } = await owner.query(`select 1 from app_private.login_failures where email = $1`, [user.email]);
+    const { length: rowCount } = await ownerQuery(`select 1 from app_private.login_failures where email = $1`, [user.email]);
     expect(rowCount).toBe(0);
   });
 
@@ -223,7 +198,7 @@ describe('refresh tokens', () => {
     expect(next.user.hospital.code).toBe('NY');
     expect((await rpc('me', {}, next.access_token)).status).toBe(200);
 
-    const { rows } = await owner.query(
+    const rows = await ownerQuery(
       `select old.rotated_at is not null as rotated, old.replaced_by_id = new.id as replaced
          from app_public.refresh_tokens old
          join app_private.refresh_token_hashes oh on oh.refresh_token_id = old.id and oh.token_hash = sha256(convert_to($1, 'utf8'))
@@ -251,9 +226,9 @@ describe('refresh tokens', () => {
     expect((await rpc('refresh', { refresh_token: rotated.refresh_token })).status).toBe(401);
 
     const sid = claimsOf(first.access_token).sid;
-    const { rows: session } = await owner.query(`select revoked_reason from app_private.sessions where id = $1`, [sid]);
+    const session = await ownerQuery(`select revoked_reason from app_private.sessions where id = $1`, [sid]);
     expect(session).toEqual([{ revoked_reason: 'refresh_token_reuse' }]);
-    const { rows: tokens } = await owner.query(
+    const tokens = await ownerQuery(
       `select revoked_reason, count(*)::int as n from app_public.refresh_tokens where session_id = $1 group by 1`,
       [sid],
     );
@@ -339,7 +314,7 @@ describe('me', () => {
 
   it('lists every active hospital for the super admin', async () => {
     const me = await rpc('me', {}, await loginToken('superadmin@hms.test'));
-    const { rows } = await owner.query(`select code from app_public.hospitals where is_active and not is_deleted order by code`);
+    const rows = await ownerQuery(`select code from app_public.hospitals where is_active and not is_deleted order by code`);
     expect(me.body.hospitals.map((h: { code: string }) => h.code)).toEqual(rows.map((r) => r.code));
     expect(me.body.hospitals.every((h: { roles: string[] }) => h.roles.includes('super_admin'))).toBe(true);
     expect(me.body.permissions).toContain('hospitals.manage');
@@ -399,7 +374,7 @@ describe('change_password', () => {
       expect(answer.body.message).toMatch(message);
     }
     // A wrong current password does not count towards the login lockout.
-    const { rowCount } = await owner.query(`select 1 from app_private.login_failures where email = $1`, [user.email]);
+    const { length: rowCount } = await ownerQuery(`select 1 from app_private.login_failures where email = $1`, [user.email]);
     expect(rowCount).toBe(0);
   });
 
@@ -417,7 +392,7 @@ describe('change_password', () => {
     expect((await rpc('login', { email: user.email, password: user.password })).status).toBe(401);
     expect((await rpc('login', { email: user.email, password: 'Brand-new-Passw0rd' })).status).toBe(200);
 
-    const { rows } = await owner.query(
+    const rows = await ownerQuery(
       `select revoked_reason from app_private.sessions where id = $1`,
       [claimsOf(other.access_token).sid],
     );

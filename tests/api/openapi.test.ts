@@ -1,13 +1,10 @@
 /** The OpenAPI document PostgREST derives from the schema follows the caller's privileges. */
-import pg from 'pg';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { apiFetch, loginToken } from '../support/api.ts';
+import { ownerQuery } from '../support/db.ts';
 
 async function publicTables(): Promise<string[]> {
-  const client = new pg.Client({ connectionString: inject('stack').databaseUrl });
-  await client.connect();
-  const { rows } = await client.query(`select tablename from pg_tables where schemaname = 'app_public' order by 1`);
-  await client.end();
+  const rows = await ownerQuery<{ tablename: string }>(`select tablename from pg_tables where schemaname = 'app_public' order by 1`);
   return rows.map((row) => row.tablename);
 }
 

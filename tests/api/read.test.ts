@@ -2,9 +2,9 @@
  * Reading the demo data through the real PostgREST with @supabase/postgrest-js, logged in as demo
  * staff: embedded relations follow the (composite) foreign keys, errors come back as clear 4xx.
  */
-import pg from 'pg';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { apiClient, apiFetch, loginToken, signToken, staffToken } from '../support/api.ts';
+import { ownerQuery } from '../support/db.ts';
 
 const NY = '10000000-0000-4000-8000-000000000001';
 // Fixed ids of demo rows (db/seed/demo.sql): other test files add rows of their own to NY.
@@ -87,11 +87,8 @@ describe('reading through PostgREST as staff', () => {
     const api = await as('reception.ny@hms.test');
     const { count, error } = await api.from('patients').select('id', { count: 'exact', head: true });
     expect(error).toBeNull();
-    const client = new pg.Client({ connectionString: inject('stack').databaseUrl });
-    await client.connect();
-    const { rows } = await client.query(`select count(*)::int as n, (select count(*)::int from app_public.patients) as all_hospitals
-                                           from app_public.patients where hospital_id = $1 and not is_deleted`, [NY]);
-    await client.end();
+    const rows = await ownerQuery(`select count(*)::int as n, (select count(*)::int from app_public.patients) as all_hospitals
+                                     from app_public.patients where hospital_id = $1 and not is_deleted`, [NY]);
     expect(count).toBe(rows[0].n);
     expect(count).toBeLessThan(rows[0].all_hospitals);
   });

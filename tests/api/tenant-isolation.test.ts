@@ -2,22 +2,12 @@
  * Tenant isolation through the real PostgREST, logged in as demo staff of Apollo LA: every table,
  * embed, count, filter and write stays inside the caller's hospital.
  */
-import pg from 'pg';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, apiFetch, loginToken } from '../support/api.ts';
+import { ownerQuery } from '../support/db.ts';
 
 const NY = '10000000-0000-4000-8000-000000000001';
 const LA = '10000000-0000-4000-8000-000000000002';
-
-async function ownerQuery<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: inject('stack').databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
 
 let tables: { name: string; tenant: boolean }[];
 let laMembers: Set<string>;

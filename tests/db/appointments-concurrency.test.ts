@@ -4,73 +4,51 @@
  * HMS_SLOT_TAKEN (409) — whether it saw the winner in its pre-check or was stopped by the
  * exclusion constraint (23P01, translated). Runs on the scratch copy of the seeded database.
  */
-import pg from 'pg';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { actAs, connectOwner, errorCode, openSessions, ownerQuery } from '../support/db.ts';
 
 const NY = '10000000-0000-4000-8000-000000000001';
 const DOCTOR_NY = 'd1100000-0000-4000-8000-000000000001';
-const RECEPTION_NY = '20000000-0000-4000-8000-000000000008';
 const CONNECTIONS = 16;
 
-const connect = async () => {
-  const client = new pg.Client({ connectionString: inject('stack').scratchDatabaseUrl });
-  await client.connect();
-  return client;
-};
-
-async function asOwner<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = await connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 let patients: string[];
+let claims: string[];
 
 beforeAll(async () => {
-  patients = await asOwner(async (c) =>
-    (
-      await c.query<{ id: string }>(
-        `insert into app_public.patients (hospital_id, first_name, last_name, date_of_birth, gender)
-         select $1, 'Race', 'Patient ' || n, date '1980-01-01', 'other' from generate_series(1, $2::int) n returning id`,
-        [NY, CONNECTIONS],
-      )
-    ).rows.map((r) => r.id),
-  );
+  patients = (
+    await ownerQuery<{ id: string }>(
+      `insert into app_public.patients (hospital_id, first_name, last_name, date_of_birth, gender)
+       select $1, 'Race', 'Patient ' || n, date '1980-01-01', 'other' from generate_series(1, $2::int) n returning id`,
+      [NY, CONNECTIONS],
+      'scratch',
+    )
+  ).map((r) => r.id);
+  claims = await openSessions('reception.ny@hms.test', NY, CONNECTIONS, 'scratch');
 });
 
 /** A free slot of doctor.ny, a few weeks ahead (first working day from `fromDays`). */
 async function freeSlot(fromDays: number): Promise<string> {
-  return asOwner(async (c) => {
-    const { rows } = await c.query<{ slot_start: Date }>(
-      `select s.slot_start
-         from generate_series($3::int, $3::int + 14) n
-        cross join lateral app_hidden.doctor_schedule_slots($1, $2, app_hidden.hospital_today($1) + n) s
-        where not app_hidden.doctor_slot_taken($1, $2, s.slot_start, s.slot_end)
-          and not app_hidden.doctor_on_leave($1, $2, s.slot_start)
-        order by s.slot_start limit 1`,
-      [NY, DOCTOR_NY, fromDays],
-    );
-    return rows[0].slot_start.toISOString();
-  });
+  const rows = await ownerQuery<{ slot_start: Date }>(
+    `select s.slot_start
+       from generate_series($3::int, $3::int + 14) n
+      cross join lateral app_hidden.doctor_schedule_slots($1, $2, app_hidden.hospital_today($1) + n) s
+      where not app_hidden.doctor_slot_taken($1, $2, s.slot_start, s.slot_end)
+        and not app_hidden.doctor_on_leave($1, $2, s.slot_start)
+      order by s.slot_start limit 1`,
+    [NY, DOCTOR_NY, fromDays],
+    'scratch',
+  );
+  return rows[0].slot_start.toISOString();
 }
 
 /** Each connection: its own staff session and transaction, all released at once, then one booking call. */
 async function race(slotStart: string): Promise<string[]> {
-  const clients = await Promise.all(Array.from({ length: CONNECTIONS }, connect));
+  const clients = await Promise.all(Array.from({ length: CONNECTIONS }, () => connectOwner('scratch')));
   try {
     await Promise.all(
-      clients.map(async (client) => {
+      clients.map(async (client, index) => {
         await client.query('begin');
-        const { rows } = await client.query<{ id: string }>(
-          `insert into app_private.sessions (user_id, hospital_id, expires_at) values ($1, $2, now() + interval '1 hour') returning id`,
-          [RECEPTION_NY, NY],
-        );
-        await client.query(`select set_config('request.jwt.claims', $1, true), set_config('role', 'hms_staff', true)`, [
-          JSON.stringify({ role: 'hms_staff', sub: RECEPTION_NY, sid: rows[0].id, hid: NY, aud: 'hms' }),
-        ]);
+        await actAs(client, claims[index]);
       }),
     );
     return await Promise.all(
@@ -81,12 +59,7 @@ async function race(slotStart: string): Promise<string[]> {
           return 'booked';
         } catch (error) {
           await client.query('rollback');
-          const message = (error as Error).message;
-          try {
-            return (JSON.parse(message) as { code: string }).code;
-          } catch {
-            return `error: ${message}`;
-          }
+          return errorCode(error);
         }
       }),
     );
@@ -103,17 +76,16 @@ describe('book_appointment with parallel connections', () => {
       expect(outcomes.filter((o) => o === 'booked')).toHaveLength(1);
       expect(outcomes.filter((o) => o !== 'booked')).toEqual(Array(CONNECTIONS - 1).fill('HMS_SLOT_TAKEN'));
 
-      const live = await asOwner((c) =>
-        c.query(
-          `select a.id, (select count(*)::int from app_public.appointment_status_log l where l.appointment_id = a.id) as log_rows
-             from app_public.appointments a
-            where a.hospital_id = $1 and a.doctor_id = $2 and a.scheduled_start = $3
-              and a.status not in ('cancelled', 'no_show', 'rescheduled') and not a.is_deleted`,
-          [NY, DOCTOR_NY, slotStart],
-        ),
+      const live = await ownerQuery(
+        `select a.id, (select count(*)::int from app_public.appointment_status_log l where l.appointment_id = a.id) as log_rows
+           from app_public.appointments a
+          where a.hospital_id = $1 and a.doctor_id = $2 and a.scheduled_start = $3
+            and a.status not in ('cancelled', 'no_show', 'rescheduled') and not a.is_deleted`,
+        [NY, DOCTOR_NY, slotStart],
+        'scratch',
       );
-      expect(live.rows).toHaveLength(1);
-      expect(live.rows[0].log_rows).toBe(1);
+      expect(live).toHaveLength(1);
+      expect(live[0].log_rows).toBe(1);
     }
   });
 });

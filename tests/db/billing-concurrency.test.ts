@@ -4,8 +4,9 @@
  * accepted payments never add up to more than the total, the final balance is total − accepted,
  * and every refused call gets HMS_OVERPAYMENT. (No timing is measured here.)
  */
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { actAs, connectOwner, errorCode, openSessions } from '../support/db.ts';
 
 const NY = '10000000-0000-4000-8000-000000000001';
 const CONNECTIONS = 16;
@@ -14,18 +15,12 @@ const AMOUNT = 7.5;
 const TOTAL = 301; // 40 payments of 7.50 fit (1.00 stays due), 64 are attempted
 const FITTING = Math.floor(TOTAL / AMOUNT);
 
-const connect = async () => {
-  const client = new pg.Client({ connectionString: inject('stack').scratchDatabaseUrl });
-  await client.connect();
-  return client;
-};
-
 let owner: pg.Client;
 let invoiceId: string;
 let claims: string[];
 
 beforeAll(async () => {
-  owner = await connect();
+  owner = await connectOwner('scratch');
   const { rows: [patient] } = await owner.query(
     `insert into app_public.patients (hospital_id, first_name, last_name, date_of_birth, gender)
      values ($1, 'Race', 'Condition', date '1990-01-01', 'female') returning id`, [NY]);
@@ -34,13 +29,7 @@ beforeAll(async () => {
   await owner.query(`select app_hidden.add_invoice_item($1, 'service', 'Concurrency service', 1, $2)`, [invoiceId, TOTAL]);
   await owner.query(`update app_public.invoices set status = 'issued' where id = $1`, [invoiceId]);
   // One live session per connection for the accountant of NY.
-  const { rows } = await owner.query(
-    `insert into app_private.sessions (user_id, hospital_id, expires_at)
-     select u.id, $1, now() + interval '1 hour' from app_public.users u, generate_series(1, $2)
-      where u.email = 'accountant.ny@hms.test'
-     returning json_build_object('role', $3::text, 'sub', user_id, 'sid', id, 'hid', hospital_id, 'aud', 'hms')::text as claims`,
-    [NY, CONNECTIONS, inject('stack').roles.staff]);
-  claims = rows.map((r) => r.claims as string);
+  claims = await openSessions('accountant.ny@hms.test', NY, CONNECTIONS, 'scratch');
 });
 
 afterAll(async () => {
@@ -52,19 +41,18 @@ describe('record_payment with parallel connections', () => {
     let accepted = 0;
     const refusals: string[] = [];
     const worker = async (index: number) => {
-      const client = await connect();
+      const client = await connectOwner('scratch');
       try {
         for (let i = 0; i < PER_CONNECTION; i++) {
           await client.query('begin');
-          await client.query(`select set_config('request.jwt.claims', $1, true), set_config('role', $2, true)`, [claims[index], inject('stack').roles.staff]);
+          await actAs(client, claims[index]);
           try {
             await client.query(`select app_public.record_payment($1, $2, 'cash')`, [invoiceId, AMOUNT]);
             await client.query('commit');
             accepted++;
           } catch (error) {
             await client.query('rollback');
-            const message = (error as Error).message;
-            refusals.push(message.startsWith('{') ? JSON.parse(message).code : message);
+            refusals.push(errorCode(error));
           }
         }
       } finally {

@@ -6,49 +6,30 @@
  * (No timing is measured here.)
  */
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import type pg from 'pg';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { actAs, connectOwner, errorCode, openSessions, ownerQuery, withOwner } from '../support/db.ts';
 
 const NY = '10000000-0000-4000-8000-000000000001';
-const PHARMACIST = '20000000-0000-4000-8000-000000000009';
 const NY_PATIENT = 'd1000000-0000-4000-8000-000000000011';
 const NY_DOCTOR = 'd1100000-0000-4000-8000-000000000001';
 const WORKERS = 24;
 
-const connect = async () => {
-  const client = new pg.Client({ connectionString: inject('stack').scratchDatabaseUrl });
-  await client.connect();
-  return client;
-};
+const connect = () => connectOwner('scratch');
 
-async function asOwner<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = await connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-let sessionId: string;
+let claims: string;
 
 /** Runs one statement as the NY pharmacist in its own transaction; returns its row or the HMS error code. */
 async function asPharmacist(client: pg.Client, sql: string, params: unknown[]): Promise<{ row?: Record<string, unknown>; code?: string }> {
   await client.query('begin');
   try {
-    const claims = JSON.stringify({ role: inject('stack').roles.staff, sub: PHARMACIST, sid: sessionId, hid: NY, aud: 'hms' });
-    await client.query(`select set_config('request.jwt.claims', $1, true), set_config('role', $2, true)`, [claims, inject('stack').roles.staff]);
+    await actAs(client, claims);
     const { rows } = await client.query(sql, params);
     await client.query('commit');
     return { row: rows[0] };
   } catch (error) {
     await client.query('rollback');
-    const message = (error as Error).message;
-    try {
-      return { code: JSON.parse(message).code };
-    } catch {
-      return { code: message };
-    }
+    return { code: errorCode(error) };
   }
 }
 
@@ -76,32 +57,24 @@ async function createMedicine(client: pg.Client, schedule: 'otc' | 'prescription
   return { medicineId, batchIds };
 }
 
-async function stockState(medicineId: string) {
-  return asOwner(async (c) => {
-    const { rows } = await c.query(
-      `select b.id, b.quantity_on_hand,
-              (select coalesce(sum(m.quantity), 0)::int from app_public.stock_movements m where m.batch_id = b.id) as ledger,
-              (select coalesce(sum(i.quantity), 0)::int from app_public.pharmacy_dispensing_items i where i.batch_id = b.id) as dispensed
-         from app_public.medicine_batches b where b.medicine_id = $1 order by b.expiry_date`,
-      [medicineId],
-    );
-    return rows as { id: string; quantity_on_hand: number; ledger: number; dispensed: number }[];
-  });
+function stockState(medicineId: string) {
+  return ownerQuery<{ id: string; quantity_on_hand: number; ledger: number; dispensed: number }>(
+    `select b.id, b.quantity_on_hand,
+            (select coalesce(sum(m.quantity), 0)::int from app_public.stock_movements m where m.batch_id = b.id) as ledger,
+            (select coalesce(sum(i.quantity), 0)::int from app_public.pharmacy_dispensing_items i where i.batch_id = b.id) as dispensed
+       from app_public.medicine_batches b where b.medicine_id = $1 order by b.expiry_date`,
+    [medicineId],
+    'scratch',
+  );
 }
 
 beforeAll(async () => {
-  sessionId = await asOwner(async (c) => {
-    const { rows } = await c.query(
-      `insert into app_private.sessions (user_id, hospital_id, expires_at) values ($1, $2, now() + interval '1 hour') returning id`,
-      [PHARMACIST, NY],
-    );
-    return rows[0].id as string;
-  });
+  [claims] = await openSessions('pharmacist.ny@hms.test', NY, 1, 'scratch');
 });
 
 describe('parallel dispensing of the last units', () => {
   it(`${WORKERS} OTC sales of 1 unit against 10 units in two batches: exactly 10 succeed, never negative`, async () => {
-    const { medicineId } = await asOwner((c) => createMedicine(c, 'otc', [['C-SOON', 30, 4], ['C-LATE', 300, 6]]));
+    const { medicineId } = await withOwner((c) => createMedicine(c, 'otc', [['C-SOON', 30, 4], ['C-LATE', 300, 6]]), 'scratch');
     const clients = await Promise.all(Array.from({ length: WORKERS }, connect));
     try {
       const results = await Promise.all(
@@ -127,8 +100,8 @@ describe('parallel dispensing of the last units', () => {
   });
 
   it(`${WORKERS} prescriptions of 3 units each against 20 units: 6 succeed (18 units), the rest refused, nothing negative`, async () => {
-    const { medicineId } = await asOwner((c) => createMedicine(c, 'prescription_only', [['P-ONLY', 200, 20]]));
-    const prescriptions = await asOwner(async (c) => {
+    const { medicineId } = await withOwner((c) => createMedicine(c, 'prescription_only', [['P-ONLY', 200, 20]]), 'scratch');
+    const prescriptions = await withOwner(async (c) => {
       const ids: string[] = [];
       for (let i = 0; i < WORKERS; i++) {
         const id = randomUUID();
@@ -145,7 +118,7 @@ describe('parallel dispensing of the last units', () => {
         );
       }
       return ids;
-    });
+    }, 'scratch');
     const clients = await Promise.all(Array.from({ length: WORKERS }, connect));
     let results: { row?: Record<string, unknown>; code?: string }[];
     try {
@@ -164,15 +137,13 @@ describe('parallel dispensing of the last units', () => {
     const [batch] = await stockState(medicineId);
     expect(batch).toMatchObject({ quantity_on_hand: 2, ledger: 2, dispensed: 18 });
     // The losers left nothing behind: their prescriptions are untouched.
-    const untouched = await asOwner(async (c) => {
-      const { rows } = await c.query(
-        `select count(*)::int as n from app_public.prescriptions p
-          where p.id = any($1::uuid[]) and p.status = 'finalized'
-            and not exists (select 1 from app_public.pharmacy_dispensing d where d.prescription_id = p.id)`,
-        [prescriptions],
-      );
-      return rows[0].n as number;
-    });
-    expect(untouched).toBe(WORKERS - 6);
+    const [untouched] = await ownerQuery(
+      `select count(*)::int as n from app_public.prescriptions p
+        where p.id = any($1::uuid[]) and p.status = 'finalized'
+          and not exists (select 1 from app_public.pharmacy_dispensing d where d.prescription_id = p.id)`,
+      [prescriptions],
+      'scratch',
+    );
+    expect(untouched.n).toBe(WORKERS - 6);
   });
 });

@@ -1,8 +1,9 @@
 /**
  * Helpers for API tests against the suite's real PostgREST.
  *
- * Requests log in as demo staff through the real login RPC (loginToken); signToken/staffToken
- * forge tokens with the stack's secret only to test refusals.
+ * Requests log in as demo staff through the real login RPC (loginToken) and call RPCs with
+ * rpc(name, body, token); signToken/staffToken forge tokens with the stack's secret only to test
+ * refusals. Owner connections to the database are in db.ts.
  */
 import { PostgrestClient } from '@supabase/postgrest-js';
 import { createHmac } from 'node:crypto';
@@ -54,16 +55,29 @@ export interface LoginResult {
   };
 }
 
-async function rpcOrThrow<T>(name: string, body: Record<string, unknown>, token?: string): Promise<T> {
-  const response = await apiFetch(`/rpc/${name}`, {
+/** The answer of a call: HTTP status, parsed JSON body (null when empty) and headers. */
+export interface RpcAnswer {
+  status: number;
+  body: any;
+  headers: Headers;
+}
+
+/** POST /rpc/<name> with a JSON body, as the token's session (anonymous without one); `query` is appended to the path. */
+export async function rpc(name: string, body: Record<string, unknown> = {}, token?: string, query = ''): Promise<RpcAnswer> {
+  const response = await apiFetch(`/rpc/${name}${query}`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify(body),
     token,
   });
-  const json = await response.json();
-  if (!response.ok) throw new Error(`/rpc/${name} answered ${response.status}: ${JSON.stringify(json)}`);
-  return json as T;
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null, headers: response.headers };
+}
+
+async function rpcOrThrow<T>(name: string, body: Record<string, unknown>, token?: string): Promise<T> {
+  const answer = await rpc(name, body, token);
+  if (answer.status < 200 || answer.status > 299) throw new Error(`/rpc/${name} answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+  return answer.body as T;
 }
 
 /** Logs in through the real login RPC (demo users: password Admin@123); throws on a non-2xx answer. */

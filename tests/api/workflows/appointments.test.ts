@@ -4,35 +4,14 @@
  * our own (a new patient created as the owner); slots are picked at random among the free ones
  * so parallel test files do not collide.
  */
-import pg from 'pg';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { apiFetch, loginToken } from '../../support/api.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { apiFetch, loginToken, rpc } from '../../support/api.ts';
+import { ownerQuery } from '../../support/db.ts';
 
 const NY = '10000000-0000-4000-8000-000000000001';
 const DOCTOR_NY = 'd1100000-0000-4000-8000-000000000001';
 const DOCTOR_LA = 'd1100000-0000-4000-8000-000000000002';
 const APPOINTMENT_LA = 'd1200000-0000-4000-8000-000000000022';
-
-async function ownerQuery<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: inject('stack').databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
-async function rpc(name: string, body: Record<string, unknown>, token: string, query = '') {
-  const response = await apiFetch(`/rpc/${name}${query}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-    token,
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null };
-}
 
 interface Slot {
   slot_start: string;

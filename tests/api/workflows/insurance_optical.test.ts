@@ -8,9 +8,9 @@
  *    ledger and the order is billed.
  * Rows are our own (new patients created as the owner); nothing global is asserted.
  */
-import pg from 'pg';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { apiFetch, loginToken } from '../../support/api.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { apiFetch, loginToken, rpc } from '../../support/api.ts';
+import { ownerQuery } from '../../support/db.ts';
 
 const NY = '10000000-0000-4000-8000-000000000001';
 const LA = '10000000-0000-4000-8000-000000000002';
@@ -21,27 +21,6 @@ const INVOICE_LA = 'd3000000-0000-4000-8000-000000000002';
 const NY_PATIENT = 'd1000000-0000-4000-8000-000000000011';
 const CASE = 'd2400000-0000-4000-8000-000000000037';
 const SOLUTION = 'd2400000-0000-4000-8000-000000000036';
-
-async function ownerQuery<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: inject('stack').databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
-async function rpc(name: string, body: Record<string, unknown>, token: string) {
-  const response = await apiFetch(`/rpc/${name}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-    token,
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null };
-}
 
 async function get(path: string, token: string) {
   const response = await apiFetch(path, { token });

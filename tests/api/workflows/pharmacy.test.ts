@@ -7,34 +7,14 @@
  * prescription in NY (as the owner) and never touch demo stock.
  */
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { apiFetch, loginToken } from '../../support/api.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { apiFetch, loginToken, rpc } from '../../support/api.ts';
+import { ownerQuery } from '../../support/db.ts';
 
 const NY = '10000000-0000-4000-8000-000000000001';
 const NY_PATIENT = 'd1000000-0000-4000-8000-000000000011';
 const NY_DOCTOR = 'd1100000-0000-4000-8000-000000000001';
 const LA_PRESCRIPTION = 'd2100000-0000-4000-8000-000000000002';
-
-async function ownerQuery<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: inject('stack').databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
-async function rpc(name: string, body: Record<string, unknown>, token: string) {
-  const response = await apiFetch(`/rpc/${name}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-    token,
-  });
-  return { status: response.status, body: await response.json() };
-}
 
 const suffix = randomUUID().slice(0, 8).toUpperCase();
 const rxMedicine = randomUUID();

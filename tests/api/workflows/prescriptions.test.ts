@@ -9,34 +9,14 @@
  * owner) and an LA lab order for the 404 case, and never assert counts of demo tables.
  */
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { apiFetch, loginToken } from '../../support/api.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { apiFetch, loginToken, rpc } from '../../support/api.ts';
+import { ownerQuery } from '../../support/db.ts';
 
 const NY = '10000000-0000-4000-8000-000000000001';
 const LA = '10000000-0000-4000-8000-000000000002';
 const LA_PATIENT = 'd1000000-0000-4000-8000-000000000021';
 const NY_MEDICINE = 'd2000000-0000-4000-8000-000000000011';
-
-async function ownerQuery<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: inject('stack').databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
-async function rpc(name: string, body: Record<string, unknown>, token: string) {
-  const response = await apiFetch(`/rpc/${name}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-    token,
-  });
-  return { status: response.status, body: await response.json() };
-}
 
 const patient = randomUUID();
 const laLabOrder = randomUUID();

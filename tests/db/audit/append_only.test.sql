@@ -1,4 +1,5 @@
--- audit_logs is append-only for everyone, the owner included (migrations/current/0240-audit.sql):
+-- audit_logs is append-only for everyone, the owner included (db/schema/app_public/tables/audit_logs.sql,
+-- db/schema/app_hidden/functions/tg__append_only.sql):
 -- UPDATE, DELETE and TRUNCATE are refused with HMS_APPEND_ONLY (403); the API roles have no
 -- write privilege at all; app_private.write_audit_log still appends.
 begin;
@@ -40,26 +41,13 @@ select throws_matching(
   'HMS_APPEND_ONLY', 'the owner cannot truncate the trail');
 
 -- The HTTP status PostgREST answers comes from the error detail.
-create function pg_temp.error_status(p_sql text) returns int
-language plpgsql
-as $$
-declare
-  v_detail text;
-begin
-  execute p_sql;
-  return null;
-exception when sqlstate 'PGRST' then
-  get stacked diagnostics v_detail = pg_exception_detail;
-  return (v_detail::jsonb ->> 'status')::int;
-end;
-$$;
-select is(pg_temp.error_status($$delete from app_public.audit_logs where description = 'append-only test entry'$$), 403,
+select is(tests.try($$delete from app_public.audit_logs where description = 'append-only test entry'$$, true), 'HMS_APPEND_ONLY/403',
   'the refusal is HTTP 403');
 
 select is((select count(*)::int from app_public.audit_logs where description = 'append-only test entry'), 1,
   'the entry is still there, unchanged');
 
--- API roles: no write privilege whatsoever (staff read it under audit.read, 9200).
+-- API roles: no write privilege whatsoever (staff read it with audit.read).
 select ok(
   not has_table_privilege('hms_staff', 'app_public.audit_logs', 'insert')
   and not has_table_privilege('hms_staff', 'app_public.audit_logs', 'update')

@@ -1,4 +1,5 @@
--- The generic audit trigger (migrations/current/0240-audit.sql): which tables it covers, and the
+-- The generic audit trigger (db/schema/app_hidden/functions/tg__audit.sql, enable_audit.sql): which
+-- tables it covers, and the
 -- audit_logs row it writes for insert, update, soft delete, restore and delete — with the request
 -- context (user, session, hospital, request id, user agent, forwarded address, api).
 -- A request is simulated as PostgREST does it, but without switching role: a live session of

@@ -1,4 +1,5 @@
--- Soft delete (migrations/current/0250-soft-delete.sql): a DELETE by a logged-in member of staff
+-- Soft delete (db/schema/app_hidden/functions/tg__soft_delete.sql, enable_soft_delete.sql): a
+-- DELETE by a logged-in member of staff
 -- keeps the row (is_deleted = true, deleted_at set, audited as soft_delete); a DELETE without a
 -- request user (the owner, maintenance) really deletes.
 begin;
@@ -104,7 +105,7 @@ select is((select count(*)::int from app_public.audit_logs
   '… and is audited as restore');
 
 -- ---------------------------------------------------------------------------------------------
--- Through the API role: staff with the permission (grants and policies of 9200)
+-- Through the API role: staff with the permission (the grants and policies in db/schema/app_public/tables/patients.sql)
 -- ---------------------------------------------------------------------------------------------
 select tests.authenticate_as('admin.ny@hms.test', 'NY');
 select lives_ok($$delete from app_public.patients where id = 'a0250000-0000-4000-8000-000000000103'$$,

@@ -1,4 +1,4 @@
--- app_public.login (migrations/current/0230-identity-rpcs.sql): the answer, the session and refresh
+-- app_public.login (db/schema/app_public/functions/login.sql): the answer, the session and refresh
 -- token it opens, one answer for every kind of failure, the lockout counters (5 failures in 15
 -- minutes lock an address for 15 minutes, known or not) and their persistence WITHOUT raising
 -- (response.status), the audit rows, and the choice of hospital.
@@ -6,46 +6,11 @@
 begin;
 select plan(46);
 
--- Calls an RPC the way PostgREST would (optionally as an API role) and returns
--- {status, body, headers}: the response.status/headers GUCs for a returned answer, the status of
--- the PGRST error for a raised one.
-create function pg_temp.rpc(p_sql text, p_role text default null, p_claims text default '') returns jsonb
-language plpgsql
-as $$
-declare
-  v_body json;
-  v_state text;
-  v_message text;
-  v_detail text;
-begin
-  perform set_config('response.status', '', true);
-  perform set_config('response.headers', '', true);
-  if p_role is not null then
-    perform set_config('request.jwt.claims', p_claims, true);
-    perform set_config('role', p_role, true);
-  end if;
-  begin
-    execute p_sql into v_body;
-  exception when others then
-    get stacked diagnostics v_state = returned_sqlstate, v_message = message_text, v_detail = pg_exception_detail;
-    perform set_config('role', 'none', true);
-    if v_state = 'PGRST' then
-      return jsonb_build_object('status', (v_detail::jsonb ->> 'status')::int, 'body', v_message::jsonb, 'headers', null);
-    end if;
-    return jsonb_build_object('status', null, 'body', jsonb_build_object('code', v_state, 'message', v_message), 'headers', null);
-  end;
-  perform set_config('role', 'none', true);
-  return jsonb_build_object('status', coalesce(nullif(current_setting('response.status', true), '')::int, 200),
-                            'body', v_body::jsonb,
-                            'headers', nullif(current_setting('response.headers', true), '')::jsonb);
-end;
-$$;
-
 create temporary table answers (name text primary key, answer jsonb not null);
 create function pg_temp.answer(p_name text) returns jsonb language sql stable as $$ select answer from answers where name = p_name $$;
 create function pg_temp.login(p_email text, p_password text, p_hospital_id uuid default null) returns jsonb
 language sql volatile
-as $$ select pg_temp.rpc(format('select app_public.login(%L, %L, %L)', p_email, p_password, p_hospital_id), 'hms_anonymous') $$;
+as $$ select tests.rpc(format('select app_public.login(%L, %L, %L)', p_email, p_password, p_hospital_id), 'hms_anonymous') $$;
 create function pg_temp.failures(p_email text) returns app_private.login_failures
 language sql stable as $$ select * from app_private.login_failures where email = p_email $$;
 
@@ -76,7 +41,7 @@ select col_is_pk('app_private', 'login_failures', 'email', 'login_failures is ke
 select ok(
   not exists (select 1 from pg_attribute where attrelid = 'app_private.user_secrets'::regclass and not attisdropped
                  and attname in ('failed_login_count', 'last_failed_login_at', 'locked_until')),
-  'user_secrets no longer has its own failure counters (one place for lockout state)');
+  'user_secrets keeps no failure counters (one place for lockout state)');
 
 -- A successful login, as anonymous (the request context as PostgREST passes it).
 select set_config('request.headers', '{"user-agent": "pgtap-agent/1.0", "x-forwarded-for": "203.0.113.9, 10.0.0.1"}', true);
@@ -120,7 +85,7 @@ insert into answers values
   ('deleted', pg_temp.login('pgtap-deleted@hms.test', 'Login-Passw0rd')),
   ('nulls', pg_temp.login(null, null));
 select is(pg_temp.answer('wrong_password'),
-  '{"status": 401, "headers": null,
+  '{"status": 401,
     "body": {"code": "HMS_LOGIN_FAILED", "message": "Email or password is incorrect.", "details": null, "hint": null}}'::jsonb,
   'a wrong password: 401 HMS_LOGIN_FAILED, returned (not raised) so the failure is kept');
 select is(pg_temp.answer('unknown_email'), pg_temp.answer('wrong_password'), 'an unknown email: the very same answer');
@@ -198,7 +163,7 @@ select is((select count(*)::int from app_public.audit_logs
 
 -- Which hospital.
 select is(pg_temp.login('pgtap-login@hms.test', 'Login-Passw0rd', '10000000-0000-4000-8000-000000000002'),
-  '{"status": 403, "headers": null,
+  '{"status": 403,
     "body": {"code": "HMS_HOSPITAL_ACCESS_DENIED", "message": "You have no role in this hospital.", "details": null,
              "hint": "Ask an administrator of the hospital to grant you a role, or log in without choosing a hospital."}}'::jsonb,
   'a hospital where the user holds no role: 403 HMS_HOSPITAL_ACCESS_DENIED');

@@ -1,43 +1,9 @@
--- Sessions after login (migrations/current/0230-identity-rpcs.sql): refresh-token rotation, reuse
+-- Sessions after login (db/schema/app_public/functions/: refresh, logout, me, switch_hospital,
+-- change_password): refresh-token rotation, reuse
 -- detection revoking the whole session (persisted although the answer is a 401), expiry,
 -- logout, me(), switch_hospital and change_password. Dedicated users only, rolled back at the end.
 begin;
 select plan(62);
-
--- Calls an RPC the way PostgREST would (optionally as an API role with claims) and returns
--- {status, body}: response.status for a returned answer, the PGRST status for a raised error,
--- null status and the SQLSTATE as body.code for any other error.
-create function pg_temp.rpc(p_sql text, p_role text default null, p_claims text default '') returns jsonb
-language plpgsql
-as $$
-declare
-  v_body json;
-  v_state text;
-  v_message text;
-  v_detail text;
-begin
-  perform set_config('response.status', '', true);
-  perform set_config('response.headers', '', true);
-  if p_role is not null then
-    perform set_config('request.jwt.claims', p_claims, true);
-    perform set_config('role', p_role, true);
-  end if;
-  begin
-    execute p_sql into v_body;
-  exception when others then
-    get stacked diagnostics v_state = returned_sqlstate, v_message = message_text, v_detail = pg_exception_detail;
-    perform set_config('role', 'none', true);
-    perform set_config('request.jwt.claims', '', true);
-    if v_state = 'PGRST' then
-      return jsonb_build_object('status', (v_detail::jsonb ->> 'status')::int, 'body', v_message::jsonb);
-    end if;
-    return jsonb_build_object('status', null, 'body', jsonb_build_object('code', v_state, 'message', v_message));
-  end;
-  perform set_config('role', 'none', true);
-  perform set_config('request.jwt.claims', '', true);
-  return jsonb_build_object('status', coalesce(nullif(current_setting('response.status', true), '')::int, 200), 'body', v_body::jsonb);
-end;
-$$;
 
 create temporary table answers (name text primary key, answer jsonb not null);
 create function pg_temp.answer(p_name text) returns jsonb language sql stable as $$ select answer from answers where name = p_name $$;
@@ -52,11 +18,11 @@ create function pg_temp.token_row(p_token text) returns app_public.refresh_token
   select t.* from app_private.refresh_token_hashes h join app_public.refresh_tokens t on t.id = h.refresh_token_id
    where h.token_hash = sha256(convert_to(p_token, 'utf8')) $$;
 create function pg_temp.login(p_email text, p_password text, p_hospital_id uuid default null) returns jsonb language sql volatile as $$
-  select pg_temp.rpc(format('select app_public.login(%L, %L, %L)', p_email, p_password, p_hospital_id), 'hms_anonymous') $$;
+  select tests.rpc(format('select app_public.login(%L, %L, %L)', p_email, p_password, p_hospital_id), 'hms_anonymous') $$;
 create function pg_temp.refresh(p_token text) returns jsonb language sql volatile as $$
-  select pg_temp.rpc(format('select app_public.refresh(%L)', p_token), 'hms_anonymous') $$;
+  select tests.rpc(format('select app_public.refresh(%L)', p_token), 'hms_anonymous') $$;
 create function pg_temp.as_staff(p_name text, p_sql text) returns jsonb language sql volatile as $$
-  select pg_temp.rpc(p_sql, 'hms_staff', pg_temp.claims(p_name)) $$;
+  select tests.rpc(p_sql, 'hms_staff', pg_temp.claims(p_name)) $$;
 
 insert into app_public.users (id, email, first_name, last_name, home_hospital_id) values
   ('23200000-0000-4000-8000-000000000001', 'pgtap-sessions@hms.test',      'Sessions', 'Tester', '10000000-0000-4000-8000-000000000001'),
@@ -146,7 +112,7 @@ select is(pg_temp.as_staff('l5', 'select app_public.logout()') #>> '{body,code}'
 select is(pg_temp.as_staff('l5', 'select json_build_object(''checked'', app_hidden.check_request()::text)') -> 'status', '401',
   'the logged-out token is refused before any request');
 select is(pg_temp.refresh(pg_temp.token('l5', 'refresh_token')) -> 'status', '401', 'the logged-out refresh token is refused');
-select is(pg_temp.rpc('select app_public.logout()', 'hms_anonymous') #>> '{body,code}', '42501', 'anonymous may not call logout');
+select is(tests.rpc('select app_public.logout()', 'hms_anonymous') #>> '{body,code}', '42501', 'anonymous may not call logout');
 
 -- me()
 insert into answers values ('l6', pg_temp.login('pgtap-sessions@hms.test', 'Old-Passw0rd-1'));
@@ -169,8 +135,8 @@ select is(pg_temp.answer('me') #> '{body,permissions}',
      join app_public.roles r on r.id = rp.role_id join app_public.permissions p on p.id = rp.permission_id
     where r.hospital_id is null and r.code in ('nurse', 'pharmacist')) s),
   '… the permissions of those roles, distinct and sorted');
-select is(pg_temp.rpc('select app_public.me()', 'hms_anonymous') #>> '{body,code}', '42501', 'anonymous may not call me');
-select is(pg_temp.rpc('select app_public.me()', 'hms_staff',
+select is(tests.rpc('select app_public.me()', 'hms_anonymous') #>> '{body,code}', '42501', 'anonymous may not call me');
+select is(tests.rpc('select app_public.me()', 'hms_staff',
             json_build_object('role', 'hms_staff', 'sub', '23200000-0000-4000-8000-000000000001', 'sid', gen_random_uuid(),
                               'hid', '10000000-0000-4000-8000-000000000001', 'aud', 'hms')::text) -> 'status',
   '401', 'a token naming no live session: 401');
@@ -202,7 +168,7 @@ select is(pg_temp.as_staff('l6', 'select app_public.switch_hospital(''10000000-0
   '{"status": 403, "code": "HMS_HOSPITAL_ACCESS_DENIED"}'::jsonb, 'a member of NY only cannot switch to LA: 403');
 select is((select hospital_id from app_private.sessions where id = pg_temp.sid('l6')), '10000000-0000-4000-8000-000000000001'::uuid,
   '… and stays in NY');
-select is(pg_temp.rpc('select app_public.switch_hospital(null)', 'hms_anonymous') #>> '{body,code}', '42501', 'anonymous may not switch');
+select is(tests.rpc('select app_public.switch_hospital(null)', 'hms_anonymous') #>> '{body,code}', '42501', 'anonymous may not switch');
 
 -- change_password
 insert into answers values ('p1', pg_temp.login('pgtap-password-user@hms.test', 'Old-Passw0rd-1'));

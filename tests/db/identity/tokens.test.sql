@@ -1,26 +1,9 @@
--- Identity RPCs (migrations/current/0230-identity-rpcs.sql): the functions and their grants, the
+-- Identity RPCs (db/schema/app_public/functions/: login, refresh, logout, me, switch_hospital,
+-- change_password; the signer app_private.sign_jwt): the functions and their grants, the
 -- HS256 tokens signed in SQL (verified here by recomputing the HMAC), the claims and the refresh
 -- token storage, and what the API roles may NOT reach (the signer and the secret).
 begin;
 select plan(36);
-
--- Runs a statement as an API role; returns 'ok' or the SQLSTATE of its error.
-create function pg_temp.try_as(p_role text, p_sql text) returns text
-language plpgsql
-as $$
-begin
-  perform set_config('request.jwt.claims', '', true);
-  perform set_config('role', p_role, true);
-  begin
-    execute p_sql;
-  exception when others then
-    perform set_config('role', 'none', true);
-    return sqlstate;
-  end;
-  perform set_config('role', 'none', true);
-  return 'ok';
-end;
-$$;
 
 create function pg_temp.b64url_decode(p_text text) returns bytea
 language sql
@@ -82,19 +65,25 @@ select is(
   '{}'::text[], 'PUBLIC may execute none of them');
 select is(app_hidden.staff_role(), 'hms_staff', 'the staff role name comes from configuration (placeholder)');
 
--- What the API roles must never reach.
-select is(pg_temp.try_as('hms_staff', $$select app_private.sign_jwt('{"role": "hms_staff"}')$$), '42501',
+-- What the API roles must never reach (staff: a logged-in hospital admin; anonymous: no token).
+select tests.authenticate_as('admin.ny@hms.test', 'NY');
+select is(tests.try($$select app_private.sign_jwt('{"role": "hms_staff"}')$$), 'E:42501',
   'staff cannot sign tokens (app_private.sign_jwt)');
-select is(pg_temp.try_as('hms_anonymous', $$select app_private.sign_jwt('{"role": "hms_staff"}')$$), '42501',
+select tests.authenticate_as_anonymous();
+select is(tests.try($$select app_private.sign_jwt('{"role": "hms_staff"}')$$), 'E:42501',
   'anonymous cannot sign tokens');
-select is(pg_temp.try_as('hms_staff', $$select value from app_private.instance_settings$$), '42501',
+select tests.authenticate_as('admin.ny@hms.test', 'NY');
+select is(tests.try($$select value from app_private.instance_settings$$), 'E:42501',
   'staff cannot read the JWT secret (app_private.instance_settings)');
-select is(pg_temp.try_as('hms_anonymous', $$select value from app_private.instance_settings$$), '42501',
+select tests.authenticate_as_anonymous();
+select is(tests.try($$select value from app_private.instance_settings$$), 'E:42501',
   'anonymous cannot read the JWT secret');
-select is(pg_temp.try_as('hms_staff', $$select app_private.issue_tokens(gen_random_uuid())$$), '42501',
+select tests.authenticate_as('admin.ny@hms.test', 'NY');
+select is(tests.try($$select app_private.issue_tokens(gen_random_uuid())$$), 'E:42501',
   'staff cannot mint tokens for a session (app_private.issue_tokens)');
-select is(pg_temp.try_as('hms_staff', $$select * from app_private.login_failures$$), '42501',
+select is(tests.try($$select * from app_private.login_failures$$), 'E:42501',
   'staff cannot read or reset lockout state');
+select tests.clear_authentication();
 
 -- sign_jwt: a standard HS256 JWT.
 create temporary table signed as

@@ -1,4 +1,5 @@
--- Structure and key rules of the appointments section (1200-appointments.sql).
+-- Structure and key rules of appointments, appointment_status_log and appointment_queue
+-- (db/schema/app_public/tables/<table>.sql).
 begin;
 select plan(30);
 

@@ -1,4 +1,5 @@
--- Structure and key rules of 5100-audit: audit_logs (append-only, hospital_id nullable).
+-- Structure and key rules of audit_logs (db/schema/app_public/tables/audit_logs.sql): append-only,
+-- hospital_id nullable.
 begin;
 select plan(21);
 

@@ -1,4 +1,5 @@
--- Structure and key rules of the billing section (3000-billing.sql).
+-- Structure and key rules of invoices, invoice_items, payments, refunds, credit_notes and
+-- daily_settlements (db/schema/app_public/tables/<table>.sql).
 begin;
 select plan(43);
 

@@ -1,8 +1,9 @@
--- Structure and key rules of the doctors section (1100-doctors.sql).
+-- Structure and key rules of doctors, doctor_schedules, doctor_leaves and doctor_fees
+-- (db/schema/app_public/tables/<table>.sql).
 begin;
 select plan(31);
 
--- Tables and the department head link added by this section
+-- The tables, and the link from a department to its head of department
 select has_table('app_public', 'doctors', 'doctors exists');
 select has_table('app_public', 'doctor_schedules', 'doctor_schedules exists');
 select has_table('app_public', 'doctor_leaves', 'doctor_leaves exists');

@@ -1,4 +1,4 @@
--- Structure and key rules of 5200-id-cards: id_cards.
+-- Structure and key rules of id_cards (db/schema/app_public/tables/id_cards.sql).
 begin;
 select plan(24);
 

@@ -1,4 +1,5 @@
--- Structure and key rules of the insurance section (3100-insurance.sql).
+-- Structure and key rules of insurance_providers, insurance_policies, insurance_claims and
+-- pre_authorizations (db/schema/app_public/tables/<table>.sql).
 begin;
 select plan(30);
 

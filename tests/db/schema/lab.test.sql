@@ -1,4 +1,4 @@
--- Schema of section 2200-lab: lab_orders.
+-- Schema of lab_orders (db/schema/app_public/tables/lab_orders.sql).
 begin;
 select plan(22);
 

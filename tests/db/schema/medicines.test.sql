@@ -1,4 +1,5 @@
--- Schema of section 2000-medicines: medicines (formulary) and medicine_batches (stock per batch).
+-- Schema of medicines (formulary) and medicine_batches (stock per batch)
+-- (db/schema/app_public/tables/<table>.sql).
 begin;
 select plan(24);
 

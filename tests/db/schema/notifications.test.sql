@@ -1,4 +1,5 @@
--- Structure and key rules of 5000-notifications: notification_templates, notifications, notification_queue.
+-- Structure and key rules of notification_templates, notifications, notification_queue
+-- (db/schema/app_public/tables/<table>.sql).
 begin;
 select plan(27);
 

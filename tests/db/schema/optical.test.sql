@@ -1,5 +1,5 @@
--- Structure and key rules of 2400-optical: optical_products, optical_prescriptions, optical_orders,
--- optical_order_items, optical_repairs.
+-- Structure and key rules of optical_products, optical_prescriptions, optical_orders,
+-- optical_order_items, optical_repairs (db/schema/app_public/tables/<table>.sql).
 begin;
 select plan(59);
 

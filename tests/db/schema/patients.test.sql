@@ -1,4 +1,5 @@
--- Structure and key rules of the patients section (1000-patients.sql).
+-- Structure and key rules of patients, patient_consents and patient_documents
+-- (db/schema/app_public/tables/<table>.sql).
 begin;
 select plan(30);
 

@@ -1,5 +1,5 @@
--- Schema of section 2300-pharmacy: pharmacy_dispensing, pharmacy_dispensing_items, pharmacy_returns,
--- pharmacy_return_items.
+-- Schema of pharmacy_dispensing, pharmacy_dispensing_items, pharmacy_returns, pharmacy_return_items
+-- (db/schema/app_public/tables/<table>.sql).
 begin;
 select plan(28);
 

@@ -1,5 +1,5 @@
--- Schema of section 2100-prescriptions: prescriptions, prescription_items, prescription_templates,
--- prescription_versions.
+-- Schema of prescriptions, prescription_items, prescription_templates, prescription_versions
+-- (db/schema/app_public/tables/<table>.sql).
 begin;
 select plan(27);
 

@@ -1,5 +1,5 @@
--- Structure and key rules of 4100-stock: stock_movements (the ledger), stock_adjustments,
--- cycle_counts, cycle_count_items.
+-- Structure and key rules of stock_movements (the ledger), stock_adjustments, cycle_counts,
+-- cycle_count_items (db/schema/app_public/tables/<table>.sql).
 begin;
 select plan(49);
 

@@ -1,5 +1,5 @@
--- Structure and key rules of 4000-supply-chain: suppliers, purchase_orders, purchase_order_items,
--- goods_receipt_notes, grn_items.
+-- Structure and key rules of suppliers, purchase_orders, purchase_order_items, goods_receipt_notes,
+-- grn_items (db/schema/app_public/tables/<table>.sql).
 begin;
 select plan(46);
 

@@ -1,4 +1,6 @@
--- Appointments workflow (migrations/current/1200-appointments-workflow.sql): slots, booking rules,
+-- Appointments workflow (db/schema/app_public/functions/: available_slots, book_appointment,
+-- reschedule_appointment, cancel_appointment, check_in_appointment, start_appointment,
+-- complete_appointment, mark_no_show): slots, booking rules,
 -- the status machine (RPCs and direct updates), check-in with queue token and invoice line.
 begin;
 select plan(90);
@@ -47,37 +49,21 @@ insert into app_public.appointments (id, hospital_id, patient_id, doctor_id, dep
   ('12990000-0000-4000-8000-000000000303', pg_temp.ny(), '12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101',
    'd0100000-0000-4000-8000-000000000011', pg_temp.at(-6, '08:00'), pg_temp.at(-6, '08:30'), 200.00);
 
--- Runs SQL as a member of staff (home hospital); answers 'ok', the HMS code or E:<sqlstate>.
-create function pg_temp.try(p_email text, p_sql text) returns text language plpgsql as $$
-begin
-  if p_email is not null then perform tests.authenticate_as(p_email); end if;
-  begin
-    execute p_sql;
-    perform tests.clear_authentication();
-    return 'ok';
-  exception when others then
-    perform tests.clear_authentication();
-    if sqlstate = 'PGRST' then return sqlerrm::jsonb ->> 'code'; end if;
-    return 'E:' || sqlstate;
-  end;
-end;
-$$;
--- Runs an RPC returning json as a member of staff and answers its result.
-create function pg_temp.call(p_email text, p_sql text) returns jsonb language plpgsql as $$
+-- A booking attempt as that member of staff: its tests.try outcome.
+create function pg_temp.book(p_email text, p_patient text, p_doctor text, p_start timestamptz, p_visit text default 'new_consultation') returns text
+language plpgsql as $$
 declare
-  v jsonb;
+  v_outcome text;
 begin
   perform tests.authenticate_as(p_email);
-  execute p_sql into v;
+  v_outcome := tests.try(format('select app_public.book_appointment(%L::uuid, %L::uuid, %L::timestamptz, %L)', p_patient, p_doctor, p_start, p_visit));
   perform tests.clear_authentication();
-  return v;
+  return v_outcome;
 end;
 $$;
-create function pg_temp.book(p_email text, p_patient text, p_doctor text, p_start timestamptz, p_visit text default 'new_consultation') returns text
-language sql as $$
-  select pg_temp.try(p_email, format('select app_public.book_appointment(%L::uuid, %L::uuid, %L::timestamptz, %L)', p_patient, p_doctor, p_start, p_visit));
-$$;
 create temp table ids (name text primary key, id uuid);
+-- Statements run as staff build their SQL from these names.
+grant select, insert on ids to public;
 
 -- ------------------------------------------------------------------------------------------
 -- available_slots
@@ -98,21 +84,26 @@ select is((select count(*)::int from app_public.available_slots('12990000-0000-4
 select is((select count(*)::int from app_public.available_slots('12990000-0000-4000-8000-000000000101', pg_temp.day(-31))), 0,
   'available_slots: nothing before the schedule is valid');
 select tests.clear_authentication();
-select is(pg_temp.try('pharmacist.ny@hms.test', format('select * from app_public.available_slots(%L, %L)', '12990000-0000-4000-8000-000000000101', pg_temp.day(7))),
+select tests.authenticate_as('pharmacist.ny@hms.test');
+select is(tests.try(format('select * from app_public.available_slots(%L, %L)', '12990000-0000-4000-8000-000000000101', pg_temp.day(7))),
   'HMS_FORBIDDEN', 'available_slots: 403 without appointments.read');
-select is(pg_temp.try('reception.ny@hms.test', format('select * from app_public.available_slots(%L, %L)', 'd1100000-0000-4000-8000-000000000002', pg_temp.day(7))),
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format('select * from app_public.available_slots(%L, %L)', 'd1100000-0000-4000-8000-000000000002', pg_temp.day(7))),
   'HMS_NOT_FOUND', 'available_slots: another hospital''s doctor is 404');
-select is(pg_temp.try('reception.ny@hms.test', format('select * from app_public.available_slots(%L, null)', '12990000-0000-4000-8000-000000000101')),
+select is(tests.try(format('select * from app_public.available_slots(%L, null)', '12990000-0000-4000-8000-000000000101')),
   'HMS_INVALID_INPUT', 'available_slots: a missing day is 422');
-select is(pg_temp.try(null, format('select * from app_public.available_slots(%L, %L)', '12990000-0000-4000-8000-000000000101', pg_temp.day(7))),
+select tests.clear_authentication();
+select is(tests.try(format('select * from app_public.available_slots(%L, %L)', '12990000-0000-4000-8000-000000000101', pg_temp.day(7))),
   'HMS_SESSION_INVALID', 'available_slots: no session is 401');
 
 -- ------------------------------------------------------------------------------------------
 -- book_appointment
 -- ------------------------------------------------------------------------------------------
-insert into ids select 'a1', (pg_temp.call('reception.ny@hms.test', format(
+select tests.authenticate_as('reception.ny@hms.test');
+insert into ids select 'a1', (tests.call(format(
   'select app_public.book_appointment(%L, %L, %L, reason_for_visit => %L)::jsonb', '12990000-0000-4000-8000-000000000201',
   '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '08:00'), 'Chest pain')) ->> 'id')::uuid;
+select tests.clear_authentication();
 select ok((select id from ids where name = 'a1') is not null, 'book_appointment: reception books a free slot');
 select results_eq(
   $$select status, scheduled_end - scheduled_start, quoted_fee, department_id, appointment_number is not null, schedule_id is not null,
@@ -155,17 +146,21 @@ select is(pg_temp.book('reception.ny@hms.test', '12990000-0000-4000-8000-0000000
   'HMS_NOT_FOUND', 'book_appointment: another hospital''s doctor is 404');
 select is(pg_temp.book('reception.ny@hms.test', '12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '11:00'), 'spa_day'),
   'HMS_INVALID_INPUT', 'book_appointment: an unknown visit type is 422');
-select is(pg_temp.try('reception.ny@hms.test', format('select app_public.book_appointment(null, %L, %L)', '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '11:00'))),
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format('select app_public.book_appointment(null, %L, %L)', '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '11:00'))),
   'HMS_INVALID_INPUT', 'book_appointment: a missing patient is 422');
+select tests.clear_authentication();
 select is(pg_temp.book('nurse.ny@hms.test', '12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '11:00')),
   'HMS_FORBIDDEN', 'book_appointment: 403 without appointments.manage (nurse)');
 select is(pg_temp.book('doctor.la@hms.test', '12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '11:00')),
   'HMS_NOT_FOUND', 'book_appointment: staff of another hospital get 404 for NY ids');
-select is(pg_temp.try(null, format('select app_public.book_appointment(%L, %L, %L)', '12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '11:00'))),
+select is(tests.try(format('select app_public.book_appointment(%L, %L, %L)', '12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '11:00'))),
   'HMS_SESSION_INVALID', 'book_appointment: no session is 401');
-insert into ids select 'a2', (pg_temp.call('doctor.ny@hms.test', format(
+select tests.authenticate_as('doctor.ny@hms.test');
+insert into ids select 'a2', (tests.call(format(
   'select app_public.book_appointment(%L, %L, %L, %L)::jsonb', '12990000-0000-4000-8000-000000000201',
   '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '08:30'), 'follow_up')) ->> 'id')::uuid;
+select tests.clear_authentication();
 select is((select quoted_fee from app_public.appointments where id = (select id from ids where name = 'a2')), null,
   'book_appointment: no fee for the visit type leaves quoted_fee empty (doctor with appointments.manage books)');
 select is(
@@ -176,16 +171,20 @@ select is(
 -- ------------------------------------------------------------------------------------------
 -- cancel_appointment
 -- ------------------------------------------------------------------------------------------
-select is(pg_temp.try('reception.ny@hms.test', format('select app_public.cancel_appointment(%L, %L)', (select id from ids where name = 'a1'), '  ')),
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format('select app_public.cancel_appointment(%L, %L)', (select id from ids where name = 'a1'), '  ')),
   'HMS_REASON_REQUIRED', 'cancel_appointment: a blank reason is 422 HMS_REASON_REQUIRED');
-select is(pg_temp.try('reception.ny@hms.test', format('select app_public.cancel_appointment(%L, null)', (select id from ids where name = 'a1'))),
+select is(tests.try(format('select app_public.cancel_appointment(%L, null)', (select id from ids where name = 'a1'))),
   'HMS_REASON_REQUIRED', 'cancel_appointment: a missing reason is 422');
-select is(pg_temp.try('nurse.ny@hms.test', format('select app_public.cancel_appointment(%L, %L)', (select id from ids where name = 'a1'), 'x')),
+select tests.authenticate_as('nurse.ny@hms.test');
+select is(tests.try(format('select app_public.cancel_appointment(%L, %L)', (select id from ids where name = 'a1'), 'x')),
   'HMS_FORBIDDEN', 'cancel_appointment: 403 without appointments.manage');
-select is(pg_temp.try('reception.ny@hms.test', format('select app_public.cancel_appointment(%L, %L)', 'd1200000-0000-4000-8000-000000000022', 'x')),
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format('select app_public.cancel_appointment(%L, %L)', 'd1200000-0000-4000-8000-000000000022', 'x')),
   'HMS_NOT_FOUND', 'cancel_appointment: another hospital''s appointment is 404');
-select is(pg_temp.try('reception.ny@hms.test', format('select app_public.cancel_appointment(%L, %L)', (select id from ids where name = 'a1'), 'Patient travelling')),
+select is(tests.try(format('select app_public.cancel_appointment(%L, %L)', (select id from ids where name = 'a1'), 'Patient travelling')),
   'ok', 'cancel_appointment: with a reason');
+select tests.clear_authentication();
 select results_eq(
   $$select status, cancellation_reason, cancelled_at is not null, cancelled_by from app_public.appointments where id = (select id from ids where name = 'a1')$$,
   $$values ('cancelled'::text, 'Patient travelling'::text, true, '20000000-0000-4000-8000-000000000008'::uuid)$$,
@@ -195,26 +194,32 @@ select results_eq(
      where appointment_id = (select id from ids where name = 'a1') and from_status is not null$$,
   $$values ('booked'::text, 'cancelled'::text, 'Patient travelling'::text, '20000000-0000-4000-8000-000000000008'::uuid)$$,
   'cancel_appointment: logged with reason and user');
-select is(pg_temp.try('reception.ny@hms.test', format('select app_public.cancel_appointment(%L, %L)', (select id from ids where name = 'a1'), 'again')),
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format('select app_public.cancel_appointment(%L, %L)', (select id from ids where name = 'a1'), 'again')),
   'HMS_ILLEGAL_TRANSITION', 'cancel_appointment: cancelled is final (409)');
+select tests.clear_authentication();
 select is(pg_temp.book('reception.ny@hms.test', '12990000-0000-4000-8000-000000000204', '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '08:00')),
   'ok', 'a cancelled appointment frees its slot');
 
 -- ------------------------------------------------------------------------------------------
 -- reschedule_appointment
 -- ------------------------------------------------------------------------------------------
-select is(pg_temp.try('reception.ny@hms.test', format('select app_public.reschedule_appointment(%L, %L)', (select id from ids where name = 'a2'), pg_temp.at(7, '08:00'))),
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format('select app_public.reschedule_appointment(%L, %L)', (select id from ids where name = 'a2'), pg_temp.at(7, '08:00'))),
   'HMS_SLOT_TAKEN', 'reschedule_appointment: to a taken slot is 409');
-select is(pg_temp.try('reception.ny@hms.test', format('select app_public.reschedule_appointment(%L, %L)', (select id from ids where name = 'a2'), pg_temp.at(7, '08:45'))),
+select is(tests.try(format('select app_public.reschedule_appointment(%L, %L)', (select id from ids where name = 'a2'), pg_temp.at(7, '08:45'))),
   'HMS_SLOT_OUTSIDE_SCHEDULE', 'reschedule_appointment: to a time that is no slot is 422');
-select is(pg_temp.try('reception.ny@hms.test', format('select app_public.reschedule_appointment(%L, %L)', (select id from ids where name = 'a2'), pg_temp.at(8, '08:00'))),
+select is(tests.try(format('select app_public.reschedule_appointment(%L, %L)', (select id from ids where name = 'a2'), pg_temp.at(8, '08:00'))),
   'HMS_DOCTOR_ON_LEAVE', 'reschedule_appointment: onto a leave is 409');
-select is(pg_temp.try('reception.ny@hms.test', format('select app_public.reschedule_appointment(%L, null)', (select id from ids where name = 'a2'))),
+select is(tests.try(format('select app_public.reschedule_appointment(%L, null)', (select id from ids where name = 'a2'))),
   'HMS_INVALID_INPUT', 'reschedule_appointment: a missing new start is 422');
+select tests.clear_authentication();
 select is((select status from app_public.appointments where id = (select id from ids where name = 'a2')), 'booked',
   'reschedule_appointment: a refused reschedule leaves the appointment booked');
-insert into ids select 'a3', (pg_temp.call('reception.ny@hms.test', format(
+select tests.authenticate_as('reception.ny@hms.test');
+insert into ids select 'a3', (tests.call(format(
   'select app_public.reschedule_appointment(%L, %L)::jsonb', (select id from ids where name = 'a2'), pg_temp.at(11, '09:00'))) ->> 'id')::uuid;
+select tests.clear_authentication();
 select results_eq(
   $$select status, rescheduled_from_id, scheduled_start, visit_type, patient_id from app_public.appointments where id = (select id from ids where name = 'a3')$$,
   format($$values ('booked'::text, %L::uuid, %L::timestamptz, 'follow_up'::text, '12990000-0000-4000-8000-000000000201'::uuid)$$,
@@ -224,22 +229,27 @@ select is((select status from app_public.appointments where id = (select id from
   'reschedule_appointment: the old one is rescheduled');
 select is((select count(*)::int from app_public.appointment_status_log where appointment_id = (select id from ids where name = 'a2') and to_status = 'rescheduled'), 1,
   'reschedule_appointment: the change is logged');
-select is(pg_temp.try('reception.ny@hms.test', format('select app_public.reschedule_appointment(%L, %L)', (select id from ids where name = 'a2'), pg_temp.at(12, '09:00'))),
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format('select app_public.reschedule_appointment(%L, %L)', (select id from ids where name = 'a2'), pg_temp.at(12, '09:00'))),
   'HMS_ILLEGAL_TRANSITION', 'reschedule_appointment: rescheduled is final (409)');
 
 -- ------------------------------------------------------------------------------------------
 -- check-in, start, complete (today's appointment 301, patient over 65)
 -- ------------------------------------------------------------------------------------------
-select is(pg_temp.try('reception.ny@hms.test', format('select app_public.check_in_appointment(%L)', (select id from ids where name = 'a3'))),
+select is(tests.try(format('select app_public.check_in_appointment(%L)', (select id from ids where name = 'a3'))),
   'HMS_CHECKIN_NOT_TODAY', 'check_in_appointment: not on the appointment''s day is 422');
-select is(pg_temp.try('doctor.ny@hms.test', format('select app_public.check_in_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
+select tests.authenticate_as('doctor.ny@hms.test');
+select is(tests.try(format('select app_public.check_in_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
   'HMS_FORBIDDEN', 'check_in_appointment: 403 without appointments.checkin (doctor)');
-select is(pg_temp.try('reception.ny@hms.test', format('select app_public.check_in_appointment(%L)', 'd1200000-0000-4000-8000-000000000022')),
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format('select app_public.check_in_appointment(%L)', 'd1200000-0000-4000-8000-000000000022')),
   'HMS_NOT_FOUND', 'check_in_appointment: another hospital''s appointment is 404');
-select is(pg_temp.try('reception.ny@hms.test', format('select app_public.start_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
+select is(tests.try(format('select app_public.start_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
   'HMS_ILLEGAL_TRANSITION', 'start_appointment: a booked appointment cannot start (409)');
-select is(pg_temp.try('nurse.ny@hms.test', format('select app_public.check_in_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
+select tests.authenticate_as('nurse.ny@hms.test');
+select is(tests.try(format('select app_public.check_in_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
   'ok', 'check_in_appointment: the nurse checks the patient in on the day');
+select tests.clear_authentication();
 select results_eq(
   $$select status, checked_in_at is not null from app_public.appointments where id = '12990000-0000-4000-8000-000000000301'$$,
   $$values ('checked_in'::text, true)$$, 'check_in_appointment: checked_in with its time');
@@ -260,21 +270,27 @@ select results_eq(
 select is((select count(*)::int from app_public.appointment_status_log where appointment_id = '12990000-0000-4000-8000-000000000301'
             and from_status = 'booked' and to_status = 'checked_in' and changed_by = '20000000-0000-4000-8000-000000000007'), 1,
   'check_in_appointment: logged with the nurse as author');
-select is(pg_temp.try('reception.ny@hms.test', format('select app_public.check_in_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format('select app_public.check_in_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
   'HMS_ILLEGAL_TRANSITION', 'check_in_appointment: twice is 409');
-select is(pg_temp.try('doctor.ny@hms.test', format('select app_public.complete_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
+select tests.authenticate_as('doctor.ny@hms.test');
+select is(tests.try(format('select app_public.complete_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
   'HMS_ILLEGAL_TRANSITION', 'complete_appointment: checked_in cannot complete without starting (409)');
-select is(pg_temp.try('doctor.ny@hms.test', format('select app_public.start_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
+select is(tests.try(format('select app_public.start_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
   'ok', 'start_appointment: the doctor starts the consultation');
+select tests.clear_authentication();
 select results_eq(
   $$select a.status, a.started_at is not null, q.status, q.consultation_started_at is not null
       from app_public.appointments a join app_public.appointment_queue q on q.appointment_id = a.id
      where a.id = '12990000-0000-4000-8000-000000000301'$$,
   $$values ('in_progress'::text, true, 'in_consultation'::text, true)$$, 'start_appointment: in_progress, queue in_consultation');
-select is(pg_temp.try('reception.ny@hms.test', format('select app_public.cancel_appointment(%L, %L)', '12990000-0000-4000-8000-000000000301', 'x')),
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format('select app_public.cancel_appointment(%L, %L)', '12990000-0000-4000-8000-000000000301', 'x')),
   'HMS_ILLEGAL_TRANSITION', 'cancel_appointment: an in-progress consultation cannot be cancelled');
-select is(pg_temp.try('doctor.ny@hms.test', format('select app_public.complete_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
+select tests.authenticate_as('doctor.ny@hms.test');
+select is(tests.try(format('select app_public.complete_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
   'ok', 'complete_appointment: the doctor completes it');
+select tests.clear_authentication();
 select results_eq(
   $$select a.status, a.completed_at is not null, q.status, q.completed_at is not null
       from app_public.appointments a join app_public.appointment_queue q on q.appointment_id = a.id
@@ -285,62 +301,75 @@ select is(
          where appointment_id = '12990000-0000-4000-8000-000000000301' order by changed_at, created_at),
   array['booked>checked_in', 'checked_in>in_progress', 'in_progress>completed'],
   'the status log holds every transition');
-select is(pg_temp.try('doctor.ny@hms.test', format('select app_public.start_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
+select tests.authenticate_as('doctor.ny@hms.test');
+select is(tests.try(format('select app_public.start_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
   'HMS_ILLEGAL_TRANSITION', 'completed is final (409)');
 
 -- ------------------------------------------------------------------------------------------
 -- mark_no_show
 -- ------------------------------------------------------------------------------------------
-select is(pg_temp.try('reception.ny@hms.test', format('select app_public.mark_no_show(%L)', (select id from ids where name = 'a3'))),
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format('select app_public.mark_no_show(%L)', (select id from ids where name = 'a3'))),
   'HMS_TOO_EARLY_FOR_NO_SHOW', 'mark_no_show: before scheduled_start + no_show_after_minutes is 422');
-select is(pg_temp.try('reception.ny@hms.test', format('select app_public.mark_no_show(%L)', '12990000-0000-4000-8000-000000000302')),
+select is(tests.try(format('select app_public.mark_no_show(%L)', '12990000-0000-4000-8000-000000000302')),
   'ok', 'mark_no_show: after the slot');
+select tests.clear_authentication();
 select results_eq(
   $$select status, no_show_at is not null from app_public.appointments where id = '12990000-0000-4000-8000-000000000302'$$,
   $$values ('no_show'::text, true)$$, 'mark_no_show: no_show with its time');
-select is(pg_temp.try('reception.ny@hms.test', format('select app_public.mark_no_show(%L)', '12990000-0000-4000-8000-000000000302')),
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format('select app_public.mark_no_show(%L)', '12990000-0000-4000-8000-000000000302')),
   'HMS_ILLEGAL_TRANSITION', 'mark_no_show: no_show is final (409)');
-select is(pg_temp.try('nurse.ny@hms.test', format('select app_public.mark_no_show(%L)', '12990000-0000-4000-8000-000000000303')),
+select tests.authenticate_as('nurse.ny@hms.test');
+select is(tests.try(format('select app_public.mark_no_show(%L)', '12990000-0000-4000-8000-000000000303')),
   'HMS_FORBIDDEN', 'mark_no_show: 403 without appointments.manage');
 
 -- ------------------------------------------------------------------------------------------
 -- Direct updates (REST PATCH) obey the same rules
 -- ------------------------------------------------------------------------------------------
-select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appointments set status = 'checked_in' where id = %L$$, (select id from ids where name = 'a3'))),
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format($$update app_public.appointments set status = 'checked_in' where id = %L$$, (select id from ids where name = 'a3'))),
   'HMS_WORKFLOW_REQUIRED', 'PATCH: checked_in only through check_in_appointment (409)');
-select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appointments set status = 'rescheduled' where id = %L$$, (select id from ids where name = 'a3'))),
+select is(tests.try(format($$update app_public.appointments set status = 'rescheduled' where id = %L$$, (select id from ids where name = 'a3'))),
   'HMS_WORKFLOW_REQUIRED', 'PATCH: rescheduled only through reschedule_appointment (409)');
-select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appointments set scheduled_start = scheduled_start + interval '1 hour' where id = %L$$, (select id from ids where name = 'a3'))),
+select is(tests.try(format($$update app_public.appointments set scheduled_start = scheduled_start + interval '1 hour' where id = %L$$, (select id from ids where name = 'a3'))),
   'HMS_WORKFLOW_REQUIRED', 'PATCH: the slot changes only through reschedule_appointment (409)');
-select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appointments set completed_at = now() where id = %L$$, (select id from ids where name = 'a3'))),
+select is(tests.try(format($$update app_public.appointments set completed_at = now() where id = %L$$, (select id from ids where name = 'a3'))),
   'HMS_WORKFLOW_REQUIRED', 'PATCH: workflow times are not written by hand (409)');
-select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appointments set status = 'completed' where id = %L$$, (select id from ids where name = 'a3'))),
+select is(tests.try(format($$update app_public.appointments set status = 'completed' where id = %L$$, (select id from ids where name = 'a3'))),
   'HMS_ILLEGAL_TRANSITION', 'PATCH: booked → completed is illegal (409)');
-select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appointments set status = 'confirmed', notes = 'Confirmed by phone' where id = %L$$, (select id from ids where name = 'a3'))),
+select is(tests.try(format($$update app_public.appointments set status = 'confirmed', notes = 'Confirmed by phone' where id = %L$$, (select id from ids where name = 'a3'))),
   'ok', 'PATCH: booked → confirmed');
+select tests.clear_authentication();
 select results_eq(
   format($$select a.confirmed_at is not null, l.changed_by from app_public.appointments a
             join app_public.appointment_status_log l on l.appointment_id = a.id and l.to_status = 'confirmed' where a.id = %L$$, (select id from ids where name = 'a3')),
   $$values (true, '20000000-0000-4000-8000-000000000008'::uuid)$$, 'PATCH: confirmed_at stamped and the change logged');
-select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appointments set status = 'cancelled' where id = %L$$, (select id from ids where name = 'a3'))),
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format($$update app_public.appointments set status = 'cancelled' where id = %L$$, (select id from ids where name = 'a3'))),
   'HMS_REASON_REQUIRED', 'PATCH: cancelling needs a cancellation_reason (422)');
-select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appointments set status = 'no_show' where id = %L$$, (select id from ids where name = 'a3'))),
+select is(tests.try(format($$update app_public.appointments set status = 'no_show' where id = %L$$, (select id from ids where name = 'a3'))),
   'HMS_TOO_EARLY_FOR_NO_SHOW', 'PATCH: no-show timing holds too (422)');
-select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appointments set status = 'cancelled', cancellation_reason = 'Feeling better' where id = %L$$, (select id from ids where name = 'a3'))),
+select is(tests.try(format($$update app_public.appointments set status = 'cancelled', cancellation_reason = 'Feeling better' where id = %L$$, (select id from ids where name = 'a3'))),
   'ok', 'PATCH: confirmed → cancelled with a reason');
+select tests.clear_authentication();
 select results_eq(
   format($$select cancelled_at is not null, cancelled_by from app_public.appointments where id = %L$$, (select id from ids where name = 'a3')),
   $$values (true, '20000000-0000-4000-8000-000000000008'::uuid)$$, 'PATCH: cancelled_at and cancelled_by stamped');
-select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appointments set status = 'booked' where id = %L$$, (select id from ids where name = 'a3'))),
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format($$update app_public.appointments set status = 'booked' where id = %L$$, (select id from ids where name = 'a3'))),
   'HMS_ILLEGAL_TRANSITION', 'PATCH: cancelled → booked is illegal (409)');
-select is(pg_temp.try(null, $$update app_public.appointments set status = 'booked' where id = '12990000-0000-4000-8000-000000000301'$$),
+select tests.clear_authentication();
+select is(tests.try($$update app_public.appointments set status = 'booked' where id = '12990000-0000-4000-8000-000000000301'$$),
   'HMS_ILLEGAL_TRANSITION', 'even the owner cannot reopen a completed appointment (409)');
-select is(pg_temp.try('reception.ny@hms.test', format($$insert into app_public.appointments (patient_id, doctor_id, department_id, scheduled_start, scheduled_end, status)
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format($$insert into app_public.appointments (patient_id, doctor_id, department_id, scheduled_start, scheduled_end, status)
   values ('12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101', 'd0100000-0000-4000-8000-000000000011', %L, %L, 'completed')$$,
   pg_temp.at(12, '08:00'), pg_temp.at(12, '08:30'))),
   'HMS_WORKFLOW_REQUIRED', 'POST: staff cannot insert an appointment in another status than booked (409)');
-select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appointments set notes = 'Wheelchair' where id = %L$$, (select id from ids where name = 'a3'))),
+select is(tests.try(format($$update app_public.appointments set notes = 'Wheelchair' where id = %L$$, (select id from ids where name = 'a3'))),
   'ok', 'PATCH: ordinary fields stay editable');
 
+select tests.clear_authentication();
 select * from finish();
 rollback;

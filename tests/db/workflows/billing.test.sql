@@ -1,4 +1,6 @@
--- Billing workflow (migrations/current/3000-billing-workflow.sql): the billing contract, line
+-- Billing workflow (db/schema/app_public/functions/: create_invoice, add_invoice_item, issue_invoice,
+-- void_invoice, record_payment, the refund RPCs, issue_credit_note, settle_day, reopen_day; the
+-- contract db/schema/app_hidden/functions/ensure_draft_invoice.sql, add_invoice_item.sql): the billing contract, line
 -- computation, invoice totals and status machine, payments, refunds, credit notes and the daily
 -- settlement lock.
 begin;
@@ -15,36 +17,14 @@ insert into app_public.tax_configurations (id, hospital_id, code, name, tax_type
   ('30990000-0000-4000-8000-000000000301', pg_temp.ny(), 'WF_INCL_10', 'Inclusive 10%', 'vat', 'other', 10.00, true, false),
   ('30990000-0000-4000-8000-000000000302', pg_temp.la(), 'WF_LA_7', 'LA 7%', 'sales_tax', 'other', 7.00, false, false);
 
--- Runs SQL as a member of staff (home hospital); answers 'ok', the HMS code or E:<sqlstate>.
-create function pg_temp.try(p_email text, p_sql text) returns text language plpgsql as $$
-begin
-  if p_email is not null then perform tests.authenticate_as(p_email); end if;
-  begin
-    execute p_sql;
-    perform tests.clear_authentication();
-    return 'ok';
-  exception when others then
-    perform tests.clear_authentication();
-    if sqlstate = 'PGRST' then return sqlerrm::jsonb ->> 'code'; end if;
-    return 'E:' || sqlstate;
-  end;
-end;
-$$;
--- Runs a query returning one row as a member of staff and answers it as jsonb.
-create function pg_temp.call(p_email text, p_sql text) returns jsonb language plpgsql as $$
-declare
-  v jsonb;
-begin
-  perform tests.authenticate_as(p_email);
-  execute format('select to_jsonb(x) from (%s) x', p_sql) into v;
-  perform tests.clear_authentication();
-  return v;
-end;
-$$;
 create temp table ids (name text primary key, id uuid);
 create function pg_temp.id(p_name text) returns uuid language sql stable as $$ select id from ids where name = p_name $$;
 create function pg_temp.inv(p_name text) returns app_public.invoices language sql stable as $$
   select * from app_public.invoices where id = pg_temp.id(p_name) $$;
+-- Statements run as staff build their SQL from these names.
+grant select, insert on ids to public;
+insert into ids select 'la_invoice', id from app_public.invoices where hospital_id = pg_temp.la() limit 1;
+grant execute on all functions in schema pg_temp to public;
 
 -- ------------------------------------------------------------------------------------------
 -- 1. The billing contract (as the owner, like other workflows' security definer RPCs)
@@ -57,9 +37,9 @@ select isnt(app_hidden.ensure_draft_invoice(pg_temp.ny(), '30990000-0000-4000-80
             'another invoice type gets its own draft');
 select alike((select invoice_number from app_public.invoices where id = pg_temp.id('c1')), 'INV-%', 'the draft is numbered automatically');
 select is((select currency_code::text from app_public.invoices where id = pg_temp.id('c1')), 'USD', 'the draft takes the hospital currency');
-select is(pg_temp.try(null, $$select app_hidden.ensure_draft_invoice('10000000-0000-4000-8000-000000000001', '30990000-0000-4000-8000-000000000203', 'pharmacy')$$),
+select is(tests.try($$select app_hidden.ensure_draft_invoice('10000000-0000-4000-8000-000000000001', '30990000-0000-4000-8000-000000000203', 'pharmacy')$$),
           'HMS_NOT_FOUND', 'ensure_draft_invoice: another hospital''s patient is 404');
-select is(pg_temp.try(null, $$select app_hidden.ensure_draft_invoice('10000000-0000-4000-8000-000000000001', '30990000-0000-4000-8000-000000000201', 'spa')$$),
+select is(tests.try($$select app_hidden.ensure_draft_invoice('10000000-0000-4000-8000-000000000001', '30990000-0000-4000-8000-000000000201', 'spa')$$),
           'HMS_INVOICE_TYPE_INVALID', 'ensure_draft_invoice: unknown type is 422');
 
 -- medicine line, default MED_5 rule (5 %): 3 × 10.00, 10 % discount → 27.00 + 1.35 tax
@@ -79,17 +59,17 @@ select results_eq($$select tax_percent, tax_amount, line_total, price_includes_t
 -- 'service' has no category rule → no tax
 insert into ids values ('l4', app_hidden.add_invoice_item(pg_temp.id('c1'), 'service', 'Parking', 2, 2.50));
 select is((select tax_percent from app_public.invoice_items where id = pg_temp.id('l4')), 0.00::numeric(5,2), 'no rule for the category: no tax');
-select is(pg_temp.try(null, format('select app_hidden.add_invoice_item(%L, %L, %L, 1, 1)', pg_temp.id('c1'), 'spa', 'x')),
+select is(tests.try(format('select app_hidden.add_invoice_item(%L, %L, %L, 1, 1)', pg_temp.id('c1'), 'spa', 'x')),
           'HMS_INVOICE_ITEM_INVALID', 'add_invoice_item: unknown item type is 422');
-select is(pg_temp.try(null, format('select app_hidden.add_invoice_item(%L, %L, %L, 0, 1)', pg_temp.id('c1'), 'other', 'x')),
+select is(tests.try(format('select app_hidden.add_invoice_item(%L, %L, %L, 0, 1)', pg_temp.id('c1'), 'other', 'x')),
           'HMS_INVOICE_ITEM_INVALID', 'add_invoice_item: zero quantity is 422');
-select is(pg_temp.try(null, format('select app_hidden.add_invoice_item(%L, %L, %L, 1, -1)', pg_temp.id('c1'), 'other', 'x')),
+select is(tests.try(format('select app_hidden.add_invoice_item(%L, %L, %L, 1, -1)', pg_temp.id('c1'), 'other', 'x')),
           'HMS_INVOICE_ITEM_INVALID', 'add_invoice_item: negative price is 422');
-select is(pg_temp.try(null, format('select app_hidden.add_invoice_item(%L, %L, %L, 999999999, 99999)', pg_temp.id('c1'), 'other', 'x')),
+select is(tests.try(format('select app_hidden.add_invoice_item(%L, %L, %L, 999999999, 99999)', pg_temp.id('c1'), 'other', 'x')),
           'HMS_INVOICE_ITEM_INVALID', 'add_invoice_item: an amount too large is 422, not a numeric overflow');
-select is(pg_temp.try(null, format('select app_hidden.add_invoice_item(%L, %L, %L, 1, 1, %L)', pg_temp.id('c1'), 'other', 'x', '30990000-0000-4000-8000-000000000302')),
+select is(tests.try(format('select app_hidden.add_invoice_item(%L, %L, %L, 1, 1, %L)', pg_temp.id('c1'), 'other', 'x', '30990000-0000-4000-8000-000000000302')),
           'HMS_NOT_FOUND', 'add_invoice_item: another hospital''s tax configuration is 404');
-select is(pg_temp.try(null, format('select app_hidden.add_invoice_item(%L, %L, %L, 1, 1, null, %L)', pg_temp.id('c1'), 'other', 'x', '{"doctor_id": "11000000-0000-4000-8000-000000000002"}')),
+select is(tests.try(format('select app_hidden.add_invoice_item(%L, %L, %L, 1, 1, null, %L)', pg_temp.id('c1'), 'other', 'x', '{"doctor_id": "11000000-0000-4000-8000-000000000002"}')),
           'HMS_NOT_FOUND', 'add_invoice_item: a link to a missing record is 404');
 
 -- Invariant: total = Σ lines ± tax and discount
@@ -106,11 +86,15 @@ select is((select count(*)::int from app_public.invoices i
               and i.total_amount = i.subtotal - i.discount_amount + i.tax_amount), 1,
           'invariant: invoice total = items ± tax and discount');
 -- a line changes and goes while the invoice is a draft
-select is(pg_temp.try('accountant.ny@hms.test', format('update app_public.invoice_items set quantity = 4 where id = %L', pg_temp.id('l4'))), 'ok',
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format('update app_public.invoice_items set quantity = 4 where id = %L', pg_temp.id('l4'))), 'ok',
           'staff may change a draft line');
+select tests.clear_authentication();
 select is((select line_total from app_public.invoice_items where id = pg_temp.id('l4')), 10.00::numeric(12,2), 'the changed line is recomputed');
-select is(pg_temp.try('accountant.ny@hms.test', format('delete from app_public.invoice_items where id = %L', pg_temp.id('l4'))), 'ok',
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format('delete from app_public.invoice_items where id = %L', pg_temp.id('l4'))), 'ok',
           'staff may remove a draft line');
+select tests.clear_authentication();
 select results_eq($$select subtotal, discount_amount, total_amount from app_public.invoices where id = pg_temp.id('c1')$$,
                   $$values (140.00::numeric(12,2), 7.35::numeric(12,2), 135.00::numeric(12,2))$$,
                   'totals follow removed lines; the invoice-level discount stays');
@@ -118,121 +102,151 @@ select results_eq($$select subtotal, discount_amount, total_amount from app_publ
 -- ------------------------------------------------------------------------------------------
 -- 2. RPCs: create, add line, issue, void
 -- ------------------------------------------------------------------------------------------
-select is(pg_temp.try('nurse.ny@hms.test', $$select app_public.create_invoice('30990000-0000-4000-8000-000000000202', 'outpatient')$$),
+select tests.authenticate_as('nurse.ny@hms.test');
+select is(tests.try($$select app_public.create_invoice('30990000-0000-4000-8000-000000000202', 'outpatient')$$),
           'HMS_FORBIDDEN', 'create_invoice: 403 without billing.write');
-select is(pg_temp.try('accountant.ny@hms.test', $$select app_public.create_invoice('30990000-0000-4000-8000-000000000203', 'outpatient')$$),
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try($$select app_public.create_invoice('30990000-0000-4000-8000-000000000203', 'outpatient')$$),
           'HMS_NOT_FOUND', 'create_invoice: another hospital''s patient is 404');
-select is(pg_temp.try(null, $$select app_public.create_invoice('30990000-0000-4000-8000-000000000202', 'outpatient')$$),
+select tests.clear_authentication();
+select is(tests.try($$select app_public.create_invoice('30990000-0000-4000-8000-000000000202', 'outpatient')$$),
           'HMS_SESSION_INVALID', 'create_invoice: no session is 401');
-insert into ids select 'r1', (pg_temp.call('reception.ny@hms.test', $$select * from app_public.create_invoice('30990000-0000-4000-8000-000000000202', 'outpatient')$$) ->> 'id')::uuid;
+select tests.authenticate_as('reception.ny@hms.test');
+insert into ids select 'r1', (tests.call($$select to_jsonb(r) from (select * from app_public.create_invoice('30990000-0000-4000-8000-000000000202', 'outpatient')) r$$) ->> 'id')::uuid;
+select tests.clear_authentication();
 select is((pg_temp.inv('r1')).status, 'draft', 'create_invoice opens a draft');
-select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.issue_invoice(%L)', pg_temp.id('r1'))),
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format('select app_public.issue_invoice(%L)', pg_temp.id('r1'))),
           'HMS_INVOICE_EMPTY', 'issue_invoice: an invoice without lines is 422');
-select is(pg_temp.call('accountant.ny@hms.test', format($$select line_total from app_public.add_invoice_item(%L, 'consultation', 'Consultation', 1, 200)$$, pg_temp.id('r1'))) ->> 'line_total',
+select is(tests.call(format($$select to_jsonb(r) from (select line_total from app_public.add_invoice_item(%L, 'consultation', 'Consultation', 1, 200)) r$$, pg_temp.id('r1'))) ->> 'line_total',
           '200.00', 'add_invoice_item RPC adds a computed line');
-select is(pg_temp.try('nurse.ny@hms.test', format($$select app_public.add_invoice_item(%L, 'other', 'x', 1, 1)$$, pg_temp.id('r1'))),
+select tests.authenticate_as('nurse.ny@hms.test');
+select is(tests.try(format($$select app_public.add_invoice_item(%L, 'other', 'x', 1, 1)$$, pg_temp.id('r1'))),
           'HMS_FORBIDDEN', 'add_invoice_item RPC: 403 without billing.write');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.add_invoice_item(%L, 'other', 'x', 1, 1)$$, (select id from app_public.invoices where hospital_id = pg_temp.la() limit 1))),
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format($$select app_public.add_invoice_item(%L, 'other', 'x', 1, 1)$$, pg_temp.id('la_invoice'))),
           'HMS_NOT_FOUND', 'add_invoice_item RPC: another hospital''s invoice is 404');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.add_invoice_item(%L, 'other', '', 1, 1)$$, pg_temp.id('r1'))),
+select is(tests.try(format($$select app_public.add_invoice_item(%L, 'other', '', 1, 1)$$, pg_temp.id('r1'))),
           'HMS_INVOICE_ITEM_INVALID', 'add_invoice_item RPC: empty description is 422');
-select is(pg_temp.try('accountant.ny@hms.test', format($$update app_public.invoices set status = 'paid' where id = %L$$, pg_temp.id('r1'))),
+select is(tests.try(format($$update app_public.invoices set status = 'paid' where id = %L$$, pg_temp.id('r1'))),
           'HMS_ILLEGAL_TRANSITION', 'draft → paid by hand is 409');
-select is(pg_temp.call('accountant.ny@hms.test', format('select status, issued_at is not null as stamped, due_date from app_public.issue_invoice(%L)', pg_temp.id('r1'))),
+select is(tests.call(format('select to_jsonb(r) from (select status, issued_at is not null as stamped, due_date from app_public.issue_invoice(%L)) r', pg_temp.id('r1'))),
           jsonb_build_object('status', 'issued', 'stamped', true, 'due_date', (pg_temp.inv('r1')).invoice_date),
           'issue_invoice: issued, stamped, due date from invoice_due_days (NY: 0)');
+select tests.clear_authentication();
 select isnt((pg_temp.inv('r1')).issued_by, null, 'issue_invoice records who issued');
-select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.issue_invoice(%L)', pg_temp.id('r1'))),
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format('select app_public.issue_invoice(%L)', pg_temp.id('r1'))),
           'HMS_ILLEGAL_TRANSITION', 'issue_invoice twice is 409');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.add_invoice_item(%L, 'other', 'x', 1, 1)$$, pg_temp.id('r1'))),
+select is(tests.try(format($$select app_public.add_invoice_item(%L, 'other', 'x', 1, 1)$$, pg_temp.id('r1'))),
           'HMS_INVOICE_NOT_DRAFT', 'no line is added after issue (RPC)');
-select is(pg_temp.try(null, format($$select app_hidden.add_invoice_item(%L, 'other', 'x', 1, 1)$$, pg_temp.id('r1'))),
+select tests.clear_authentication();
+select is(tests.try(format($$select app_hidden.add_invoice_item(%L, 'other', 'x', 1, 1)$$, pg_temp.id('r1'))),
           'HMS_INVOICE_NOT_DRAFT', 'no line is added after issue (contract)');
-select is(pg_temp.try('accountant.ny@hms.test', format('update app_public.invoice_items set unit_price = 1 where invoice_id = %L', pg_temp.id('r1'))),
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format('update app_public.invoice_items set unit_price = 1 where invoice_id = %L', pg_temp.id('r1'))),
           'HMS_INVOICE_NOT_DRAFT', 'no line changes after issue (REST)');
-select is(pg_temp.try('accountant.ny@hms.test', format('delete from app_public.invoice_items where invoice_id = %L', pg_temp.id('r1'))),
+select is(tests.try(format('delete from app_public.invoice_items where invoice_id = %L', pg_temp.id('r1'))),
           'HMS_INVOICE_NOT_DRAFT', 'no line is removed after issue (REST)');
-select is(pg_temp.try('accountant.ny@hms.test', format('update app_public.invoices set discount_amount = 50 where id = %L', pg_temp.id('r1'))),
+select is(tests.try(format('update app_public.invoices set discount_amount = 50 where id = %L', pg_temp.id('r1'))),
           'HMS_INVOICE_NOT_DRAFT', 'the discount is frozen after issue');
-select is(pg_temp.try('accountant.ny@hms.test', format($$update app_public.invoices set status = 'draft' where id = %L$$, pg_temp.id('r1'))),
+select is(tests.try(format($$update app_public.invoices set status = 'draft' where id = %L$$, pg_temp.id('r1'))),
           'HMS_ILLEGAL_TRANSITION', 'no way back to draft');
-select is(pg_temp.try('accountant.ny@hms.test', format($$insert into app_public.invoices (patient_id, status) values (%L, 'paid')$$, '30990000-0000-4000-8000-000000000202')),
+select is(tests.try(format($$insert into app_public.invoices (patient_id, status) values (%L, 'paid')$$, '30990000-0000-4000-8000-000000000202')),
           'HMS_ILLEGAL_TRANSITION', 'a new invoice over REST starts as a draft');
 
 -- void
+select tests.clear_authentication();
 insert into ids values ('v1', app_hidden.ensure_draft_invoice(pg_temp.ny(), '30990000-0000-4000-8000-000000000202', 'other'));
-select is(pg_temp.try('reception.ny@hms.test', format($$select app_public.void_invoice(%L, 'duplicate')$$, pg_temp.id('v1'))),
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format($$select app_public.void_invoice(%L, 'duplicate')$$, pg_temp.id('v1'))),
           'HMS_FORBIDDEN', 'void_invoice: 403 without billing.void');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.void_invoice(%L, '  ')$$, pg_temp.id('v1'))),
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format($$select app_public.void_invoice(%L, '  ')$$, pg_temp.id('v1'))),
           'HMS_VOID_REASON_REQUIRED', 'void_invoice: a reason is required');
-select is(pg_temp.call('accountant.ny@hms.test', format($$select status, void_reason, voided_at is not null as stamped from app_public.void_invoice(%L, 'Opened twice')$$, pg_temp.id('v1'))),
+select is(tests.call(format($$select to_jsonb(r) from (select status, void_reason, voided_at is not null as stamped from app_public.void_invoice(%L, 'Opened twice')) r$$, pg_temp.id('v1'))),
           '{"status": "void", "void_reason": "Opened twice", "stamped": true}'::jsonb, 'void_invoice voids a draft');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.issue_invoice(%L)$$, pg_temp.id('v1'))),
+select is(tests.try(format($$select app_public.issue_invoice(%L)$$, pg_temp.id('v1'))),
           'HMS_ILLEGAL_TRANSITION', 'void is final');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.void_invoice(%L, 'x')$$, (select id from app_public.invoices where hospital_id = pg_temp.la() limit 1))),
+select is(tests.try(format($$select app_public.void_invoice(%L, 'x')$$, pg_temp.id('la_invoice'))),
           'HMS_NOT_FOUND', 'void_invoice: another hospital''s invoice is 404');
 
 -- ------------------------------------------------------------------------------------------
 -- 3. Payments (r1: total 200.00)
 -- ------------------------------------------------------------------------------------------
-select is(pg_temp.try('nurse.ny@hms.test', format($$select app_public.record_payment(%L, 10, 'cash')$$, pg_temp.id('r1'))),
+select tests.authenticate_as('nurse.ny@hms.test');
+select is(tests.try(format($$select app_public.record_payment(%L, 10, 'cash')$$, pg_temp.id('r1'))),
           'HMS_FORBIDDEN', 'record_payment: 403 without billing.collect');
-select is(pg_temp.try('reception.ny@hms.test', format($$select app_public.record_payment(%L, 0, 'cash')$$, pg_temp.id('r1'))),
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format($$select app_public.record_payment(%L, 0, 'cash')$$, pg_temp.id('r1'))),
           'HMS_AMOUNT_INVALID', 'record_payment: zero is 422');
-select is(pg_temp.try('reception.ny@hms.test', format($$select app_public.record_payment(%L, 10, 'gold')$$, pg_temp.id('r1'))),
+select is(tests.try(format($$select app_public.record_payment(%L, 10, 'gold')$$, pg_temp.id('r1'))),
           'HMS_PAYMENT_METHOD_INVALID', 'record_payment: unknown method is 422');
-select is(pg_temp.try('reception.ny@hms.test', format($$select app_public.record_payment(%L, 200.01, 'cash')$$, pg_temp.id('r1'))),
+select is(tests.try(format($$select app_public.record_payment(%L, 200.01, 'cash')$$, pg_temp.id('r1'))),
           'HMS_OVERPAYMENT', 'record_payment: more than the balance is 422 HMS_OVERPAYMENT');
-select is(pg_temp.try('reception.ny@hms.test', format($$select app_public.record_payment(%L, 10, 'cash')$$, pg_temp.id('c1'))),
+select is(tests.try(format($$select app_public.record_payment(%L, 10, 'cash')$$, pg_temp.id('c1'))),
           'HMS_INVOICE_NOT_PAYABLE', 'record_payment: a draft is not payable');
-select is(pg_temp.try('reception.ny@hms.test', $$select app_public.record_payment('d3000000-0000-4000-8000-000000000002', 1, 'cash')$$),
+select is(tests.try($$select app_public.record_payment('d3000000-0000-4000-8000-000000000002', 1, 'cash')$$),
           'HMS_NOT_FOUND', 'record_payment: another hospital''s invoice is 404');
-insert into ids select 'p1', (pg_temp.call('reception.ny@hms.test', format($$select * from app_public.record_payment(%L, 120, 'cash')$$, pg_temp.id('r1'))) ->> 'id')::uuid;
+insert into ids select 'p1', (tests.call(format($$select to_jsonb(r) from (select * from app_public.record_payment(%L, 120, 'cash')) r$$, pg_temp.id('r1'))) ->> 'id')::uuid;
+select tests.clear_authentication();
 select alike((select receipt_number from app_public.payments where id = pg_temp.id('p1')), 'RCT-%', 'record_payment: automatic receipt number');
 select results_eq(format('select status, amount_paid, balance_due from app_public.invoices where id = %L', pg_temp.id('r1')),
                   $$values ('partially_paid'::text, 120.00::numeric(12,2), 80.00::numeric(12,2))$$, 'a part payment: partially_paid');
-select is(pg_temp.try('reception.ny@hms.test', format($$insert into app_public.payments (invoice_id, patient_id, amount, payment_method) values (%L, %L, 80.01, 'card')$$,
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format($$insert into app_public.payments (invoice_id, patient_id, amount, payment_method) values (%L, %L, 80.01, 'card')$$,
                                                       pg_temp.id('r1'), '30990000-0000-4000-8000-000000000202')),
           'HMS_OVERPAYMENT', 'a direct REST insert cannot overpay either');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.void_invoice(%L, 'x')$$, pg_temp.id('r1'))),
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format($$select app_public.void_invoice(%L, 'x')$$, pg_temp.id('r1'))),
           'HMS_ILLEGAL_TRANSITION', 'a partially paid invoice cannot be voided');
-select is(pg_temp.try('accountant.ny@hms.test', format($$update app_public.invoices set status = 'paid' where id = %L$$, pg_temp.id('r1'))),
+select is(tests.try(format($$update app_public.invoices set status = 'paid' where id = %L$$, pg_temp.id('r1'))),
           'HMS_ILLEGAL_TRANSITION', 'paid is not set by hand');
-insert into ids select 'p2', (pg_temp.call('accountant.ny@hms.test', format($$select * from app_public.record_payment(%L, 80, 'card', 'AUTH 1', card_last4 => '4242')$$, pg_temp.id('r1'))) ->> 'id')::uuid;
+insert into ids select 'p2', (tests.call(format($$select to_jsonb(r) from (select * from app_public.record_payment(%L, 80, 'card', 'AUTH 1', card_last4 => '4242')) r$$, pg_temp.id('r1'))) ->> 'id')::uuid;
+select tests.clear_authentication();
 select results_eq(format('select status, amount_paid, balance_due, paid_at is not null from app_public.invoices where id = %L', pg_temp.id('r1')),
                   $$values ('paid'::text, 200.00::numeric(12,2), 0.00::numeric(12,2), true)$$, 'paid in full: paid, balance 0, paid_at set');
-select is(pg_temp.try('reception.ny@hms.test', format($$select app_public.record_payment(%L, 1, 'cash')$$, pg_temp.id('r1'))),
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format($$select app_public.record_payment(%L, 1, 'cash')$$, pg_temp.id('r1'))),
           'HMS_INVOICE_NOT_PAYABLE', 'a paid invoice takes no more payments');
-select is(pg_temp.try('accountant.ny@hms.test', format($$update app_public.payments set amount = 1 where id = %L$$, pg_temp.id('p1'))),
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format($$update app_public.payments set amount = 1 where id = %L$$, pg_temp.id('p1'))),
           'HMS_ILLEGAL_TRANSITION', 'a payment''s amount never changes');
 
 -- ------------------------------------------------------------------------------------------
 -- 4. Refunds (NY threshold 0: every approval by someone else)
 -- ------------------------------------------------------------------------------------------
-select is(pg_temp.try('reception.ny@hms.test', format($$select app_public.request_refund(%L, 10, 'overbilling')$$, pg_temp.id('r1'))),
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format($$select app_public.request_refund(%L, 10, 'overbilling')$$, pg_temp.id('r1'))),
           'HMS_FORBIDDEN', 'request_refund: 403 without billing.refund');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.request_refund(%L, 200.01, 'overbilling')$$, pg_temp.id('r1'))),
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format($$select app_public.request_refund(%L, 200.01, 'overbilling')$$, pg_temp.id('r1'))),
           'HMS_REFUND_EXCEEDS_PAID', 'request_refund: more than paid is 422');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.request_refund(%L, 10, 'because')$$, pg_temp.id('r1'))),
+select is(tests.try(format($$select app_public.request_refund(%L, 10, 'because')$$, pg_temp.id('r1'))),
           'HMS_REFUND_REASON_INVALID', 'request_refund: unknown reason is 422');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.request_refund(%L, 10, 'overbilling', %L)$$, pg_temp.id('r1'), pg_temp.id('l1'))),
+select is(tests.try(format($$select app_public.request_refund(%L, 10, 'overbilling', %L)$$, pg_temp.id('r1'), pg_temp.id('l1'))),
           'HMS_NOT_FOUND', 'request_refund: a payment of another invoice is 404');
-insert into ids select 'f1', (pg_temp.call('accountant.ny@hms.test', format($$select * from app_public.request_refund(%L, 100, 'service_not_rendered', %L)$$, pg_temp.id('r1'), pg_temp.id('p1'))) ->> 'id')::uuid;
+insert into ids select 'f1', (tests.call(format($$select to_jsonb(r) from (select * from app_public.request_refund(%L, 100, 'service_not_rendered', %L)) r$$, pg_temp.id('r1'), pg_temp.id('p1'))) ->> 'id')::uuid;
+select tests.clear_authentication();
 select is((select refund_method from app_public.refunds where id = pg_temp.id('f1')), 'cash', 'the refund method defaults to the payment''s');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.request_refund(%L, 100.01, 'overbilling')$$, pg_temp.id('r1'))),
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format($$select app_public.request_refund(%L, 100.01, 'overbilling')$$, pg_temp.id('r1'))),
           'HMS_REFUND_EXCEEDS_PAID', 'pending refunds count against what may still be refunded');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.approve_refund(%L)$$, pg_temp.id('f1'))),
+select is(tests.try(format($$select app_public.approve_refund(%L)$$, pg_temp.id('f1'))),
           'HMS_APPROVAL_BY_OTHER_USER', 'approve_refund: the requester may not approve above the threshold');
-select is(pg_temp.try('accountant.ny@hms.test', format($$update app_public.refunds set status = 'approved' where id = %L$$, pg_temp.id('f1'))),
+select is(tests.try(format($$update app_public.refunds set status = 'approved' where id = %L$$, pg_temp.id('f1'))),
           'HMS_APPROVAL_BY_OTHER_USER', 'the same rule holds for a direct update');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.process_refund(%L)$$, pg_temp.id('f1'))),
+select is(tests.try(format($$select app_public.process_refund(%L)$$, pg_temp.id('f1'))),
           'HMS_ILLEGAL_TRANSITION', 'process_refund: requested → processed is 409');
-select is(pg_temp.call('admin.ny@hms.test', format($$select status from app_public.approve_refund(%L)$$, pg_temp.id('f1'))) ->> 'status',
+select tests.authenticate_as('admin.ny@hms.test');
+select is(tests.call(format($$select to_jsonb(r) from (select status from app_public.approve_refund(%L)) r$$, pg_temp.id('f1'))) ->> 'status',
           'approved', 'approve_refund by another user');
-select is(pg_temp.try('admin.ny@hms.test', format($$select app_public.reject_refund(%L, 'no')$$, pg_temp.id('f1'))),
+select is(tests.try(format($$select app_public.reject_refund(%L, 'no')$$, pg_temp.id('f1'))),
           'HMS_ILLEGAL_TRANSITION', 'reject_refund: approved → rejected is 409');
-select is(pg_temp.call('accountant.ny@hms.test', format($$select status, processed_at is not null as stamped from app_public.process_refund(%L, 'CASH OUT')$$, pg_temp.id('f1'))),
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.call(format($$select to_jsonb(r) from (select status, processed_at is not null as stamped from app_public.process_refund(%L, 'CASH OUT')) r$$, pg_temp.id('f1'))),
           '{"status": "processed", "stamped": true}'::jsonb, 'process_refund');
+select tests.clear_authentication();
 select results_eq(format('select status, amount_refunded, balance_due from app_public.invoices where id = %L', pg_temp.id('r1')),
                   $$values ('partially_paid'::text, 100.00::numeric(12,2), 100.00::numeric(12,2))$$,
                   'a processed refund counts: balance reopens, status partially_paid');
@@ -242,58 +256,69 @@ select is((select amount_paid - amount_refunded from app_public.invoices where i
                 - (select sum(amount) from app_public.refunds where invoice_id = pg_temp.id('r1') and status = 'processed')),
           'invariant: paid − refunded = payments − refunds');
 update app_public.hospital_settings set refund_approval_threshold = 100 where hospital_id = pg_temp.ny();
-insert into ids select 'f2', (pg_temp.call('accountant.ny@hms.test', format($$select * from app_public.request_refund(%L, 100, 'overbilling')$$, pg_temp.id('r1'))) ->> 'id')::uuid;
-select is(pg_temp.call('accountant.ny@hms.test', format($$select status from app_public.approve_refund(%L)$$, pg_temp.id('f2'))) ->> 'status',
+select tests.authenticate_as('accountant.ny@hms.test');
+insert into ids select 'f2', (tests.call(format($$select to_jsonb(r) from (select * from app_public.request_refund(%L, 100, 'overbilling')) r$$, pg_temp.id('r1'))) ->> 'id')::uuid;
+select is(tests.call(format($$select to_jsonb(r) from (select status from app_public.approve_refund(%L)) r$$, pg_temp.id('f2'))) ->> 'status',
           'approved', 'under the threshold the requester may approve');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.process_refund(%L)$$, pg_temp.id('f2'))), 'ok', 'process the second refund');
+select is(tests.try(format($$select app_public.process_refund(%L)$$, pg_temp.id('f2'))), 'ok', 'process the second refund');
+select tests.clear_authentication();
 select results_eq(format('select status, amount_refunded, balance_due from app_public.invoices where id = %L', pg_temp.id('r1')),
                   $$values ('refunded'::text, 200.00::numeric(12,2), 0.00::numeric(12,2))$$, 'fully refunded: refunded, nothing due');
-insert into ids select 'f3', (pg_temp.call('accountant.ny@hms.test', format($$select * from app_public.request_refund(%L, 10, 'overbilling')$$, 'd3000000-0000-4000-8000-000000000001')) ->> 'id')::uuid;
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.reject_refund(%L, '')$$, pg_temp.id('f3'))),
+select tests.authenticate_as('accountant.ny@hms.test');
+insert into ids select 'f3', (tests.call(format($$select to_jsonb(r) from (select * from app_public.request_refund(%L, 10, 'overbilling')) r$$, 'd3000000-0000-4000-8000-000000000001')) ->> 'id')::uuid;
+select is(tests.try(format($$select app_public.reject_refund(%L, '')$$, pg_temp.id('f3'))),
           'HMS_REASON_REQUIRED', 'reject_refund: a reason is required');
-select is(pg_temp.call('accountant.ny@hms.test', format($$select status from app_public.reject_refund(%L, 'Not justified')$$, pg_temp.id('f3'))) ->> 'status',
+select is(tests.call(format($$select to_jsonb(r) from (select status from app_public.reject_refund(%L, 'Not justified')) r$$, pg_temp.id('f3'))) ->> 'status',
           'rejected', 'reject_refund');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.approve_refund(%L)$$, pg_temp.id('f3'))),
+select is(tests.try(format($$select app_public.approve_refund(%L)$$, pg_temp.id('f3'))),
           'HMS_ILLEGAL_TRANSITION', 'a rejected refund stays rejected');
-select is(pg_temp.try('accountant.ny@hms.test', $$select app_public.approve_refund('30990000-0000-4000-8000-00000000ffff')$$),
+select is(tests.try($$select app_public.approve_refund('30990000-0000-4000-8000-00000000ffff')$$),
           'HMS_NOT_FOUND', 'approve_refund: unknown refund is 404');
 
 -- ------------------------------------------------------------------------------------------
 -- 5. Credit notes (a new invoice of 100.00, 60 paid)
 -- ------------------------------------------------------------------------------------------
+select tests.clear_authentication();
 insert into ids values ('k1', app_hidden.ensure_draft_invoice(pg_temp.ny(), '30990000-0000-4000-8000-000000000202', 'lab'));
 select app_hidden.add_invoice_item(pg_temp.id('k1'), 'other', 'Blood panel', 1, 100);
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.issue_credit_note(%L, 10, 'Too early')$$, pg_temp.id('k1'))),
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format($$select app_public.issue_credit_note(%L, 10, 'Too early')$$, pg_temp.id('k1'))),
           'HMS_INVOICE_NOT_CREDITABLE', 'issue_credit_note: a draft is not creditable');
-select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.issue_invoice(%L)', pg_temp.id('k1'))), 'ok', 'issue k1');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.record_payment(%L, 60, 'upi')$$, pg_temp.id('k1'))), 'ok', 'pay 60 on k1');
-select is(pg_temp.try('reception.ny@hms.test', format($$select app_public.issue_credit_note(%L, 10, 'Overcharge')$$, pg_temp.id('k1'))),
+select is(tests.try(format('select app_public.issue_invoice(%L)', pg_temp.id('k1'))), 'ok', 'issue k1');
+select is(tests.try(format($$select app_public.record_payment(%L, 60, 'upi')$$, pg_temp.id('k1'))), 'ok', 'pay 60 on k1');
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format($$select app_public.issue_credit_note(%L, 10, 'Overcharge')$$, pg_temp.id('k1'))),
           'HMS_FORBIDDEN', 'issue_credit_note: 403 without billing.refund');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.issue_credit_note(%L, 100.01, 'Overcharge')$$, pg_temp.id('k1'))),
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format($$select app_public.issue_credit_note(%L, 100.01, 'Overcharge')$$, pg_temp.id('k1'))),
           'HMS_CREDIT_EXCEEDS_TOTAL', 'issue_credit_note: more than the total is 422');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.issue_credit_note(%L, -5, 'Overcharge')$$, pg_temp.id('k1'))),
+select is(tests.try(format($$select app_public.issue_credit_note(%L, -5, 'Overcharge')$$, pg_temp.id('k1'))),
           'HMS_AMOUNT_INVALID', 'issue_credit_note: a negative amount is 422');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.issue_credit_note(%L, 5, 'Overcharge', '{}')$$, pg_temp.id('k1'))),
+select is(tests.try(format($$select app_public.issue_credit_note(%L, 5, 'Overcharge', '{}')$$, pg_temp.id('k1'))),
           'HMS_CREDIT_NOTE_LINES_INVALID', 'issue_credit_note: lines must be an array');
-select is(pg_temp.call('accountant.ny@hms.test', format($$select status, credit_note_number like 'CRN-%%' as numbered from app_public.issue_credit_note(%L, 40, 'Panel partly not run', '[{"description": "Lipids", "amount": 40}]')$$, pg_temp.id('k1'))),
+select is(tests.call(format($$select to_jsonb(r) from (select status, credit_note_number like 'CRN-%%' as numbered from app_public.issue_credit_note(%L, 40, 'Panel partly not run', '[{"description": "Lipids", "amount": 40}]')) r$$, pg_temp.id('k1'))),
           '{"status": "issued", "numbered": true}'::jsonb, 'issue_credit_note: issued and numbered');
+select tests.clear_authentication();
 select results_eq(format('select status, amount_credited, balance_due from app_public.invoices where id = %L', pg_temp.id('k1')),
                   $$values ('paid'::text, 40.00::numeric(12,2), 0.00::numeric(12,2))$$, 'the credit note settles the rest: paid, balance 0');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.issue_credit_note(%L, 60.01, 'More')$$, pg_temp.id('k1'))),
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format($$select app_public.issue_credit_note(%L, 60.01, 'More')$$, pg_temp.id('k1'))),
           'HMS_CREDIT_EXCEEDS_TOTAL', 'already credited amounts count');
-select is(pg_temp.try('accountant.ny@hms.test', format($$insert into app_public.credit_notes (invoice_id, patient_id, amount, reason, status, issued_at) values (%L, %L, 500, 'Direct', 'issued', now())$$,
+select is(tests.try(format($$insert into app_public.credit_notes (invoice_id, patient_id, amount, reason, status, issued_at) values (%L, %L, 500, 'Direct', 'issued', now())$$,
                                                         pg_temp.id('k1'), '30990000-0000-4000-8000-000000000202')),
           'HMS_ILLEGAL_TRANSITION', 'a credit note is not issued by a direct insert');
-select is(pg_temp.try('accountant.ny@hms.test', format($$update app_public.credit_notes set amount = 1 where invoice_id = %L$$, pg_temp.id('k1'))),
+select is(tests.try(format($$update app_public.credit_notes set amount = 1 where invoice_id = %L$$, pg_temp.id('k1'))),
           'HMS_ILLEGAL_TRANSITION', 'an issued credit note never changes');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.issue_credit_note(%L, 1, 'x')$$, pg_temp.id('v1'))),
+select is(tests.try(format($$select app_public.issue_credit_note(%L, 1, 'x')$$, pg_temp.id('v1'))),
           'HMS_INVOICE_NOT_CREDITABLE', 'a void invoice is not creditable');
 
 -- ------------------------------------------------------------------------------------------
 -- 6. Daily settlement (a day long ago, in NY time)
 -- ------------------------------------------------------------------------------------------
-create function pg_temp.old_day() returns date language sql stable as $$ select app_hidden.billing_local_date(pg_temp.ny(), now()) - 400 $$;
+select tests.clear_authentication();
+create function pg_temp.old_day() returns date language sql stable security definer set search_path = pg_catalog as $$ select app_hidden.billing_local_date(pg_temp.ny(), now()) - 400 $$;
 create function pg_temp.old_at(p_time time) returns timestamptz language sql stable as $$ select (pg_temp.old_day() + p_time) at time zone 'America/New_York' $$;
+grant execute on function pg_temp.old_day(), pg_temp.old_at(time) to public;
 insert into ids values ('s1', app_hidden.ensure_draft_invoice(pg_temp.ny(), '30990000-0000-4000-8000-000000000201', 'inpatient'));
 select app_hidden.add_invoice_item(pg_temp.id('s1'), 'room', 'Ward bed', 1, 1000);
 update app_public.invoices set status = 'issued' where id = pg_temp.id('s1');
@@ -302,44 +327,51 @@ insert into app_public.payments (hospital_id, invoice_id, patient_id, amount, pa
   (pg_temp.ny(), pg_temp.id('s1'), '30990000-0000-4000-8000-000000000201', 100, 'cash', pg_temp.old_at('09:00')),
   (pg_temp.ny(), pg_temp.id('s1'), '30990000-0000-4000-8000-000000000201', 250, 'card', pg_temp.old_at('23:30')),
   (pg_temp.ny(), pg_temp.id('s1'), '30990000-0000-4000-8000-000000000201', 70, 'cash', pg_temp.old_at('00:00') - interval '1 minute');
-select is(pg_temp.try('reception.ny@hms.test', format('select app_public.settle_day(%L)', pg_temp.old_day())),
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format('select app_public.settle_day(%L)', pg_temp.old_day())),
           'HMS_FORBIDDEN', 'settle_day: 403 without billing.settle');
-select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.settle_day(%L)', current_date + 5)),
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format('select app_public.settle_day(%L)', current_date + 5)),
           'HMS_SETTLEMENT_DATE_INVALID', 'settle_day: a future day is 422');
-select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.settle_day(%L, 90)', pg_temp.old_day())),
+select is(tests.try(format('select app_public.settle_day(%L, 90)', pg_temp.old_day())),
           'HMS_VARIANCE_REASON_REQUIRED', 'settle_day: a cash variance needs a reason');
-select is(pg_temp.call('accountant.ny@hms.test', format($$select status, cash_total, card_total, gross_collections, payment_count, expected_cash, cash_variance, settled_at is not null as stamped
-                                                           from app_public.settle_day(%L, 100)$$, pg_temp.old_day())),
+select is(tests.call(format($$select to_jsonb(r) from (select status, cash_total, card_total, gross_collections, payment_count, expected_cash, cash_variance, settled_at is not null as stamped
+                                                           from app_public.settle_day(%L, 100)) r$$, pg_temp.old_day())),
           '{"status": "settled", "cash_total": 100.00, "card_total": 250.00, "gross_collections": 350.00, "payment_count": 2, "expected_cash": 100.00, "cash_variance": 0.00, "stamped": true}'::jsonb,
           'settle_day: totals per method of the hospital-local day, settled');
-select is(pg_temp.try('accountant.ny@hms.test', format('select app_public.settle_day(%L)', pg_temp.old_day())),
+select is(tests.try(format('select app_public.settle_day(%L)', pg_temp.old_day())),
           'HMS_ILLEGAL_TRANSITION', 'settle_day twice is 409');
-select is(pg_temp.try(null, format($$insert into app_public.payments (hospital_id, invoice_id, patient_id, amount, payment_method, payment_date) values (%L, %L, %L, 5, 'cash', %L)$$,
+select tests.clear_authentication();
+select is(tests.try(format($$insert into app_public.payments (hospital_id, invoice_id, patient_id, amount, payment_method, payment_date) values (%L, %L, %L, 5, 'cash', %L)$$,
                                    pg_temp.ny(), pg_temp.id('s1'), '30990000-0000-4000-8000-000000000201', pg_temp.old_at('12:00'))),
           'HMS_DAY_SETTLED', 'no payment may be dated in a settled day (not even by the owner)');
-select is(pg_temp.try('accountant.ny@hms.test', format($$update app_public.payments set notes = 'x' where invoice_id = %L and payment_method = 'card'$$, pg_temp.id('s1'))),
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format($$update app_public.payments set notes = 'x' where invoice_id = %L and payment_method = 'card'$$, pg_temp.id('s1'))),
           'HMS_DAY_SETTLED', 'no payment of a settled day changes');
-select is(pg_temp.try('accountant.ny@hms.test', format($$update app_public.daily_settlements set status = 'reopened' where settlement_date = %L$$, pg_temp.old_day())),
+select is(tests.try(format($$update app_public.daily_settlements set status = 'reopened' where settlement_date = %L$$, pg_temp.old_day())),
           'HMS_ILLEGAL_TRANSITION', 'a settlement is not reopened by hand');
-select is(pg_temp.try('accountant.ny@hms.test', format($$update app_public.daily_settlements set counted_cash = 1 where settlement_date = %L$$, pg_temp.old_day())),
+select is(tests.try(format($$update app_public.daily_settlements set counted_cash = 1 where settlement_date = %L$$, pg_temp.old_day())),
           'HMS_DAY_SETTLED', 'a settled day is locked');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.reopen_day(%L, '')$$, pg_temp.old_day())),
+select is(tests.try(format($$select app_public.reopen_day(%L, '')$$, pg_temp.old_day())),
           'HMS_REASON_REQUIRED', 'reopen_day: a reason is required');
-select is(pg_temp.try('accountant.ny@hms.test', format($$select app_public.reopen_day(%L, 'x')$$, pg_temp.old_day() - 1)),
+select is(tests.try(format($$select app_public.reopen_day(%L, 'x')$$, pg_temp.old_day() - 1)),
           'HMS_NOT_FOUND', 'reopen_day: no settlement that day is 404');
-select is(pg_temp.call('accountant.ny@hms.test', format($$select status from app_public.reopen_day(%L, 'Late card slip')$$, pg_temp.old_day())) ->> 'status',
+select is(tests.call(format($$select to_jsonb(r) from (select status from app_public.reopen_day(%L, 'Late card slip')) r$$, pg_temp.old_day())) ->> 'status',
           'reopened', 'reopen_day');
-select is(pg_temp.try(null, format($$insert into app_public.payments (hospital_id, invoice_id, patient_id, amount, payment_method, payment_date) values (%L, %L, %L, 5, 'upi', %L)$$,
+select tests.clear_authentication();
+select is(tests.try(format($$insert into app_public.payments (hospital_id, invoice_id, patient_id, amount, payment_method, payment_date) values (%L, %L, %L, 5, 'upi', %L)$$,
                                    pg_temp.ny(), pg_temp.id('s1'), '30990000-0000-4000-8000-000000000201', pg_temp.old_at('12:00'))),
           'ok', 'a reopened day takes payments again');
 select is((app_hidden.compute_daily_settlement(pg_temp.ny(), pg_temp.old_day())).upi_total, 5.00::numeric(12,2),
           'compute_daily_settlement recomputes the totals');
-select is(pg_temp.try('admin.la@hms.test', format($$select app_public.reopen_day(%L, 'x')$$, pg_temp.old_day())),
+select tests.authenticate_as('admin.la@hms.test');
+select is(tests.try(format($$select app_public.reopen_day(%L, 'x')$$, pg_temp.old_day())),
           'HMS_NOT_FOUND', 'reopen_day: another hospital''s settlement is 404');
 
 -- ------------------------------------------------------------------------------------------
 -- 7. Invariants over every invoice touched here
 -- ------------------------------------------------------------------------------------------
+select tests.clear_authentication();
 select is((select count(*)::int from app_public.invoices i
             where i.patient_id::text like '30990000-%'
               and (i.total_amount <> greatest(i.subtotal - i.discount_amount + i.tax_amount, 0)

@@ -1,4 +1,5 @@
--- Lab workflow (migrations/current/2200-lab-workflow.sql): ordering, the status machine (legal and
+-- Lab workflow (db/schema/app_public/functions/: order_lab_test, collect_sample, start_lab_test,
+-- record_lab_result, report_lab_result, cancel_lab_order): ordering, the status machine (legal and
 -- illegal transitions, whatever the path), results only in progress/completed, critical flags,
 -- permissions per step, another hospital's ids.
 begin;

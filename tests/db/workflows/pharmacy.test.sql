@@ -1,4 +1,5 @@
--- Pharmacy workflow (migrations/current/2300-pharmacy-workflow.sql): dispensing against a
+-- Pharmacy workflow (db/schema/app_public/functions/: dispense_prescription, dispense_otc,
+-- return_dispensed_items): dispensing against a
 -- prescription and over the counter (first expiry, first out), returns, invoice lines through the
 -- billing contract, guards on direct writes, and the ledger invariant (batch = Σ movements).
 begin;

@@ -1,4 +1,5 @@
--- Prescriptions workflow (migrations/current/2100-prescriptions-workflow.sql): drafts, finalize,
+-- Prescriptions workflow (db/schema/app_public/functions/: create_prescription, finalize_prescription,
+-- amend_prescription, cancel_prescription, create/apply_prescription_template): drafts, finalize,
 -- versions after two amendments, refusal of direct edits after finalize, cancel, templates.
 begin;
 select plan(57);

@@ -1,4 +1,5 @@
--- Stock operations (migrations/current/4110-stock-operations.sql): adjustments (request, approval by
+-- Stock operations (db/schema/app_public/functions/: request/approve/reject_stock_adjustment,
+-- start_cycle_count, record_count, complete_cycle_count, approve_cycle_count): adjustments (request, approval by
 -- another user, rejection, sign rules, insufficient stock) and cycle counts (start, record,
 -- complete, approve with variance movements, the "batch moved since the snapshot" rule), guards on
 -- direct writes, tenancy, and the ledger invariant (every batch = Σ of its movements).

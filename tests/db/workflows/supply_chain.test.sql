@@ -1,4 +1,5 @@
--- Supply chain workflow (migrations/current/4000-supply-chain-workflow.sql): purchase orders
+-- Supply chain workflow (db/schema/app_public/functions/: create_purchase_order, approve_purchase_order,
+-- send_purchase_order, cancel_purchase_order, receive_goods): purchase orders
 -- (create, totals, approval by another user, send, cancel, legal transitions), goods receipt
 -- (PO outstanding, batch creation and top-up, optical products, consumables, PO status), guards
 -- on direct writes, tenancy, and the ledger invariant (every batch = Σ of its movements).
