@@ -10,8 +10,6 @@ declare
   v_policy record;
   v_has_deleted boolean := exists (select 1 from pg_catalog.pg_attribute a where a.attrelid = p_table and a.attname = 'is_deleted' and not a.attisdropped);
   v_read text;
-  v_insert_columns text;
-  v_update_columns text;
 begin
   select * into strict v_access from app_hidden.table_access where table_name = v_name;
 
@@ -19,7 +17,6 @@ begin
     execute format('drop policy %I on %s', v_policy.polname, p_table);
   end loop;
   execute format('revoke insert, update, delete on %s from hms_staff, hms_anonymous', p_table);
-  execute format('alter table %s enable row level security, force row level security', p_table);
   execute format('alter table %s alter column hospital_id set default app_hidden.current_hospital_id()', p_table);
 
   execute format($p$create policy tenant_isolation on %s as restrictive for all to hms_staff
@@ -45,21 +42,21 @@ begin
   execute format('grant select on %s to hms_staff', p_table);
 
   if v_access.write_mode in ('read_write', 'insert_only') and v_access.write_permissions <> '{}' then
-    v_insert_columns := (select string_agg(quote_ident(c), ', ') from unnest(app_hidden.client_writable_columns(p_table, false)) c);
     execute format('create policy insert_with_permission on %s for insert to hms_staff with check ((select app_hidden.has_any_permission(%L::text[])))',
                    p_table, v_access.write_permissions);
     execute format('comment on policy insert_with_permission on %s is %L', p_table,
                    'Insertable with any of: ' || array_to_string(v_access.write_permissions, ', ') || '.');
-    execute format('grant insert (%s) on %s to hms_staff', v_insert_columns, p_table);
+    execute format('grant insert (%s) on %s to hms_staff',
+                   (select string_agg(quote_ident(c), ', ') from unnest(app_hidden.client_writable_columns(p_table, false)) c), p_table);
   end if;
 
   if v_access.write_mode in ('read_write', 'update_only') and v_access.write_permissions <> '{}' then
-    v_update_columns := (select string_agg(quote_ident(c), ', ') from unnest(app_hidden.client_writable_columns(p_table, true)) c);
     execute format('create policy update_with_permission on %s for update to hms_staff using ((select app_hidden.has_any_permission(%L::text[]))) with check ((select app_hidden.has_any_permission(%L::text[])))',
                    p_table, v_access.write_permissions, v_access.write_permissions);
     execute format('comment on policy update_with_permission on %s is %L', p_table,
                    'Updatable with any of: ' || array_to_string(v_access.write_permissions, ', ') || '.');
-    execute format('grant update (%s) on %s to hms_staff', v_update_columns, p_table);
+    execute format('grant update (%s) on %s to hms_staff',
+                   (select string_agg(quote_ident(c), ', ') from unnest(app_hidden.client_writable_columns(p_table, true)) c), p_table);
   end if;
 
   if v_access.delete_permissions <> '{}' then
@@ -73,6 +70,6 @@ begin
 end;
 $function$;
 
-comment on function app_hidden.apply_access_policies(regclass) is 'Generates RLS policies and grants of a hospital-scoped table from its app_hidden.table_access row (re-runnable).';
+comment on function app_hidden.apply_access_policies(regclass) is 'Generates the RLS policies and grants of a hospital-scoped table from its app_hidden.table_access row (re-runnable); part of register_table.';
 
 revoke execute on function app_hidden.apply_access_policies(regclass) from public;

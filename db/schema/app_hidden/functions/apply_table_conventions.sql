@@ -41,6 +41,6 @@ begin
 end;
 $function$;
 
-comment on function app_hidden.apply_table_conventions(regclass) is 'Comments the standard columns of a table and links created_by/updated_by to users (idempotent).';
+comment on function app_hidden.apply_table_conventions(regclass) is 'Comments the standard columns of a table and links created_by/updated_by to users (idempotent); part of register_table.';
 
 revoke execute on function app_hidden.apply_table_conventions(regclass) from public;

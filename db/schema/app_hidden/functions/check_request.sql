@@ -11,7 +11,7 @@ begin
   if app_hidden.jwt_claim('role') is distinct from 'hms_anonymous' and app_hidden.jwt_claim('role') is not null
      and app_hidden.current_user_id() is null then
     perform app_hidden.raise_error('HMS_SESSION_INVALID',
-      'Your session has ended (logged out, revoked or expired). Please log in again.', 401);
+      'Your session has ended (logged out, revoked or expired). Please log in again.');
   end if;
 end;
 $function$;

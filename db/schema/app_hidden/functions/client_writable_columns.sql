@@ -5,15 +5,20 @@ CREATE OR REPLACE FUNCTION app_hidden.client_writable_columns(p_table regclass, 
  LANGUAGE sql
  STABLE
 AS $function$
+  with t as (select c.relname::text as name from pg_catalog.pg_class c where c.oid = p_table),
+  closed as (
+    select unnest(array['hospital_id', 'created_at', 'updated_at', 'created_by', 'updated_by', 'is_deleted', 'deleted_at']) as col
+    union select d.column_name from app_hidden.document_types d, t where d.table_name = t.name
+    union select unnest(array[s.stamp_at, s.stamp_by]) from app_hidden.status_transitions s, t where s.table_name = t.name
+    union select unnest(a.protected_columns) from app_hidden.table_access a, t where a.table_name = t.name
+    union select unnest(a.immutable_columns) from app_hidden.table_access a, t where a.table_name = t.name and p_for_update
+    union select 'id' where p_for_update)
   select coalesce(array_agg(a.attname::text order by a.attnum), '{}')
     from pg_catalog.pg_attribute a
    where a.attrelid = p_table and a.attnum > 0 and not a.attisdropped and a.attgenerated = ''
-     and a.attname <> all (app_hidden.never_client_writable())
-     and a.attname <> all (coalesce((select t.protected_columns from app_hidden.table_access t
-                                      where t.table_name = (select c.relname from pg_catalog.pg_class c where c.oid = p_table)), '{}'))
-     and not (p_for_update and a.attname = 'id');
+     and a.attname::text not in (select col from closed where col is not null);
 $function$;
 
-comment on function app_hidden.client_writable_columns(regclass,boolean) is 'Columns of a table API clients may insert (or update).';
+comment on function app_hidden.client_writable_columns(regclass,boolean) is 'Columns of a table API clients may insert (p_for_update false) or update: all but tenant, bookkeeping, soft-delete, number, status-stamp, protected (and on update id and immutable) columns.';
 
 revoke execute on function app_hidden.client_writable_columns(regclass,boolean) from public;

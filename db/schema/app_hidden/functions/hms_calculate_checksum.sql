@@ -12,7 +12,7 @@ declare
   v_sum integer;
 begin
   if v_clean = '' then
-    perform app_hidden.raise_error('HMS_CHECKSUM_INPUT_INVALID', 'A check character needs at least one letter or digit.', 422);
+    perform app_hidden.raise_error('HMS_CHECKSUM_INPUT_INVALID', 'A check character needs at least one letter or digit.');
   end if;
   for i in 1 .. length(v_clean) loop
     v_sum := (v_product + position(substr(v_clean, i, 1) in v_alphabet) - 1) % 36;

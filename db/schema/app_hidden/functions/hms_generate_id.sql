@@ -16,20 +16,19 @@ declare
   v_number text;
   v_check_at integer;
 begin
-  if p_document_type is null or not app_hidden.is_document_type(p_document_type) then
+  if not exists (select 1 from app_hidden.document_types d where d.document_type = p_document_type) then
     perform app_hidden.raise_error('HMS_ID_TYPE_UNKNOWN',
-      format('Unknown document type "%s".', p_document_type), 422,
+      format('Unknown document type "%s".', p_document_type),
       jsonb_build_object('document_type', p_document_type,
-                         'known_types', (select jsonb_agg(d.document_type order by d.document_type) from app_hidden.id_sequence_defaults() d)));
+                         'known_types', (select jsonb_agg(d.document_type order by d.document_type) from app_hidden.document_types d)));
   end if;
   select h.code, h.time_zone into v_hospital_code, v_time_zone
     from app_public.hospitals h where h.id = p_hospital_id;
   if not found then
-    perform app_hidden.raise_error('HMS_HOSPITAL_NOT_FOUND', 'The hospital does not exist.', 404,
-      jsonb_build_object('hospital_id', p_hospital_id));
+    perform app_hidden.raise_error('HMS_HOSPITAL_NOT_FOUND', 'The hospital does not exist.', jsonb_build_object('hospital_id', p_hospital_id));
   end if;
-  -- The transaction's start time, read in the hospital's time zone, decides the period.
-  v_local := now() at time zone v_time_zone;
+  -- The business clock, read in the hospital's time zone, decides the period.
+  v_local := app_hidden.now() at time zone v_time_zone;
 
   if v_scope <> '' then
     -- A scoped sequence (e.g. one department's queue) starts as a copy of the hospital-wide one.
@@ -53,7 +52,7 @@ begin
   returning s.* into v_seq;
   if not found then
     perform app_hidden.raise_error('HMS_ID_SEQUENCE_NOT_CONFIGURED',
-      format('Numbering of "%s" is not configured or not active for this hospital.', p_document_type), 422,
+      format('Numbering of "%s" is not configured or not active for this hospital.', p_document_type),
       jsonb_build_object('hospital_id', p_hospital_id, 'document_type', p_document_type, 'scope', v_scope));
   end if;
   v_value := v_seq.next_value - 1;

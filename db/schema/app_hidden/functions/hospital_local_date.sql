@@ -4,11 +4,12 @@ CREATE OR REPLACE FUNCTION app_hidden.hospital_local_date(p_hospital_id uuid, p_
  RETURNS date
  LANGUAGE sql
  STABLE SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-  select (p_at at time zone h.time_zone)::date from app_public.hospitals h where h.id = p_hospital_id;
+  select (p_at at time zone coalesce((select h.time_zone from app_public.hospitals h where h.id = p_hospital_id), 'UTC'))::date;
 $function$;
 
-comment on function app_hidden.hospital_local_date(uuid,timestamp with time zone) is 'The calendar day of an instant in the hospital''s time zone.';
+comment on function app_hidden.hospital_local_date(uuid,timestamp with time zone) is 'The calendar day of an instant in the hospital''s time zone (the day an appointment, payment or settlement counts in).';
 
 revoke execute on function app_hidden.hospital_local_date(uuid,timestamp with time zone) from public;
+grant execute on function app_hidden.hospital_local_date(uuid,timestamp with time zone) to hms_staff;

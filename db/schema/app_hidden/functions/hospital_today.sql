@@ -4,11 +4,12 @@ CREATE OR REPLACE FUNCTION app_hidden.hospital_today(p_hospital_id uuid)
  RETURNS date
  LANGUAGE sql
  STABLE SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-  select (now() at time zone h.time_zone)::date from app_public.hospitals h where h.id = p_hospital_id;
+  select app_hidden.hospital_local_date(p_hospital_id, app_hidden.now());
 $function$;
 
-comment on function app_hidden.hospital_today(uuid) is 'Today''s date in the hospital''s time zone.';
+comment on function app_hidden.hospital_today(uuid) is 'Today in the hospital''s time zone, by the business clock (app_hidden.now()).';
 
 revoke execute on function app_hidden.hospital_today(uuid) from public;
+grant execute on function app_hidden.hospital_today(uuid) to hms_staff;

@@ -8,20 +8,20 @@ declare
   v_hospital uuid := app_hidden.current_hospital_id();
 begin
   if v_hospital is null or app_hidden.current_user_id() is null then
-    perform app_hidden.raise_error('HMS_SESSION_INVALID', 'Log in as a member of staff with an active hospital.', 401);
+    perform app_hidden.raise_error('HMS_SESSION_INVALID', 'Log in as a member of staff with an active hospital.');
   end if;
   if not app_hidden.has_permission(p_permission) then
-    perform app_hidden.raise_error('HMS_FORBIDDEN', format('This needs the %s permission.', p_permission), 403,
+    perform app_hidden.raise_error('HMS_FORBIDDEN', format('This needs the %s permission.', p_permission),
       jsonb_build_object('permission', p_permission));
   end if;
+  perform app_hidden.enter_workflow();
   if p_workflow is not null then
-    -- Marks this transaction's writes as the workflow's own (the guard triggers let them through).
     perform set_config('hms.workflow', p_workflow, true);
   end if;
   return v_hospital;
 end;
 $function$;
 
-comment on function app_hidden.require_permission(text,text) is 'The gate of every workflow RPC: returns the active hospital, or raises 401 HMS_SESSION_INVALID / 403 HMS_FORBIDDEN; optionally marks the transaction as the named workflow (hms.workflow).';
+comment on function app_hidden.require_permission(text,text) is 'The gate of every workflow RPC: returns the active hospital, or raises 401 HMS_SESSION_INVALID / 403 HMS_FORBIDDEN; marks the statement as a workflow write.';
 
 revoke execute on function app_hidden.require_permission(text,text) from public;

@@ -3,19 +3,27 @@
 CREATE OR REPLACE FUNCTION app_hidden.tg__assign_number()
  RETURNS trigger
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   v_column text := TG_ARGV[0];
   v_document_type text := TG_ARGV[1];
+  v_scope_column text := nullif(TG_ARGV[2], '');
+  v_scope text := '';
 begin
   if to_jsonb(NEW) ->> v_column is null then
+    if v_scope_column is not null then
+      select d.code into v_scope from app_public.departments d
+       where d.hospital_id = NEW.hospital_id and d.id = (to_jsonb(NEW) ->> v_scope_column)::uuid;
+    end if;
     NEW := jsonb_populate_record(NEW, jsonb_build_object(v_column,
-             app_hidden.hms_generate_id(NEW.hospital_id, v_document_type)));
+             app_hidden.hms_generate_id(NEW.hospital_id, v_document_type, coalesce(v_scope, ''))));
   end if;
   return NEW;
 end;
 $function$;
 
-comment on function app_hidden.tg__assign_number() is 'BEFORE INSERT: fills the number column (TG_ARGV[0]) from hms_generate_id(hospital_id, TG_ARGV[1]) when none is given.';
+comment on function app_hidden.tg__assign_number() is 'BEFORE INSERT (_010_number): fills the number column (TG_ARGV[0]) from hms_generate_id(hospital_id, TG_ARGV[1], the code of the department in TG_ARGV[2]) when none is given.';
 
 revoke execute on function app_hidden.tg__assign_number() from public;

@@ -3,16 +3,16 @@
 CREATE OR REPLACE FUNCTION app_hidden.tg_hospitals__provision()
  RETURNS trigger
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 begin
   insert into app_public.hospital_settings (hospital_id) values (NEW.id);
-  insert into app_public.id_sequences (hospital_id, document_type, prefix, pattern, padding, reset_period, description)
-  select NEW.id, d.document_type, d.prefix, d.pattern, d.padding, d.reset_period, d.description
-    from app_hidden.id_sequence_defaults() d;
+  perform app_hidden.provision_id_sequences(NEW.id);
   return null;
 end;
 $function$;
 
-comment on function app_hidden.tg_hospitals__provision() is 'AFTER INSERT on hospitals: creates the hospital_settings row and the default id_sequences.';
+comment on function app_hidden.tg_hospitals__provision() is 'AFTER INSERT on hospitals: creates the hospital_settings row and one id_sequences row per registered document type.';
 
 revoke execute on function app_hidden.tg_hospitals__provision() from public;

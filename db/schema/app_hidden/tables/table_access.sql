@@ -7,8 +7,11 @@ create table app_hidden.table_access (
   delete_permissions text[] not null default '{}'::text[],
   write_mode text not null default 'read_write'::text,
   protected_columns text[] not null default '{}'::text[],
+  immutable_columns text[] not null default '{}'::text[],
   constraint table_access_pkey PRIMARY KEY (table_name),
   constraint table_access_write_mode_check CHECK (write_mode = ANY (ARRAY['read_write'::text, 'insert_only'::text, 'update_only'::text, 'read_only'::text]))
 );
 
 comment on table app_hidden.table_access is 'The access model of each hospital-scoped table: read_permissions (null = every member of the hospital), write_permissions (insert/update), delete_permissions, write_mode and the columns clients may never write. app_hidden.apply_access_policies() turns it into policies and grants.';
+comment on column app_hidden.table_access.protected_columns is 'Columns clients never write (derived values, workflow results); workflow RPCs write them.';
+comment on column app_hidden.table_access.immutable_columns is 'Columns clients set when they insert a row but never change afterwards.';

@@ -20,31 +20,31 @@ declare
 begin
   if v_user_id is null then
     perform app_hidden.raise_error('HMS_SESSION_INVALID',
-      'Your session has ended (logged out, revoked or expired). Please log in again.', 401);
+      'Your session has ended (logged out, revoked or expired). Please log in again.');
   end if;
   select lower(u.email::text) into v_email from app_public.users u where u.id = v_user_id;
   select s.password_hash into v_hash from app_private.user_secrets s where s.user_id = v_user_id for update;
   if v_hash is null or public.crypt(v_old, v_hash) <> v_hash then
-    perform app_hidden.raise_error('HMS_PASSWORD_INCORRECT', 'The current password is incorrect.', 403);
+    perform app_hidden.raise_error('HMS_PASSWORD_INCORRECT', 'The current password is incorrect.');
   end if;
 
   v_local_part := split_part(v_email, '@', 1);
   if char_length(v_new) < c_min_length then
     perform app_hidden.raise_error('HMS_PASSWORD_POLICY',
-      format('The new password must have at least %s characters.', c_min_length), 422,
+      format('The new password must have at least %s characters.', c_min_length),
       to_jsonb('min_length'::text));
   elsif octet_length(v_new) > 72 then
     perform app_hidden.raise_error('HMS_PASSWORD_POLICY',
-      'The new password must not be longer than 72 bytes (bcrypt ignores anything beyond).', 422,
+      'The new password must not be longer than 72 bytes (bcrypt ignores anything beyond).',
       to_jsonb('max_bytes'::text));
   elsif strpos(lower(v_new), v_email) > 0 or lower(v_new) = v_local_part
         or (char_length(v_local_part) >= 3 and strpos(lower(v_new), v_local_part) > 0) then
     perform app_hidden.raise_error('HMS_PASSWORD_POLICY',
-      'The new password must not be or contain your email address or its name part.', 422,
+      'The new password must not be or contain your email address or its name part.',
       to_jsonb('not_email'::text));
   elsif v_new = v_old then
     perform app_hidden.raise_error('HMS_PASSWORD_POLICY',
-      'The new password must be different from the current one.', 422,
+      'The new password must be different from the current one.',
       to_jsonb('not_reused'::text));
   end if;
 

@@ -32,7 +32,7 @@ begin
     perform app_private.write_audit_log('login_failed', null, null, v_user.home_hospital_id, null,
       jsonb_build_object('email', v_email, 'reason', 'locked'), null, 'Login refused: account locked', v_user.id);
     return app_private.error_response('HMS_ACCOUNT_LOCKED',
-      'Too many failed logins: this account is locked for a while. Please try again later.', 429,
+      'Too many failed logins: this account is locked for a while. Please try again later.',
       jsonb_build_object('retry_after_seconds', ceil(extract(epoch from v_failure.locked_until - now()))::integer),
       null,
       jsonb_build_array(jsonb_build_object('Retry-After', ceil(extract(epoch from v_failure.locked_until - now()))::integer::text)));
@@ -80,13 +80,13 @@ begin
             v_user.id);
         end if;
         return app_private.error_response('HMS_ACCOUNT_LOCKED',
-          'Too many failed logins: this account is locked for a while. Please try again later.', 429,
+          'Too many failed logins: this account is locked for a while. Please try again later.',
           jsonb_build_object('retry_after_seconds', ceil(extract(epoch from v_failure.locked_until - now()))::integer),
           null,
           jsonb_build_array(jsonb_build_object('Retry-After', ceil(extract(epoch from v_failure.locked_until - now()))::integer::text)));
       end if;
     end if;
-    return app_private.error_response('HMS_LOGIN_FAILED', 'Email or password is incorrect.', 401);
+    return app_private.error_response('HMS_LOGIN_FAILED', 'Email or password is incorrect.');
   end if;
 
   -- Authenticated. The hospital: the one asked for; else home, else a hospital of a role, else
@@ -112,7 +112,7 @@ begin
   end if;
   if v_hospital_id is null or not app_hidden.is_member_of(v_user.id, v_hospital_id) then
     perform app_hidden.raise_error('HMS_HOSPITAL_ACCESS_DENIED',
-      'You have no role in this hospital.', 403, null,
+      'You have no role in this hospital.', null::jsonb,
       'Ask an administrator of the hospital to grant you a role, or log in without choosing a hospital.');
   end if;
 

@@ -13,7 +13,7 @@ declare
 begin
   if v_user_id is null then
     perform app_hidden.raise_error('HMS_SESSION_INVALID',
-      'Your session has ended (logged out, revoked or expired). Please log in again.', 401);
+      'Your session has ended (logged out, revoked or expired). Please log in again.');
   end if;
   select s.hospital_id into v_hospital_id from app_private.sessions s where s.id = v_session_id;
   perform app_private.write_audit_log('logout', 'app_private.sessions', v_session_id, v_hospital_id, null, null, null,

@@ -12,7 +12,7 @@ declare
 begin
   if v_user_id is null then
     perform app_hidden.raise_error('HMS_SESSION_INVALID',
-      'Your session has ended (logged out, revoked or expired). Please log in again.', 401);
+      'Your session has ended (logged out, revoked or expired). Please log in again.');
   end if;
   return json_build_object(
     'user', (select json_build_object(

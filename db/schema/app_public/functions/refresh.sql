@@ -19,7 +19,7 @@ begin
    where h.token_hash = public.digest(coalesce(refresh.refresh_token, ''), 'sha256')
      for update of t;
   if v_token.id is null then
-    perform app_hidden.raise_error('HMS_REFRESH_TOKEN_INVALID', 'The refresh token is unknown or has expired. Please log in again.', 401);
+    perform app_hidden.raise_error('HMS_REFRESH_TOKEN_INVALID', 'The refresh token is unknown or has expired. Please log in again.');
   end if;
 
   -- Already exchanged or revoked: a copy is in use. End the session (persisted: no raise).
@@ -34,18 +34,18 @@ begin
       'Refresh token used again after rotation or revocation: session revoked', v_token.user_id);
     perform set_config('request.jwt.claims', v_previous_claims, true);
     return app_private.error_response('HMS_REFRESH_TOKEN_REUSED',
-      'This refresh token has already been used. For your safety the session was ended: please log in again.', 401);
+      'This refresh token has already been used. For your safety the session was ended: please log in again.');
   end if;
 
   select s.* into v_session from app_private.sessions s where s.id = v_token.session_id for update;
   select u.* into v_user from app_public.users u where u.id = v_token.user_id;
   if v_token.expires_at <= now() or v_session.revoked_at is not null or v_session.expires_at <= now()
      or not v_user.is_active or v_user.is_deleted then
-    perform app_hidden.raise_error('HMS_REFRESH_TOKEN_INVALID', 'The refresh token is unknown or has expired. Please log in again.', 401);
+    perform app_hidden.raise_error('HMS_REFRESH_TOKEN_INVALID', 'The refresh token is unknown or has expired. Please log in again.');
   end if;
   if not app_hidden.is_member_of(v_user.id, v_session.hospital_id) then
-    perform app_hidden.raise_error('HMS_HOSPITAL_ACCESS_DENIED', 'You no longer have a role in this hospital.', 403,
-      null, 'Log in again to open another hospital.');
+    perform app_hidden.raise_error('HMS_HOSPITAL_ACCESS_DENIED', 'You no longer have a role in this hospital.',
+      null::jsonb, 'Log in again to open another hospital.');
   end if;
 
   v_previous_claims := app_private.enter_session(v_session.id);

@@ -15,11 +15,11 @@ declare
 begin
   if v_user_id is null then
     perform app_hidden.raise_error('HMS_SESSION_INVALID',
-      'Your session has ended (logged out, revoked or expired). Please log in again.', 401);
+      'Your session has ended (logged out, revoked or expired). Please log in again.');
   end if;
   if v_target_id is null or not app_hidden.is_member_of(v_user_id, v_target_id) then
-    perform app_hidden.raise_error('HMS_HOSPITAL_ACCESS_DENIED', 'You have no role in this hospital.', 403,
-      null, 'Ask an administrator of the hospital to grant you a role.');
+    perform app_hidden.raise_error('HMS_HOSPITAL_ACCESS_DENIED', 'You have no role in this hospital.',
+      null::jsonb, 'Ask an administrator of the hospital to grant you a role.');
   end if;
   select s.hospital_id into v_previous_id from app_private.sessions s where s.id = v_session_id for update;
   update app_private.sessions s set hospital_id = v_target_id where s.id = v_session_id;

@@ -59,8 +59,9 @@ CREATE INDEX idx_audit_logs__user_id_occurred_at ON app_public.audit_logs USING 
 alter table app_public.audit_logs enable row level security;
 alter table app_public.audit_logs force row level security;
 
-CREATE TRIGGER _000_append_only BEFORE DELETE OR UPDATE ON app_public.audit_logs FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_audit_logs__append_only();
-CREATE TRIGGER _000_append_only_truncate BEFORE TRUNCATE ON app_public.audit_logs FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg_audit_logs__append_only();
+CREATE TRIGGER _000_append_only BEFORE DELETE OR UPDATE ON app_public.audit_logs FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__append_only();
+CREATE TRIGGER _000_append_only_truncate BEFORE TRUNCATE ON app_public.audit_logs FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__append_only();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.audit_logs FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy select_with_permission on app_public.audit_logs
   as permissive

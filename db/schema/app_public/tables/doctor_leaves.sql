@@ -70,7 +70,9 @@ alter table app_public.doctor_leaves enable row level security;
 alter table app_public.doctor_leaves force row level security;
 
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.doctor_leaves FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.doctor_leaves FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.doctor_leaves FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.doctor_leaves FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.doctor_leaves
   as permissive
@@ -111,6 +113,6 @@ comment on policy update_with_permission on app_public.doctor_leaves is 'Updatab
 
 grant select, delete on table app_public.doctor_leaves to hms_staff;
 grant insert (id, doctor_id, leave_type, start_date, end_date, half_day, reason, status,
-    approved_by, approved_at, rejection_reason, cancelled_at, substitute_doctor_id, notes) on table app_public.doctor_leaves to hms_staff;
-grant update (doctor_id, leave_type, start_date, end_date, half_day, reason, status, approved_by,
-    approved_at, rejection_reason, cancelled_at, substitute_doctor_id, notes) on table app_public.doctor_leaves to hms_staff;
+    rejection_reason, substitute_doctor_id, notes) on table app_public.doctor_leaves to hms_staff;
+grant update (doctor_id, leave_type, start_date, end_date, half_day, reason, status,
+    rejection_reason, substitute_doctor_id, notes) on table app_public.doctor_leaves to hms_staff;

@@ -92,9 +92,10 @@ CREATE INDEX idx_id_cards__user_id ON app_public.id_cards USING btree (user_id) 
 alter table app_public.id_cards enable row level security;
 alter table app_public.id_cards force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.id_cards FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('card_number', 'id_card');
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.id_cards FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('card_number', 'id_card', '');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.id_cards FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.id_cards FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.id_cards FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.id_cards
   as permissive

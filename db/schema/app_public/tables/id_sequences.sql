@@ -18,7 +18,6 @@ create table app_public.id_sequences (
   updated_at timestamp with time zone not null default now(),
   created_by uuid,
   updated_by uuid,
-  constraint id_sequences_document_type_check CHECK (app_hidden.is_document_type(document_type)),
   constraint id_sequences_hospital_id_document_type_scope_key UNIQUE (hospital_id, document_type, scope),
   constraint id_sequences_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint id_sequences_next_value_check CHECK (next_value >= 1),
@@ -31,13 +30,14 @@ create table app_public.id_sequences (
 );
 
 alter table app_public.id_sequences add constraint id_sequences_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;
+alter table app_public.id_sequences add constraint id_sequences_document_type_fkey FOREIGN KEY (document_type) REFERENCES app_hidden.document_types(document_type) ON UPDATE CASCADE ON DELETE RESTRICT;
 alter table app_public.id_sequences add constraint id_sequences_hospital_id_fkey FOREIGN KEY (hospital_id) REFERENCES app_public.hospitals(id) ON DELETE RESTRICT;
 alter table app_public.id_sequences add constraint id_sequences_updated_by_fkey FOREIGN KEY (updated_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;
 
 comment on table app_public.id_sequences is 'Numbering of one document type in one hospital (and scope): format, reset period and the next value. Numbers are unique and gapless per hospital, type, scope and period.';
 comment on column app_public.id_sequences.id is 'Unique identifier (UUID).';
 comment on column app_public.id_sequences.hospital_id is 'Hospital (tenant) the row belongs to.';
-comment on column app_public.id_sequences.document_type is 'patient, appointment, queue_token, prescription, lab_order, dispensing, pharmacy_return, optical_order, optical_repair, invoice, receipt, refund, credit_note, settlement, insurance_claim, pre_authorization, purchase_order, goods_receipt, stock_adjustment, cycle_count or id_card.';
+comment on column app_public.id_sequences.document_type is 'The numbered document type (app_hidden.document_types: patient, appointment, queue_token, prescription, lab_order, dispensing, pharmacy_return, optical_order, optical_repair, invoice, receipt, refund, credit_note, settlement, insurance_claim, pre_authorization, purchase_order, goods_receipt, stock_adjustment, cycle_count, id_card).';
 comment on column app_public.id_sequences.scope is 'Sub-sequence within the type, e.g. a department code for queue tokens; empty for the hospital-wide sequence.';
 comment on column app_public.id_sequences.prefix is 'Letters that start the number, e.g. INV.';
 comment on column app_public.id_sequences.pattern is 'Format with tokens {PREFIX} {HOSPITAL} (hospital code) {SCOPE} {YYYY} {YY} {MM} {DD} {SEQ} (zero-padded counter) {CHECK} (ISO 7064 check character of everything before it). Put the period in the pattern when numbers must be unique beyond one period.';
@@ -53,10 +53,13 @@ comment on column app_public.id_sequences.updated_at is 'When the row was last c
 comment on column app_public.id_sequences.created_by is 'User who created the row (null for system and seed data).';
 comment on column app_public.id_sequences.updated_by is 'User who last changed the row.';
 
+CREATE INDEX idx_id_sequences__document_type ON app_public.id_sequences USING btree (document_type);
+
 alter table app_public.id_sequences enable row level security;
 alter table app_public.id_sequences force row level security;
 
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.id_sequences FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.id_sequences FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy select_with_permission on app_public.id_sequences
   as permissive

@@ -77,6 +77,7 @@ alter table app_public.notification_queue enable row level security;
 alter table app_public.notification_queue force row level security;
 
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.notification_queue FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.notification_queue FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy select_with_permission on app_public.notification_queue
   as permissive

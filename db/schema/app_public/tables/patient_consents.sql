@@ -73,7 +73,9 @@ alter table app_public.patient_consents enable row level security;
 alter table app_public.patient_consents force row level security;
 
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.patient_consents FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.patient_consents FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.patient_consents FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.patient_consents FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.patient_consents
   as permissive
@@ -114,8 +116,8 @@ comment on policy update_with_permission on app_public.patient_consents is 'Upda
 
 grant select, delete on table app_public.patient_consents to hms_staff;
 grant insert (id, patient_id, consent_type, description, status, form_version, granted_at,
-    withdrawn_at, withdrawal_reason, expires_at, signed_by, signatory_name, signatory_relationship,
-    obtained_by, witness_user_id, document_url, notes) on table app_public.patient_consents to hms_staff;
-grant update (patient_id, consent_type, description, status, form_version, granted_at, withdrawn_at,
-    withdrawal_reason, expires_at, signed_by, signatory_name, signatory_relationship, obtained_by,
+    withdrawal_reason, expires_at, signed_by, signatory_name, signatory_relationship,
+    witness_user_id, document_url, notes) on table app_public.patient_consents to hms_staff;
+grant update (patient_id, consent_type, description, status, form_version, granted_at,
+    withdrawal_reason, expires_at, signed_by, signatory_name, signatory_relationship,
     witness_user_id, document_url, notes) on table app_public.patient_consents to hms_staff;

@@ -145,11 +145,12 @@ CREATE INDEX idx_patients__phone_primary_trgm ON app_public.patients USING gin (
 alter table app_public.patients enable row level security;
 alter table app_public.patients force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.patients FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('mrn', 'patient');
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.patients FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('mrn', 'patient', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.patients FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.patients FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.patients FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.patients FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.patients FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.patients
   as permissive

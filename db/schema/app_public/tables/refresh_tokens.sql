@@ -57,6 +57,7 @@ alter table app_public.refresh_tokens enable row level security;
 alter table app_public.refresh_tokens force row level security;
 
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.refresh_tokens FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.refresh_tokens FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy select_own on app_public.refresh_tokens
   as permissive
