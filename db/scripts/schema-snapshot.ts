@@ -26,6 +26,7 @@ import pg from 'pg';
 import { loadConfig, repoRoot } from '../launcher/config.ts';
 import { freePort } from '../launcher/ports.ts';
 import { startStack, type Stack } from '../launcher/stack.ts';
+import { errorCodesFile, readErrorCodes } from './error-codes.ts';
 
 /** Where `npm run db:schema` writes by default. */
 export const schemaDir = path.join(repoRoot, 'db', 'schema');
@@ -930,14 +931,15 @@ async function main(): Promise<void> {
   });
   const out = path.resolve(values.out ?? schemaDir);
   const started = Date.now();
-  const files = values['database-url']
-    ? await readSnapshot(values['database-url'])
-    : await withThrowawayDatabase((url) => readSnapshot(url));
+  // The snapshot and the error-code list come from the same database, so they describe one schema.
+  const read = async (url: string) => ({ files: await readSnapshot(url), errorCodes: await readErrorCodes(url) });
+  const { files, errorCodes } = values['database-url'] ? await read(values['database-url']) : await withThrowawayDatabase(read);
   const { written, removed } = writeSnapshot(out, files);
+  if (!values.out) writeFileSync(errorCodesFile, errorCodes);
   const source = values['database-url'] ? 'the given database' : 'a throwaway PostgreSQL (committed + current migrations)';
   console.log(
     `db:schema: ${path.relative(process.cwd(), out) || '.'}/ holds ${files.size} files from ${source}: ` +
-      `${written} written, ${removed} removed (${((Date.now() - started) / 1000).toFixed(1)} s).`,
+      `${written} written, ${removed} removed${values.out ? '' : '; db/error_codes.md from the error registry'} (${((Date.now() - started) / 1000).toFixed(1)} s).`,
   );
 }
 

@@ -76,8 +76,7 @@ select app_hidden.register_error_codes('kit', $json$[
   {"code": "HMS_INVALID_VALUE", "http_status": 422, "meaning": "A value breaks a rule of the schema (details.constraint, column; the hint says what is allowed)."},
   {"code": "HMS_REQUIRED", "http_status": 422, "meaning": "A required value is missing (details.column)."},
   {"code": "HMS_DUPLICATE", "http_status": 409, "meaning": "A record with the same unique values already exists (details.constraint, columns)."},
-  {"code": "HMS_REFERENCE_NOT_FOUND", "http_status": 422, "meaning": "The record refers to something that does not exist in your hospital (details.constraint, columns)."},
-  {"code": "HMS_CONFLICT", "http_status": 409, "meaning": "The record overlaps or conflicts with another one (details.constraint)."}
+  {"code": "HMS_REFERENCE_NOT_FOUND", "http_status": 422, "meaning": "The record refers to something that does not exist in your hospital (details.constraint, columns)."}
 ]$json$);
 
 /*

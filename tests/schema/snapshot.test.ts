@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { errorCodesFile, readErrorCodes } from '../../db/scripts/error-codes.ts';
 import { listFiles, readSnapshot, schemaDir, writeSnapshot } from '../../db/scripts/schema-snapshot.ts';
 
 const { databaseUrl } = inject('stack');
@@ -54,5 +55,11 @@ describe('db/schema/', () => {
     expect(files.filter((file) => /^(tests|graphile_migrate|graphile_worker)\//.test(file))).toEqual([]);
     expect(files.filter((file) => file.startsWith('public/'))).toEqual(['public/schema.sql']);
     expect(readFileSync(path.join(freshDir, 'database.sql'), 'utf8')).not.toMatch(/pgtap/i);
+  });
+
+  it('comes with db/error_codes.md as the error registry renders it', async () => {
+    const fresh = await readErrorCodes(databaseUrl);
+    const committed = readFileSync(errorCodesFile, 'utf8');
+    expect(committed === fresh, 'db/error_codes.md is stale; run `npm run db:schema` and commit the result').toBe(true);
   });
 });
