@@ -319,6 +319,47 @@ $$;
 comment on function app_hidden.allowed_transitions(text, text) is 'The statuses a row of the table may go to from a status (null: the statuses a new row may start in).';
 grant execute on function app_hidden.allowed_transitions(text, text) to :DATABASE_STAFF;
 
+/* The one refusal of an undeclared step (409 HMS_ILLEGAL_TRANSITION), for the trigger and require_transition. */
+create or replace function app_hidden.raise_illegal_transition(p_table regclass, p_from text, p_to text) returns void
+language plpgsql
+stable
+as $$
+declare
+  v_name text := (select c.relname from pg_catalog.pg_class c where c.oid = p_table);
+  v_entity text := app_hidden.entity_of(p_table);
+begin
+  perform app_hidden.raise_error('HMS_ILLEGAL_TRANSITION',
+    case when p_from is null
+         then format('A new %s starts as %s, not %s.', v_entity,
+                     array_to_string(app_hidden.allowed_transitions(v_name, null), ' or '), p_to)
+         else format('A %s cannot go from %s to %s.', v_entity, p_from, p_to) end,
+    jsonb_build_object('entity', replace(v_entity, ' ', '_'), 'from', p_from, 'to', p_to,
+                       'allowed', to_jsonb(app_hidden.allowed_transitions(v_name, p_from))));
+end;
+$$;
+comment on function app_hidden.raise_illegal_transition(regclass, text, text) is
+  'Raises 409 HMS_ILLEGAL_TRANSITION for a status step the table''s machine does not declare (details.entity, from, to, allowed).';
+
+/*
+ * For workflow RPCs, before they do anything: the step from the row's status must be declared.
+ * It also refuses a repeated step (cancelling a cancelled appointment, approving an approved
+ * order), which the trigger cannot see: to it, a status that stays the same is no step at all.
+ */
+create or replace function app_hidden.require_transition(p_table regclass, p_from text, p_to text) returns void
+language plpgsql
+stable
+as $$
+begin
+  if not exists (select 1 from app_hidden.status_transitions t
+                  where t.table_name = (select c.relname from pg_catalog.pg_class c where c.oid = p_table)
+                    and t.from_status is not distinct from p_from and t.to_status = p_to) then
+    perform app_hidden.raise_illegal_transition(p_table, p_from, p_to);
+  end if;
+end;
+$$;
+comment on function app_hidden.require_transition(regclass, text, text) is
+  'Raises 409 HMS_ILLEGAL_TRANSITION unless the table''s status machine declares the step from p_from to p_to (repeated steps included); workflow RPCs call it before they change anything.';
+
 /*
  * BEFORE INSERT OR UPDATE OF status (_150_status_machine): the one enforcement of every status
  * machine. For writes with a session (client writes and workflow RPCs):
@@ -328,7 +369,9 @@ grant execute on function app_hidden.allowed_transitions(text, text) to :DATABAS
  *   - a step with a permission needs it, else 403 HMS_FORBIDDEN;
  *   - a step with a reason column needs a reason, else 422 HMS_REASON_REQUIRED;
  *   - stamp_at / stamp_by are set from the business clock and the session, unconditionally.
- * The owner without a session (demo data, migrations, maintenance) is trusted and passes.
+ * The owner without a session (demo data, migrations, maintenance) is trusted with everything but
+ * an undeclared step of an existing row: it may insert rows in any status and take workflow-only
+ * steps, but a completed appointment is not reopened by anyone (DESIGN.md §8, legal state changes).
  */
 create or replace function app_hidden.tg__status_machine() returns trigger
 language plpgsql
@@ -342,7 +385,7 @@ declare
   v_step app_hidden.status_transitions;
   v_patch jsonb := '{}';
 begin
-  if v_user is null then
+  if v_user is null and TG_OP = 'INSERT' then
     return NEW;
   end if;
   if TG_OP = 'UPDATE' then
@@ -358,13 +401,10 @@ begin
        and exists (select 1 from app_hidden.status_transitions t where t.table_name = TG_TABLE_NAME and t.to_status = NEW.status) then
       return NEW;  -- a workflow records a row in a later status (e.g. a completed payment)
     end if;
-    perform app_hidden.raise_error('HMS_ILLEGAL_TRANSITION',
-      case when v_from is null
-           then format('A new %s starts as %s, not %s.', app_hidden.entity_of(TG_RELID),
-                       array_to_string(app_hidden.allowed_transitions(TG_TABLE_NAME, null), ' or '), NEW.status)
-           else format('A %s cannot go from %s to %s.', app_hidden.entity_of(TG_RELID), v_from, NEW.status) end,
-      jsonb_build_object('entity', replace(app_hidden.entity_of(TG_RELID), ' ', '_'), 'from', v_from, 'to', NEW.status,
-                         'allowed', to_jsonb(app_hidden.allowed_transitions(TG_TABLE_NAME, v_from))));
+    perform app_hidden.raise_illegal_transition(TG_RELID, v_from, NEW.status);
+  end if;
+  if v_user is null then
+    return NEW;
   end if;
   if v_step.via is not null and not app_hidden.in_workflow() then
     perform app_hidden.raise_error('HMS_WORKFLOW_REQUIRED',
