@@ -1,7 +1,7 @@
 -- Appointments workflow (migrations/current/1200-appointments-workflow.sql): slots, booking rules,
 -- the status machine (RPCs and direct updates), check-in with queue token and invoice line.
 begin;
-select plan(90);
+select plan(115);
 
 -- ------------------------------------------------------------------------------------------
 -- Fixtures (NY): a test doctor working 08:00–12:00 every day in 30-minute slots, with a fee,
@@ -48,8 +48,11 @@ insert into app_public.appointments (id, hospital_id, patient_id, doctor_id, dep
    'd0100000-0000-4000-8000-000000000011', pg_temp.at(-6, '08:00'), pg_temp.at(-6, '08:30'), 200.00);
 
 -- Runs SQL as a member of staff (home hospital); answers 'ok', the HMS code or E:<sqlstate>.
+-- Each call is a request of its own: this file reaches the server as one message, whose statements
+-- share statement_timestamp(), so the workflow mark an earlier RPC set is cleared first.
 create function pg_temp.try(p_email text, p_sql text) returns text language plpgsql as $$
 begin
+  perform app_hidden.leave_workflow('');
   if p_email is not null then perform tests.authenticate_as(p_email); end if;
   begin
     execute p_sql;
@@ -62,11 +65,12 @@ begin
   end;
 end;
 $$;
--- Runs an RPC returning json as a member of staff and answers its result.
+-- Runs an RPC as a member of staff and answers the row it returns, as jsonb.
 create function pg_temp.call(p_email text, p_sql text) returns jsonb language plpgsql as $$
 declare
   v jsonb;
 begin
+  perform app_hidden.leave_workflow('');
   perform tests.authenticate_as(p_email);
   execute p_sql into v;
   perform tests.clear_authentication();
@@ -111,7 +115,7 @@ select is(pg_temp.try(null, format('select * from app_public.available_slots(%L,
 -- book_appointment
 -- ------------------------------------------------------------------------------------------
 insert into ids select 'a1', (pg_temp.call('reception.ny@hms.test', format(
-  'select app_public.book_appointment(%L, %L, %L, reason_for_visit => %L)::jsonb', '12990000-0000-4000-8000-000000000201',
+  'select to_jsonb(app_public.book_appointment(%L, %L, %L, reason_for_visit => %L))', '12990000-0000-4000-8000-000000000201',
   '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '08:00'), 'Chest pain')) ->> 'id')::uuid;
 select ok((select id from ids where name = 'a1') is not null, 'book_appointment: reception books a free slot');
 select results_eq(
@@ -164,7 +168,7 @@ select is(pg_temp.book('doctor.la@hms.test', '12990000-0000-4000-8000-0000000002
 select is(pg_temp.try(null, format('select app_public.book_appointment(%L, %L, %L)', '12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '11:00'))),
   'HMS_SESSION_INVALID', 'book_appointment: no session is 401');
 insert into ids select 'a2', (pg_temp.call('doctor.ny@hms.test', format(
-  'select app_public.book_appointment(%L, %L, %L, %L)::jsonb', '12990000-0000-4000-8000-000000000201',
+  'select to_jsonb(app_public.book_appointment(%L, %L, %L, %L))', '12990000-0000-4000-8000-000000000201',
   '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '08:30'), 'follow_up')) ->> 'id')::uuid;
 select is((select quoted_fee from app_public.appointments where id = (select id from ids where name = 'a2')), null,
   'book_appointment: no fee for the visit type leaves quoted_fee empty (doctor with appointments.manage books)');
@@ -214,7 +218,7 @@ select is(pg_temp.try('reception.ny@hms.test', format('select app_public.resched
 select is((select status from app_public.appointments where id = (select id from ids where name = 'a2')), 'booked',
   'reschedule_appointment: a refused reschedule leaves the appointment booked');
 insert into ids select 'a3', (pg_temp.call('reception.ny@hms.test', format(
-  'select app_public.reschedule_appointment(%L, %L)::jsonb', (select id from ids where name = 'a2'), pg_temp.at(11, '09:00'))) ->> 'id')::uuid;
+  'select to_jsonb(app_public.reschedule_appointment(%L, %L))', (select id from ids where name = 'a2'), pg_temp.at(11, '09:00'))) ->> 'id')::uuid;
 select results_eq(
   $$select status, rescheduled_from_id, scheduled_start, visit_type, patient_id from app_public.appointments where id = (select id from ids where name = 'a3')$$,
   format($$values ('booked'::text, %L::uuid, %L::timestamptz, 'follow_up'::text, '12990000-0000-4000-8000-000000000201'::uuid)$$,
@@ -234,6 +238,8 @@ select is(pg_temp.try('reception.ny@hms.test', format('select app_public.check_i
   'HMS_CHECKIN_NOT_TODAY', 'check_in_appointment: not on the appointment''s day is 422');
 select is(pg_temp.try('doctor.ny@hms.test', format('select app_public.check_in_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
   'HMS_FORBIDDEN', 'check_in_appointment: 403 without appointments.checkin (doctor)');
+select is(pg_temp.try('doctor.ny@hms.test', format('select app_public.check_in_appointment(%L)', (select id from ids where name = 'a3'))),
+  'HMS_FORBIDDEN', 'check_in_appointment: without appointments.checkin the answer is 403 before any other rule (doctor, another day)');
 select is(pg_temp.try('reception.ny@hms.test', format('select app_public.check_in_appointment(%L)', 'd1200000-0000-4000-8000-000000000022')),
   'HMS_NOT_FOUND', 'check_in_appointment: another hospital''s appointment is 404');
 select is(pg_temp.try('reception.ny@hms.test', format('select app_public.start_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
@@ -311,9 +317,9 @@ select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appoin
 select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appointments set status = 'rescheduled' where id = %L$$, (select id from ids where name = 'a3'))),
   'HMS_WORKFLOW_REQUIRED', 'PATCH: rescheduled only through reschedule_appointment (409)');
 select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appointments set scheduled_start = scheduled_start + interval '1 hour' where id = %L$$, (select id from ids where name = 'a3'))),
-  'HMS_WORKFLOW_REQUIRED', 'PATCH: the slot changes only through reschedule_appointment (409)');
+  'E:42501', 'PATCH: the slot is immutable: no column privilege (403), it moves only through reschedule_appointment');
 select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appointments set completed_at = now() where id = %L$$, (select id from ids where name = 'a3'))),
-  'HMS_WORKFLOW_REQUIRED', 'PATCH: workflow times are not written by hand (409)');
+  'E:42501', 'PATCH: workflow times are not written by hand: no column privilege (403)');
 select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appointments set status = 'completed' where id = %L$$, (select id from ids where name = 'a3'))),
   'HMS_ILLEGAL_TRANSITION', 'PATCH: booked → completed is illegal (409)');
 select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appointments set status = 'confirmed', notes = 'Confirmed by phone' where id = %L$$, (select id from ids where name = 'a3'))),
@@ -338,9 +344,85 @@ select is(pg_temp.try(null, $$update app_public.appointments set status = 'booke
 select is(pg_temp.try('reception.ny@hms.test', format($$insert into app_public.appointments (patient_id, doctor_id, department_id, scheduled_start, scheduled_end, status)
   values ('12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101', 'd0100000-0000-4000-8000-000000000011', %L, %L, 'completed')$$,
   pg_temp.at(12, '08:00'), pg_temp.at(12, '08:30'))),
-  'HMS_WORKFLOW_REQUIRED', 'POST: staff cannot insert an appointment in another status than booked (409)');
+  'HMS_ILLEGAL_TRANSITION', 'POST: staff cannot insert an appointment in another status than booked (409)');
 select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appointments set notes = 'Wheelchair' where id = %L$$, (select id from ids where name = 'a3'))),
   'ok', 'PATCH: ordinary fields stay editable');
+
+-- ------------------------------------------------------------------------------------------
+-- What the kit enforces for the module: stamps from the session, step permissions, protected
+-- and immutable columns, the append-only log, the token number following its label
+-- ------------------------------------------------------------------------------------------
+select results_eq(
+  format($$select confirmed_at = app_hidden.now(), cancelled_at = app_hidden.now() from app_public.appointments where id = %L$$, (select id from ids where name = 'a3')),
+  $$values (true, true)$$, 'PATCH: the step stamps come from the business clock');
+select results_eq(
+  $$select checked_in_at = app_hidden.now(), started_at = app_hidden.now(), completed_at = app_hidden.now()
+      from app_public.appointments where id = '12990000-0000-4000-8000-000000000301'$$,
+  $$values (true, true, true)$$, 'RPC: check-in, start and completion are stamped by the business clock');
+select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appointments set cancelled_by = '20000000-0000-4000-8000-000000000007' where id = %L$$, (select id from ids where name = 'a3'))),
+  'E:42501', 'PATCH: who cancelled is never taken from the request (403)');
+select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appointments set patient_id = '12990000-0000-4000-8000-000000000204' where id = %L$$, (select id from ids where name = 'a3'))),
+  'E:42501', 'PATCH: the patient of a booking is immutable (403)');
+select is(pg_temp.try('reception.ny@hms.test', format($$update app_public.appointments set quoted_fee = 0 where id = %L$$, (select id from ids where name = 'a3'))),
+  'E:42501', 'PATCH: the quoted fee is the booking''s (403)');
+select is(pg_temp.try('reception.ny@hms.test', format($$insert into app_public.appointments (patient_id, doctor_id, department_id, scheduled_start, scheduled_end, quoted_fee)
+  values ('12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101', 'd0100000-0000-4000-8000-000000000011', %L, %L, 1)$$,
+  pg_temp.at(12, '08:00'), pg_temp.at(12, '08:30'))),
+  'E:42501', 'POST: a quoted fee is never sent by a client (403)');
+select is(pg_temp.try('reception.ny@hms.test', format($$insert into app_public.appointments (patient_id, doctor_id, department_id, scheduled_start, scheduled_end, rescheduled_from_id)
+  values ('12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101', 'd0100000-0000-4000-8000-000000000011', %L, %L, %L)$$,
+  pg_temp.at(12, '08:00'), pg_temp.at(12, '08:30'), (select id from ids where name = 'a2'))),
+  'E:42501', 'POST: only reschedule_appointment links a booking to its predecessor (403)');
+insert into ids values ('a4', '12990000-0000-4000-8000-000000000304');
+select is(pg_temp.try('reception.ny@hms.test', format($$insert into app_public.appointments (id, patient_id, doctor_id, department_id, scheduled_start, scheduled_end)
+  values ('12990000-0000-4000-8000-000000000304', '12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101', 'd0100000-0000-4000-8000-000000000011', %L, %L)$$,
+  pg_temp.at(12, '08:00'), pg_temp.at(12, '08:30'))),
+  'ok', 'POST: staff may insert a booked appointment with its patient, doctor and slot');
+select is(pg_temp.try('nurse.ny@hms.test', $$update app_public.appointments set status = 'cancelled', cancellation_reason = 'x' where id = '12990000-0000-4000-8000-000000000304'$$),
+  'HMS_FORBIDDEN', 'PATCH: cancelling needs appointments.manage, as cancel_appointment does (nurse: 403)');
+select is(pg_temp.try('nurse.ny@hms.test', $$update app_public.appointments set status = 'no_show' where id = '12990000-0000-4000-8000-000000000304'$$),
+  'HMS_FORBIDDEN', 'PATCH: a no-show needs appointments.manage, as mark_no_show does (nurse: 403)');
+select is(pg_temp.try('nurse.ny@hms.test', $$update app_public.appointments set status = 'checked_in' where id = '12990000-0000-4000-8000-000000000304'$$),
+  'HMS_WORKFLOW_REQUIRED', 'PATCH: checked_in needs check_in_appointment even with appointments.checkin (409)');
+select is((select status from app_public.appointments where id = '12990000-0000-4000-8000-000000000304'), 'booked',
+  'the refused PATCHes changed nothing');
+select is(pg_temp.try(null, $$update app_public.appointments set status = 'completed', completed_at = now() where id = '12990000-0000-4000-8000-000000000304'$$),
+  'HMS_ILLEGAL_TRANSITION', 'even the owner cannot take an undeclared step (booked → completed)');
+
+-- The status log is history
+select is(pg_temp.try(null, $$update app_public.appointment_status_log set reason = 'edited' where appointment_id = '12990000-0000-4000-8000-000000000301'$$),
+  'HMS_APPEND_ONLY', 'the status log is append-only, even for the owner (update)');
+select is(pg_temp.try(null, $$delete from app_public.appointment_status_log where appointment_id = '12990000-0000-4000-8000-000000000301'$$),
+  'HMS_APPEND_ONLY', 'the status log is append-only, even for the owner (delete)');
+select is(pg_temp.try('reception.ny@hms.test', $$update app_public.appointment_status_log set reason = 'edited' where appointment_id = '12990000-0000-4000-8000-000000000301'$$),
+  'E:42501', 'staff cannot update the status log (403)');
+select is(pg_temp.try('reception.ny@hms.test', $$insert into app_public.appointment_status_log (appointment_id, from_status, to_status)
+  values ('12990000-0000-4000-8000-000000000304', 'booked', 'completed')$$),
+  'E:42501', 'staff cannot write the status log (403)');
+select is((select count(*)::int from app_public.appointment_status_log where appointment_id = '12990000-0000-4000-8000-000000000301'), 3,
+  'the status log kept its rows');
+
+-- The queue token: its number follows the department's daily label and is never client-written
+select results_eq(
+  $$select q.token_label ~ ('^' || d.code || '-\d{3}$'), q.token_number = (regexp_match(q.token_label, '(\d+)$'))[1]::int
+      from app_public.appointment_queue q join app_public.departments d on d.id = q.department_id
+     where q.appointment_id = '12990000-0000-4000-8000-000000000301'$$,
+  $$values (true, true)$$, 'check-in: the token label is the department''s counter of the day and token_number follows it');
+select is(pg_temp.try('nurse.ny@hms.test', $$update app_public.appointment_queue set token_number = 99 where appointment_id = '12990000-0000-4000-8000-000000000301'$$),
+  'E:42501', 'queue: token_number is never client-written (403)');
+select is(pg_temp.try('nurse.ny@hms.test', $$update app_public.appointment_queue set appointment_id = '12990000-0000-4000-8000-000000000304' where appointment_id = '12990000-0000-4000-8000-000000000301'$$),
+  'E:42501', 'queue: the appointment of a token is check-in''s (403)');
+select is(pg_temp.try('nurse.ny@hms.test', $$update app_public.appointment_queue set department_id = 'd0100000-0000-4000-8000-000000000012' where appointment_id = '12990000-0000-4000-8000-000000000301'$$),
+  'E:42501', 'queue: the department of a token is immutable (its label counts in it) (403)');
+select is(pg_temp.try('nurse.ny@hms.test', format($$insert into app_public.appointment_queue (queue_date, department_id, patient_id, notes)
+  values (%L, 'd0100000-0000-4000-8000-000000000011', '12990000-0000-4000-8000-000000000201', 'walk-in test')$$,
+  app_hidden.hospital_today('10000000-0000-4000-8000-000000000001'))),
+  'ok', 'queue: the nurse issues a walk-in token');
+select results_eq(
+  $$select w.token_number = c.token_number + 1, w.token_number = (regexp_match(w.token_label, '(\d+)$'))[1]::int, w.appointment_id
+      from app_public.appointment_queue w, app_public.appointment_queue c
+     where w.notes = 'walk-in test' and c.appointment_id = '12990000-0000-4000-8000-000000000301'$$,
+  $$values (true, true, null::uuid)$$, 'queue: a walk-in gets the department''s next token of the day, its number following the label');
 
 select * from finish();
 rollback;
