@@ -17,10 +17,13 @@
  * (REST, GraphQL) outside a workflow RPC. Workflow RPCs are security definer functions that start
  * with require_permission(), which marks the current statement; the triggers then let the RPC do
  * what only the workflow may (take a workflow-only status step, change a locked document).
- * The mark is bound to the statement (statement_timestamp()), so it cannot leak into a later
- * statement of the same transaction (a second GraphQL mutation, a psql session). The owner
- * without a session (migrations, demo data, a DBA) is trusted as well; it bypasses row-level
- * security anyway.
+ * The mark is bound to the statement (statement_timestamp(): when the server received the
+ * client's message), so it cannot leak into a later request of the same transaction — PostgREST
+ * and PostGraphile send every statement as a message of its own (a second GraphQL mutation is a
+ * new statement). Several statements sent in one simple-query message (psql -c 'a; b', a pgTAP
+ * file) share one timestamp; no API role can send such a message, and the test helpers clear the
+ * mark between the requests they simulate (tests.new_request). The owner without a session
+ * (migrations, demo data, a DBA) is trusted as well; it bypasses row-level security anyway.
  */
 
 /* ------------------------------------------------------------------------------------------
@@ -197,6 +200,17 @@ $$;
 comment on function app_hidden.entity_of(regclass) is 'The entity name of a table for messages (its registry entry, else its name in words).';
 grant execute on function app_hidden.entity_of(regclass) to :DATABASE_STAFF;
 
+/* The entity with its indefinite article, for messages: 'an appointment', 'a purchase order'. */
+create or replace function app_hidden.a_or_an(p_entity text, p_capital boolean default false) returns text
+language sql
+immutable
+as $$
+  select case when p_entity ~* '^[aeiou]' then case when p_capital then 'An ' else 'an ' end
+              else case when p_capital then 'A ' else 'a ' end end || p_entity;
+$$;
+comment on function app_hidden.a_or_an(text, boolean) is E'The word with its indefinite article (a / an; capitalised to start a sentence), for messages.';
+grant execute on function app_hidden.a_or_an(text, boolean) to :DATABASE_STAFF;
+
 /* Shared body of lock_or_404 and find_or_404. */
 create or replace function app_hidden.row_or_404(p_row anyelement, p_id uuid, p_lock boolean) returns anyelement
 language plpgsql
@@ -319,6 +333,47 @@ $$;
 comment on function app_hidden.allowed_transitions(text, text) is 'The statuses a row of the table may go to from a status (null: the statuses a new row may start in).';
 grant execute on function app_hidden.allowed_transitions(text, text) to :DATABASE_STAFF;
 
+/* The one refusal of an undeclared step (409 HMS_ILLEGAL_TRANSITION), for the trigger and require_transition. */
+create or replace function app_hidden.raise_illegal_transition(p_table regclass, p_from text, p_to text) returns void
+language plpgsql
+stable
+as $$
+declare
+  v_name text := (select c.relname from pg_catalog.pg_class c where c.oid = p_table);
+  v_entity text := app_hidden.entity_of(p_table);
+begin
+  perform app_hidden.raise_error('HMS_ILLEGAL_TRANSITION',
+    case when p_from is null
+         then format('A new %s starts as %s, not %s.', v_entity,
+                     array_to_string(app_hidden.allowed_transitions(v_name, null), ' or '), p_to)
+         else format('%s cannot go from %s to %s.', app_hidden.a_or_an(v_entity, true), p_from, p_to) end,
+    jsonb_build_object('entity', replace(v_entity, ' ', '_'), 'from', p_from, 'to', p_to,
+                       'allowed', to_jsonb(app_hidden.allowed_transitions(v_name, p_from))));
+end;
+$$;
+comment on function app_hidden.raise_illegal_transition(regclass, text, text) is
+  'Raises 409 HMS_ILLEGAL_TRANSITION for a status step the table''s machine does not declare (details.entity, from, to, allowed).';
+
+/*
+ * For workflow RPCs, before they do anything: the step from the row's status must be declared.
+ * It also refuses a repeated step (cancelling a cancelled appointment, approving an approved
+ * order), which the trigger cannot see: to it, a status that stays the same is no step at all.
+ */
+create or replace function app_hidden.require_transition(p_table regclass, p_from text, p_to text) returns void
+language plpgsql
+stable
+as $$
+begin
+  if not exists (select 1 from app_hidden.status_transitions t
+                  where t.table_name = (select c.relname from pg_catalog.pg_class c where c.oid = p_table)
+                    and t.from_status is not distinct from p_from and t.to_status = p_to) then
+    perform app_hidden.raise_illegal_transition(p_table, p_from, p_to);
+  end if;
+end;
+$$;
+comment on function app_hidden.require_transition(regclass, text, text) is
+  'Raises 409 HMS_ILLEGAL_TRANSITION unless the table''s status machine declares the step from p_from to p_to (repeated steps included); workflow RPCs call it before they change anything.';
+
 /*
  * BEFORE INSERT OR UPDATE OF status (_150_status_machine): the one enforcement of every status
  * machine. For writes with a session (client writes and workflow RPCs):
@@ -328,7 +383,9 @@ grant execute on function app_hidden.allowed_transitions(text, text) to :DATABAS
  *   - a step with a permission needs it, else 403 HMS_FORBIDDEN;
  *   - a step with a reason column needs a reason, else 422 HMS_REASON_REQUIRED;
  *   - stamp_at / stamp_by are set from the business clock and the session, unconditionally.
- * The owner without a session (demo data, migrations, maintenance) is trusted and passes.
+ * The owner without a session (demo data, migrations, maintenance) is trusted with everything but
+ * an undeclared step of an existing row: it may insert rows in any status and take workflow-only
+ * steps, but a completed appointment is not reopened by anyone (DESIGN.md §8, legal state changes).
  */
 create or replace function app_hidden.tg__status_machine() returns trigger
 language plpgsql
@@ -342,7 +399,7 @@ declare
   v_step app_hidden.status_transitions;
   v_patch jsonb := '{}';
 begin
-  if v_user is null then
+  if v_user is null and TG_OP = 'INSERT' then
     return NEW;
   end if;
   if TG_OP = 'UPDATE' then
@@ -358,22 +415,19 @@ begin
        and exists (select 1 from app_hidden.status_transitions t where t.table_name = TG_TABLE_NAME and t.to_status = NEW.status) then
       return NEW;  -- a workflow records a row in a later status (e.g. a completed payment)
     end if;
-    perform app_hidden.raise_error('HMS_ILLEGAL_TRANSITION',
-      case when v_from is null
-           then format('A new %s starts as %s, not %s.', app_hidden.entity_of(TG_RELID),
-                       array_to_string(app_hidden.allowed_transitions(TG_TABLE_NAME, null), ' or '), NEW.status)
-           else format('A %s cannot go from %s to %s.', app_hidden.entity_of(TG_RELID), v_from, NEW.status) end,
-      jsonb_build_object('entity', replace(app_hidden.entity_of(TG_RELID), ' ', '_'), 'from', v_from, 'to', NEW.status,
-                         'allowed', to_jsonb(app_hidden.allowed_transitions(TG_TABLE_NAME, v_from))));
+    perform app_hidden.raise_illegal_transition(TG_RELID, v_from, NEW.status);
+  end if;
+  if v_user is null then
+    return NEW;
   end if;
   if v_step.via is not null and not app_hidden.in_workflow() then
     perform app_hidden.raise_error('HMS_WORKFLOW_REQUIRED',
-      format('A %s goes to %s only through %s.', app_hidden.entity_of(TG_RELID), NEW.status, v_step.via),
+      format('%s goes to %s only through %s.', app_hidden.a_or_an(app_hidden.entity_of(TG_RELID), true), NEW.status, v_step.via),
       jsonb_build_object('entity', replace(app_hidden.entity_of(TG_RELID), ' ', '_'), 'to', NEW.status, 'use', v_step.via));
   end if;
   if v_step.permission is not null and not app_hidden.has_permission(v_step.permission) then
     perform app_hidden.raise_error('HMS_FORBIDDEN',
-      format('Moving a %s to %s needs the %s permission.', app_hidden.entity_of(TG_RELID), NEW.status, v_step.permission),
+      format('Moving %s to %s needs the %s permission.', app_hidden.a_or_an(app_hidden.entity_of(TG_RELID)), NEW.status, v_step.permission),
       jsonb_build_object('permission', v_step.permission));
   end if;
   if v_step.reason_column is not null and nullif(trim(to_jsonb(NEW) ->> v_step.reason_column), '') is null then

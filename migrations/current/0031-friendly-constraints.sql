@@ -134,11 +134,11 @@ begin
     coalesce(v_registered.code, case p_kind when 'not_null' then 'HMS_REQUIRED' when 'check' then 'HMS_INVALID_VALUE'
                                              when 'unique' then 'HMS_DUPLICATE' else 'HMS_REFERENCE_NOT_FOUND' end),
     coalesce(v_registered.message, case p_kind
-      when 'not_null' then format('A %s needs %s.', v_entity, v_column_list)
+      when 'not_null' then format('%s needs %s.', app_hidden.a_or_an(v_entity, true), v_column_list)
       when 'check' then case when cardinality(v_columns) = 1
                              then format('The %s given for this %s is not allowed.', v_column_list, v_entity)
                              else format('This %s breaks the rule %s (%s).', v_entity, p_constraint, v_column_list) end
-      when 'unique' then format('A %s with this %s already exists.', v_entity, v_column_list)
+      when 'unique' then format('%s with this %s already exists.', app_hidden.a_or_an(v_entity, true), v_column_list)
       else format('The %s given in %s does not exist in this hospital.', app_hidden.entity_of(v_target), v_column_list) end),
     jsonb_build_object('table', pg_catalog.split_part(p_table::text, '.', 2), 'constraint', p_constraint, 'columns', to_jsonb(v_columns)),
     v_hint);
@@ -165,11 +165,11 @@ begin
   end if;
   select r.constraint_probe into v_probe from app_hidden.table_registry r where r.table_name = TG_TABLE_NAME;
   if v_probe is not null then
-    -- Unique values are probed for client writes only, and not for an upsert: an INSERT … ON
-    -- CONFLICT (a sequence created on first use, PostgREST's resolution=merge-duplicates) meets
-    -- its duplicate on purpose.
+    -- Unique values are probed for the rows a client writes itself (not for rows written on its
+    -- behalf by a trigger or a workflow), and not for an upsert: an INSERT … ON CONFLICT
+    -- (PostgREST's resolution=merge-duplicates) meets its duplicate on purpose.
     execute v_probe into v_kind, v_name, v_columns
-      using NEW, not app_hidden.is_trusted_writer() and current_query() !~* '\mon\s+conflict\M';
+      using NEW, not app_hidden.is_trusted_writer() and pg_trigger_depth() = 1 and current_query() !~* '\mon\s+conflict\M';
     if v_kind is not null then
       perform app_hidden.raise_constraint_error(TG_RELID, v_kind, v_name, v_columns);
     end if;

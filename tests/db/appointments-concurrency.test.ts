@@ -2,7 +2,9 @@
  * book_appointment under real concurrency: many receptionist connections book the same slot of
  * the same doctor at the same instant. Exactly one booking wins; every other call answers
  * HMS_SLOT_TAKEN (409) — whether it saw the winner in its pre-check or was stopped by the
- * exclusion constraint (23P01, translated). Runs on the scratch copy of the seeded database.
+ * exclusion constraint (23P01, translated). check_in_appointment likewise: the appointment's row
+ * lock lets one check-in through and the others find it checked in (HMS_ILLEGAL_TRANSITION), so
+ * the patient gets one queue token and one invoice line. Runs on the scratch copy of the seeded database.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { actAs, connectOwner, errorCode, openSessions, ownerQuery } from '../support/db.ts';
@@ -42,7 +44,12 @@ async function freeSlot(fromDays: number): Promise<string> {
 }
 
 /** Each connection: its own staff session and transaction, all released at once, then one booking call. */
-async function race(slotStart: string): Promise<string[]> {
+function race(slotStart: string): Promise<string[]> {
+  return raceCall(`select app_public.book_appointment($1, $2, $3)`, (index) => [patients[index], DOCTOR_NY, slotStart]);
+}
+
+/** CONNECTIONS receptionist sessions, each in its own transaction, make one call at the same instant. */
+async function raceCall(sql: string, params: (index: number) => unknown[]): Promise<string[]> {
   const clients = await Promise.all(Array.from({ length: CONNECTIONS }, () => connectOwner('scratch')));
   try {
     await Promise.all(
@@ -54,9 +61,9 @@ async function race(slotStart: string): Promise<string[]> {
     return await Promise.all(
       clients.map(async (client, index) => {
         try {
-          await client.query(`select app_public.book_appointment($1, $2, $3)`, [patients[index], DOCTOR_NY, slotStart]);
+          await client.query(sql, params(index));
           await client.query('commit');
-          return 'booked';
+          return 'ok';
         } catch (error) {
           await client.query('rollback');
           return errorCode(error);
@@ -73,8 +80,8 @@ describe('book_appointment with parallel connections', () => {
     for (const fromDays of [21, 35]) {
       const slotStart = await freeSlot(fromDays);
       const outcomes = await race(slotStart);
-      expect(outcomes.filter((o) => o === 'booked')).toHaveLength(1);
-      expect(outcomes.filter((o) => o !== 'booked')).toEqual(Array(CONNECTIONS - 1).fill('HMS_SLOT_TAKEN'));
+      expect(outcomes.filter((o) => o === 'ok')).toHaveLength(1);
+      expect(outcomes.filter((o) => o !== 'ok')).toEqual(Array(CONNECTIONS - 1).fill('HMS_SLOT_TAKEN'));
 
       const live = await ownerQuery(
         `select a.id, (select count(*)::int from app_public.appointment_status_log l where l.appointment_id = a.id) as log_rows
@@ -87,5 +94,36 @@ describe('book_appointment with parallel connections', () => {
       expect(live).toHaveLength(1);
       expect(live[0].log_rows).toBe(1);
     }
+  });
+});
+
+describe('check_in_appointment with parallel connections', () => {
+  it(`${CONNECTIONS} receptionists check the same patient in at once: one token, one invoice line, the others get HMS_ILLEGAL_TRANSITION`, async () => {
+    // Today's appointment of a doctor of our own, written as the owner (booking refuses a slot that began).
+    const suffix = Math.random().toString(36).slice(2, 10);
+    const [user] = await ownerQuery<{ id: string }>(
+      `insert into app_public.users (email, first_name, last_name) values ($1, 'Race', 'Doctor') returning id`, [`race.${suffix}@example.org`], 'scratch');
+    const [doctor] = await ownerQuery<{ id: string }>(
+      `insert into app_public.doctors (hospital_id, user_id, department_id, registration_number, specialization)
+       values ($1, $2, 'd0100000-0000-4000-8000-000000000011', $3, 'Cardiology') returning id`, [NY, user.id, `RACE-${suffix}`], 'scratch');
+    const [appointment] = await ownerQuery<{ id: string }>(
+      `insert into app_public.appointments (hospital_id, patient_id, doctor_id, department_id, scheduled_start, scheduled_end, quoted_fee)
+       select $1, $2, $3, 'd0100000-0000-4000-8000-000000000011', t.s, t.s + interval '15 minutes', 180
+         from app_public.hospitals h
+        cross join lateral (select (app_hidden.hospital_today(h.id) + time '10:00') at time zone h.time_zone as s) t
+        where h.id = $1
+       returning id`, [NY, patients[0], doctor.id], 'scratch');
+
+    const outcomes = await raceCall(`select app_public.check_in_appointment($1)`, () => [appointment.id]);
+    expect(outcomes.filter((o) => o === 'ok')).toHaveLength(1);
+    expect(outcomes.filter((o) => o !== 'ok')).toEqual(Array(CONNECTIONS - 1).fill('HMS_ILLEGAL_TRANSITION'));
+
+    const [effects] = await ownerQuery(
+      `select a.status,
+              (select count(*)::int from app_public.appointment_queue q where q.appointment_id = a.id) as tokens,
+              (select count(*)::int from app_public.invoice_items i where i.appointment_id = a.id) as invoice_lines,
+              (select count(*)::int from app_public.appointment_status_log l where l.appointment_id = a.id and l.to_status = 'checked_in') as log_rows
+         from app_public.appointments a where a.id = $1`, [appointment.id], 'scratch');
+    expect(effects).toEqual({ status: 'checked_in', tokens: 1, invoice_lines: 1, log_rows: 1 });
   });
 });

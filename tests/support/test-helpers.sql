@@ -52,6 +52,18 @@ end;
 $$;
 
 /**
+ * tests.new_request() — what separates two API requests: a pgTAP file reaches the server as one
+ * message, whose statements share statement_timestamp(), so the workflow mark an earlier RPC set
+ * (app_hidden.in_workflow, bound to the statement) would still hold. tests.try, tests.call and
+ * tests.rpc start with it, as every request starts without the mark.
+ */
+create or replace function tests.new_request() returns void
+language sql
+as $$
+  select set_config('hms.workflow_mark', '', true);
+$$;
+
+/**
  * tests.try($$<one statement>$$) — runs the statement as whoever is authenticated now (after
  * tests.authenticate_as / tests.authenticate_as_anonymous, or the owner after
  * tests.clear_authentication) and answers what became of it:
@@ -71,6 +83,7 @@ declare
   v_message text;
   v_detail text;
 begin
+  perform tests.new_request();
   execute p_sql;
   return 'ok';
 exception when others then
@@ -93,7 +106,43 @@ as $$
 declare
   v_value jsonb;
 begin
+  perform tests.new_request();
   execute p_sql into v_value;
+  return v_value;
+end;
+$$;
+
+/**
+ * tests.try_as('nurse.ny@hms.test', $$…$$) and tests.call_as(…) — tests.try / tests.call as that
+ * member of staff (home hospital; null: as the owner, i.e. without a session), back to the owner
+ * afterwards: one request of one person.
+ */
+create or replace function tests.try_as(p_email text, p_sql text, p_with_status boolean default false) returns text
+language plpgsql
+as $$
+declare
+  v_outcome text;
+begin
+  if p_email is not null then
+    perform tests.authenticate_as(p_email);
+  end if;
+  v_outcome := tests.try(p_sql, p_with_status);
+  perform tests.clear_authentication();
+  return v_outcome;
+end;
+$$;
+
+create or replace function tests.call_as(p_email text, p_sql text) returns jsonb
+language plpgsql
+as $$
+declare
+  v_value jsonb;
+begin
+  if p_email is not null then
+    perform tests.authenticate_as(p_email);
+  end if;
+  v_value := tests.call(p_sql);
+  perform tests.clear_authentication();
   return v_value;
 end;
 $$;
@@ -116,6 +165,7 @@ declare
   v_detail text;
   v_headers jsonb;
 begin
+  perform tests.new_request();
   perform set_config('response.status', '', true);
   perform set_config('response.headers', '', true);
   if p_role is not null then

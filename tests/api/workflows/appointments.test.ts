@@ -112,6 +112,42 @@ describe('booking through /rpc/book_appointment', () => {
     expect(await old.json()).toEqual([{ status: 'rescheduled' }]);
   });
 
+  it('answers the appointment row (related rows embed), and a PATCH takes no workflow step, moves no slot and sets no stamp', async () => {
+    const slot = pick(await freeSlots(30));
+    // Embedded rows are read with the request's snapshot: rows that existed before the call (the
+    // patient), not the ones the call itself wrote (its status log, read afterwards).
+    const booked = await rpc('book_appointment', { patient_id: patientId, doctor_id: DOCTOR_NY, scheduled_start: slot.slot_start },
+      reception, '?select=id,status,patients(id,date_of_birth)');
+    expect(booked.status).toBe(200);
+    expect(booked.body).toEqual({ id: booked.body.id, status: 'booked', patients: { id: patientId, date_of_birth: '1975-04-12' } });
+    const log = await apiFetch(`/appointment_status_log?appointment_id=eq.${booked.body.id}&select=from_status,to_status,changed_by`, { token: reception });
+    expect(await log.json()).toEqual([{ from_status: null, to_status: 'booked', changed_by: '20000000-0000-4000-8000-000000000008' }]);
+
+    const patch = (body: Record<string, unknown>) => apiFetch(`/appointments?id=eq.${booked.body.id}`, {
+      method: 'PATCH', token: reception, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    });
+    const checkIn = await patch({ status: 'checked_in' });
+    expect(checkIn.status).toBe(409);
+    const refusal = await checkIn.json();
+    expect(refusal.code).toBe('HMS_WORKFLOW_REQUIRED');
+    expect(JSON.parse(refusal.details)).toMatchObject({ entity: 'appointment', to: 'checked_in', use: 'check_in_appointment' });
+    const move = await patch({ scheduled_start: slot.slot_end });
+    expect(move.status).toBe(403);
+    expect((await move.json()).code).toBe('42501');
+    const stamp = await patch({ status: 'confirmed', confirmed_at: '2020-01-01T00:00:00Z' });
+    expect(stamp.status).toBe(403);
+    expect((await stamp.json()).code).toBe('42501');
+    const confirmed = await patch({ status: 'confirmed' });
+    expect(confirmed.status).toBe(204);
+    const [row] = await ownerQuery<{ status: string; stamped: boolean }>(
+      `select status, confirmed_at > now() - interval '1 minute' as stamped from app_public.appointments where id = $1`, [booked.body.id]);
+    expect(row).toEqual({ status: 'confirmed', stamped: true });
+
+    const cancelled = await rpc('cancel_appointment', { appointment_id: booked.body.id, reason: 'Test over' }, reception);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', cancelled_by: '20000000-0000-4000-8000-000000000008' });
+  });
+
   it('answers 422 for a time that is not a slot start and for an unknown visit type (never 500)', async () => {
     const slot = pick(await freeSlots(15));
     const offSlot = new Date(new Date(slot.slot_start).getTime() + 7 * 60_000).toISOString();

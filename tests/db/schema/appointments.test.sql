@@ -1,7 +1,7 @@
 -- Structure and key rules of appointments, appointment_status_log and appointment_queue
 -- (db/schema/app_public/tables/<table>.sql).
 begin;
-select plan(30);
+select plan(41);
 
 -- Tables
 select has_table('app_public', 'appointments', 'appointments exists');
@@ -37,6 +37,87 @@ select has_index('app_public', 'appointments', 'idx_appointments__hospital_id_do
 select has_index('app_public', 'appointments', 'idx_appointments__hospital_id_patient_id_scheduled_start', 'a patient''s appointments');
 select has_index('app_public', 'appointments', 'idx_appointments__hospital_id_scheduled_start', 'the day list');
 select has_index('app_public', 'appointment_queue', 'idx_appointment_queue__hospital_id_queue_date_status', 'queue by hospital and day');
+
+-- Registered with the kit: the status machine, the module's triggers, what clients may write
+select results_eq(
+  $$select table_name, entity, soft_delete, audited, append_only from app_hidden.table_registry
+     where table_name in ('appointments', 'appointment_status_log', 'appointment_queue') order by table_name$$,
+  $$values ('appointment_queue'::text, 'queue token'::text, false, true, false),
+           ('appointment_status_log', 'appointment status change', false, true, true),
+           ('appointments', 'appointment', true, true, false)$$,
+  'the three tables are registered (entity, soft delete, audit, append-only)');
+select results_eq(
+  $$select coalesce(from_status, '-'), to_status, coalesce(via, '-'), coalesce(permission, '-'), coalesce(stamp_at, '-'),
+           coalesce(stamp_by, '-'), coalesce(reason_column, '-')
+      from app_hidden.status_transitions where table_name = 'appointments' order by 1, 2$$,
+  $$values ('-'::text, 'booked'::text, '-'::text, '-'::text, '-'::text, '-'::text, '-'::text),
+           ('booked', 'cancelled', '-', 'appointments.manage', 'cancelled_at', 'cancelled_by', 'cancellation_reason'),
+           ('booked', 'checked_in', 'check_in_appointment', 'appointments.checkin', 'checked_in_at', '-', '-'),
+           ('booked', 'confirmed', '-', '-', 'confirmed_at', '-', '-'),
+           ('booked', 'no_show', '-', 'appointments.manage', 'no_show_at', '-', '-'),
+           ('booked', 'rescheduled', 'reschedule_appointment', 'appointments.manage', '-', '-', '-'),
+           ('checked_in', 'cancelled', '-', 'appointments.manage', 'cancelled_at', 'cancelled_by', 'cancellation_reason'),
+           ('checked_in', 'in_progress', '-', 'appointments.manage', 'started_at', '-', '-'),
+           ('confirmed', 'cancelled', '-', 'appointments.manage', 'cancelled_at', 'cancelled_by', 'cancellation_reason'),
+           ('confirmed', 'checked_in', 'check_in_appointment', 'appointments.checkin', 'checked_in_at', '-', '-'),
+           ('confirmed', 'no_show', '-', 'appointments.manage', 'no_show_at', '-', '-'),
+           ('confirmed', 'rescheduled', 'reschedule_appointment', 'appointments.manage', '-', '-', '-'),
+           ('in_progress', 'completed', '-', 'appointments.manage', 'completed_at', '-', '-')$$,
+  'the appointment status machine, step by step');
+select is(
+  array(select t.tgname::text from pg_trigger t where t.tgrelid = 'app_public.appointments'::regclass and not t.tgisinternal order by 1),
+  array['_010_number', '_050_soft_delete', '_100_stamp', '_110_soft_delete', '_150_status_machine', '_160_no_show_timing',
+        '_210_status_log', '_900_audit', '_990_friendly_constraints'],
+  'appointments: the kit''s triggers, the no-show timing and the status log (no module workflow trigger)');
+select is(
+  array(select t.tgname::text from pg_trigger t where t.tgrelid = 'app_public.appointment_status_log'::regclass and not t.tgisinternal order by 1),
+  array['_000_append_only', '_000_append_only_truncate', '_100_stamp', '_900_audit', '_990_friendly_constraints'],
+  'appointment_status_log: append-only history');
+select is(
+  array(select t.tgname::text || ':' || t.tgfoid::regproc::text from pg_trigger t
+         where t.tgrelid = 'app_public.appointment_queue'::regclass and t.tgname in ('_010_number', '_020_token_number') order by 1),
+  array['_010_number:app_hidden.tg__assign_number', '_020_token_number:app_hidden.tg_appointment_queue__token_number'],
+  'appointment_queue: the label from the document-type registry, then the number from the label');
+select is(
+  array(select c from unnest(array['patient_id', 'doctor_id', 'schedule_id', 'scheduled_start', 'scheduled_end', 'department_id',
+                                   'visit_type', 'cancellation_reason', 'notes']) c
+         where has_column_privilege('hms_staff', 'app_public.appointments', c, 'insert')),
+  array['patient_id', 'doctor_id', 'schedule_id', 'scheduled_start', 'scheduled_end', 'department_id',
+        'visit_type', 'cancellation_reason', 'notes'],
+  'staff insert a booking''s patient, doctor, slot and details');
+select is(
+  array(select c from unnest(array['patient_id', 'doctor_id', 'schedule_id', 'scheduled_start', 'scheduled_end',
+                                   'rescheduled_from_id', 'quoted_fee', 'appointment_number', 'confirmed_at', 'checked_in_at',
+                                   'started_at', 'completed_at', 'no_show_at', 'cancelled_at', 'cancelled_by']) c
+         where has_column_privilege('hms_staff', 'app_public.appointments', c, 'update')),
+  '{}'::text[], 'staff never update the slot, patient, doctor, fee, predecessor, number or stamps of an appointment');
+select is(
+  array(select c from unnest(array['rescheduled_from_id', 'quoted_fee', 'appointment_number', 'confirmed_at', 'checked_in_at',
+                                   'started_at', 'completed_at', 'no_show_at', 'cancelled_at', 'cancelled_by']) c
+         where has_column_privilege('hms_staff', 'app_public.appointments', c, 'insert')),
+  '{}'::text[], 'staff never insert the fee, predecessor, number or stamps of an appointment');
+select is(
+  array(select c from unnest(array['token_number', 'token_label', 'appointment_id', 'queue_date', 'department_id', 'patient_id']) c
+         where has_column_privilege('hms_staff', 'app_public.appointment_queue', c, 'update')
+            or (c in ('token_number', 'token_label', 'appointment_id') and has_column_privilege('hms_staff', 'app_public.appointment_queue', c, 'insert'))),
+  '{}'::text[], 'staff never write a token''s number, label or appointment, nor change its day, department or patient');
+select is(
+  array(select f from unnest(array['appointments_require', 'appointment_for_update', 'assert_appointment_transition',
+                                   'appointment_transition_allowed', 'appointment_workflow_on', 'appointment_workflow_off',
+                                   'appointment_set_status', 'tg_appointments__workflow', 'tg_appointment_queue__assign_token']) f
+         where exists (select 1 from pg_proc p where p.pronamespace = 'app_hidden'::regnamespace and p.proname = f)),
+  '{}'::text[], 'the module''s own gate, lock, transition check, workflow mark and token trigger are gone');
+select is(
+  array(select p.proname::text || ':' || p.prorettype::regtype::text from pg_proc p
+         where p.pronamespace = 'app_public'::regnamespace
+           and p.proname in ('book_appointment', 'reschedule_appointment', 'cancel_appointment', 'check_in_appointment',
+                             'start_appointment', 'complete_appointment', 'mark_no_show') and not p.proretset
+         order by 1),
+  array['book_appointment:app_public.appointments', 'cancel_appointment:app_public.appointments',
+        'check_in_appointment:app_public.appointments', 'complete_appointment:app_public.appointments',
+        'mark_no_show:app_public.appointments', 'reschedule_appointment:app_public.appointments',
+        'start_appointment:app_public.appointments'],
+  'every appointment workflow RPC returns the appointment row');
 
 -- Fixtures
 insert into app_public.hospitals (id, code, name) values

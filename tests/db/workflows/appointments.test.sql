@@ -1,9 +1,7 @@
--- Appointments workflow (db/schema/app_public/functions/: available_slots, book_appointment,
--- reschedule_appointment, cancel_appointment, check_in_appointment, start_appointment,
--- complete_appointment, mark_no_show): slots, booking rules,
+-- Appointments workflow (migrations/current/1200-appointments-workflow.sql): slots, booking rules,
 -- the status machine (RPCs and direct updates), check-in with queue token and invoice line.
 begin;
-select plan(90);
+select plan(115);
 
 -- ------------------------------------------------------------------------------------------
 -- Fixtures (NY): a test doctor working 08:00–12:00 every day in 30-minute slots, with a fee,
@@ -49,21 +47,11 @@ insert into app_public.appointments (id, hospital_id, patient_id, doctor_id, dep
   ('12990000-0000-4000-8000-000000000303', pg_temp.ny(), '12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101',
    'd0100000-0000-4000-8000-000000000011', pg_temp.at(-6, '08:00'), pg_temp.at(-6, '08:30'), 200.00);
 
--- A booking attempt as that member of staff: its tests.try outcome.
 create function pg_temp.book(p_email text, p_patient text, p_doctor text, p_start timestamptz, p_visit text default 'new_consultation') returns text
-language plpgsql as $$
-declare
-  v_outcome text;
-begin
-  perform tests.authenticate_as(p_email);
-  v_outcome := tests.try(format('select app_public.book_appointment(%L::uuid, %L::uuid, %L::timestamptz, %L)', p_patient, p_doctor, p_start, p_visit));
-  perform tests.clear_authentication();
-  return v_outcome;
-end;
+language sql as $$
+  select tests.try_as(p_email, format('select app_public.book_appointment(%L::uuid, %L::uuid, %L::timestamptz, %L)', p_patient, p_doctor, p_start, p_visit));
 $$;
 create temp table ids (name text primary key, id uuid);
--- Statements run as staff build their SQL from these names.
-grant select, insert on ids to public;
 
 -- ------------------------------------------------------------------------------------------
 -- available_slots
@@ -84,26 +72,21 @@ select is((select count(*)::int from app_public.available_slots('12990000-0000-4
 select is((select count(*)::int from app_public.available_slots('12990000-0000-4000-8000-000000000101', pg_temp.day(-31))), 0,
   'available_slots: nothing before the schedule is valid');
 select tests.clear_authentication();
-select tests.authenticate_as('pharmacist.ny@hms.test');
-select is(tests.try(format('select * from app_public.available_slots(%L, %L)', '12990000-0000-4000-8000-000000000101', pg_temp.day(7))),
+select is(tests.try_as('pharmacist.ny@hms.test', format('select * from app_public.available_slots(%L, %L)', '12990000-0000-4000-8000-000000000101', pg_temp.day(7))),
   'HMS_FORBIDDEN', 'available_slots: 403 without appointments.read');
-select tests.authenticate_as('reception.ny@hms.test');
-select is(tests.try(format('select * from app_public.available_slots(%L, %L)', 'd1100000-0000-4000-8000-000000000002', pg_temp.day(7))),
+select is(tests.try_as('reception.ny@hms.test', format('select * from app_public.available_slots(%L, %L)', 'd1100000-0000-4000-8000-000000000002', pg_temp.day(7))),
   'HMS_NOT_FOUND', 'available_slots: another hospital''s doctor is 404');
-select is(tests.try(format('select * from app_public.available_slots(%L, null)', '12990000-0000-4000-8000-000000000101')),
+select is(tests.try_as('reception.ny@hms.test', format('select * from app_public.available_slots(%L, null)', '12990000-0000-4000-8000-000000000101')),
   'HMS_INVALID_INPUT', 'available_slots: a missing day is 422');
-select tests.clear_authentication();
-select is(tests.try(format('select * from app_public.available_slots(%L, %L)', '12990000-0000-4000-8000-000000000101', pg_temp.day(7))),
+select is(tests.try_as(null, format('select * from app_public.available_slots(%L, %L)', '12990000-0000-4000-8000-000000000101', pg_temp.day(7))),
   'HMS_SESSION_INVALID', 'available_slots: no session is 401');
 
 -- ------------------------------------------------------------------------------------------
 -- book_appointment
 -- ------------------------------------------------------------------------------------------
-select tests.authenticate_as('reception.ny@hms.test');
-insert into ids select 'a1', (tests.call(format(
-  'select app_public.book_appointment(%L, %L, %L, reason_for_visit => %L)::jsonb', '12990000-0000-4000-8000-000000000201',
+insert into ids select 'a1', (tests.call_as('reception.ny@hms.test', format(
+  'select to_jsonb(app_public.book_appointment(%L, %L, %L, reason_for_visit => %L))', '12990000-0000-4000-8000-000000000201',
   '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '08:00'), 'Chest pain')) ->> 'id')::uuid;
-select tests.clear_authentication();
 select ok((select id from ids where name = 'a1') is not null, 'book_appointment: reception books a free slot');
 select results_eq(
   $$select status, scheduled_end - scheduled_start, quoted_fee, department_id, appointment_number is not null, schedule_id is not null,
@@ -146,21 +129,17 @@ select is(pg_temp.book('reception.ny@hms.test', '12990000-0000-4000-8000-0000000
   'HMS_NOT_FOUND', 'book_appointment: another hospital''s doctor is 404');
 select is(pg_temp.book('reception.ny@hms.test', '12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '11:00'), 'spa_day'),
   'HMS_INVALID_INPUT', 'book_appointment: an unknown visit type is 422');
-select tests.authenticate_as('reception.ny@hms.test');
-select is(tests.try(format('select app_public.book_appointment(null, %L, %L)', '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '11:00'))),
+select is(tests.try_as('reception.ny@hms.test', format('select app_public.book_appointment(null, %L, %L)', '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '11:00'))),
   'HMS_INVALID_INPUT', 'book_appointment: a missing patient is 422');
-select tests.clear_authentication();
 select is(pg_temp.book('nurse.ny@hms.test', '12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '11:00')),
   'HMS_FORBIDDEN', 'book_appointment: 403 without appointments.manage (nurse)');
 select is(pg_temp.book('doctor.la@hms.test', '12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '11:00')),
   'HMS_NOT_FOUND', 'book_appointment: staff of another hospital get 404 for NY ids');
-select is(tests.try(format('select app_public.book_appointment(%L, %L, %L)', '12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '11:00'))),
+select is(tests.try_as(null, format('select app_public.book_appointment(%L, %L, %L)', '12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '11:00'))),
   'HMS_SESSION_INVALID', 'book_appointment: no session is 401');
-select tests.authenticate_as('doctor.ny@hms.test');
-insert into ids select 'a2', (tests.call(format(
-  'select app_public.book_appointment(%L, %L, %L, %L)::jsonb', '12990000-0000-4000-8000-000000000201',
+insert into ids select 'a2', (tests.call_as('doctor.ny@hms.test', format(
+  'select to_jsonb(app_public.book_appointment(%L, %L, %L, %L))', '12990000-0000-4000-8000-000000000201',
   '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '08:30'), 'follow_up')) ->> 'id')::uuid;
-select tests.clear_authentication();
 select is((select quoted_fee from app_public.appointments where id = (select id from ids where name = 'a2')), null,
   'book_appointment: no fee for the visit type leaves quoted_fee empty (doctor with appointments.manage books)');
 select is(
@@ -171,20 +150,16 @@ select is(
 -- ------------------------------------------------------------------------------------------
 -- cancel_appointment
 -- ------------------------------------------------------------------------------------------
-select tests.authenticate_as('reception.ny@hms.test');
-select is(tests.try(format('select app_public.cancel_appointment(%L, %L)', (select id from ids where name = 'a1'), '  ')),
+select is(tests.try_as('reception.ny@hms.test', format('select app_public.cancel_appointment(%L, %L)', (select id from ids where name = 'a1'), '  ')),
   'HMS_REASON_REQUIRED', 'cancel_appointment: a blank reason is 422 HMS_REASON_REQUIRED');
-select is(tests.try(format('select app_public.cancel_appointment(%L, null)', (select id from ids where name = 'a1'))),
+select is(tests.try_as('reception.ny@hms.test', format('select app_public.cancel_appointment(%L, null)', (select id from ids where name = 'a1'))),
   'HMS_REASON_REQUIRED', 'cancel_appointment: a missing reason is 422');
-select tests.authenticate_as('nurse.ny@hms.test');
-select is(tests.try(format('select app_public.cancel_appointment(%L, %L)', (select id from ids where name = 'a1'), 'x')),
+select is(tests.try_as('nurse.ny@hms.test', format('select app_public.cancel_appointment(%L, %L)', (select id from ids where name = 'a1'), 'x')),
   'HMS_FORBIDDEN', 'cancel_appointment: 403 without appointments.manage');
-select tests.authenticate_as('reception.ny@hms.test');
-select is(tests.try(format('select app_public.cancel_appointment(%L, %L)', 'd1200000-0000-4000-8000-000000000022', 'x')),
+select is(tests.try_as('reception.ny@hms.test', format('select app_public.cancel_appointment(%L, %L)', 'd1200000-0000-4000-8000-000000000022', 'x')),
   'HMS_NOT_FOUND', 'cancel_appointment: another hospital''s appointment is 404');
-select is(tests.try(format('select app_public.cancel_appointment(%L, %L)', (select id from ids where name = 'a1'), 'Patient travelling')),
+select is(tests.try_as('reception.ny@hms.test', format('select app_public.cancel_appointment(%L, %L)', (select id from ids where name = 'a1'), 'Patient travelling')),
   'ok', 'cancel_appointment: with a reason');
-select tests.clear_authentication();
 select results_eq(
   $$select status, cancellation_reason, cancelled_at is not null, cancelled_by from app_public.appointments where id = (select id from ids where name = 'a1')$$,
   $$values ('cancelled'::text, 'Patient travelling'::text, true, '20000000-0000-4000-8000-000000000008'::uuid)$$,
@@ -194,32 +169,26 @@ select results_eq(
      where appointment_id = (select id from ids where name = 'a1') and from_status is not null$$,
   $$values ('booked'::text, 'cancelled'::text, 'Patient travelling'::text, '20000000-0000-4000-8000-000000000008'::uuid)$$,
   'cancel_appointment: logged with reason and user');
-select tests.authenticate_as('reception.ny@hms.test');
-select is(tests.try(format('select app_public.cancel_appointment(%L, %L)', (select id from ids where name = 'a1'), 'again')),
+select is(tests.try_as('reception.ny@hms.test', format('select app_public.cancel_appointment(%L, %L)', (select id from ids where name = 'a1'), 'again')),
   'HMS_ILLEGAL_TRANSITION', 'cancel_appointment: cancelled is final (409)');
-select tests.clear_authentication();
 select is(pg_temp.book('reception.ny@hms.test', '12990000-0000-4000-8000-000000000204', '12990000-0000-4000-8000-000000000101', pg_temp.at(7, '08:00')),
   'ok', 'a cancelled appointment frees its slot');
 
 -- ------------------------------------------------------------------------------------------
 -- reschedule_appointment
 -- ------------------------------------------------------------------------------------------
-select tests.authenticate_as('reception.ny@hms.test');
-select is(tests.try(format('select app_public.reschedule_appointment(%L, %L)', (select id from ids where name = 'a2'), pg_temp.at(7, '08:00'))),
+select is(tests.try_as('reception.ny@hms.test', format('select app_public.reschedule_appointment(%L, %L)', (select id from ids where name = 'a2'), pg_temp.at(7, '08:00'))),
   'HMS_SLOT_TAKEN', 'reschedule_appointment: to a taken slot is 409');
-select is(tests.try(format('select app_public.reschedule_appointment(%L, %L)', (select id from ids where name = 'a2'), pg_temp.at(7, '08:45'))),
+select is(tests.try_as('reception.ny@hms.test', format('select app_public.reschedule_appointment(%L, %L)', (select id from ids where name = 'a2'), pg_temp.at(7, '08:45'))),
   'HMS_SLOT_OUTSIDE_SCHEDULE', 'reschedule_appointment: to a time that is no slot is 422');
-select is(tests.try(format('select app_public.reschedule_appointment(%L, %L)', (select id from ids where name = 'a2'), pg_temp.at(8, '08:00'))),
+select is(tests.try_as('reception.ny@hms.test', format('select app_public.reschedule_appointment(%L, %L)', (select id from ids where name = 'a2'), pg_temp.at(8, '08:00'))),
   'HMS_DOCTOR_ON_LEAVE', 'reschedule_appointment: onto a leave is 409');
-select is(tests.try(format('select app_public.reschedule_appointment(%L, null)', (select id from ids where name = 'a2'))),
+select is(tests.try_as('reception.ny@hms.test', format('select app_public.reschedule_appointment(%L, null)', (select id from ids where name = 'a2'))),
   'HMS_INVALID_INPUT', 'reschedule_appointment: a missing new start is 422');
-select tests.clear_authentication();
 select is((select status from app_public.appointments where id = (select id from ids where name = 'a2')), 'booked',
   'reschedule_appointment: a refused reschedule leaves the appointment booked');
-select tests.authenticate_as('reception.ny@hms.test');
-insert into ids select 'a3', (tests.call(format(
-  'select app_public.reschedule_appointment(%L, %L)::jsonb', (select id from ids where name = 'a2'), pg_temp.at(11, '09:00'))) ->> 'id')::uuid;
-select tests.clear_authentication();
+insert into ids select 'a3', (tests.call_as('reception.ny@hms.test', format(
+  'select to_jsonb(app_public.reschedule_appointment(%L, %L))', (select id from ids where name = 'a2'), pg_temp.at(11, '09:00'))) ->> 'id')::uuid;
 select results_eq(
   $$select status, rescheduled_from_id, scheduled_start, visit_type, patient_id from app_public.appointments where id = (select id from ids where name = 'a3')$$,
   format($$values ('booked'::text, %L::uuid, %L::timestamptz, 'follow_up'::text, '12990000-0000-4000-8000-000000000201'::uuid)$$,
@@ -229,27 +198,24 @@ select is((select status from app_public.appointments where id = (select id from
   'reschedule_appointment: the old one is rescheduled');
 select is((select count(*)::int from app_public.appointment_status_log where appointment_id = (select id from ids where name = 'a2') and to_status = 'rescheduled'), 1,
   'reschedule_appointment: the change is logged');
-select tests.authenticate_as('reception.ny@hms.test');
-select is(tests.try(format('select app_public.reschedule_appointment(%L, %L)', (select id from ids where name = 'a2'), pg_temp.at(12, '09:00'))),
+select is(tests.try_as('reception.ny@hms.test', format('select app_public.reschedule_appointment(%L, %L)', (select id from ids where name = 'a2'), pg_temp.at(12, '09:00'))),
   'HMS_ILLEGAL_TRANSITION', 'reschedule_appointment: rescheduled is final (409)');
 
 -- ------------------------------------------------------------------------------------------
 -- check-in, start, complete (today's appointment 301, patient over 65)
 -- ------------------------------------------------------------------------------------------
-select is(tests.try(format('select app_public.check_in_appointment(%L)', (select id from ids where name = 'a3'))),
+select is(tests.try_as('reception.ny@hms.test', format('select app_public.check_in_appointment(%L)', (select id from ids where name = 'a3'))),
   'HMS_CHECKIN_NOT_TODAY', 'check_in_appointment: not on the appointment''s day is 422');
-select tests.authenticate_as('doctor.ny@hms.test');
-select is(tests.try(format('select app_public.check_in_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
+select is(tests.try_as('doctor.ny@hms.test', format('select app_public.check_in_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
   'HMS_FORBIDDEN', 'check_in_appointment: 403 without appointments.checkin (doctor)');
-select tests.authenticate_as('reception.ny@hms.test');
-select is(tests.try(format('select app_public.check_in_appointment(%L)', 'd1200000-0000-4000-8000-000000000022')),
+select is(tests.try_as('doctor.ny@hms.test', format('select app_public.check_in_appointment(%L)', (select id from ids where name = 'a3'))),
+  'HMS_FORBIDDEN', 'check_in_appointment: without appointments.checkin the answer is 403 before any other rule (doctor, another day)');
+select is(tests.try_as('reception.ny@hms.test', format('select app_public.check_in_appointment(%L)', 'd1200000-0000-4000-8000-000000000022')),
   'HMS_NOT_FOUND', 'check_in_appointment: another hospital''s appointment is 404');
-select is(tests.try(format('select app_public.start_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
+select is(tests.try_as('reception.ny@hms.test', format('select app_public.start_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
   'HMS_ILLEGAL_TRANSITION', 'start_appointment: a booked appointment cannot start (409)');
-select tests.authenticate_as('nurse.ny@hms.test');
-select is(tests.try(format('select app_public.check_in_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
+select is(tests.try_as('nurse.ny@hms.test', format('select app_public.check_in_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
   'ok', 'check_in_appointment: the nurse checks the patient in on the day');
-select tests.clear_authentication();
 select results_eq(
   $$select status, checked_in_at is not null from app_public.appointments where id = '12990000-0000-4000-8000-000000000301'$$,
   $$values ('checked_in'::text, true)$$, 'check_in_appointment: checked_in with its time');
@@ -270,27 +236,21 @@ select results_eq(
 select is((select count(*)::int from app_public.appointment_status_log where appointment_id = '12990000-0000-4000-8000-000000000301'
             and from_status = 'booked' and to_status = 'checked_in' and changed_by = '20000000-0000-4000-8000-000000000007'), 1,
   'check_in_appointment: logged with the nurse as author');
-select tests.authenticate_as('reception.ny@hms.test');
-select is(tests.try(format('select app_public.check_in_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
+select is(tests.try_as('reception.ny@hms.test', format('select app_public.check_in_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
   'HMS_ILLEGAL_TRANSITION', 'check_in_appointment: twice is 409');
-select tests.authenticate_as('doctor.ny@hms.test');
-select is(tests.try(format('select app_public.complete_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
+select is(tests.try_as('doctor.ny@hms.test', format('select app_public.complete_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
   'HMS_ILLEGAL_TRANSITION', 'complete_appointment: checked_in cannot complete without starting (409)');
-select is(tests.try(format('select app_public.start_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
+select is(tests.try_as('doctor.ny@hms.test', format('select app_public.start_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
   'ok', 'start_appointment: the doctor starts the consultation');
-select tests.clear_authentication();
 select results_eq(
   $$select a.status, a.started_at is not null, q.status, q.consultation_started_at is not null
       from app_public.appointments a join app_public.appointment_queue q on q.appointment_id = a.id
      where a.id = '12990000-0000-4000-8000-000000000301'$$,
   $$values ('in_progress'::text, true, 'in_consultation'::text, true)$$, 'start_appointment: in_progress, queue in_consultation');
-select tests.authenticate_as('reception.ny@hms.test');
-select is(tests.try(format('select app_public.cancel_appointment(%L, %L)', '12990000-0000-4000-8000-000000000301', 'x')),
+select is(tests.try_as('reception.ny@hms.test', format('select app_public.cancel_appointment(%L, %L)', '12990000-0000-4000-8000-000000000301', 'x')),
   'HMS_ILLEGAL_TRANSITION', 'cancel_appointment: an in-progress consultation cannot be cancelled');
-select tests.authenticate_as('doctor.ny@hms.test');
-select is(tests.try(format('select app_public.complete_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
+select is(tests.try_as('doctor.ny@hms.test', format('select app_public.complete_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
   'ok', 'complete_appointment: the doctor completes it');
-select tests.clear_authentication();
 select results_eq(
   $$select a.status, a.completed_at is not null, q.status, q.completed_at is not null
       from app_public.appointments a join app_public.appointment_queue q on q.appointment_id = a.id
@@ -301,75 +261,138 @@ select is(
          where appointment_id = '12990000-0000-4000-8000-000000000301' order by changed_at, created_at),
   array['booked>checked_in', 'checked_in>in_progress', 'in_progress>completed'],
   'the status log holds every transition');
-select tests.authenticate_as('doctor.ny@hms.test');
-select is(tests.try(format('select app_public.start_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
+select is(tests.try_as('doctor.ny@hms.test', format('select app_public.start_appointment(%L)', '12990000-0000-4000-8000-000000000301')),
   'HMS_ILLEGAL_TRANSITION', 'completed is final (409)');
 
 -- ------------------------------------------------------------------------------------------
 -- mark_no_show
 -- ------------------------------------------------------------------------------------------
-select tests.authenticate_as('reception.ny@hms.test');
-select is(tests.try(format('select app_public.mark_no_show(%L)', (select id from ids where name = 'a3'))),
+select is(tests.try_as('reception.ny@hms.test', format('select app_public.mark_no_show(%L)', (select id from ids where name = 'a3'))),
   'HMS_TOO_EARLY_FOR_NO_SHOW', 'mark_no_show: before scheduled_start + no_show_after_minutes is 422');
-select is(tests.try(format('select app_public.mark_no_show(%L)', '12990000-0000-4000-8000-000000000302')),
+select is(tests.try_as('reception.ny@hms.test', format('select app_public.mark_no_show(%L)', '12990000-0000-4000-8000-000000000302')),
   'ok', 'mark_no_show: after the slot');
-select tests.clear_authentication();
 select results_eq(
   $$select status, no_show_at is not null from app_public.appointments where id = '12990000-0000-4000-8000-000000000302'$$,
   $$values ('no_show'::text, true)$$, 'mark_no_show: no_show with its time');
-select tests.authenticate_as('reception.ny@hms.test');
-select is(tests.try(format('select app_public.mark_no_show(%L)', '12990000-0000-4000-8000-000000000302')),
+select is(tests.try_as('reception.ny@hms.test', format('select app_public.mark_no_show(%L)', '12990000-0000-4000-8000-000000000302')),
   'HMS_ILLEGAL_TRANSITION', 'mark_no_show: no_show is final (409)');
-select tests.authenticate_as('nurse.ny@hms.test');
-select is(tests.try(format('select app_public.mark_no_show(%L)', '12990000-0000-4000-8000-000000000303')),
+select is(tests.try_as('nurse.ny@hms.test', format('select app_public.mark_no_show(%L)', '12990000-0000-4000-8000-000000000303')),
   'HMS_FORBIDDEN', 'mark_no_show: 403 without appointments.manage');
 
 -- ------------------------------------------------------------------------------------------
 -- Direct updates (REST PATCH) obey the same rules
 -- ------------------------------------------------------------------------------------------
-select tests.authenticate_as('reception.ny@hms.test');
-select is(tests.try(format($$update app_public.appointments set status = 'checked_in' where id = %L$$, (select id from ids where name = 'a3'))),
+select is(tests.try_as('reception.ny@hms.test', format($$update app_public.appointments set status = 'checked_in' where id = %L$$, (select id from ids where name = 'a3'))),
   'HMS_WORKFLOW_REQUIRED', 'PATCH: checked_in only through check_in_appointment (409)');
-select is(tests.try(format($$update app_public.appointments set status = 'rescheduled' where id = %L$$, (select id from ids where name = 'a3'))),
+select is(tests.try_as('reception.ny@hms.test', format($$update app_public.appointments set status = 'rescheduled' where id = %L$$, (select id from ids where name = 'a3'))),
   'HMS_WORKFLOW_REQUIRED', 'PATCH: rescheduled only through reschedule_appointment (409)');
-select is(tests.try(format($$update app_public.appointments set scheduled_start = scheduled_start + interval '1 hour' where id = %L$$, (select id from ids where name = 'a3'))),
-  'HMS_WORKFLOW_REQUIRED', 'PATCH: the slot changes only through reschedule_appointment (409)');
-select is(tests.try(format($$update app_public.appointments set completed_at = now() where id = %L$$, (select id from ids where name = 'a3'))),
-  'HMS_WORKFLOW_REQUIRED', 'PATCH: workflow times are not written by hand (409)');
-select is(tests.try(format($$update app_public.appointments set status = 'completed' where id = %L$$, (select id from ids where name = 'a3'))),
+select is(tests.try_as('reception.ny@hms.test', format($$update app_public.appointments set scheduled_start = scheduled_start + interval '1 hour' where id = %L$$, (select id from ids where name = 'a3'))),
+  'E:42501', 'PATCH: the slot is immutable: no column privilege (403), it moves only through reschedule_appointment');
+select is(tests.try_as('reception.ny@hms.test', format($$update app_public.appointments set completed_at = now() where id = %L$$, (select id from ids where name = 'a3'))),
+  'E:42501', 'PATCH: workflow times are not written by hand: no column privilege (403)');
+select is(tests.try_as('reception.ny@hms.test', format($$update app_public.appointments set status = 'completed' where id = %L$$, (select id from ids where name = 'a3'))),
   'HMS_ILLEGAL_TRANSITION', 'PATCH: booked → completed is illegal (409)');
-select is(tests.try(format($$update app_public.appointments set status = 'confirmed', notes = 'Confirmed by phone' where id = %L$$, (select id from ids where name = 'a3'))),
+select is(tests.try_as('reception.ny@hms.test', format($$update app_public.appointments set status = 'confirmed', notes = 'Confirmed by phone' where id = %L$$, (select id from ids where name = 'a3'))),
   'ok', 'PATCH: booked → confirmed');
-select tests.clear_authentication();
 select results_eq(
   format($$select a.confirmed_at is not null, l.changed_by from app_public.appointments a
             join app_public.appointment_status_log l on l.appointment_id = a.id and l.to_status = 'confirmed' where a.id = %L$$, (select id from ids where name = 'a3')),
   $$values (true, '20000000-0000-4000-8000-000000000008'::uuid)$$, 'PATCH: confirmed_at stamped and the change logged');
-select tests.authenticate_as('reception.ny@hms.test');
-select is(tests.try(format($$update app_public.appointments set status = 'cancelled' where id = %L$$, (select id from ids where name = 'a3'))),
+select is(tests.try_as('reception.ny@hms.test', format($$update app_public.appointments set status = 'cancelled' where id = %L$$, (select id from ids where name = 'a3'))),
   'HMS_REASON_REQUIRED', 'PATCH: cancelling needs a cancellation_reason (422)');
-select is(tests.try(format($$update app_public.appointments set status = 'no_show' where id = %L$$, (select id from ids where name = 'a3'))),
+select is(tests.try_as('reception.ny@hms.test', format($$update app_public.appointments set status = 'no_show' where id = %L$$, (select id from ids where name = 'a3'))),
   'HMS_TOO_EARLY_FOR_NO_SHOW', 'PATCH: no-show timing holds too (422)');
-select is(tests.try(format($$update app_public.appointments set status = 'cancelled', cancellation_reason = 'Feeling better' where id = %L$$, (select id from ids where name = 'a3'))),
+select is(tests.try_as('reception.ny@hms.test', format($$update app_public.appointments set status = 'cancelled', cancellation_reason = 'Feeling better' where id = %L$$, (select id from ids where name = 'a3'))),
   'ok', 'PATCH: confirmed → cancelled with a reason');
-select tests.clear_authentication();
 select results_eq(
   format($$select cancelled_at is not null, cancelled_by from app_public.appointments where id = %L$$, (select id from ids where name = 'a3')),
   $$values (true, '20000000-0000-4000-8000-000000000008'::uuid)$$, 'PATCH: cancelled_at and cancelled_by stamped');
-select tests.authenticate_as('reception.ny@hms.test');
-select is(tests.try(format($$update app_public.appointments set status = 'booked' where id = %L$$, (select id from ids where name = 'a3'))),
+select is(tests.try_as('reception.ny@hms.test', format($$update app_public.appointments set status = 'booked' where id = %L$$, (select id from ids where name = 'a3'))),
   'HMS_ILLEGAL_TRANSITION', 'PATCH: cancelled → booked is illegal (409)');
-select tests.clear_authentication();
-select is(tests.try($$update app_public.appointments set status = 'booked' where id = '12990000-0000-4000-8000-000000000301'$$),
+select is(tests.try_as(null, $$update app_public.appointments set status = 'booked' where id = '12990000-0000-4000-8000-000000000301'$$),
   'HMS_ILLEGAL_TRANSITION', 'even the owner cannot reopen a completed appointment (409)');
-select tests.authenticate_as('reception.ny@hms.test');
-select is(tests.try(format($$insert into app_public.appointments (patient_id, doctor_id, department_id, scheduled_start, scheduled_end, status)
+select is(tests.try_as('reception.ny@hms.test', format($$insert into app_public.appointments (patient_id, doctor_id, department_id, scheduled_start, scheduled_end, status)
   values ('12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101', 'd0100000-0000-4000-8000-000000000011', %L, %L, 'completed')$$,
   pg_temp.at(12, '08:00'), pg_temp.at(12, '08:30'))),
-  'HMS_WORKFLOW_REQUIRED', 'POST: staff cannot insert an appointment in another status than booked (409)');
-select is(tests.try(format($$update app_public.appointments set notes = 'Wheelchair' where id = %L$$, (select id from ids where name = 'a3'))),
+  'HMS_ILLEGAL_TRANSITION', 'POST: staff cannot insert an appointment in another status than booked (409)');
+select is(tests.try_as('reception.ny@hms.test', format($$update app_public.appointments set notes = 'Wheelchair' where id = %L$$, (select id from ids where name = 'a3'))),
   'ok', 'PATCH: ordinary fields stay editable');
 
-select tests.clear_authentication();
+-- ------------------------------------------------------------------------------------------
+-- What the kit enforces for the module: stamps from the session, step permissions, protected
+-- and immutable columns, the append-only log, the token number following its label
+-- ------------------------------------------------------------------------------------------
+select results_eq(
+  format($$select confirmed_at = app_hidden.now(), cancelled_at = app_hidden.now() from app_public.appointments where id = %L$$, (select id from ids where name = 'a3')),
+  $$values (true, true)$$, 'PATCH: the step stamps come from the business clock');
+select results_eq(
+  $$select checked_in_at = app_hidden.now(), started_at = app_hidden.now(), completed_at = app_hidden.now()
+      from app_public.appointments where id = '12990000-0000-4000-8000-000000000301'$$,
+  $$values (true, true, true)$$, 'RPC: check-in, start and completion are stamped by the business clock');
+select is(tests.try_as('reception.ny@hms.test', format($$update app_public.appointments set cancelled_by = '20000000-0000-4000-8000-000000000007' where id = %L$$, (select id from ids where name = 'a3'))),
+  'E:42501', 'PATCH: who cancelled is never taken from the request (403)');
+select is(tests.try_as('reception.ny@hms.test', format($$update app_public.appointments set patient_id = '12990000-0000-4000-8000-000000000204' where id = %L$$, (select id from ids where name = 'a3'))),
+  'E:42501', 'PATCH: the patient of a booking is immutable (403)');
+select is(tests.try_as('reception.ny@hms.test', format($$update app_public.appointments set quoted_fee = 0 where id = %L$$, (select id from ids where name = 'a3'))),
+  'E:42501', 'PATCH: the quoted fee is the booking''s (403)');
+select is(tests.try_as('reception.ny@hms.test', format($$insert into app_public.appointments (patient_id, doctor_id, department_id, scheduled_start, scheduled_end, quoted_fee)
+  values ('12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101', 'd0100000-0000-4000-8000-000000000011', %L, %L, 1)$$,
+  pg_temp.at(12, '08:00'), pg_temp.at(12, '08:30'))),
+  'E:42501', 'POST: a quoted fee is never sent by a client (403)');
+select is(tests.try_as('reception.ny@hms.test', format($$insert into app_public.appointments (patient_id, doctor_id, department_id, scheduled_start, scheduled_end, rescheduled_from_id)
+  values ('12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101', 'd0100000-0000-4000-8000-000000000011', %L, %L, %L)$$,
+  pg_temp.at(12, '08:00'), pg_temp.at(12, '08:30'), (select id from ids where name = 'a2'))),
+  'E:42501', 'POST: only reschedule_appointment links a booking to its predecessor (403)');
+insert into ids values ('a4', '12990000-0000-4000-8000-000000000304');
+select is(tests.try_as('reception.ny@hms.test', format($$insert into app_public.appointments (id, patient_id, doctor_id, department_id, scheduled_start, scheduled_end)
+  values ('12990000-0000-4000-8000-000000000304', '12990000-0000-4000-8000-000000000201', '12990000-0000-4000-8000-000000000101', 'd0100000-0000-4000-8000-000000000011', %L, %L)$$,
+  pg_temp.at(12, '08:00'), pg_temp.at(12, '08:30'))),
+  'ok', 'POST: staff may insert a booked appointment with its patient, doctor and slot');
+select is(tests.try_as('nurse.ny@hms.test', $$update app_public.appointments set status = 'cancelled', cancellation_reason = 'x' where id = '12990000-0000-4000-8000-000000000304'$$),
+  'HMS_FORBIDDEN', 'PATCH: cancelling needs appointments.manage, as cancel_appointment does (nurse: 403)');
+select is(tests.try_as('nurse.ny@hms.test', $$update app_public.appointments set status = 'no_show' where id = '12990000-0000-4000-8000-000000000304'$$),
+  'HMS_FORBIDDEN', 'PATCH: a no-show needs appointments.manage, as mark_no_show does (nurse: 403)');
+select is(tests.try_as('nurse.ny@hms.test', $$update app_public.appointments set status = 'checked_in' where id = '12990000-0000-4000-8000-000000000304'$$),
+  'HMS_WORKFLOW_REQUIRED', 'PATCH: checked_in needs check_in_appointment even with appointments.checkin (409)');
+select is((select status from app_public.appointments where id = '12990000-0000-4000-8000-000000000304'), 'booked',
+  'the refused PATCHes changed nothing');
+select is(tests.try_as(null, $$update app_public.appointments set status = 'completed', completed_at = now() where id = '12990000-0000-4000-8000-000000000304'$$),
+  'HMS_ILLEGAL_TRANSITION', 'even the owner cannot take an undeclared step (booked → completed)');
+
+-- The status log is history
+select is(tests.try_as(null, $$update app_public.appointment_status_log set reason = 'edited' where appointment_id = '12990000-0000-4000-8000-000000000301'$$),
+  'HMS_APPEND_ONLY', 'the status log is append-only, even for the owner (update)');
+select is(tests.try_as(null, $$delete from app_public.appointment_status_log where appointment_id = '12990000-0000-4000-8000-000000000301'$$),
+  'HMS_APPEND_ONLY', 'the status log is append-only, even for the owner (delete)');
+select is(tests.try_as('reception.ny@hms.test', $$update app_public.appointment_status_log set reason = 'edited' where appointment_id = '12990000-0000-4000-8000-000000000301'$$),
+  'E:42501', 'staff cannot update the status log (403)');
+select is(tests.try_as('reception.ny@hms.test', $$insert into app_public.appointment_status_log (appointment_id, from_status, to_status)
+  values ('12990000-0000-4000-8000-000000000304', 'booked', 'completed')$$),
+  'E:42501', 'staff cannot write the status log (403)');
+select is((select count(*)::int from app_public.appointment_status_log where appointment_id = '12990000-0000-4000-8000-000000000301'), 3,
+  'the status log kept its rows');
+
+-- The queue token: its number follows the department's daily label and is never client-written
+select results_eq(
+  $$select q.token_label ~ ('^' || d.code || '-\d{3}$'), q.token_number = (regexp_match(q.token_label, '(\d+)$'))[1]::int
+      from app_public.appointment_queue q join app_public.departments d on d.id = q.department_id
+     where q.appointment_id = '12990000-0000-4000-8000-000000000301'$$,
+  $$values (true, true)$$, 'check-in: the token label is the department''s counter of the day and token_number follows it');
+select is(tests.try_as('nurse.ny@hms.test', $$update app_public.appointment_queue set token_number = 99 where appointment_id = '12990000-0000-4000-8000-000000000301'$$),
+  'E:42501', 'queue: token_number is never client-written (403)');
+select is(tests.try_as('nurse.ny@hms.test', $$update app_public.appointment_queue set appointment_id = '12990000-0000-4000-8000-000000000304' where appointment_id = '12990000-0000-4000-8000-000000000301'$$),
+  'E:42501', 'queue: the appointment of a token is check-in''s (403)');
+select is(tests.try_as('nurse.ny@hms.test', $$update app_public.appointment_queue set department_id = 'd0100000-0000-4000-8000-000000000012' where appointment_id = '12990000-0000-4000-8000-000000000301'$$),
+  'E:42501', 'queue: the department of a token is immutable (its label counts in it) (403)');
+select is(tests.try_as('nurse.ny@hms.test', format($$insert into app_public.appointment_queue (queue_date, department_id, patient_id, notes)
+  values (%L, 'd0100000-0000-4000-8000-000000000011', '12990000-0000-4000-8000-000000000201', 'walk-in test')$$,
+  app_hidden.hospital_today('10000000-0000-4000-8000-000000000001'))),
+  'ok', 'queue: the nurse issues a walk-in token');
+select results_eq(
+  $$select w.token_number = c.token_number + 1, w.token_number = (regexp_match(w.token_label, '(\d+)$'))[1]::int, w.appointment_id
+      from app_public.appointment_queue w, app_public.appointment_queue c
+     where w.notes = 'walk-in test' and c.appointment_id = '12990000-0000-4000-8000-000000000301'$$,
+  $$values (true, true, null::uuid)$$, 'queue: a walk-in gets the department''s next token of the day, its number following the label');
+
 select * from finish();
 rollback;
