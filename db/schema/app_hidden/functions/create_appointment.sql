@@ -4,7 +4,7 @@ CREATE OR REPLACE FUNCTION app_hidden.create_appointment(p_hospital_id uuid, p_p
  RETURNS app_public.appointments
  LANGUAGE plpgsql
  SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   v_patient app_public.patients;
@@ -16,48 +16,38 @@ declare
   v_row app_public.appointments;
 begin
   if p_patient_id is null or p_doctor_id is null or p_start is null then
-    perform app_hidden.raise_error('HMS_INVALID_INPUT', 'patient_id, doctor_id and scheduled_start are required.', 422,
+    perform app_hidden.raise_error('HMS_INVALID_INPUT', 'patient_id, doctor_id and scheduled_start are required.',
       jsonb_build_object('required', jsonb_build_array('patient_id', 'doctor_id', 'scheduled_start')));
   end if;
   if p_visit_type is null or p_visit_type not in ('new_consultation', 'follow_up', 'emergency', 'teleconsultation', 'home_visit', 'procedure') then
-    perform app_hidden.raise_error('HMS_INVALID_INPUT', format('Unknown visit type %s.', coalesce(p_visit_type, 'null')), 422,
+    perform app_hidden.raise_error('HMS_INVALID_INPUT', format('Unknown visit type %s.', coalesce(p_visit_type, 'null')),
       jsonb_build_object('field', 'visit_type', 'allowed', jsonb_build_array('new_consultation', 'follow_up', 'emergency', 'teleconsultation', 'home_visit', 'procedure')));
   end if;
   if p_booking_source is null or p_booking_source not in ('front_desk', 'phone', 'web', 'app', 'walk_in', 'referral', 'api') then
-    perform app_hidden.raise_error('HMS_INVALID_INPUT', format('Unknown booking source %s.', coalesce(p_booking_source, 'null')), 422,
+    perform app_hidden.raise_error('HMS_INVALID_INPUT', format('Unknown booking source %s.', coalesce(p_booking_source, 'null')),
       jsonb_build_object('field', 'booking_source', 'allowed', jsonb_build_array('front_desk', 'phone', 'web', 'app', 'walk_in', 'referral', 'api')));
   end if;
 
-  select * into v_patient from app_public.patients p
-   where p.id = p_patient_id and p.hospital_id = p_hospital_id and not p.is_deleted;
-  if not found then
-    perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such patient in this hospital.', 404,
-      jsonb_build_object('entity', 'patient', 'id', p_patient_id));
-  end if;
-  select * into v_doctor from app_public.doctors d
-   where d.id = p_doctor_id and d.hospital_id = p_hospital_id and not d.is_deleted;
-  if not found then
-    perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such doctor in this hospital.', 404,
-      jsonb_build_object('entity', 'doctor', 'id', p_doctor_id));
-  end if;
+  v_patient := app_hidden.find_or_404(null::app_public.patients, p_patient_id);
+  v_doctor := app_hidden.find_or_404(null::app_public.doctors, p_doctor_id);
   if not v_patient.is_active then
-    perform app_hidden.raise_error('HMS_PATIENT_INACTIVE', 'The patient record is inactive and cannot be booked.', 422,
+    perform app_hidden.raise_error('HMS_PATIENT_INACTIVE', 'The patient record is inactive and cannot be booked.',
       jsonb_build_object('patient_id', p_patient_id));
   end if;
   if not v_doctor.is_active then
-    perform app_hidden.raise_error('HMS_DOCTOR_INACTIVE', 'The doctor no longer practises here and cannot be booked.', 422,
+    perform app_hidden.raise_error('HMS_DOCTOR_INACTIVE', 'The doctor no longer practises here and cannot be booked.',
       jsonb_build_object('doctor_id', p_doctor_id));
   end if;
 
   select * into strict v_settings from app_public.hospital_settings s where s.hospital_id = p_hospital_id;
   v_day := app_hidden.hospital_local_date(p_hospital_id, p_start);
-  if p_start < now() then
-    perform app_hidden.raise_error('HMS_SLOT_IN_PAST', 'The slot has already started; choose a later one.', 422,
+  if p_start < app_hidden.now() then
+    perform app_hidden.raise_error('HMS_SLOT_IN_PAST', 'The slot has already started; choose a later one.',
       jsonb_build_object('scheduled_start', p_start));
   end if;
   if v_day > app_hidden.hospital_today(p_hospital_id) + v_settings.booking_horizon_days then
     perform app_hidden.raise_error('HMS_SLOT_BEYOND_HORIZON',
-      format('Appointments can be booked at most %s days ahead.', v_settings.booking_horizon_days), 422,
+      format('Appointments can be booked at most %s days ahead.', v_settings.booking_horizon_days),
       jsonb_build_object('booking_horizon_days', v_settings.booking_horizon_days));
   end if;
 
@@ -67,15 +57,15 @@ begin
    limit 1;
   if not found then
     perform app_hidden.raise_error('HMS_SLOT_OUTSIDE_SCHEDULE',
-      E'That time is not the start of a slot in the doctor''s schedule; see available_slots.', 422,
+      E'That time is not the start of a slot in the doctor''s schedule; see available_slots.',
       jsonb_build_object('doctor_id', p_doctor_id, 'day', v_day, 'scheduled_start', p_start));
   end if;
   if app_hidden.doctor_on_leave(p_hospital_id, p_doctor_id, p_start) then
-    perform app_hidden.raise_error('HMS_DOCTOR_ON_LEAVE', 'The doctor is on approved leave at that time.', 409,
+    perform app_hidden.raise_error('HMS_DOCTOR_ON_LEAVE', 'The doctor is on approved leave at that time.',
       jsonb_build_object('doctor_id', p_doctor_id, 'day', v_day));
   end if;
   if app_hidden.doctor_slot_taken(p_hospital_id, p_doctor_id, v_slot.slot_start, v_slot.slot_end) then
-    perform app_hidden.raise_error('HMS_SLOT_TAKEN', 'That slot is already booked; choose another one.', 409,
+    perform app_hidden.raise_error('HMS_SLOT_TAKEN', 'That slot is already booked; choose another one.',
       jsonb_build_object('doctor_id', p_doctor_id, 'scheduled_start', p_start));
   end if;
 
@@ -94,18 +84,18 @@ begin
        p_rescheduled_from_id, v_fee, p_notes)
     returning * into v_row;
   exception when exclusion_violation then
-    perform app_hidden.raise_error('HMS_SLOT_TAKEN', 'That slot was just booked by someone else; choose another one.', 409,
+    perform app_hidden.raise_error('HMS_SLOT_TAKEN', 'That slot was just booked by someone else; choose another one.',
       jsonb_build_object('doctor_id', p_doctor_id, 'scheduled_start', p_start));
   end;
 
   insert into app_public.appointment_status_log (hospital_id, appointment_id, from_status, to_status, changed_at, changed_by, reason, notes)
-  values (p_hospital_id, v_row.id, null, 'booked', now(), app_hidden.current_user_id(), p_reason,
+  values (p_hospital_id, v_row.id, null, 'booked', app_hidden.now(), app_hidden.current_user_id(), p_reason,
           case when p_rescheduled_from_id is not null then 'Rescheduled from an earlier appointment.'
                else 'Booked by ' || p_booking_source || '.' end);
   return v_row;
 end;
 $function$;
 
-comment on function app_hidden.create_appointment(uuid,uuid,uuid,timestamp with time zone,text,text,text,uuid,text,text) is 'Validates and inserts a booking (shared by book_appointment and reschedule_appointment) with its first status log row.';
+comment on function app_hidden.create_appointment(uuid,uuid,uuid,timestamp with time zone,text,text,text,uuid,text,text) is 'Validates and inserts a booking in the active hospital (shared by book_appointment and reschedule_appointment) with its first status log row.';
 
 revoke execute on function app_hidden.create_appointment(uuid,uuid,uuid,timestamp with time zone,text,text,text,uuid,text,text) from public;

@@ -4,7 +4,7 @@ CREATE OR REPLACE FUNCTION app_hidden.doctor_schedule_slots(p_hospital_id uuid, 
  RETURNS TABLE(slot_start timestamp with time zone, slot_end timestamp with time zone, schedule_id uuid)
  LANGUAGE sql
  STABLE SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
   select (l.local_start at time zone h.time_zone), ((l.local_start + l.len) at time zone h.time_zone), s.id
     from app_public.doctor_schedules s

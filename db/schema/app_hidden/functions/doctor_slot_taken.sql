@@ -4,7 +4,7 @@ CREATE OR REPLACE FUNCTION app_hidden.doctor_slot_taken(p_hospital_id uuid, p_do
  RETURNS boolean
  LANGUAGE sql
  STABLE SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
   select exists (
     select 1 from app_public.appointments a

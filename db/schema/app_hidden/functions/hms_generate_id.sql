@@ -15,7 +15,11 @@ declare
   v_value bigint;
   v_number text;
   v_check_at integer;
+  v_previous text;
 begin
+  -- The sequence rows are written on the caller's behalf (a client's walk-in token creates its
+  -- department's sequence with an upsert): they are the numbering's own writes, not the client's.
+  v_previous := app_hidden.enter_workflow();
   if not exists (select 1 from app_hidden.document_types d where d.document_type = p_document_type) then
     perform app_hidden.raise_error('HMS_ID_TYPE_UNKNOWN',
       format('Unknown document type "%s".', p_document_type),
@@ -70,6 +74,7 @@ begin
   if v_check_at > 0 then
     v_number := replace(v_number, '{CHECK}', app_hidden.hms_calculate_checksum(left(v_number, v_check_at - 1)));
   end if;
+  perform app_hidden.leave_workflow(v_previous);
   return v_number;
 end;
 $function$;

@@ -25,11 +25,11 @@ begin
     coalesce(v_registered.code, case p_kind when 'not_null' then 'HMS_REQUIRED' when 'check' then 'HMS_INVALID_VALUE'
                                              when 'unique' then 'HMS_DUPLICATE' else 'HMS_REFERENCE_NOT_FOUND' end),
     coalesce(v_registered.message, case p_kind
-      when 'not_null' then format('A %s needs %s.', v_entity, v_column_list)
+      when 'not_null' then format('%s needs %s.', app_hidden.a_or_an(v_entity, true), v_column_list)
       when 'check' then case when cardinality(v_columns) = 1
                              then format('The %s given for this %s is not allowed.', v_column_list, v_entity)
                              else format('This %s breaks the rule %s (%s).', v_entity, p_constraint, v_column_list) end
-      when 'unique' then format('A %s with this %s already exists.', v_entity, v_column_list)
+      when 'unique' then format('%s with this %s already exists.', app_hidden.a_or_an(v_entity, true), v_column_list)
       else format('The %s given in %s does not exist in this hospital.', app_hidden.entity_of(v_target), v_column_list) end),
     jsonb_build_object('table', pg_catalog.split_part(p_table::text, '.', 2), 'constraint', p_constraint, 'columns', to_jsonb(v_columns)),
     v_hint);

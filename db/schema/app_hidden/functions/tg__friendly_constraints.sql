@@ -17,11 +17,11 @@ begin
   end if;
   select r.constraint_probe into v_probe from app_hidden.table_registry r where r.table_name = TG_TABLE_NAME;
   if v_probe is not null then
-    -- Unique values are probed for client writes only, and not for an upsert: an INSERT … ON
-    -- CONFLICT (a sequence created on first use, PostgREST's resolution=merge-duplicates) meets
-    -- its duplicate on purpose.
+    -- Unique values are probed for the rows a client writes itself (not for rows written on its
+    -- behalf by a trigger or a workflow), and not for an upsert: an INSERT … ON CONFLICT
+    -- (PostgREST's resolution=merge-duplicates) meets its duplicate on purpose.
     execute v_probe into v_kind, v_name, v_columns
-      using NEW, not app_hidden.is_trusted_writer() and current_query() !~* '\mon\s+conflict\M';
+      using NEW, not app_hidden.is_trusted_writer() and pg_trigger_depth() = 1 and current_query() !~* '\mon\s+conflict\M';
     if v_kind is not null then
       perform app_hidden.raise_constraint_error(TG_RELID, v_kind, v_name, v_columns);
     end if;

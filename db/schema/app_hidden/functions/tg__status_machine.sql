@@ -12,7 +12,7 @@ declare
   v_step app_hidden.status_transitions;
   v_patch jsonb := '{}';
 begin
-  if v_user is null then
+  if v_user is null and TG_OP = 'INSERT' then
     return NEW;
   end if;
   if TG_OP = 'UPDATE' then
@@ -28,22 +28,19 @@ begin
        and exists (select 1 from app_hidden.status_transitions t where t.table_name = TG_TABLE_NAME and t.to_status = NEW.status) then
       return NEW;  -- a workflow records a row in a later status (e.g. a completed payment)
     end if;
-    perform app_hidden.raise_error('HMS_ILLEGAL_TRANSITION',
-      case when v_from is null
-           then format('A new %s starts as %s, not %s.', app_hidden.entity_of(TG_RELID),
-                       array_to_string(app_hidden.allowed_transitions(TG_TABLE_NAME, null), ' or '), NEW.status)
-           else format('A %s cannot go from %s to %s.', app_hidden.entity_of(TG_RELID), v_from, NEW.status) end,
-      jsonb_build_object('entity', replace(app_hidden.entity_of(TG_RELID), ' ', '_'), 'from', v_from, 'to', NEW.status,
-                         'allowed', to_jsonb(app_hidden.allowed_transitions(TG_TABLE_NAME, v_from))));
+    perform app_hidden.raise_illegal_transition(TG_RELID, v_from, NEW.status);
+  end if;
+  if v_user is null then
+    return NEW;
   end if;
   if v_step.via is not null and not app_hidden.in_workflow() then
     perform app_hidden.raise_error('HMS_WORKFLOW_REQUIRED',
-      format('A %s goes to %s only through %s.', app_hidden.entity_of(TG_RELID), NEW.status, v_step.via),
+      format('%s goes to %s only through %s.', app_hidden.a_or_an(app_hidden.entity_of(TG_RELID), true), NEW.status, v_step.via),
       jsonb_build_object('entity', replace(app_hidden.entity_of(TG_RELID), ' ', '_'), 'to', NEW.status, 'use', v_step.via));
   end if;
   if v_step.permission is not null and not app_hidden.has_permission(v_step.permission) then
     perform app_hidden.raise_error('HMS_FORBIDDEN',
-      format('Moving a %s to %s needs the %s permission.', app_hidden.entity_of(TG_RELID), NEW.status, v_step.permission),
+      format('Moving %s to %s needs the %s permission.', app_hidden.a_or_an(app_hidden.entity_of(TG_RELID)), NEW.status, v_step.permission),
       jsonb_build_object('permission', v_step.permission));
   end if;
   if v_step.reason_column is not null and nullif(trim(to_jsonb(NEW) ->> v_step.reason_column), '') is null then

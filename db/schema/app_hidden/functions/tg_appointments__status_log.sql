@@ -4,20 +4,18 @@ CREATE OR REPLACE FUNCTION app_hidden.tg_appointments__status_log()
  RETURNS trigger
  LANGUAGE plpgsql
  SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 begin
   insert into app_public.appointment_status_log (hospital_id, appointment_id, from_status, to_status, changed_at, changed_by, reason)
-  values (NEW.hospital_id, NEW.id, OLD.status, NEW.status, now(), app_hidden.current_user_id(),
-          case when NEW.status = 'cancelled' then NEW.cancellation_reason
-               else nullif(current_setting('hms.status_reason', true), '') end);
+  values (NEW.hospital_id, NEW.id, OLD.status, NEW.status, app_hidden.now(), app_hidden.current_user_id(),
+          case when NEW.status = 'cancelled' then NEW.cancellation_reason end);
 
-  -- The queue token follows the consultation.
   update app_public.appointment_queue q
      set status = case NEW.status when 'in_progress' then 'in_consultation' else NEW.status end,
-         consultation_started_at = case when NEW.status = 'in_progress' then coalesce(q.consultation_started_at, now())
+         consultation_started_at = case when NEW.status = 'in_progress' then coalesce(q.consultation_started_at, app_hidden.now())
                                         else q.consultation_started_at end,
-         completed_at = case when NEW.status = 'completed' then coalesce(q.completed_at, now()) else q.completed_at end
+         completed_at = case when NEW.status = 'completed' then coalesce(q.completed_at, app_hidden.now()) else q.completed_at end
    where q.hospital_id = NEW.hospital_id and q.appointment_id = NEW.id
      and NEW.status in ('in_progress', 'completed', 'cancelled', 'no_show')
      and q.status not in ('completed', 'cancelled', 'no_show');
@@ -25,6 +23,6 @@ begin
 end;
 $function$;
 
-comment on function app_hidden.tg_appointments__status_log() is 'AFTER UPDATE OF status on appointments: appends the change to appointment_status_log (who, when, reason) and moves the queue token along.';
+comment on function app_hidden.tg_appointments__status_log() is 'AFTER UPDATE OF status on appointments: appends the change to appointment_status_log (who from the session, when, the cancellation reason) and moves the queue token along.';
 
 revoke execute on function app_hidden.tg_appointments__status_log() from public;

@@ -4,21 +4,18 @@ CREATE OR REPLACE FUNCTION app_public.available_slots(doctor_id uuid, day date)
  RETURNS TABLE(slot_start timestamp with time zone, slot_end timestamp with time zone, is_free boolean)
  LANGUAGE plpgsql
  STABLE SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.appointments_require('appointments.read');
+  v_hospital uuid := app_hidden.require_permission('appointments.read');
   v_doctor uuid := available_slots.doctor_id;
   v_day date := available_slots.day;
 begin
   if v_doctor is null or v_day is null then
-    perform app_hidden.raise_error('HMS_INVALID_INPUT', 'doctor_id and day are required.', 422,
+    perform app_hidden.raise_error('HMS_INVALID_INPUT', 'doctor_id and day are required.',
       jsonb_build_object('required', jsonb_build_array('doctor_id', 'day')));
   end if;
-  if not exists (select 1 from app_public.doctors d where d.id = v_doctor and d.hospital_id = v_hospital and not d.is_deleted) then
-    perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such doctor in this hospital.', 404,
-      jsonb_build_object('entity', 'doctor', 'id', v_doctor));
-  end if;
+  perform app_hidden.find_or_404(null::app_public.doctors, v_doctor);
   return query
     select s.slot_start, s.slot_end, not app_hidden.doctor_slot_taken(v_hospital, v_doctor, s.slot_start, s.slot_end)
       from app_hidden.doctor_schedule_slots(v_hospital, v_doctor, v_day) s

@@ -78,9 +78,11 @@ CREATE INDEX idx_appointment_queue__hospital_id_queue_date_status ON app_public.
 alter table app_public.appointment_queue enable row level security;
 alter table app_public.appointment_queue force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.appointment_queue FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_appointment_queue__assign_token();
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.appointment_queue FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('token_label', 'queue_token', 'department_id');
+CREATE TRIGGER _020_token_number BEFORE INSERT OR UPDATE ON app_public.appointment_queue FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_appointment_queue__token_number();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.appointment_queue FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.appointment_queue FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.appointment_queue FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy insert_with_permission on app_public.appointment_queue
   as permissive
@@ -113,9 +115,8 @@ create policy update_with_permission on app_public.appointment_queue
 comment on policy update_with_permission on app_public.appointment_queue is 'Updatable with any of: appointments.checkin.';
 
 grant select on table app_public.appointment_queue to hms_staff;
-grant insert (id, queue_date, department_id, doctor_id, appointment_id, patient_id, priority,
-    status, checked_in_at, called_at, call_count, consultation_started_at, completed_at, counter,
-    estimated_wait_minutes, notes) on table app_public.appointment_queue to hms_staff;
-grant update (queue_date, department_id, doctor_id, appointment_id, patient_id, priority, status,
-    checked_in_at, called_at, call_count, consultation_started_at, completed_at, counter,
-    estimated_wait_minutes, notes) on table app_public.appointment_queue to hms_staff;
+grant insert (id, queue_date, department_id, doctor_id, patient_id, priority, status, checked_in_at,
+    called_at, call_count, consultation_started_at, completed_at, counter, estimated_wait_minutes,
+    notes) on table app_public.appointment_queue to hms_staff;
+grant update (doctor_id, priority, status, checked_in_at, called_at, call_count,
+    consultation_started_at, completed_at, counter, estimated_wait_minutes, notes) on table app_public.appointment_queue to hms_staff;

@@ -48,8 +48,11 @@ CREATE INDEX idx_appointment_status_log__hospital_id_appointment_id_changed_ ON 
 alter table app_public.appointment_status_log enable row level security;
 alter table app_public.appointment_status_log force row level security;
 
+CREATE TRIGGER _000_append_only BEFORE DELETE OR UPDATE ON app_public.appointment_status_log FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__append_only();
+CREATE TRIGGER _000_append_only_truncate BEFORE TRUNCATE ON app_public.appointment_status_log FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__append_only();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.appointment_status_log FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.appointment_status_log FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.appointment_status_log FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy select_with_permission on app_public.appointment_status_log
   as permissive

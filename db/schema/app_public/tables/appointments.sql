@@ -111,13 +111,15 @@ CREATE INDEX idx_appointments__hospital_id_status_scheduled_start ON app_public.
 alter table app_public.appointments enable row level security;
 alter table app_public.appointments force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.appointments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('appointment_number', 'appointment');
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.appointments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('appointment_number', 'appointment', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.appointments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.appointments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.appointments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
-CREATE TRIGGER _200_workflow BEFORE INSERT OR UPDATE ON app_public.appointments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_appointments__workflow();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.appointments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
+CREATE TRIGGER _160_no_show_timing BEFORE UPDATE OF status ON app_public.appointments FOR EACH ROW WHEN (new.status = 'no_show'::text AND old.status IS DISTINCT FROM new.status) EXECUTE FUNCTION app_hidden.tg_appointments__no_show_timing();
 CREATE TRIGGER _210_status_log AFTER UPDATE OF status ON app_public.appointments FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status) EXECUTE FUNCTION app_hidden.tg_appointments__status_log();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.appointments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.appointments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.appointments
   as permissive
@@ -166,9 +168,6 @@ comment on policy update_with_permission on app_public.appointments is 'Updatabl
 grant select, delete on table app_public.appointments to hms_staff;
 grant insert (id, patient_id, doctor_id, department_id, schedule_id, visit_type, scheduled_start,
     scheduled_end, status, booking_source, priority, reason_for_visit, chief_complaint, referred_by,
-    rescheduled_from_id, quoted_fee, video_call_url, confirmed_at, checked_in_at, started_at,
-    completed_at, no_show_at, cancelled_at, cancelled_by, cancellation_reason, notes) on table app_public.appointments to hms_staff;
-grant update (patient_id, doctor_id, department_id, schedule_id, visit_type, scheduled_start,
-    scheduled_end, status, booking_source, priority, reason_for_visit, chief_complaint, referred_by,
-    rescheduled_from_id, quoted_fee, video_call_url, confirmed_at, checked_in_at, started_at,
-    completed_at, no_show_at, cancelled_at, cancelled_by, cancellation_reason, notes) on table app_public.appointments to hms_staff;
+    video_call_url, cancellation_reason, notes) on table app_public.appointments to hms_staff;
+grant update (department_id, visit_type, status, booking_source, priority, reason_for_visit,
+    chief_complaint, referred_by, video_call_url, cancellation_reason, notes) on table app_public.appointments to hms_staff;
