@@ -1,4 +1,6 @@
--- Appointments workflow (migrations/current/1200-appointments-workflow.sql): slots, booking rules,
+-- Appointments workflow (db/schema/app_public/functions/: available_slots, book_appointment,
+-- reschedule_appointment, cancel_appointment, check_in_appointment, start_appointment,
+-- complete_appointment, mark_no_show): slots, booking rules,
 -- the status machine (RPCs and direct updates), check-in with queue token and invoice line.
 begin;
 select plan(115);
