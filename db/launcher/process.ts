@@ -7,7 +7,6 @@
  *   runProcess()    spawn and wait for it to exit (initdb, useradd, a child test run)
  *   stop()          send the process its own clean-stop signal, wait for it to exit, and SIGKILL
  *                   it if it has not gone within the grace period
- *   stopPid()       the same for a process known only by its PID (a postmaster.pid file)
  *
  * Every process is addressed by its PID, never by name. Those still running when this Node
  * process exits (an unexpected error, a test that failed half-way) are sent their stop signal
@@ -78,29 +77,6 @@ export function isAlive(pid: number): boolean {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Stops a process known only by its PID: sends `signal`, waits up to `timeoutMs` for it to be
- * gone, then SIGKILL. Resolves once it is gone (or was never there).
- */
-export async function stopPid(pid: number, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<void> {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    return;
-  }
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isAlive(pid)) return;
-    await sleep(50);
-  }
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    return;
-  }
-  while (isAlive(pid)) await sleep(50);
-}
 
 export class ManagedProcess {
   readonly name: string;
