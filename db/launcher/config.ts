@@ -1,12 +1,15 @@
 /**
  * Configuration of the whole stack, read once from the environment.
  *
- * Every variable is listed (with its default) in the README's configuration table; a wrong value
- * fails fast with one clear line (ConfigError), before anything is started.
+ * `configSchema` is the single list of the variables: each key is a variable's name, with its
+ * parser, its default and its description. The README's configuration table is rendered from it
+ * (configTable; a test keeps the two equal) and the docker-compose test reads its keys. A wrong
+ * value fails fast with one clear line (ConfigError, exit code 2), before anything is started.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 
 export class ConfigError extends Error {}
 
@@ -45,66 +48,186 @@ export interface HmsConfig {
   loadDemoData: boolean;
 }
 
-const DEFAULT_PG_PORT = 54320;
-/** The seed's password for hms_user (seed 000), used for the embedded cluster only. */
-const DEFAULT_OWNER_PASSWORD = 'HMS@2026';
-const DEFAULT_AUTHENTICATOR_PASSWORD = 'hms_authenticator_dev_password';
+/**
+ * The owner password of the embedded cluster: the one in seed 000's connection string
+ * (postgresql://hms_user:HMS%402026@localhost:5432/hms_db). The bootstrap sets it on every start;
+ * the embedded server listens on 127.0.0.1 only. Its superuser is postgres/postgres.
+ */
+export const EMBEDDED_OWNER_PASSWORD = 'HMS@2026';
+const EMBEDDED_SUPERUSER_PASSWORD = 'postgres';
 const MIN_JWT_SECRET_LENGTH = 32;
 
-function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1, max = 65535): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be an integer between ${min} and ${max} (got "${raw}").`);
-  }
-  return value;
+/** What the README's table shows for a variable. */
+interface VariableDoc {
+  /** The default as the table shows it (markdown). */
+  shownDefault: string;
+  description: string;
 }
 
-function boolVar(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (/^(1|true|yes|on)$/i.test(raw)) return true;
-  if (/^(0|false|no|off)$/i.test(raw)) return false;
-  throw new ConfigError(`${name} must be true or false (got "${raw}").`);
+/** An empty variable counts as unset (`FOO= npm start` keeps the default). */
+const unsetIfEmpty = (raw: unknown) => (raw === '' ? undefined : raw);
+
+function variable<T extends z.ZodType>(schema: T, doc: VariableDoc) {
+  return z.preprocess(unsetIfEmpty, schema).meta({ ...doc });
 }
 
-function roleVar(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
-  const value = env[name] || fallback;
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) {
-    throw new ConfigError(`${name} must be a lower-case PostgreSQL role name (got "${value}").`);
-  }
-  return value;
+const code = (value: string | number | boolean) => `\`${value}\``;
+
+function integer(options: { default?: number; min?: number; max?: number } & Partial<VariableDoc> & { description: string }) {
+  const { min = 1, max = 65535 } = options;
+  const schema = z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return options.default;
+      const value = Number(raw);
+      if (!Number.isInteger(value) || value < min || value > max) {
+        ctx.addIssue({ code: 'custom', message: `must be an integer between ${min} and ${max} (got "${raw}").` });
+        return z.NEVER;
+      }
+      return value;
+    });
+  return variable(schema, { shownDefault: options.shownDefault ?? code(options.default!), description: options.description });
 }
 
-function parseUrl(name: string, raw: string): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(`${name} is not a valid URL: postgresql://user:password@host:port/database expected.`);
-  }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new ConfigError(`${name} must start with postgresql:// (got "${url.protocol}").`);
-  }
-  if (!url.pathname || url.pathname === '/') {
-    throw new ConfigError(`${name} must name a database, e.g. postgresql://hms_user:HMS%402026@localhost:5432/hms_db.`);
-  }
-  return url;
+function text(options: { default?: string } & Partial<VariableDoc> & { description: string }) {
+  const schema = z
+    .string()
+    .optional()
+    .transform((raw) => raw ?? options.default);
+  return variable(schema, { shownDefault: options.shownDefault ?? code(options.default!), description: options.description });
+}
+
+function boolean(options: { default: boolean; description: string }) {
+  const schema = z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return options.default;
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      ctx.addIssue({ code: 'custom', message: `must be true or false (got "${raw}").` });
+      return z.NEVER;
+    });
+  return variable(schema, { shownDefault: code(options.default), description: options.description });
+}
+
+function roleName(options: { default: string; description: string }) {
+  const schema = z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const value = raw ?? options.default;
+      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) {
+        ctx.addIssue({ code: 'custom', message: `must be a lower-case PostgreSQL role name (got "${value}").` });
+        return z.NEVER;
+      }
+      return value;
+    });
+  return variable(schema, { shownDefault: code(options.default), description: options.description });
+}
+
+function postgresUrl(options: { requireUser?: boolean } & VariableDoc) {
+  const schema = z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return undefined;
+      const fail = (message: string) => {
+        ctx.addIssue({ code: 'custom', message });
+        return z.NEVER;
+      };
+      let url: URL;
+      try {
+        url = new URL(raw);
+      } catch {
+        return fail('is not a valid URL: postgresql://user:password@host:port/database expected.');
+      }
+      if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') return fail(`must start with postgresql:// (got "${url.protocol}").`);
+      if (!url.pathname || url.pathname === '/') return fail('must name a database, e.g. postgresql://hms_user:HMS%402026@localhost:5432/hms_db.');
+      if (options.requireUser && !url.username) return fail('must include the owner user, e.g. postgresql://hms_user:…@host/hms_db.');
+      return url;
+    });
+  return variable(schema, options);
+}
+
+export const configSchema = z
+  .object({
+    DATABASE_URL: postgresUrl({
+      requireUser: true,
+      shownDefault: '*(unset: embedded)*',
+      description:
+        "Owner connection to an existing PostgreSQL ≥ 15 instead of the embedded one, e.g. the seed's `postgresql://hms_user:HMS%402026@localhost:5432/hms_db`. Migrations and demo data run as this user. Unset, the embedded cluster's owner is `hms_user` with the seed's password `HMS@2026`.",
+    }),
+    ROOT_DATABASE_URL: postgresUrl({
+      shownDefault: '*(embedded superuser)*',
+      description:
+        'Superuser connection for the steps migrations cannot do: roles, the database, extensions (and `db:reset`). Without it, an existing server must already have them (the launcher says what is missing).',
+    }),
+    DATABASE_AUTHENTICATOR: roleName({
+      default: 'hms_authenticator',
+      description: 'Role PostgREST connects as (`LOGIN NOINHERIT`, no privileges of its own).',
+    }),
+    DATABASE_AUTHENTICATOR_PASSWORD: text({
+      default: 'hms_authenticator_dev_password',
+      description: 'Its password. Set your own outside development.',
+    }),
+    DATABASE_ANONYMOUS: roleName({ default: 'hms_anonymous', description: 'Role of requests without a token.' }),
+    DATABASE_STAFF: roleName({ default: 'hms_staff', description: 'Role of every logged-in member of staff.' }),
+    HMS_PG_PORT: integer({ default: 54320, description: 'Port of the embedded PostgreSQL (127.0.0.1 only).' }),
+    HMS_DATA_DIR: text({
+      default: '.hms',
+      description: 'Folder for the embedded cluster, the generated JWT secret and the launcher lock (git-ignored).',
+    }),
+    HMS_API_HOST: text({ default: '127.0.0.1', description: 'Address PostgREST listens on.' }),
+    HMS_API_PORT: integer({ default: 3000, description: 'REST API port.' }),
+    HMS_API_ADMIN_PORT: integer({ shownDefault: 'API port + 1', description: 'PostgREST admin port (`/ready`, `/live`).' }),
+    HMS_JWT_SECRET: variable(
+      z
+        .string()
+        .optional()
+        .refine((value) => value === undefined || value.length >= MIN_JWT_SECRET_LENGTH, {
+          error: (issue) => `must be at least ${MIN_JWT_SECRET_LENGTH} characters (got ${String(issue.input).length}).`,
+        }),
+      {
+        shownDefault: '*(generated, kept in `.hms/jwt-secret`)*',
+        description: `HS256 secret of access tokens; at least ${MIN_JWT_SECRET_LENGTH} characters.`,
+      },
+    ),
+    HMS_DB_MAX_ROWS: integer({ default: 1000, max: 1_000_000, description: 'PostgREST `db-max-rows`: the most rows one request returns.' }),
+    HMS_DEMO_DATA: boolean({ default: true, description: 'Load the demo data into an empty database (once).' }),
+  })
+  .superRefine((env, ctx) => {
+    if (env.ROOT_DATABASE_URL && !env.DATABASE_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ROOT_DATABASE_URL'],
+        message: 'is set but DATABASE_URL is not: set both to use an existing PostgreSQL, or neither for the embedded one.',
+      });
+    }
+    if ((env.HMS_API_ADMIN_PORT ?? env.HMS_API_PORT! + 1) === env.HMS_API_PORT) {
+      ctx.addIssue({ code: 'custom', path: ['HMS_API_ADMIN_PORT'], message: 'must differ from HMS_API_PORT.' });
+    }
+  });
+
+/** The variables HMS reads, in the order the README lists them. */
+export const configVariables = Object.keys(configSchema.shape) as (keyof typeof configSchema.shape)[];
+
+/** The README's configuration table, rendered from the schema. */
+export function configTable(): string {
+  const rows = configVariables.map((name) => {
+    const doc = configSchema.shape[name].meta() as unknown as VariableDoc;
+    return `| \`${name}\` | ${doc.shownDefault} | ${doc.description} |`;
+  });
+  return ['| Variable | Default | Meaning |', '|---|---|---|', ...rows].join('\n');
 }
 
 /**
  * The JWT secret: HMS_JWT_SECRET, or one generated on first start and kept in the data folder
  * (git-ignored), so tokens survive a restart.
  */
-function resolveJwtSecret(env: NodeJS.ProcessEnv, dataDir: string): string {
-  const given = env.HMS_JWT_SECRET;
-  if (given !== undefined && given !== '') {
-    if (given.length < MIN_JWT_SECRET_LENGTH) {
-      throw new ConfigError(`HMS_JWT_SECRET must be at least ${MIN_JWT_SECRET_LENGTH} characters (got ${given.length}).`);
-    }
-    return given;
-  }
+function resolveJwtSecret(given: string | undefined, dataDir: string): string {
+  if (given !== undefined) return given;
   const file = path.join(dataDir, 'jwt-secret');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   mkdirSync(dataDir, { recursive: true });
@@ -114,38 +237,34 @@ function resolveJwtSecret(env: NodeJS.ProcessEnv, dataDir: string): string {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): HmsConfig {
-  const dataDir = path.resolve(repoRoot, env.HMS_DATA_DIR || '.hms');
-  const pgPort = intVar(env, 'HMS_PG_PORT', DEFAULT_PG_PORT);
-  const apiHost = env.HMS_API_HOST || '127.0.0.1';
-  const apiPort = intVar(env, 'HMS_API_PORT', 3000);
-  const apiAdminPort = intVar(env, 'HMS_API_ADMIN_PORT', apiPort + 1);
-  if (apiAdminPort === apiPort) throw new ConfigError('HMS_API_ADMIN_PORT must differ from HMS_API_PORT.');
-  const maxRows = intVar(env, 'HMS_DB_MAX_ROWS', 1000, 1, 1_000_000);
-  const authenticatorPassword = env.DATABASE_AUTHENTICATOR_PASSWORD || DEFAULT_AUTHENTICATOR_PASSWORD;
-
-  const embedded = !env.DATABASE_URL;
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`${issue.path.join('.')} ${issue.message}`);
+  }
+  const vars = parsed.data;
+  const dataDir = path.resolve(repoRoot, vars.HMS_DATA_DIR!);
+  const pgPort = vars.HMS_PG_PORT!;
+  const apiPort = vars.HMS_API_PORT!;
+  const embedded = !vars.DATABASE_URL;
   let databaseUrl: URL;
   let rootDatabaseUrl: string | null;
-  if (embedded) {
-    if (env.ROOT_DATABASE_URL) {
-      throw new ConfigError('ROOT_DATABASE_URL is set but DATABASE_URL is not: set both to use an existing PostgreSQL, or neither for the embedded one.');
-    }
+  if (vars.DATABASE_URL) {
+    databaseUrl = vars.DATABASE_URL;
+    rootDatabaseUrl = vars.ROOT_DATABASE_URL?.toString() ?? null;
+  } else {
     databaseUrl = new URL(`postgresql://127.0.0.1:${pgPort}/hms_db`);
     databaseUrl.username = 'hms_user';
-    databaseUrl.password = DEFAULT_OWNER_PASSWORD;
-    rootDatabaseUrl = `postgresql://postgres:postgres@127.0.0.1:${pgPort}/postgres`;
-  } else {
-    databaseUrl = parseUrl('DATABASE_URL', env.DATABASE_URL!);
-    rootDatabaseUrl = env.ROOT_DATABASE_URL ? parseUrl('ROOT_DATABASE_URL', env.ROOT_DATABASE_URL).toString() : null;
+    databaseUrl.password = EMBEDDED_OWNER_PASSWORD;
+    rootDatabaseUrl = `postgresql://postgres:${EMBEDDED_SUPERUSER_PASSWORD}@127.0.0.1:${pgPort}/postgres`;
   }
-  const owner = decodeURIComponent(databaseUrl.username);
-  if (!owner) throw new ConfigError('DATABASE_URL must include the owner user, e.g. postgresql://hms_user:…@host/hms_db.');
   const roles: RoleNames = {
-    owner,
-    authenticator: roleVar(env, 'DATABASE_AUTHENTICATOR', 'hms_authenticator'),
-    anonymous: roleVar(env, 'DATABASE_ANONYMOUS', 'hms_anonymous'),
-    staff: roleVar(env, 'DATABASE_STAFF', 'hms_staff'),
+    owner: decodeURIComponent(databaseUrl.username),
+    authenticator: vars.DATABASE_AUTHENTICATOR!,
+    anonymous: vars.DATABASE_ANONYMOUS!,
+    staff: vars.DATABASE_STAFF!,
   };
+  const authenticatorPassword = vars.DATABASE_AUTHENTICATOR_PASSWORD!;
   const authenticatorUrl = new URL(databaseUrl.toString());
   authenticatorUrl.username = roles.authenticator;
   authenticatorUrl.password = authenticatorPassword;
@@ -160,12 +279,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HmsConfig {
     authenticatorPassword,
     roles,
     databaseName: decodeURIComponent(databaseUrl.pathname.slice(1)),
-    apiHost,
+    apiHost: vars.HMS_API_HOST!,
     apiPort,
-    apiAdminPort,
-    jwtSecret: resolveJwtSecret(env, dataDir),
-    maxRows,
-    loadDemoData: boolVar(env, 'HMS_DEMO_DATA', true),
+    apiAdminPort: vars.HMS_API_ADMIN_PORT ?? apiPort + 1,
+    jwtSecret: resolveJwtSecret(vars.HMS_JWT_SECRET, dataDir),
+    maxRows: vars.HMS_DB_MAX_ROWS!,
+    loadDemoData: vars.HMS_DEMO_DATA,
   };
 }
 

@@ -5,15 +5,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type HmsConfig } from './config.ts';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { isAlive } from './process.ts';
 
 export function acquireLock(config: HmsConfig): () => void {
   const lockFile = path.join(config.dataDir, 'launcher.pid');

@@ -2,27 +2,26 @@
  * Schema migrations through graphile-migrate (committed migrations in migrations/committed/).
  * Role names are placeholders (:DATABASE_STAFF, …) resolved from configuration, as in .gmrc.
  */
-import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
+// graphile-migrate's own rule for current/ file names (the regex it validates them with).
+import { VALID_FILE_REGEX } from 'graphile-migrate/dist/current.js';
 import { migrateEnv, repoRoot, type HmsConfig } from './config.ts';
+import { runProcess } from './process.ts';
 
-const run = promisify(execFile);
-const graphileMigrate = path.join(repoRoot, 'node_modules', '.bin', 'graphile-migrate');
+export const graphileMigrate = path.join(repoRoot, 'node_modules', '.bin', 'graphile-migrate');
 
 /** Runs `graphile-migrate <args>` from the repository root with the stack's environment. */
 export async function graphileMigrateCommand(config: HmsConfig, args: string[], databaseUrl?: string): Promise<string> {
-  try {
-    const { stdout, stderr } = await run(graphileMigrate, args, {
-      cwd: repoRoot,
-      env: migrateEnv(config, databaseUrl),
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    return stdout + stderr;
-  } catch (error) {
-    const e = error as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`graphile-migrate ${args.join(' ')} failed:\n${e.stderr || e.stdout || e.message}`);
-  }
+  const result = await runProcess({
+    name: 'graphile-migrate',
+    command: graphileMigrate,
+    args,
+    cwd: repoRoot,
+    env: migrateEnv(config, databaseUrl),
+  });
+  if (result.code !== 0) throw new Error(`graphile-migrate ${args.join(' ')} failed:\n${result.output}`);
+  return result.output;
 }
 
 /** Applies every committed migration not applied yet. */
@@ -39,4 +38,27 @@ export function substitutePlaceholders(sql: string, config: HmsConfig): string {
     DATABASE_STAFF: config.roles.staff,
   };
   return sql.replace(/(?<!:):(DATABASE_[A-Z_]+)\b/g, (match, name: string) => values[name] ?? match);
+}
+
+/**
+ * The SQL files of a `migrations/current/` folder in the order graphile-migrate joins them for
+ * `watch` and `commit`: by the number their name starts with, compared as a number
+ * (`900-x.sql` before `1000-y.sql`), dotfiles and non-SQL files skipped, and the same errors for a
+ * name without a number or two files with one number. Tools that apply the files one by one
+ * (db:check-sections) use this order, so they see what a commit would.
+ */
+export function currentMigrationFiles(dir: string): string[] {
+  const byNumber = new Map<number, string>();
+  for (const file of readdirSync(dir)) {
+    if (file.startsWith('.') || !file.endsWith('.sql')) continue;
+    const match = VALID_FILE_REGEX.exec(file);
+    const id = match ? parseInt(match[1], 10) : NaN;
+    if (!match || !(id >= 1)) {
+      throw new Error(`Invalid current migration filename: '${file}'. File must follow the naming 001.sql or 001-message.sql.`);
+    }
+    const clash = byNumber.get(id);
+    if (clash) throw new Error(`Current migration filename clash: '${file}' and '${clash}' have the prefix '${id}'.`);
+    byNumber.set(id, file);
+  }
+  return [...byNumber.keys()].sort((a, b) => a - b).map((id) => byNumber.get(id)!);
 }

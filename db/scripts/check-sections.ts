@@ -1,13 +1,14 @@
 /**
  * Developer aid: applies the committed migrations, then migrations/current/*.sql file by file,
- * to a throwaway embedded PostgreSQL and reports each file's result (with the failing line), then removes the cluster.
+ * to a throwaway embedded PostgreSQL and reports each file's result (with the failing line), then
+ * removes the cluster.
  * Unlike `graphile-migrate watch`, a broken file does not hide the result of the files after it
  * (each file runs in its own transaction; later files see what earlier successful ones created).
  *
  *   npm run db:check-sections              # all files
  *   npm run db:check-sections -- 0220 9200 # only files whose name starts with these prefixes
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -15,14 +16,12 @@ import { loadConfig, repoRoot } from '../launcher/config.ts';
 import { bootstrap } from '../launcher/bootstrap.ts';
 import { startEmbeddedPostgres } from '../launcher/postgres.ts';
 import { freePort } from '../launcher/ports.ts';
-import { migrate, substitutePlaceholders } from '../launcher/migrate.ts';
+import { currentMigrationFiles, migrate, substitutePlaceholders } from '../launcher/migrate.ts';
 
 const prefixes = process.argv.slice(2);
 const dir = path.join(repoRoot, 'migrations', 'current');
-const files = readdirSync(dir)
-  .filter((name) => name.endsWith('.sql'))
-  .sort()
-  .filter((name) => prefixes.length === 0 || prefixes.some((p) => name.startsWith(p)));
+// In graphile-migrate's order (by number), so each file sees what it will see in a commit.
+const files = currentMigrationFiles(dir).filter((name) => prefixes.length === 0 || prefixes.some((p) => name.startsWith(p)));
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'hms-check-'));
 const port = await freePort();

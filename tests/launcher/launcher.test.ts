@@ -1,100 +1,65 @@
 /**
- * `npm start` as a user runs it: a real launcher process on its own data folder and ports.
- * It must start everything, restart on the same data, stop every process it started, rebuild
- * with db:reset, and refuse bad configuration with one clear line.
+ * `npm start` as a user runs it: a real npm process, on its own data folder and ports. It must
+ * start everything, refuse a second launcher, let `npm run db:watch` publish a new table at once,
+ * stop the whole stack on SIGTERM to the npm process and on Ctrl-C (SIGINT to the process group,
+ * as a terminal sends it) within seconds, restart on the same data, rebuild with db:reset, leave
+ * nothing running when start-up fails late, and refuse bad configuration with one clear line.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../db/launcher/config.ts';
 import { freePort } from '../../db/launcher/ports.ts';
-import { killAndWait } from '../../db/launcher/postgres.ts';
+import type { ManagedProcess } from '../../db/launcher/process.ts';
+import { alive, descendants, launcher, loginAt, npm, portOpen, processesUsing, stackEnv, stopLaunched } from '../support/processes.ts';
 
-/** Logs in as the super admin through the launched stack's own login RPC. */
-async function loginAt(api: string): Promise<string> {
-  const response = await fetch(`${api}/rpc/login`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ email: 'superadmin@hms.test', password: 'Admin@123' }),
-  });
-  if (!response.ok) throw new Error(`login answered ${response.status}: ${await response.text()}`);
-  return (await response.json()).access_token;
-}
+afterAll(stopLaunched);
 
-const SECRET = 'launcher-test-secret-0123456789abcdefghij';
-const dataDirs: string[] = [];
-const launched: ChildProcess[] = [];
-afterAll(async () => {
-  // A failed assertion must not leave a launcher (and its servers) running: stop what is left.
-  for (const child of launched) if (child.exitCode === null && child.pid) await killAndWait(child.pid);
-  dataDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true }));
-});
+const RUNNING = /HMS is running/;
 
-interface Run {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
+/** The ports of a stack's variables. */
+const portsOf = (env: Record<string, string>) => [env.HMS_PG_PORT, env.HMS_API_PORT, env.HMS_API_ADMIN_PORT].map(Number);
 
-function launch(script: string, env: Record<string, string>, args: string[] = []): Run {
-  const child = spawn(process.execPath, [path.join(repoRoot, 'db', 'launcher', script), ...args], {
-    cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  launched.push(child);
-  let text = '';
-  child.stdout!.on('data', (chunk) => (text += chunk));
-  child.stderr!.on('data', (chunk) => (text += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => text, exited };
-}
-
-async function waitFor(run: Run, pattern: RegExp, timeoutMs = 120_000): Promise<void> {
-  const started = Date.now();
-  while (!pattern.test(run.output())) {
-    if (run.child.exitCode !== null) throw new Error(`exited with ${run.child.exitCode}:\n${run.output()}`);
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${pattern}:\n${run.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+/** Waits (bounded) until none of the PIDs is alive and none of the ports accepts connections. */
+async function expectAllGone(pids: number[], ports: number[], timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let open: number[] = [];
+  while (Date.now() < deadline) {
+    open = [];
+    for (const port of ports) if (await portOpen(port)) open.push(port);
+    if (alive(pids).length === 0 && open.length === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  expect({ alive: alive(pids), open }).toEqual({ alive: [], open: [] });
 }
 
-/** PIDs of processes whose command line mentions the folder (postgres -D <dir>/pgdata, …). */
-function processesUsing(dir: string): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
-
-async function stackEnv(): Promise<Record<string, string>> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'hms-launcher-'));
-  dataDirs.push(dataDir);
-  return {
-    HMS_DATA_DIR: dataDir,
-    HMS_PG_PORT: String(await freePort()),
-    HMS_API_PORT: String(await freePort()),
-    HMS_API_ADMIN_PORT: String(await freePort()),
-    HMS_JWT_SECRET: SECRET,
-  };
+/**
+ * A scratch copy of the repository's migration set-up (the npm scripts, .gmrc, db/, the committed
+ * migrations) whose migrations/current/ holds only `files`, sharing node_modules: `npm run
+ * db:watch` there changes a running stack's schema without touching the repository's own
+ * work in progress.
+ */
+function scratchRepo(files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hms-watch-'));
+  for (const entry of ['package.json', '.gmrc', 'db', 'migrations']) cpSync(path.join(repoRoot, entry), path.join(dir, entry), { recursive: true });
+  const current = path.join(dir, 'migrations', 'current');
+  rmSync(current, { recursive: true, force: true });
+  mkdirSync(current);
+  for (const [name, sql] of Object.entries(files)) writeFileSync(path.join(current, name), sql);
+  symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'));
+  return dir;
 }
 
 describe('npm start', () => {
-  it('starts the stack, refuses a second launcher, stops every process, restarts on the same data and rebuilds with db:reset', async () => {
+  it('starts the stack, refuses a second launcher, reloads the API schema on db:watch, stops on SIGTERM to npm and on Ctrl-C, restarts on the same data and rebuilds with db:reset', async () => {
     const env = await stackEnv();
     const api = `http://127.0.0.1:${env.HMS_API_PORT}`;
+    const lock = path.join(env.HMS_DATA_DIR, 'launcher.pid');
 
-    const first = launch('start.ts', env);
-    await waitFor(first, /HMS is running/);
+    const first = npm(['start'], env);
+    await first.waitForOutput(RUNNING, 120_000);
     expect(first.output()).toContain('demo data loaded');
     expect(first.output()).toContain('superadmin@hms.test');
     expect((await fetch(`http://127.0.0.1:${env.HMS_API_ADMIN_PORT}/ready`)).status).toBe(200);
@@ -102,38 +67,99 @@ describe('npm start', () => {
     const openapi = await (await fetch(`${api}/`, { headers: { Authorization: `Bearer ${token}` } })).json();
     expect(Object.keys(openapi.definitions)).toHaveLength(62);
 
-    const second = launch('start.ts', env);
-    expect(await second.exited).toBe(2);
+    const second = launcher('start.ts', env);
+    expect((await second.exited).code).toBe(2);
     expect(second.output().trim().split('\n')).toHaveLength(1);
     expect(second.output()).toMatch(/already running/);
 
-    expect(processesUsing(env.HMS_DATA_DIR).length).toBeGreaterThan(0);
-    first.child.kill('SIGTERM');
-    expect(await first.exited).toBe(0);
-    expect(processesUsing(env.HMS_DATA_DIR)).toEqual([]);
-    await expect(fetch(`${api}/`)).rejects.toThrow();
+    // db:watch applies migrations/current/ and PostgREST serves the new table at once (no restart).
+    const probe = `${api}/watch_probe`;
+    expect((await fetch(probe)).status).toBe(404);
+    const scratch = scratchRepo({
+      '1-watch-probe.sql': `drop table if exists app_public.watch_probe;
+create table app_public.watch_probe (id int primary key);
+grant select on app_public.watch_probe to :DATABASE_ANONYMOUS;
+`,
+    });
+    try {
+      const watch = npm(['run', 'db:watch', '--', '--once'], env, scratch);
+      expect((await watch.exited).code, watch.output()).toBe(0);
+      let status = 0;
+      for (const deadline = Date.now() + 5_000; Date.now() < deadline && status !== 200; ) {
+        status = (await fetch(probe)).status;
+        if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(status).toBe(200);
+      expect(await (await fetch(probe)).json()).toEqual([]);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
 
-    const again = launch('start.ts', env);
-    await waitFor(again, /HMS is running/);
+    // SIGTERM to the npm process itself stops the launcher and every server it started.
+    const tree = descendants(first.pid);
+    expect(tree.length).toBeGreaterThan(2); // the launcher, PostgreSQL (and its workers), PostgREST
+    expect(processesUsing(env.HMS_DATA_DIR).length).toBeGreaterThan(0);
+    first.signal('SIGTERM');
+    expect((await first.exited).code).toBe(0);
+    await expectAllGone(tree, portsOf(env));
+    expect(processesUsing(env.HMS_DATA_DIR)).toEqual([]);
+    expect(existsSync(lock)).toBe(false);
+
+    const again = npm(['start'], env);
+    await again.waitForOutput(RUNNING, 120_000);
     expect(again.output()).not.toContain('demo data loaded');
     const count = await fetch(`${api}/patients?select=id`, { headers: { Authorization: `Bearer ${token}`, Prefer: 'count=exact' } });
     // The super admin works in one hospital at a time: NY has two of the five demo patients.
     expect(count.headers.get('content-range')).toBe('0-1/2');
-    again.child.kill('SIGINT');
-    expect(await again.exited).toBe(0);
-    expect(processesUsing(env.HMS_DATA_DIR)).toEqual([]);
 
-    const reset = launch('setup.ts', env, ['--reset']);
-    expect(await reset.exited, reset.output()).toBe(0);
+    // Ctrl-C: SIGINT to the whole foreground process group, as a terminal sends it.
+    const running = descendants(again.pid);
+    const pressed = Date.now();
+    process.kill(-again.pid, 'SIGINT');
+    await again.exited;
+    await expectAllGone(running, portsOf(env));
+    const stopSeconds = (Date.now() - pressed) / 1000;
+    console.log(`Ctrl-C stopped the whole stack in ${stopSeconds.toFixed(2)} s`);
+    expect(stopSeconds).toBeLessThan(3);
+    expect(again.exit!.code).toBe(0);
+    expect(existsSync(lock)).toBe(false);
+
+    const reset = launcher('setup.ts', env, ['--reset']);
+    expect((await reset.exited).code, reset.output()).toBe(0);
     expect(reset.output()).toMatch(/database rebuilt, demo data loaded/);
     expect(processesUsing(env.HMS_DATA_DIR)).toEqual([]);
   }, 300_000);
+
+  it('leaves nothing running when start-up fails after PostgreSQL started (the API port was taken meanwhile)', async () => {
+    const env = await stackEnv();
+    let blocker: net.Server | undefined;
+    let run: ManagedProcess | undefined;
+    const taken = new Promise<void>((resolve) => {
+      // The moment PostgreSQL is up (migrations are still to come), something takes PostgREST's port.
+      run = npm(['start'], env);
+      void run.waitForOutput(/PostgreSQL ready on/, 120_000).then(() => {
+        blocker = net.createServer().listen(Number(env.HMS_API_PORT), '127.0.0.1', resolve);
+      });
+    });
+    try {
+      await taken;
+      const postgresPid = Number(/PostgreSQL ready on \S+ \(pid (\d+)\)/.exec(run!.output())![1]);
+      expect(alive([postgresPid])).toEqual([postgresPid]);
+      expect((await run!.exited).code).toBe(2);
+      expect(run!.output().trim().split('\n').at(-1)).toMatch(/^hms: Port \d+ on 127\.0\.0\.1 is already in use \(HMS_API_PORT\)/);
+      await expectAllGone([postgresPid], [Number(env.HMS_PG_PORT), Number(env.HMS_API_ADMIN_PORT)]);
+      expect(processesUsing(env.HMS_DATA_DIR)).toEqual([]);
+      expect(existsSync(path.join(env.HMS_DATA_DIR, 'launcher.pid'))).toBe(false);
+    } finally {
+      blocker?.close();
+    }
+  }, 180_000);
 });
 
 describe('bad configuration fails fast with one line', () => {
   async function expectRefusal(env: Record<string, string>, pattern: RegExp): Promise<void> {
-    const run = launch('start.ts', env);
-    expect(await run.exited).toBe(2);
+    const run = launcher('start.ts', env);
+    expect((await run.exited).code).toBe(2);
     const lines = run.output().trim().split('\n');
     expect(lines, run.output()).toHaveLength(1);
     expect(lines[0]).toMatch(pattern);
