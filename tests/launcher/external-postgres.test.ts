@@ -5,46 +5,33 @@
  * superuser connection, migrate, load the demo data, serve the API, and leave the server running
  * (it did not start it) when it stops.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../db/launcher/ports.ts';
-import { startPostgresCluster, type EmbeddedServer } from '../../db/launcher/postgres.ts';
+import { startPg15, type Pg15Server } from '../support/pg15.ts';
 import { launcher, loginAt, stopLaunched } from '../support/processes.ts';
 
-const PG15 = '/usr/lib/postgresql/15/bin';
 const SECRET = 'external-test-secret-0123456789abcdefghij';
-const SUPERUSER_PASSWORD = 'root-secret';
-let dir: string;
-let port: number;
-let server: EmbeddedServer | undefined;
+let server: Pg15Server | undefined;
 
+// For HMS it is simply a server that exists (started by the test, stopped by it).
 beforeAll(async () => {
-  if (!existsSync(path.join(PG15, 'postgres'))) {
-    throw new Error(`PostgreSQL 15 is not installed at ${PG15}: apt-get install -y postgresql-15 (then: pg_ctlcluster 15 main stop)`);
-  }
-  dir = mkdtempSync(path.join(tmpdir(), 'hms-pg15-'));
-  port = await freePort();
-  // Started the way the launcher starts its embedded server (as the postgres system user when
-  // root), from Debian's PostgreSQL 15 binaries: for HMS it is simply a server that exists.
-  server = await startPostgresCluster({ binDir: PG15, pgdata: path.join(dir, 'data'), port, superuserPassword: SUPERUSER_PASSWORD });
+  server = await startPg15();
 }, 60_000);
 
 afterAll(async () => {
   await stopLaunched();
   await server?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('npm start with DATABASE_URL and ROOT_DATABASE_URL', () => {
   it('prepares, migrates, seeds and serves an existing PostgreSQL 15', async () => {
     const apiPort = await freePort();
     const env = {
-      HMS_DATA_DIR: path.join(dir, 'hms'),
-      DATABASE_URL: `postgresql://hms_user:${encodeURIComponent('HMS@2026')}@127.0.0.1:${port}/hms_db`,
-      ROOT_DATABASE_URL: `postgresql://postgres:${SUPERUSER_PASSWORD}@127.0.0.1:${port}/postgres`,
+      HMS_DATA_DIR: path.join(server!.dir, 'hms'),
+      DATABASE_URL: `postgresql://hms_user:${encodeURIComponent('HMS@2026')}@127.0.0.1:${server!.port}/hms_db`,
+      ROOT_DATABASE_URL: server!.rootUrl,
       HMS_API_PORT: String(apiPort),
       HMS_API_ADMIN_PORT: String(await freePort()),
       HMS_JWT_SECRET: SECRET,
