@@ -6,8 +6,9 @@
 -- tests.access_fixtures() creates, in NY and in LA:
 --   - anchor rows: the parents the other rows need (a department, a doctor, a patient, a medicine
 --     and its batch, invoices, orders, …), named 'anchor:<what>';
---   - matrix rows: for every table, rows nothing else refers to, so that a cell may delete them.
---     They are listed in access_row (table, hospital, id); the matrix only ever touches these ids.
+--   - matrix rows: for every table, rows nothing else refers to, so that a cell may delete them,
+--     with the id tests.fixture_id(<hospital>, <table>). They are listed in access_row (table,
+--     hospital, id); the matrix only ever touches these ids.
 -- and, for every table, access_probe: the INSERT a permitted member of NY staff sends (with the
 -- id tests.fixture_id('NY', 'probe:<table>')) and the SET clause of an UPDATE (one
 -- `column = value` assignment, also used as the test that a row was changed).
@@ -29,8 +30,8 @@ language plpgsql
 as $$
 declare
   v_h record;
-  h uuid;   -- the hospital
-  l text;   -- its label (NY, LA)
+  v_t record;
+  v_found boolean;
 begin
   create temporary table access_row (table_name text not null, hospital text not null, id uuid primary key);
   create temporary table access_probe (table_name text primary key, insert_sql text not null, new_row text not null, update_set text not null);
@@ -39,11 +40,17 @@ begin
   perform tests.access_identities();
   for v_h in select * from (values ('NY', '10000000-0000-4000-8000-000000000001'::uuid),
                                    ('LA', '10000000-0000-4000-8000-000000000002'::uuid)) v(label, id) loop
-    l := v_h.label;
-    h := v_h.id;
-    perform tests.access_hospital_fixtures(h, l);
+    perform tests.access_hospital_fixtures(v_h.id, v_h.label);
   end loop;
   perform tests.access_chain_fixtures();
+  -- The matrix rows of a table in a hospital are the rows named after the table.
+  for v_t in select e.table_name, x.l from tests.expected_access e cross join (values ('NY'), ('LA')) x(l) loop
+    execute format('select exists (select 1 from app_public.%I where id = $1)', v_t.table_name)
+      into v_found using tests.fixture_id(v_t.l, v_t.table_name);
+    if v_found then
+      insert into access_row values (v_t.table_name, v_t.l, tests.fixture_id(v_t.l, v_t.table_name));
+    end if;
+  end loop;
   perform tests.access_probes();
 end;
 $$;
@@ -202,13 +209,6 @@ begin
       (tests.fixture_id(v.l, 'password_emails'), tests.fixture_id(v.l, 'users'), 'invite', 'matrix.colleague.' || lower(v.l) || '@hms.test', now() + interval '1 day');
     insert into app_public.audit_logs (id, hospital_id, action, description) values
       (tests.fixture_id(v.l, 'audit_logs'), v.h, 'other', 'Matrix audit entry');
-    insert into access_row values
-      ('roles', v.l, tests.fixture_id(v.l, 'roles')),
-      ('role_permissions', v.l, tests.fixture_id(v.l, 'role_permissions')),
-      ('users', v.l, tests.fixture_id(v.l, 'users')),
-      ('user_roles', v.l, tests.fixture_id(v.l, 'user_roles')),
-      ('password_emails', v.l, tests.fixture_id(v.l, 'password_emails')),
-      ('audit_logs', v.l, tests.fixture_id(v.l, 'audit_logs'));
   end loop;
   insert into app_public.audit_logs (id, hospital_id, action, description) values
     (tests.fixture_id('CHAIN', 'audit_logs'), null, 'other', 'Matrix chain-level audit entry');
@@ -226,12 +226,7 @@ begin
   insert into app_public.notifications (id, hospital_id, recipient_type, user_id, channel, category, title, body) values
     (tests.fixture_id('NY', 'notifications'), '10000000-0000-4000-8000-000000000001', 'user', nobody, 'in_app', 'account', 'Matrix', 'For nobody'),
     (tests.fixture_id('LA', 'notifications'), '10000000-0000-4000-8000-000000000002', 'user', admin_la, 'in_app', 'account', 'Matrix', 'For the LA admin');
-  insert into access_row values
-    ('refresh_tokens', 'NY', tests.fixture_id('NY', 'refresh_tokens')),
-    ('refresh_tokens', 'LA', tests.fixture_id('LA', 'refresh_tokens')),
-    ('password_emails', 'OWN', tests.fixture_id('NY', 'password_emails:own')),
-    ('notifications', 'NY', tests.fixture_id('NY', 'notifications')),
-    ('notifications', 'LA', tests.fixture_id('LA', 'notifications'));
+  insert into access_row values ('password_emails', 'OWN', tests.fixture_id('NY', 'password_emails:own'));
 end;
 $$;
 
@@ -248,13 +243,10 @@ begin
     (tests.fixture_id(l, 'departments'), h, f || 'ROW', 'Matrix department', false);
   insert into app_public.tax_configurations (id, hospital_id, code, name, tax_type, applies_to, rate_percent) values
     (tests.fixture_id(l, 'tax_configurations'), h, f || '_TAX', 'Matrix tax', 'vat', 'other', 3.00);
-  insert into access_row values
-    ('departments', l, tests.fixture_id(l, 'departments')),
-    ('tax_configurations', l, tests.fixture_id(l, 'tax_configurations')),
-    ('hospital_settings', l, (select id from app_public.hospital_settings where hospital_id = h));
+  -- hospital_settings: the row each hospital is provisioned with
+  insert into access_row values ('hospital_settings', l, (select id from app_public.hospital_settings where hospital_id = h));
   insert into app_public.id_sequences (id, hospital_id, document_type, scope, prefix, pattern) values
     (tests.fixture_id(l, 'id_sequences'), h, 'queue_token', f || 'SEQ', 'MXQ', '{PREFIX}-{SEQ}');
-  insert into access_row values ('id_sequences', l, tests.fixture_id(l, 'id_sequences'));
 
   -- People ------------------------------------------------------------------------------------
   insert into app_public.users (id, email, first_name, last_name, home_hospital_id) values
@@ -280,15 +272,6 @@ begin
     (tests.fixture_id(l, 'patient_documents'), h, tests.fixture_id(l, 'anchor:patient'), 'other', 'Matrix document', 'matrix.pdf', 'https://files.hms.test/matrix.pdf');
   insert into app_public.id_cards (id, hospital_id, holder_type, patient_id, card_type) values
     (tests.fixture_id(l, 'id_cards'), h, 'patient', tests.fixture_id(l, 'anchor:patient'), 'patient_health_card');
-  insert into access_row values
-    ('doctors', l, tests.fixture_id(l, 'doctors')),
-    ('doctor_schedules', l, tests.fixture_id(l, 'doctor_schedules')),
-    ('doctor_leaves', l, tests.fixture_id(l, 'doctor_leaves')),
-    ('doctor_fees', l, tests.fixture_id(l, 'doctor_fees')),
-    ('patients', l, tests.fixture_id(l, 'patients')),
-    ('patient_consents', l, tests.fixture_id(l, 'patient_consents')),
-    ('patient_documents', l, tests.fixture_id(l, 'patient_documents')),
-    ('id_cards', l, tests.fixture_id(l, 'id_cards'));
 
   -- Appointments ------------------------------------------------------------------------------
   insert into app_public.appointments (id, hospital_id, patient_id, doctor_id, department_id, scheduled_start, scheduled_end) values
@@ -300,10 +283,6 @@ begin
     (tests.fixture_id(l, 'appointment_status_log'), h, tests.fixture_id(l, 'anchor:appointment'), 'booked', 'confirmed');
   insert into app_public.appointment_queue (id, hospital_id, queue_date, department_id, patient_id) values
     (tests.fixture_id(l, 'appointment_queue'), h, current_date, tests.fixture_id(l, 'anchor:department'), tests.fixture_id(l, 'anchor:patient'));
-  insert into access_row values
-    ('appointments', l, tests.fixture_id(l, 'appointments')),
-    ('appointment_status_log', l, tests.fixture_id(l, 'appointment_status_log')),
-    ('appointment_queue', l, tests.fixture_id(l, 'appointment_queue'));
 
   -- Prescriptions and lab ---------------------------------------------------------------------
   insert into app_public.prescriptions (id, hospital_id, patient_id, doctor_id) values
@@ -317,12 +296,6 @@ begin
     (tests.fixture_id(l, 'prescription_versions'), h, tests.fixture_id(l, 'anchor:prescription'), 7, '{"matrix": true}');
   insert into app_public.lab_orders (id, hospital_id, patient_id, doctor_id, test_name, test_category) values
     (tests.fixture_id(l, 'lab_orders'), h, tests.fixture_id(l, 'anchor:patient'), tests.fixture_id(l, 'anchor:doctor'), 'Matrix panel', 'biochemistry');
-  insert into access_row values
-    ('prescriptions', l, tests.fixture_id(l, 'prescriptions')),
-    ('prescription_items', l, tests.fixture_id(l, 'prescription_items')),
-    ('prescription_templates', l, tests.fixture_id(l, 'prescription_templates')),
-    ('prescription_versions', l, tests.fixture_id(l, 'prescription_versions')),
-    ('lab_orders', l, tests.fixture_id(l, 'lab_orders'));
 
   -- Medicines, stock and pharmacy -------------------------------------------------------------
   insert into app_public.medicines (id, hospital_id, item_code, generic_name, dosage_form, base_unit, selling_price) values
@@ -349,14 +322,6 @@ begin
   insert into app_public.pharmacy_return_items (id, hospital_id, return_id, dispensing_item_id, medicine_id, batch_id, quantity, unit_price) values
     (tests.fixture_id(l, 'pharmacy_return_items'), h, tests.fixture_id(l, 'anchor:return'), tests.fixture_id(l, 'anchor:dispensing_item'),
      tests.fixture_id(l, 'anchor:medicine'), tests.fixture_id(l, 'anchor:batch'), 1, 2.00);
-  insert into access_row values
-    ('medicines', l, tests.fixture_id(l, 'medicines')),
-    ('medicine_batches', l, tests.fixture_id(l, 'medicine_batches')),
-    ('stock_movements', l, tests.fixture_id(l, 'stock_movements')),
-    ('pharmacy_dispensing', l, tests.fixture_id(l, 'pharmacy_dispensing')),
-    ('pharmacy_dispensing_items', l, tests.fixture_id(l, 'pharmacy_dispensing_items')),
-    ('pharmacy_returns', l, tests.fixture_id(l, 'pharmacy_returns')),
-    ('pharmacy_return_items', l, tests.fixture_id(l, 'pharmacy_return_items'));
 
   -- Optical ------------------------------------------------------------------------------------
   insert into app_public.optical_products (id, hospital_id, sku, name, product_type, selling_price) values
@@ -372,12 +337,6 @@ begin
     (tests.fixture_id(l, 'optical_order_items'), h, tests.fixture_id(l, 'anchor:optical_order'), 'service', 'Matrix fitting', 10.00, 10.00);
   insert into app_public.optical_repairs (id, hospital_id, patient_id, item_description, repair_type, problem_description) values
     (tests.fixture_id(l, 'optical_repairs'), h, tests.fixture_id(l, 'anchor:patient'), 'Matrix frame', 'screw', 'Loose screw');
-  insert into access_row values
-    ('optical_products', l, tests.fixture_id(l, 'optical_products')),
-    ('optical_prescriptions', l, tests.fixture_id(l, 'optical_prescriptions')),
-    ('optical_orders', l, tests.fixture_id(l, 'optical_orders')),
-    ('optical_order_items', l, tests.fixture_id(l, 'optical_order_items')),
-    ('optical_repairs', l, tests.fixture_id(l, 'optical_repairs'));
 
   -- Billing -------------------------------------------------------------------------------------
   insert into app_public.invoices (id, hospital_id, patient_id, currency_code) values
@@ -398,13 +357,6 @@ begin
     (tests.fixture_id(l, 'credit_notes'), h, tests.fixture_id(l, 'anchor:issued_invoice'), tests.fixture_id(l, 'anchor:patient'), 5.00, 'Matrix credit');
   insert into app_public.daily_settlements (id, hospital_id, settlement_date) values
     (tests.fixture_id(l, 'daily_settlements'), h, current_date - 900);
-  insert into access_row values
-    ('invoices', l, tests.fixture_id(l, 'invoices')),
-    ('invoice_items', l, tests.fixture_id(l, 'invoice_items')),
-    ('payments', l, tests.fixture_id(l, 'payments')),
-    ('refunds', l, tests.fixture_id(l, 'refunds')),
-    ('credit_notes', l, tests.fixture_id(l, 'credit_notes')),
-    ('daily_settlements', l, tests.fixture_id(l, 'daily_settlements'));
 
   -- Insurance -----------------------------------------------------------------------------------
   insert into app_public.insurance_providers (id, hospital_id, code, name) values
@@ -419,11 +371,6 @@ begin
   insert into app_public.insurance_claims (id, hospital_id, invoice_id, policy_id, provider_id, patient_id, claimed_amount) values
     (tests.fixture_id(l, 'insurance_claims'), h, tests.fixture_id(l, 'anchor:issued_invoice'), tests.fixture_id(l, 'anchor:insurance_policy'),
      tests.fixture_id(l, 'anchor:insurance_provider'), tests.fixture_id(l, 'anchor:patient'), 50.00);
-  insert into access_row values
-    ('insurance_providers', l, tests.fixture_id(l, 'insurance_providers')),
-    ('insurance_policies', l, tests.fixture_id(l, 'insurance_policies')),
-    ('pre_authorizations', l, tests.fixture_id(l, 'pre_authorizations')),
-    ('insurance_claims', l, tests.fixture_id(l, 'insurance_claims'));
 
   -- Supply chain and stock operations -----------------------------------------------------------
   insert into app_public.suppliers (id, hospital_id, code, name) values
@@ -447,15 +394,6 @@ begin
   insert into app_public.cycle_count_items (id, hospital_id, cycle_count_id, item_type, medicine_id, batch_id, system_quantity) values
     (tests.fixture_id(l, 'cycle_count_items'), h, tests.fixture_id(l, 'anchor:cycle_count'), 'medicine', tests.fixture_id(l, 'anchor:medicine'),
      tests.fixture_id(l, 'anchor:batch'), 100);
-  insert into access_row values
-    ('suppliers', l, tests.fixture_id(l, 'suppliers')),
-    ('purchase_orders', l, tests.fixture_id(l, 'purchase_orders')),
-    ('purchase_order_items', l, tests.fixture_id(l, 'purchase_order_items')),
-    ('goods_receipt_notes', l, tests.fixture_id(l, 'goods_receipt_notes')),
-    ('grn_items', l, tests.fixture_id(l, 'grn_items')),
-    ('stock_adjustments', l, tests.fixture_id(l, 'stock_adjustments')),
-    ('cycle_counts', l, tests.fixture_id(l, 'cycle_counts')),
-    ('cycle_count_items', l, tests.fixture_id(l, 'cycle_count_items'));
 
   -- Notifications -------------------------------------------------------------------------------
   insert into app_public.notification_templates (id, hospital_id, code, name, channel, category, body) values
@@ -464,9 +402,6 @@ begin
     (tests.fixture_id(l, 'anchor:notification'), h, 'patient', tests.fixture_id(l, 'anchor:patient'), 'sms', 'account', 'Matrix', 'Matrix anchor');
   insert into app_public.notification_queue (id, hospital_id, notification_id, channel, recipient_address) values
     (tests.fixture_id(l, 'notification_queue'), h, tests.fixture_id(l, 'anchor:notification'), 'sms', '+1 212-555-0199');
-  insert into access_row values
-    ('notification_templates', l, tests.fixture_id(l, 'notification_templates')),
-    ('notification_queue', l, tests.fixture_id(l, 'notification_queue'));
 end;
 $$;
 
