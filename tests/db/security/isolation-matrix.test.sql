@@ -411,7 +411,7 @@ insert into matrix_cell (table_name, command, who, expected) values
   ('users', 'delete', 'super', 'ok; LA:soft NY:soft'),
   ('users', 'delete', 'anonymous', 'E:42501; LA:kept NY:kept');
 
-select plan(6 + (select count(*)::int from matrix_cell));
+select plan(8 + (select count(*)::int from matrix_cell));
 
 select is(array(select table_name from tests.expected_access
                 except select table_name from matrix_cell order by 1),
@@ -438,11 +438,17 @@ select is(pg_temp.cell(table_name, command, who), expected, format('%s: %s as %s
 -- role their author does not hold in the same way) until the rule is enforced.
 select tests.authenticate_as('matrix.only.roles_manage@hms.test', 'NY');
 select is(tests.try($$insert into app_public.role_permissions (role_id, permission_id)
-                      select tests.fixture_id('NY', 'roles'), p.id from app_public.permissions p where p.code = 'hospitals.manage'$$),
-          'ok', 'role_permissions: roles.manage puts the chain-level hospitals.manage into a custom role of NY (not refused today)');
-select is(tests.try($$insert into app_public.role_permissions (role_id, permission_id)
                       select tests.fixture_id('NY', 'roles'), p.id from app_public.permissions p where p.code = 'billing.refund'$$),
           'ok', 'role_permissions: roles.manage grants billing.refund, which it does not hold (not refused today)');
+select is(tests.try($$insert into app_public.role_permissions (role_id, permission_id)
+                      select tests.fixture_id('NY', 'role:only:roles.manage'), p.id from app_public.permissions p where p.code = 'hospitals.manage'$$),
+          'ok', 'role_permissions: roles.manage puts the chain-level hospitals.manage into its own custom role of NY (not refused today)');
+select is(tests.try($$update app_public.hospitals set legal_name = 'matrix edit'
+                       where id in ('10000000-0000-4000-8000-000000000001', '10000000-0000-4000-8000-000000000002')$$),
+          'ok', '… and with it edits hospitals: a chain-level power reached from roles.manage');
+select tests.clear_authentication();
+select is(array(select code::text from app_public.hospitals where legal_name = 'matrix edit'), array['NY'],
+          '… its own hospital''s row, not LA''s');
 select tests.authenticate_as('matrix.only.users_manage@hms.test', 'NY');
 select is(tests.try($$insert into app_public.user_roles (user_id, role_id)
                       select tests.fixture_id('NY', 'user:only:users.manage'), r.id from app_public.roles r where r.code = 'hospital_admin'$$),
