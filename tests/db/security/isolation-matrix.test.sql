@@ -9,7 +9,9 @@
 --   without:<set> every hospital permission but the set that guards this command;
 --   all           every hospital permission (reads and writes what any permission allows);
 --   nobody        a member whose only role grants nothing;
---   other         the hospital admin of LA (every hospital permission, there);
+--   other         the hospital admin of LA (every hospital permission, there); on insert it tries
+--                 to put a row into NY (hospital_id chosen: refused by the column grant);
+--   super         the super admin, working in NY (chain-level tables);
 --   anonymous     no token.
 -- A cell runs as that identity and is undone (a subtransaction rolled back), so cells are
 -- independent; its outcome is what tests.try answered, then what the owner sees afterwards:
