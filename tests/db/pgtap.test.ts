@@ -6,12 +6,17 @@
  * `HMS_PGTAP=<part of a path> npm run test:db` runs only matching files.
  *
  * Each file is `begin; select plan(n); …; select * from finish(); rollback;` and runs as the
- * schema owner; it switches role itself where it tests what staff or anonymous may do.
+ * schema owner; it switches role itself where it tests what staff or anonymous may do. Before they
+ * run, the suite's database gets the golden access model (tests.expected_access, from
+ * tests/support/access-model.ts) and the isolation matrix's fixture functions
+ * (tests/support/access-fixtures.sql).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
+import { expectedAccessSql } from '../support/access-model.ts';
+import { withOwner } from '../support/db.ts';
 import { parseTap, type TapResult } from '../support/tap.ts';
 
 const dir = import.meta.dirname;
@@ -20,6 +25,11 @@ const files = (readdirSync(dir, { recursive: true }) as string[]).filter((name) 
   .filter((name) => !process.env.HMS_PGTAP || name.includes(process.env.HMS_PGTAP))
   .sort();
 const { databaseUrl, pristineDatabaseUrl } = inject('stack');
+
+await withOwner(async (client) => {
+  await client.query(expectedAccessSql());
+  await client.query(readFileSync(path.join(dir, '..', 'support', 'access-fixtures.sql'), 'utf8'));
+});
 
 async function runFile(file: string): Promise<TapResult> {
   const sql = readFileSync(path.join(dir, file), 'utf8');

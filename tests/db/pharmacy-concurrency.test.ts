@@ -3,6 +3,8 @@
  * dispense the last units of one medicine at once, as the NY pharmacist. First-expiry-first-out
  * locks the batches, so stock never goes negative, exactly the units on the shelf are handed out,
  * each batch still equals the sum of its movements, and every loser gets HMS_INSUFFICIENT_STOCK.
+ * The stock ledger's own batch lock (app_hidden.tg_stock_movements__apply) is raced on its own
+ * too: movements written straight into the ledger, as the workflows other than dispensing do.
  * (No timing is measured here.)
  */
 import { randomUUID } from 'node:crypto';
@@ -146,4 +148,69 @@ describe('parallel dispensing of the last units', () => {
     );
     expect(untouched.n).toBe(WORKERS - 6);
   });
+});
+
+describe('parallel movements straight into the stock ledger', () => {
+  /** A medicine batch or an optical product of NY holding 10 units; the column that names it in the ledger. */
+  async function stockItem(kind: 'medicine' | 'optical_product'): Promise<{ column: string; id: string; item: string }> {
+    if (kind === 'medicine') {
+      const { batchIds: [batchId], medicineId } = await withOwner((c) => createMedicine(c, 'otc', [['L-ONLY', 100, 10]]), 'scratch');
+      return { column: 'batch_id', id: batchId, item: `'medicine', '${medicineId}', '${batchId}', null` };
+    }
+    const productId = randomUUID();
+    await withOwner(async (c) => {
+      await c.query(
+        `insert into app_public.optical_products (id, hospital_id, sku, name, product_type, selling_price) values ($1, $2, $3, 'Race case', 'accessory', 5)`,
+        [productId, NY, `RACE-${randomUUID().slice(0, 8).toUpperCase()}`],
+      );
+      await c.query(
+        `insert into app_public.stock_movements (hospital_id, movement_type, item_type, optical_product_id, quantity, balance_after, reason)
+         values ($1, 'opening_balance', 'optical_product', $2, 10, 0, 'concurrency test stock')`,
+        [NY, productId],
+      );
+    }, 'scratch');
+    return { column: 'optical_product_id', id: productId, item: `'optical_product', null, null, '${productId}'` };
+  }
+
+  for (const kind of ['medicine', 'optical_product'] as const) {
+    it(`${WORKERS} connections each take 1 ${kind} unit out of 10: exactly 10 succeed, the balance never goes negative`, async () => {
+      const { column, id, item } = await stockItem(kind);
+      const clients = await Promise.all(Array.from({ length: WORKERS }, connect));
+      let outcomes: string[];
+      try {
+        outcomes = await Promise.all(
+          clients.map(async (client) => {
+            try {
+              await client.query(
+                `insert into app_public.stock_movements (hospital_id, movement_type, item_type, medicine_id, batch_id, optical_product_id, quantity, balance_after, reason)
+                 values ($1, 'transfer_out', ${item}, -1, 0, 'ledger race')`,
+                [NY],
+              );
+              return 'moved';
+            } catch (error) {
+              return errorCode(error);
+            }
+          }),
+        );
+      } finally {
+        await Promise.all(clients.map((c) => c.end()));
+      }
+      expect(outcomes.filter((o) => o === 'moved')).toHaveLength(10);
+      expect(new Set(outcomes.filter((o) => o !== 'moved'))).toEqual(new Set(['HMS_INSUFFICIENT_STOCK']));
+      const [state] = await ownerQuery<{ on_hand: number; ledger: number }>(
+        `select (select quantity_on_hand from app_public.${kind === 'medicine' ? 'medicine_batches' : 'optical_products'} where id = $1) as on_hand,
+                (select sum(quantity)::int from app_public.stock_movements where ${column} = $1) as ledger`,
+        [id],
+        'scratch',
+      );
+      expect(state).toEqual({ on_hand: 0, ledger: 0 });
+      // Each movement recorded the balance it left: 9, 8, …, 0, once each.
+      const balances = await ownerQuery<{ balance_after: number }>(
+        `select balance_after from app_public.stock_movements where ${column} = $1 and movement_type = 'transfer_out' order by balance_after`,
+        [id],
+        'scratch',
+      );
+      expect(balances.map((b) => b.balance_after)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    });
+  }
 });
