@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../db/launcher/ports.ts';
 import { startPg15, type Pg15Server } from '../support/pg15.ts';
 import { launcher, loginAt, stopLaunched } from '../support/processes.ts';
+import { TABLE_COUNT } from '../support/access-model.ts';
 
 const SECRET = 'external-test-secret-0123456789abcdefghij';
 let server: Pg15Server | undefined;
@@ -51,7 +52,7 @@ describe('npm start with DATABASE_URL and ROOT_DATABASE_URL', () => {
     await client.end();
     expect(rows[0].version).toBeGreaterThanOrEqual(150000);
     expect(rows[0].version).toBeLessThan(160000);
-    expect(rows[0].tables).toBe(62);
+    expect(rows[0].tables).toBe(TABLE_COUNT);
 
     expect((await run.stop('SIGTERM')).code).toBe(0);
     // The server was not ours to stop: it still answers.
