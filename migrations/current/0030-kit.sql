@@ -180,12 +180,14 @@ create table app_hidden.table_registry (
   audited boolean not null,
   append_only boolean not null,
   policies text not null constraint table_registry_policies_check check (policies in ('generated', 'hand_written')),
+  write_permissions text[] not null default '{}',
   constraint_probe text
 );
 comment on table app_hidden.table_registry is
   E'Every app_public table, as register_table registered it: the entity name used in messages and what was installed. The structure test checks every table is registered and up to date.';
 comment on column app_hidden.table_registry.entity is 'The table''s row in words, singular (e.g. purchase order), used in error messages.';
 comment on column app_hidden.table_registry.policies is 'generated: tenant and permission policies from app_hidden.table_access; hand_written: the section writes them (chain-level tables).';
+comment on column app_hidden.table_registry.write_permissions is 'Permissions that let a member of staff write the table (for hand-written policies too): friendly constraint errors answer only them.';
 comment on column app_hidden.table_registry.constraint_probe is 'Query the friendly-constraint trigger runs to name the first constraint a row breaks (built from the catalog at registration).';
 grant select on app_hidden.table_registry to :DATABASE_STAFF;
 

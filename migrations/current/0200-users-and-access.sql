@@ -6,11 +6,11 @@
  * are written only by the identity functions; refresh tokens are audited as login/refresh events
  * instead of row changes.
  */
-select app_hidden.register_table('app_public.users', 'user', policies => 'hand_written');
-select app_hidden.register_table('app_public.roles', 'role', policies => 'hand_written');
+select app_hidden.register_table('app_public.users', 'user', policies => 'hand_written', write_permissions => '{users.manage}');
+select app_hidden.register_table('app_public.roles', 'role', policies => 'hand_written', write_permissions => '{roles.manage}');
 select app_hidden.register_table('app_public.permissions', 'permission', policies => 'hand_written');
-select app_hidden.register_table('app_public.role_permissions', 'role permission', policies => 'hand_written');
-select app_hidden.register_table('app_public.user_roles', 'role assignment', policies => 'hand_written');
+select app_hidden.register_table('app_public.role_permissions', 'role permission', policies => 'hand_written', write_permissions => '{roles.manage}');
+select app_hidden.register_table('app_public.user_roles', 'role assignment', policies => 'hand_written', write_permissions => '{users.manage}');
 select app_hidden.register_table('app_public.refresh_tokens', 'refresh token', policies => 'hand_written', audited => false);
 select app_hidden.register_table('app_public.password_emails', 'password email', policies => 'hand_written');
 
