@@ -320,6 +320,30 @@ comment on function app_hidden.allowed_transitions(text, text) is 'The statuses 
 grant execute on function app_hidden.allowed_transitions(text, text) to :DATABASE_STAFF;
 
 /*
+ * A workflow RPC names the step it takes before taking it: 409 HMS_ILLEGAL_TRANSITION unless
+ * from → to is declared. The trigger sees only changes of status, so this is what refuses a step
+ * taken twice (approving an approved order: approved → approved), before its side effects run.
+ */
+create or replace function app_hidden.require_transition(p_table regclass, p_from text, p_to text) returns void
+language plpgsql
+stable
+as $$
+declare
+  v_name text := (select c.relname from pg_catalog.pg_class c where c.oid = p_table);
+begin
+  if not exists (select 1 from app_hidden.status_transitions t
+                  where t.table_name = v_name and t.from_status is not distinct from p_from and t.to_status = p_to) then
+    perform app_hidden.raise_error('HMS_ILLEGAL_TRANSITION',
+      format('A %s cannot go from %s to %s.', app_hidden.entity_of(p_table), p_from, p_to),
+      jsonb_build_object('entity', replace(app_hidden.entity_of(p_table), ' ', '_'), 'from', p_from, 'to', p_to,
+                         'allowed', to_jsonb(app_hidden.allowed_transitions(v_name, p_from))));
+  end if;
+end;
+$$;
+comment on function app_hidden.require_transition(regclass, text, text) is
+  'For workflow RPCs: raises 409 HMS_ILLEGAL_TRANSITION unless the step from → to is declared in the table''s status machine (also when the row is already in the target status).';
+
+/*
  * BEFORE INSERT OR UPDATE OF status (_150_status_machine): the one enforcement of every status
  * machine. For writes with a session (client writes and workflow RPCs):
  *   - the step must be declared, else 409 HMS_ILLEGAL_TRANSITION (a new row by a client must start
@@ -417,7 +441,10 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_editable text[] := string_to_array(TG_ARGV[0], ',');
-  v_still_editable text[] := coalesce(string_to_array(nullif(TG_ARGV[1], ''), ','), '{}') || array['updated_at', 'updated_by'];
+  -- Generated columns are null in NEW until after the BEFORE triggers, and nobody writes them.
+  v_still_editable text[] := coalesce(string_to_array(nullif(TG_ARGV[1], ''), ','), '{}') || array['updated_at', 'updated_by']
+    || array(select a.attname::text from pg_catalog.pg_attribute a
+              where a.attrelid = TG_RELID and a.attnum > 0 and a.attgenerated <> '' and not a.attisdropped);
   v_document regclass := nullif(TG_ARGV[2], '')::regclass;
   v_column text := nullif(TG_ARGV[3], '');
   v_ids uuid[];
