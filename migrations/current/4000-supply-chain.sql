@@ -777,7 +777,7 @@ select app_hidden.register_table('app_public.grn_items', 'goods receipt line',
   read_permissions => '{inventory.read}', write_permissions => '{inventory.manage}', delete_permissions => '{inventory.manage}',
   protected_columns => '{line_total,batch_id}', immutable_columns => '{grn_id}');
 
-/* The module's earlier triggers and helpers, replaced above and by the kit. */
+/* Dropped: the supply-chain dialect (sc_*) and the triggers that the kit's mechanisms and the functions above replace. */
 drop function if exists app_hidden.tg_purchase_orders__workflow();
 drop function if exists app_hidden.tg_purchase_orders__totals();
 drop function if exists app_hidden.tg_purchase_order_items__before();

@@ -520,7 +520,7 @@ select app_hidden.register_table('app_public.cycle_count_items', 'cycle count li
   read_permissions => '{inventory.read}', write_permissions => '{inventory.manage}', delete_permissions => '{inventory.manage}',
   protected_columns => '{cycle_count_id,item_type,medicine_id,batch_id,optical_product_id,system_quantity,counted_quantity,unit_cost,counted_at,counted_by}');
 
-/* The module's earlier triggers and helpers (4000 and 4100 used them), replaced above and by the kit. */
+/* Dropped: the rest of the supply-chain dialect (sc_*, shared with 4000) and the triggers that the kit's mechanisms and the functions above replace. */
 drop function if exists app_hidden.tg_stock_movements__append_only();
 drop function if exists app_hidden.tg_stock_adjustments__workflow();
 drop function if exists app_hidden.tg_cycle_counts__workflow();
