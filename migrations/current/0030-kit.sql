@@ -17,8 +17,10 @@
  * (REST, GraphQL) outside a workflow RPC. Workflow RPCs are security definer functions that start
  * with require_permission(), which marks the current statement; the triggers then let the RPC do
  * what only the workflow may (take a workflow-only status step, change a locked document).
- * The mark is bound to the statement (statement_timestamp()), so it cannot leak into a later
- * statement of the same transaction (a second GraphQL mutation, a psql session). The owner
+ * The mark is bound to the statement (statement_timestamp()) and to the function call that took
+ * it (the RPC, or the trigger refreshing derived columns), so it cannot leak into a later
+ * statement of the same transaction (a second GraphQL mutation, a psql session) — not even one
+ * sent in the same message, which shares its statement_timestamp(). The owner
  * without a session (migrations, demo data, a DBA) is trusted as well; it bypasses row-level
  * security anyway.
  */
@@ -71,9 +73,33 @@ grant execute on function app_hidden.hospital_today(uuid) to :DATABASE_STAFF;
  * ------------------------------------------------------------------------------------------ */
 
 /*
- * Marks the current statement as a workflow's own and returns the previous mark. RPCs never call
- * it directly (require_permission does); triggers that maintain derived columns (totals) on a
- * client's behalf wrap their write in enter_workflow() … leave_workflow(previous).
+ * The function call a workflow mark belongs to, from a call stack (GET DIAGNOSTICS … PG_CONTEXT):
+ * the innermost frame that is not the kit's own, as the stack names it
+ * ('PL/pgSQL function app_public.approve_purchase_order(uuid)'); '' at the top level.
+ */
+create or replace function app_hidden.workflow_frame(p_context text) returns text
+language sql
+immutable
+as $$
+  select coalesce((
+    select f.frame
+      from unnest(string_to_array(p_context, E'\n')) with ordinality as c(line, n)
+     cross join lateral (select coalesce(substring(c.line from '^(PL/pgSQL function .+?) line [0-9]+'),
+                                         substring(c.line from '^(SQL function "[^"]+")')) as frame) f
+     where f.frame is not null
+       and f.frame !~ '^PL/pgSQL function app_hidden\.(enter_workflow|in_workflow|require_permission)\('
+     order by c.n
+     limit 1), '');
+$$;
+comment on function app_hidden.workflow_frame(text) is
+  'The innermost function call of a call stack that is not the kit''s own (the RPC or trigger a workflow mark belongs to).';
+grant execute on function app_hidden.workflow_frame(text) to :DATABASE_STAFF, :DATABASE_ANONYMOUS;
+
+/*
+ * Marks the current statement, within the calling function, as a workflow's own and returns the
+ * previous mark. RPCs never call it directly (require_permission does); triggers that maintain
+ * derived columns (totals) on a client's behalf wrap their write in enter_workflow() …
+ * leave_workflow(previous).
  */
 create or replace function app_hidden.enter_workflow() returns text
 language plpgsql
@@ -81,8 +107,10 @@ volatile
 as $$
 declare
   v_previous text := coalesce(current_setting('hms.workflow_mark', true), '');
+  v_context text;
 begin
-  perform set_config('hms.workflow_mark', statement_timestamp()::text, true);
+  get diagnostics v_context = pg_context;
+  perform set_config('hms.workflow_mark', statement_timestamp()::text || '|' || app_hidden.workflow_frame(v_context), true);
   return v_previous;
 end;
 $$;
@@ -98,13 +126,29 @@ $$;
 comment on function app_hidden.leave_workflow(text) is 'Restores the workflow mark enter_workflow returned.';
 
 create or replace function app_hidden.in_workflow() returns boolean
-language sql
+language plpgsql
 stable
 as $$
-  select coalesce(current_setting('hms.workflow_mark', true), '') = statement_timestamp()::text;
+declare
+  v_mark text := coalesce(current_setting('hms.workflow_mark', true), '');
+  v_statement text := statement_timestamp()::text || '|';
+  v_frame text;
+  v_context text;
+begin
+  if left(v_mark, length(v_statement)) is distinct from v_statement then
+    return false;
+  end if;
+  v_frame := substr(v_mark, length(v_statement) + 1);
+  if v_frame = '' then
+    return true;  -- marked at the top level of the statement
+  end if;
+  -- Still inside the call that took the mark (its frame is on the stack).
+  get diagnostics v_context = pg_context;
+  return strpos(v_context, E'\n' || v_frame || ' ') > 0;
+end;
 $$;
 comment on function app_hidden.in_workflow() is
-  'True while the current statement runs inside a workflow RPC (marked by require_permission) or a derived-column refresh.';
+  'True while the current statement runs inside a workflow RPC (marked by require_permission) or a derived-column refresh — inside that very call, not after it returned.';
 grant execute on function app_hidden.in_workflow() to :DATABASE_STAFF, :DATABASE_ANONYMOUS;
 
 create or replace function app_hidden.is_trusted_writer() returns boolean
