@@ -17,13 +17,12 @@
  * (REST, GraphQL) outside a workflow RPC. Workflow RPCs are security definer functions that start
  * with require_permission(), which marks the current statement; the triggers then let the RPC do
  * what only the workflow may (take a workflow-only status step, change a locked document).
- * The mark is bound to the statement (statement_timestamp(): when the server received the
- * client's message), so it cannot leak into a later request of the same transaction — PostgREST
- * and PostGraphile send every statement as a message of its own (a second GraphQL mutation is a
- * new statement). Several statements sent in one simple-query message (psql -c 'a; b', a pgTAP
- * file) share one timestamp; no API role can send such a message, and the test helpers clear the
- * mark between the requests they simulate (tests.new_request). The owner without a session
- * (migrations, demo data, a DBA) is trusted as well; it bypasses row-level security anyway.
+ * The mark is bound to the statement (statement_timestamp()) and to the function call that took
+ * it (the RPC, or the trigger refreshing derived columns), so it cannot leak into a later
+ * statement of the same transaction (a second GraphQL mutation, a psql session) — not even one
+ * sent in the same message, which shares its statement_timestamp(). The owner
+ * without a session (migrations, demo data, a DBA) is trusted as well; it bypasses row-level
+ * security anyway.
  */
 
 /* ------------------------------------------------------------------------------------------
@@ -74,9 +73,33 @@ grant execute on function app_hidden.hospital_today(uuid) to :DATABASE_STAFF;
  * ------------------------------------------------------------------------------------------ */
 
 /*
- * Marks the current statement as a workflow's own and returns the previous mark. RPCs never call
- * it directly (require_permission does); triggers that maintain derived columns (totals) on a
- * client's behalf wrap their write in enter_workflow() … leave_workflow(previous).
+ * The function call a workflow mark belongs to, from a call stack (GET DIAGNOSTICS … PG_CONTEXT):
+ * the innermost frame that is not the kit's own, as the stack names it
+ * ('PL/pgSQL function app_public.approve_purchase_order(uuid)'); '' at the top level.
+ */
+create or replace function app_hidden.workflow_frame(p_context text) returns text
+language sql
+immutable
+as $$
+  select coalesce((
+    select f.frame
+      from unnest(string_to_array(p_context, E'\n')) with ordinality as c(line, n)
+     cross join lateral (select coalesce(substring(c.line from '^(PL/pgSQL function .+?) line [0-9]+'),
+                                         substring(c.line from '^(SQL function "[^"]+")')) as frame) f
+     where f.frame is not null
+       and f.frame !~ '^PL/pgSQL function app_hidden\.(enter_workflow|in_workflow|require_permission)\('
+     order by c.n
+     limit 1), '');
+$$;
+comment on function app_hidden.workflow_frame(text) is
+  'The innermost function call of a call stack that is not the kit''s own (the RPC or trigger a workflow mark belongs to).';
+grant execute on function app_hidden.workflow_frame(text) to :DATABASE_STAFF, :DATABASE_ANONYMOUS;
+
+/*
+ * Marks the current statement, within the calling function, as a workflow's own and returns the
+ * previous mark. RPCs never call it directly (require_permission does); triggers that maintain
+ * derived columns (totals) on a client's behalf wrap their write in enter_workflow() …
+ * leave_workflow(previous).
  */
 create or replace function app_hidden.enter_workflow() returns text
 language plpgsql
@@ -84,8 +107,10 @@ volatile
 as $$
 declare
   v_previous text := coalesce(current_setting('hms.workflow_mark', true), '');
+  v_context text;
 begin
-  perform set_config('hms.workflow_mark', statement_timestamp()::text, true);
+  get diagnostics v_context = pg_context;
+  perform set_config('hms.workflow_mark', statement_timestamp()::text || '|' || app_hidden.workflow_frame(v_context), true);
   return v_previous;
 end;
 $$;
@@ -101,13 +126,29 @@ $$;
 comment on function app_hidden.leave_workflow(text) is 'Restores the workflow mark enter_workflow returned.';
 
 create or replace function app_hidden.in_workflow() returns boolean
-language sql
+language plpgsql
 stable
 as $$
-  select coalesce(current_setting('hms.workflow_mark', true), '') = statement_timestamp()::text;
+declare
+  v_mark text := coalesce(current_setting('hms.workflow_mark', true), '');
+  v_statement text := statement_timestamp()::text || '|';
+  v_frame text;
+  v_context text;
+begin
+  if left(v_mark, length(v_statement)) is distinct from v_statement then
+    return false;
+  end if;
+  v_frame := substr(v_mark, length(v_statement) + 1);
+  if v_frame = '' then
+    return true;  -- marked at the top level of the statement
+  end if;
+  -- Still inside the call that took the mark (its frame is on the stack).
+  get diagnostics v_context = pg_context;
+  return strpos(v_context, E'\n' || v_frame || ' ') > 0;
+end;
 $$;
 comment on function app_hidden.in_workflow() is
-  'True while the current statement runs inside a workflow RPC (marked by require_permission) or a derived-column refresh.';
+  'True while the current statement runs inside a workflow RPC (marked by require_permission) or a derived-column refresh — inside that very call, not after it returned.';
 grant execute on function app_hidden.in_workflow() to :DATABASE_STAFF, :DATABASE_ANONYMOUS;
 
 create or replace function app_hidden.is_trusted_writer() returns boolean
@@ -473,7 +514,10 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_editable text[] := string_to_array(TG_ARGV[0], ',');
-  v_still_editable text[] := coalesce(string_to_array(nullif(TG_ARGV[1], ''), ','), '{}') || array['updated_at', 'updated_by'];
+  -- Generated columns are null in NEW until after the BEFORE triggers, and nobody writes them.
+  v_still_editable text[] := coalesce(string_to_array(nullif(TG_ARGV[1], ''), ','), '{}') || array['updated_at', 'updated_by']
+    || array(select a.attname::text from pg_catalog.pg_attribute a
+              where a.attrelid = TG_RELID and a.attnum > 0 and a.attgenerated <> '' and not a.attisdropped);
   v_document regclass := nullif(TG_ARGV[2], '')::regclass;
   v_column text := nullif(TG_ARGV[3], '');
   v_ids uuid[];

@@ -52,18 +52,6 @@ end;
 $$;
 
 /**
- * tests.new_request() — what separates two API requests: a pgTAP file reaches the server as one
- * message, whose statements share statement_timestamp(), so the workflow mark an earlier RPC set
- * (app_hidden.in_workflow, bound to the statement) would still hold. tests.try, tests.call and
- * tests.rpc start with it, as every request starts without the mark.
- */
-create or replace function tests.new_request() returns void
-language sql
-as $$
-  select set_config('hms.workflow_mark', '', true);
-$$;
-
-/**
  * tests.try($$<one statement>$$) — runs the statement as whoever is authenticated now (after
  * tests.authenticate_as / tests.authenticate_as_anonymous, or the owner after
  * tests.clear_authentication) and answers what became of it:
@@ -83,7 +71,6 @@ declare
   v_message text;
   v_detail text;
 begin
-  perform tests.new_request();
   execute p_sql;
   return 'ok';
 exception when others then
@@ -106,7 +93,6 @@ as $$
 declare
   v_value jsonb;
 begin
-  perform tests.new_request();
   execute p_sql into v_value;
   return v_value;
 end;
@@ -165,7 +151,6 @@ declare
   v_detail text;
   v_headers jsonb;
 begin
-  perform tests.new_request();
   perform set_config('response.status', '', true);
   perform set_config('response.headers', '', true);
   if p_role is not null then

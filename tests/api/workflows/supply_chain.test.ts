@@ -133,8 +133,10 @@ describe('supply chain through PostgREST', () => {
     expect(back.status).toBe(409);
     expect((await back.json()).code).toBe('HMS_ILLEGAL_TRANSITION');
     const forward = await patch('sent');
-    expect(forward.status).toBe(403);
-    expect((await forward.json()).code).toBe('HMS_WORKFLOW_PROTECTED');
+    expect(forward.status).toBe(409);
+    const refusal = await forward.json();
+    expect(refusal.code).toBe('HMS_WORKFLOW_REQUIRED');
+    expect(JSON.parse(refusal.details).use).toBe('send_purchase_order');
   });
 
   it('the pharmacist sends the order and receives the goods into a new batch', async () => {
@@ -158,9 +160,12 @@ describe('supply chain through PostgREST', () => {
     expect(received.status).toBe(200);
     expect(received.body.status).toBe('posted');
     expect(received.body.grn_number).toMatch(/^GRN-/);
-    expect(received.body.purchase_order_status).toBe('partially_received');
-    expect(received.body.items[0].quantity_accepted).toBe(66);
-    batchId = received.body.items[0].batch_id;
+    const [order] = await select(`/purchase_orders?id=eq.${poId}&select=status`, pharmacist);
+    expect(order.status).toBe('partially_received');
+    const grnLines = await select(`/grn_items?grn_id=eq.${received.body.id}&select=quantity_accepted,batch_id`, pharmacist);
+    expect(grnLines).toHaveLength(1);
+    expect(grnLines[0].quantity_accepted).toBe(66);
+    batchId = grnLines[0].batch_id;
 
     const [batch] = await select(`/medicine_batches?id=eq.${batchId}&select=batch_number,quantity_on_hand,quantity_received`, pharmacist);
     expect(batch).toEqual({ batch_number: `API-B-${suffix}`, quantity_on_hand: 66, quantity_received: 66 });
@@ -193,7 +198,9 @@ describe('supply chain through PostgREST', () => {
     expect(wrongSign.body.code).toBe('HMS_ADJUSTMENT_SIGN_MISMATCH');
     const approved = await rpc('approve_stock_adjustment', { adjustment_id: requested.body.id }, admin);
     expect(approved.status).toBe(200);
-    expect(approved.body.balance_after).toBe(60);
+    expect(approved.body.status).toBe('approved');
+    const adjusted = await select(`/stock_movements?adjustment_id=eq.${requested.body.id}&select=movement_type,quantity,balance_after`, pharmacist);
+    expect(adjusted).toEqual([{ movement_type: 'adjustment_decrease', quantity: -6, balance_after: 60 }]);
     const tooMuch = await rpc('request_stock_adjustment', { batch_id: batchId, quantity_change: -61, reason: 'theft_loss' }, pharmacist);
     const refused = await rpc('approve_stock_adjustment', { adjustment_id: tooMuch.body.id }, admin);
     expect(refused.status).toBe(409);

@@ -4,14 +4,17 @@
 -- (PO outstanding, batch creation and top-up, optical products, consumables, PO status), guards
 -- on direct writes, tenancy, and the ledger invariant (every batch = Σ of its movements).
 begin;
-select plan(88);
+select plan(102);
 
 -- ---------------------------------------------------------------------------------------------
 -- Fixtures (as the owner, in NY): suppliers, two medicines, an optical product.
 -- ---------------------------------------------------------------------------------------------
+-- Business days are the hospital's (NY), as the workflows read them.
+create function tests.sc_today() returns date language sql stable as $$ select app_hidden.hospital_today('10000000-0000-4000-8000-000000000001') $$;
+grant execute on function tests.sc_today() to public;
 insert into app_public.suppliers (id, hospital_id, code, name, drug_licence_number, drug_licence_expiry, is_active) values
-  ('e4000000-0000-4000-8000-000000000001', '10000000-0000-4000-8000-000000000001', 'SCT-OK', 'Supply Test Pharma', 'LIC-1', current_date + 365, true),
-  ('e4000000-0000-4000-8000-000000000002', '10000000-0000-4000-8000-000000000001', 'SCT-LAPSED', 'Lapsed Licence Pharma', 'LIC-2', current_date - 1, true),
+  ('e4000000-0000-4000-8000-000000000001', '10000000-0000-4000-8000-000000000001', 'SCT-OK', 'Supply Test Pharma', 'LIC-1', tests.sc_today() + 365, true),
+  ('e4000000-0000-4000-8000-000000000002', '10000000-0000-4000-8000-000000000001', 'SCT-LAPSED', 'Lapsed Licence Pharma', 'LIC-2', tests.sc_today() - 1, true),
   ('e4000000-0000-4000-8000-000000000003', '10000000-0000-4000-8000-000000000001', 'SCT-OLD', 'Former Supplier', null, null, false);
 insert into app_public.medicines (id, hospital_id, item_code, generic_name, dosage_form, base_unit, pack_size) values
   ('e4000000-0000-4000-8000-000000000011', '10000000-0000-4000-8000-000000000001', 'SCT-M1', 'Supplytestamol', 'tablet', 'tablet', 10),
@@ -40,6 +43,10 @@ create function tests.sc_po1_items() returns jsonb language sql as $$
            {"description": "Nitrile gloves (box of 100)", "quantity_ordered": 10, "unit_cost": 3}]'::jsonb
 $$;
 grant execute on function tests.sc_po1_items() to public;
+-- A draft GRN entered directly by the current member of staff (PostgREST's POST /goods_receipt_notes).
+create function tests.sc_insert_draft_grn() returns setof app_public.goods_receipt_notes language sql as $$
+  insert into app_public.goods_receipt_notes (supplier_id, notes) values ('e4000000-0000-4000-8000-000000000001', 'Entered by hand') returning * $$;
+grant execute on function tests.sc_insert_draft_grn() to public;
 
 -- ---------------------------------------------------------------------------------------------
 -- create_purchase_order: permission, tenancy, input
@@ -75,12 +82,12 @@ select throws_matching($$select app_public.create_purchase_order('e4000000-0000-
   'HMS_INVALID_PERCENT', 'a discount above 100 % is refused');
 select throws_matching($$select app_public.create_purchase_order('e4000000-0000-4000-8000-000000000001', '[{"quantity_ordered": 1, "unit_cost": 1}]')$$,
   'HMS_ITEM_INVALID', 'a line must say what is ordered');
-select throws_matching($$select app_public.create_purchase_order('e4000000-0000-4000-8000-000000000001', tests.sc_po1_items(), current_date - 1)$$,
+select throws_matching($$select app_public.create_purchase_order('e4000000-0000-4000-8000-000000000001', tests.sc_po1_items(), tests.sc_today() - 1)$$,
   'HMS_INVALID_DATE', 'an expected delivery in the past is refused');
 
 -- PO 1 by the pharmacist.
-select set_config('sc.po1', app_public.create_purchase_order('e4000000-0000-4000-8000-000000000001', tests.sc_po1_items(),
-  current_date + 7, 'Monthly replenishment') ->> 'id', true);
+select set_config('sc.po1', (app_public.create_purchase_order('e4000000-0000-4000-8000-000000000001', tests.sc_po1_items(),
+  tests.sc_today() + 7, 'Monthly replenishment')).id::text, true);
 select tests.clear_authentication();
 
 select is((select status from app_public.purchase_orders where id = tests.sc_id('po1')), 'draft', 'a new purchase order is a draft');
@@ -102,8 +109,20 @@ select is((select total_amount from app_public.purchase_orders where id = tests.
   'editing a draft line recomputes the order total (50 → 60 units: +10.00)');
 select tests.authenticate_as('pharmacist.ny@hms.test', 'NY');
 update app_public.purchase_order_items set quantity_ordered = 50 where purchase_order_id = tests.sc_id('po1') and line_number = 2;
-select throws_matching($$update app_public.purchase_orders set status = 'approved', approved_at = now() where id = tests.sc_id('po1')$$,
-  'HMS_WORKFLOW_PROTECTED', 'approving by PATCHing the status is refused (403): approval goes through the RPC');
+select throws_ok($$update app_public.purchase_orders set status = 'approved', approved_at = now() where id = tests.sc_id('po1')$$,
+  '42501', 'permission denied for table purchase_orders', 'approval stamps are never written by a client (403)');
+select throws_matching($$update app_public.purchase_orders set status = 'approved' where id = tests.sc_id('po1')$$,
+  'HMS_WORKFLOW_REQUIRED.*approve_purchase_order', 'approving by PATCHing the status is refused (409): approval goes through approve_purchase_order');
+select throws_matching($$update app_public.purchase_orders set status = 'cancelled' where id = tests.sc_id('po1')$$,
+  'HMS_WORKFLOW_REQUIRED.*cancel_purchase_order', 'cancelling by PATCHing the status is refused (409): cancellation goes through cancel_purchase_order');
+select throws_ok($$update app_public.purchase_orders set total_amount = 1 where id = tests.sc_id('po1')$$,
+  '42501', 'permission denied for table purchase_orders', 'order totals are never written by a client (403)');
+select throws_ok($$update app_public.purchase_order_items set purchase_order_id = tests.sc_id('po1') where purchase_order_id = tests.sc_id('po1') and line_number = 1$$,
+  '42501', 'permission denied for table purchase_order_items', 'a line never moves to another order (403)');
+update app_public.purchase_orders set shipping_amount = 12.50 where id = tests.sc_id('po1');
+select is((select total_amount from app_public.purchase_orders where id = tests.sc_id('po1')), 428.75::numeric,
+  'a draft''s shipping charge counts in its total (416.25 + 12.50)');
+update app_public.purchase_orders set shipping_amount = 0 where id = tests.sc_id('po1');
 
 -- ---------------------------------------------------------------------------------------------
 -- Approval (inventory.approve, by someone else), sending, illegal transitions
@@ -116,11 +135,11 @@ select throws_matching($$select app_public.send_purchase_order(tests.sc_id('po1'
   'HMS_ILLEGAL_TRANSITION', 'a draft cannot be sent before approval');
 
 select tests.authenticate_as('admin.ny@hms.test', 'NY');
-select set_config('sc.po2', app_public.create_purchase_order('e4000000-0000-4000-8000-000000000001',
-  '[{"medicine_id": "e4000000-0000-4000-8000-000000000012", "quantity_ordered": 10, "unit_cost": 1}]') ->> 'id', true);
+select set_config('sc.po2', (app_public.create_purchase_order('e4000000-0000-4000-8000-000000000001',
+  '[{"medicine_id": "e4000000-0000-4000-8000-000000000012", "quantity_ordered": 10, "unit_cost": 1}]')).id::text, true);
 select throws_matching($$select app_public.approve_purchase_order(tests.sc_id('po2'))$$,
   'HMS_APPROVAL_BY_OTHER_USER', 'the creator may not approve their own order (409)');
-select is(app_public.approve_purchase_order(tests.sc_id('po1')) ->> 'status', 'approved', 'the admin approves the pharmacist''s order');
+select is((app_public.approve_purchase_order(tests.sc_id('po1'))).status, 'approved', 'the admin approves the pharmacist''s order');
 select throws_matching($$select app_public.approve_purchase_order(tests.sc_id('po1'))$$,
   'HMS_ILLEGAL_TRANSITION', 'approving twice is an illegal transition (409)');
 select throws_matching($$select app_public.approve_purchase_order('d4000000-0000-4000-8000-000000000002')$$,
@@ -128,16 +147,22 @@ select throws_matching($$select app_public.approve_purchase_order('d4000000-0000
 select tests.clear_authentication();
 select is((select approved_by from app_public.purchase_orders where id = tests.sc_id('po1')), '20000000-0000-4000-8000-000000000002'::uuid,
   'approved_by is the admin');
-select throws_matching($$update app_public.purchase_orders set status = 'draft' where id = tests.sc_id('po1')$$,
-  'HMS_ILLEGAL_TRANSITION', 'the status trigger refuses approved → draft, even for the owner');
 
 select tests.authenticate_as('pharmacist.ny@hms.test', 'NY');
+select throws_matching($$update app_public.purchase_orders set status = 'draft' where id = tests.sc_id('po1')$$,
+  'HMS_ILLEGAL_TRANSITION', 'the status machine refuses approved → draft');
 select throws_matching($$insert into app_public.purchase_order_items (purchase_order_id, line_number, item_type, medicine_id, quantity_ordered, unit_cost)
                          values (tests.sc_id('po1'), 9, 'medicine', 'e4000000-0000-4000-8000-000000000011', 1000, 1)$$,
-  'HMS_WORKFLOW_PROTECTED', 'lines cannot be added to an approved order');
+  'HMS_DOCUMENT_LOCKED', 'lines cannot be added to an approved order (409)');
+select throws_matching($$update app_public.purchase_orders set supplier_id = 'e4000000-0000-4000-8000-000000000003' where id = tests.sc_id('po1')$$,
+  'HMS_DOCUMENT_LOCKED', 'an approved order keeps its supplier (409)');
+select lives_ok($$update app_public.purchase_orders set notes = 'Deliver to the back door', expected_delivery_date = tests.sc_today() + 10 where id = tests.sc_id('po1')$$,
+  'an approved order''s delivery details and notes still change');
 select throws_matching($$insert into app_public.purchase_orders (supplier_id, status) values ('e4000000-0000-4000-8000-000000000001', 'received')$$,
-  'HMS_WORKFLOW_PROTECTED', 'a purchase order cannot be inserted directly in a later status');
-select is(app_public.send_purchase_order(tests.sc_id('po1')) ->> 'status', 'sent', 'the pharmacist sends the approved order');
+  'HMS_ILLEGAL_TRANSITION', 'a purchase order cannot be inserted directly in a later status (409)');
+select throws_ok($$insert into app_public.purchase_orders (supplier_id, approved_by) values ('e4000000-0000-4000-8000-000000000001', '20000000-0000-4000-8000-000000000002')$$,
+  '42501', 'permission denied for table purchase_orders', 'a client never names the approver (403)');
+select is((app_public.send_purchase_order(tests.sc_id('po1'))).status, 'sent', 'the pharmacist sends the approved order');
 
 -- ---------------------------------------------------------------------------------------------
 -- receive_goods: input and outstanding quantities
@@ -148,28 +173,28 @@ select set_config('sc.poi_fr', (select id::text from app_public.purchase_order_i
 select set_config('sc.poi_gl', (select id::text from app_public.purchase_order_items where purchase_order_id = tests.sc_id('po1') and line_number = 4), true);
 
 select throws_matching(format($$select app_public.receive_goods(%L, null, '[{"purchase_order_item_id": "%s", "batch_number": "SCT-B1", "expiry_date": "%s", "quantity_received": 101}]')$$,
-  tests.sc_id('po1'), tests.sc_id('poi_m1'), current_date + 400),
+  tests.sc_id('po1'), tests.sc_id('poi_m1'), tests.sc_today() + 400),
   'HMS_QUANTITY_EXCEEDS_OUTSTANDING', 'more than ordered (101 > 100 outstanding) is refused (422)');
 select throws_matching(format($$select app_public.receive_goods(%L, null, '[{"purchase_order_item_id": "%s", "batch_number": "SCT-B1", "expiry_date": "%s", "quantity_received": 10}]')$$,
-  tests.sc_id('po1'), tests.sc_id('poi_m1'), current_date),
+  tests.sc_id('po1'), tests.sc_id('poi_m1'), tests.sc_today()),
   'HMS_EXPIRY_INVALID', 'a medicine expiring today is refused');
 select throws_matching(format($$select app_public.receive_goods(%L, null, '[{"purchase_order_item_id": "%s", "batch_number": "SCT-B1", "quantity_received": 10}]')$$,
   tests.sc_id('po1'), tests.sc_id('poi_m1')),
   'HMS_EXPIRY_INVALID', 'a medicine without expiry is refused');
 select throws_matching(format($$select app_public.receive_goods(%L, null, '[{"purchase_order_item_id": "%s", "expiry_date": "%s", "quantity_received": 10}]')$$,
-  tests.sc_id('po1'), tests.sc_id('poi_m1'), current_date + 400),
+  tests.sc_id('po1'), tests.sc_id('poi_m1'), tests.sc_today() + 400),
   'HMS_BATCH_REQUIRED', 'a medicine without batch number is refused');
 select throws_matching(format($$select app_public.receive_goods(%L, null, '[{"purchase_order_item_id": "%s", "batch_number": "SCT-B1", "expiry_date": "%s", "quantity_received": 10, "quantity_rejected": 2}]')$$,
-  tests.sc_id('po1'), tests.sc_id('poi_m1'), current_date + 400),
+  tests.sc_id('po1'), tests.sc_id('poi_m1'), tests.sc_today() + 400),
   'HMS_REJECTION_REASON_REQUIRED', 'rejected units need a reason');
 select throws_matching(format($$select app_public.receive_goods(%L, null, '[{"purchase_order_item_id": "%s", "batch_number": "SCT-B1", "expiry_date": "%s", "quantity_received": -3}]')$$,
-  tests.sc_id('po1'), tests.sc_id('poi_m1'), current_date + 400),
+  tests.sc_id('po1'), tests.sc_id('poi_m1'), tests.sc_today() + 400),
   'HMS_INVALID_QUANTITY', 'a negative quantity is refused');
 select throws_matching(format($$select app_public.receive_goods(%L, 'd4000000-0000-4000-8000-000000000001', '[{"purchase_order_item_id": "%s", "batch_number": "SCT-B1", "expiry_date": "%s", "quantity_received": 1}]')$$,
-  tests.sc_id('po1'), tests.sc_id('poi_m1'), current_date + 400),
+  tests.sc_id('po1'), tests.sc_id('poi_m1'), tests.sc_today() + 400),
   'HMS_SUPPLIER_MISMATCH', 'a supplier other than the order''s is refused');
 select throws_matching(format($$select app_public.receive_goods(%L, null, '[{"purchase_order_item_id": "%s", "medicine_id": "e4000000-0000-4000-8000-000000000012", "batch_number": "SCT-B1", "expiry_date": "%s", "quantity_received": 1}]')$$,
-  tests.sc_id('po1'), tests.sc_id('poi_m1'), current_date + 400),
+  tests.sc_id('po1'), tests.sc_id('poi_m1'), tests.sc_today() + 400),
   'HMS_PO_ITEM_MISMATCH', 'a line naming another medicine than its PO line is refused');
 select throws_matching($$select app_public.receive_goods(null, null, '[]')$$,
   'HMS_SUPPLIER_REQUIRED', 'a receipt names an order or a supplier');
@@ -181,12 +206,12 @@ select throws_matching(format($$select app_public.receive_goods(%L, null, '[{"pu
 
 -- GRN 1: M1 60 + 6 free into a new batch; M2 50 with 5 rejected (matched to its PO line by
 -- medicine); the frame 5. The order becomes partially received.
-select set_config('sc.grn1', app_public.receive_goods(tests.sc_id('po1'), null, format($$[
+select set_config('sc.grn1', (app_public.receive_goods(tests.sc_id('po1'), null, format($$[
     {"purchase_order_item_id": "%s", "batch_number": "SCT-B1", "manufacture_date": "%s", "expiry_date": "%s", "quantity_received": 60, "free_quantity": 6, "mrp": 5, "selling_price": 4},
     {"medicine_id": "e4000000-0000-4000-8000-000000000012", "batch_number": "SCT-M2-A", "expiry_date": "%s", "quantity_received": 50, "quantity_rejected": 5, "rejection_reason": "Crushed blister packs"},
     {"purchase_order_item_id": "%s", "quantity_received": 5}]$$,
-    tests.sc_id('poi_m1'), current_date - 30, current_date + 400, current_date + 300, tests.sc_id('poi_fr'))::jsonb,
-  'INV-SCT-1') ->> 'id', true);
+    tests.sc_id('poi_m1'), tests.sc_today() - 30, tests.sc_today() + 400, tests.sc_today() + 300, tests.sc_id('poi_fr'))::jsonb,
+  'INV-SCT-1')).id::text, true);
 select tests.clear_authentication();
 
 select is((select array[status, inspection_status] from app_public.goods_receipt_notes where id = tests.sc_id('grn1')), array['posted', 'partial'],
@@ -217,38 +242,38 @@ select ok(tests.sc_ledger_ok(), 'after GRN 1 every batch (and the optical produc
 -- Guards on the posted GRN.
 select tests.authenticate_as('pharmacist.ny@hms.test', 'NY');
 select throws_matching($$update app_public.grn_items set quantity_received = 1 where grn_id = tests.sc_id('grn1')$$,
-  'HMS_WORKFLOW_PROTECTED', 'the lines of a posted GRN cannot be edited');
+  'HMS_DOCUMENT_LOCKED', 'the lines of a posted GRN cannot be edited (409)');
 select lives_ok($$update app_public.grn_items set notes = 'Checked against the invoice' where grn_id = tests.sc_id('grn1')$$,
   'a note on a posted GRN line is still allowed');
 select throws_matching($$delete from app_public.goods_receipt_notes where id = tests.sc_id('grn1')$$,
-  'HMS_WORKFLOW_PROTECTED', 'a posted GRN cannot be (soft-)deleted');
+  'HMS_DOCUMENT_LOCKED', 'a posted GRN cannot be (soft-)deleted (409)');
 select throws_matching($$delete from app_public.purchase_orders where id = tests.sc_id('po1')$$,
-  'HMS_WORKFLOW_PROTECTED', 'a partially received order cannot be (soft-)deleted');
+  'HMS_DOCUMENT_LOCKED', 'a partially received order cannot be (soft-)deleted (409)');
 select throws_matching($$select app_public.receive_goods(null, 'e4000000-0000-4000-8000-000000000002', '[{"medicine_id": "e4000000-0000-4000-8000-000000000012", "batch_number": "X", "expiry_date": "2099-01-01", "quantity_received": 1, "unit_cost": 1}]')$$,
   'HMS_SUPPLIER_LICENCE_EXPIRED', 'no direct receipt of medicines from a supplier whose licence lapsed');
 select throws_matching($$update app_public.goods_receipt_notes set status = 'draft' where id = tests.sc_id('grn1')$$,
   'HMS_ILLEGAL_TRANSITION', 'a posted GRN cannot go back to draft');
 select throws_matching($$update app_public.purchase_order_items set quantity_ordered = 1000 where id = tests.sc_id('poi_m1')$$,
-  'HMS_WORKFLOW_PROTECTED', 'an ordered quantity cannot change once the order is approved');
+  'HMS_DOCUMENT_LOCKED', 'an ordered quantity cannot change once the order is approved (409)');
 select throws_matching(format($$select app_public.receive_goods(%L, null, '[{"purchase_order_item_id": "%s", "batch_number": "SCT-B9", "expiry_date": "%s", "quantity_received": 41}]')$$,
-  tests.sc_id('po1'), tests.sc_id('poi_m1'), current_date + 400),
+  tests.sc_id('po1'), tests.sc_id('poi_m1'), tests.sc_today() + 400),
   'HMS_QUANTITY_EXCEEDS_OUTSTANDING', 'the outstanding quantity shrinks with receipts (41 > 40)');
 select throws_matching(format($$select app_public.receive_goods(%L, null, '[{"purchase_order_item_id": "%s", "batch_number": "SCT-B9", "expiry_date": "%s", "quantity_received": 1}]', 'INV-SCT-1')$$,
-  tests.sc_id('po1'), tests.sc_id('poi_m1'), current_date + 400),
+  tests.sc_id('po1'), tests.sc_id('poi_m1'), tests.sc_today() + 400),
   'HMS_DUPLICATE_SUPPLIER_INVOICE', 'the same supplier invoice is not received twice (409)');
 select throws_matching(format($$select app_public.receive_goods(%L, null, '[{"purchase_order_item_id": "%s", "batch_number": "SCT-B1", "expiry_date": "%s", "quantity_received": 1}]')$$,
-  tests.sc_id('po1'), tests.sc_id('poi_m1'), current_date + 500),
+  tests.sc_id('po1'), tests.sc_id('poi_m1'), tests.sc_today() + 500),
   'HMS_BATCH_EXPIRY_MISMATCH', 'topping up a batch with another expiry date is refused');
 select throws_matching($$select app_public.cancel_purchase_order(tests.sc_id('po1'), 'No longer needed')$$,
   'HMS_ILLEGAL_TRANSITION', 'an order with goods received cannot be cancelled');
 
 -- GRN 2: the rest — M1 40 into the same batch (top-up), M2 the 5 outstanding, the gloves.
-select set_config('sc.grn2', app_public.receive_goods(tests.sc_id('po1'), null, format($$[
+select set_config('sc.grn2', (app_public.receive_goods(tests.sc_id('po1'), null, format($$[
     {"purchase_order_item_id": "%s", "batch_number": "SCT-B1", "expiry_date": "%s", "quantity_received": 40},
     {"purchase_order_item_id": "%s", "batch_number": "SCT-M2-B", "expiry_date": "%s", "quantity_received": 5},
     {"purchase_order_item_id": "%s", "quantity_received": 10}]$$,
-    tests.sc_id('poi_m1'), current_date + 400, tests.sc_id('poi_m2'), current_date + 200, tests.sc_id('poi_gl'))::jsonb,
-  'INV-SCT-2') ->> 'id', true);
+    tests.sc_id('poi_m1'), tests.sc_today() + 400, tests.sc_id('poi_m2'), tests.sc_today() + 200, tests.sc_id('poi_gl'))::jsonb,
+  'INV-SCT-2')).id::text, true);
 select tests.clear_authentication();
 
 select is((select count(*)::int from app_public.medicine_batches where medicine_id = 'e4000000-0000-4000-8000-000000000011'), 1,
@@ -268,13 +293,13 @@ select ok(tests.sc_ledger_ok(), 'after GRN 2 every batch equals the sum of its m
 
 select tests.authenticate_as('pharmacist.ny@hms.test', 'NY');
 select throws_matching(format($$select app_public.receive_goods(%L, null, '[{"purchase_order_item_id": "%s", "batch_number": "SCT-B1", "expiry_date": "%s", "quantity_received": 1}]')$$,
-  tests.sc_id('po1'), tests.sc_id('poi_m1'), current_date + 400),
+  tests.sc_id('po1'), tests.sc_id('poi_m1'), tests.sc_today() + 400),
   'HMS_PURCHASE_ORDER_NOT_RECEIVABLE', 'a received order takes no more goods');
 
 -- Direct receipt (no order): a new batch of M2.
-select set_config('sc.grn3', app_public.receive_goods(null, 'e4000000-0000-4000-8000-000000000001', format($$[
+select set_config('sc.grn3', (app_public.receive_goods(null, 'e4000000-0000-4000-8000-000000000001', format($$[
     {"medicine_id": "e4000000-0000-4000-8000-000000000012", "batch_number": "SCT-M2-C", "expiry_date": "%s", "quantity_received": 12, "unit_cost": 0.9}]$$,
-    current_date + 90)::jsonb) ->> 'id', true);
+    tests.sc_today() + 90)::jsonb)).id::text, true);
 select tests.clear_authentication();
 select is((select purchase_order_id from app_public.goods_receipt_notes where id = tests.sc_id('grn3')), null, 'a direct receipt has no order');
 select is((select quantity_on_hand from app_public.medicine_batches where batch_number = 'SCT-M2-C'), 12, 'a direct receipt creates its batch');
@@ -285,7 +310,7 @@ select is((select quantity_on_hand from app_public.medicine_batches where batch_
 select tests.authenticate_as('pharmacist.ny@hms.test', 'NY');
 select throws_matching($$select app_public.cancel_purchase_order(tests.sc_id('po2'), '  ')$$,
   'HMS_REASON_REQUIRED', 'a cancellation needs a reason');
-select is(app_public.cancel_purchase_order(tests.sc_id('po2'), 'Ordered by mistake') ->> 'status', 'cancelled', 'a draft order is cancelled');
+select is((app_public.cancel_purchase_order(tests.sc_id('po2'), 'Ordered by mistake')).status, 'cancelled', 'a draft order is cancelled');
 select throws_matching($$select app_public.approve_purchase_order(tests.sc_id('po2'))$$,
   'HMS_FORBIDDEN', 'the pharmacist still may not approve');
 select tests.authenticate_as('superadmin@hms.test', 'NY');
@@ -294,8 +319,23 @@ select throws_matching($$select app_public.approve_purchase_order(tests.sc_id('p
 select tests.clear_authentication();
 select ok((select cancelled_at is not null and cancelled_by = '20000000-0000-4000-8000-000000000009' and cancellation_reason = 'Ordered by mistake'
              from app_public.purchase_orders where id = tests.sc_id('po2')), 'cancelled_at, cancelled_by and the reason are recorded');
-select throws_matching($$update app_public.purchase_orders set status = 'approved', approved_at = now() where id = tests.sc_id('po2')$$,
-  'HMS_ILLEGAL_TRANSITION', 'cancelled is final, even for the owner');
+select tests.authenticate_as('pharmacist.ny@hms.test', 'NY');
+select throws_matching($$update app_public.purchase_orders set status = 'approved' where id = tests.sc_id('po2')$$,
+  'HMS_ILLEGAL_TRANSITION', 'cancelled is final');
+select throws_matching($$select app_public.cancel_purchase_order(tests.sc_id('po2'), 'Again')$$,
+  'HMS_ILLEGAL_TRANSITION', 'a cancelled order is not cancelled twice (409)');
+select throws_matching($$delete from app_public.purchase_orders where id = tests.sc_id('po2')$$,
+  'HMS_DOCUMENT_LOCKED', 'a cancelled order stays on file (409)');
+
+-- A GRN entered by hand stays a draft: who received it comes from receive_goods, and only it posts.
+select throws_ok($$insert into app_public.goods_receipt_notes (supplier_id, received_by) values ('e4000000-0000-4000-8000-000000000001', '20000000-0000-4000-8000-000000000002')$$,
+  '42501', 'permission denied for table goods_receipt_notes', 'a client never names who received the goods (403)');
+select set_config('sc.grn_draft', (select id::text from tests.sc_insert_draft_grn()), true);
+select throws_matching($$update app_public.goods_receipt_notes set status = 'posted' where id = tests.sc_id('grn_draft')$$,
+  'HMS_WORKFLOW_REQUIRED.*receive_goods', 'a draft GRN is not posted by PATCH (409): posting goes through receive_goods');
+select lives_ok($$delete from app_public.goods_receipt_notes where id = tests.sc_id('grn_draft')$$, 'a draft GRN may be deleted');
+select tests.clear_authentication();
+select ok((select is_deleted from app_public.goods_receipt_notes where id = tests.sc_id('grn_draft')), '… which soft-deletes it');
 
 -- Another hospital's staff see nothing of NY's orders.
 select tests.authenticate_as('admin.la@hms.test', 'LA');
