@@ -27,7 +27,8 @@ beforeAll(async () => {
   const { rows: [invoice] } = await owner.query(`select app_hidden.ensure_draft_invoice($1, $2, 'other') as id`, [NY, patient.id]);
   invoiceId = invoice.id;
   await owner.query(`select app_hidden.add_invoice_item($1, 'service', 'Concurrency service', 1, $2)`, [invoiceId, TOTAL]);
-  await owner.query(`update app_public.invoices set status = 'issued' where id = $1`, [invoiceId]);
+  // The owner writes its own stamps (the status machine stamps sessions only).
+  await owner.query(`update app_public.invoices set status = 'issued', issued_at = now() where id = $1`, [invoiceId]);
   // One live session per connection for the accountant of NY.
   claims = await openSessions('accountant.ny@hms.test', NY, CONNECTIONS, 'scratch');
 });

@@ -75,7 +75,19 @@ describe('billing workflow over REST', () => {
 
     const late = await rpc('add_invoice_item', { invoice_id: invoiceId, item_type: 'other', description: 'Late line', quantity: 1, unit_price: 1 }, accountant);
     expect(late.status).toBe(409);
-    expect(late.body.code).toBe('HMS_INVOICE_NOT_DRAFT');
+    expect(late.body.code).toBe('HMS_DOCUMENT_LOCKED');
+
+    // The money statuses and the stamps are the workflow's: a PATCH cannot take or write them.
+    const patchPaid = await apiFetch(`/invoices?id=eq.${invoiceId}`, {
+      method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ status: 'paid' }), token: accountant,
+    });
+    expect(patchPaid.status).toBe(409);
+    expect((await patchPaid.json()).code).toBe('HMS_WORKFLOW_REQUIRED');
+    const patchStamp = await apiFetch(`/invoices?id=eq.${invoiceId}`, {
+      method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ issued_by: null }), token: accountant,
+    });
+    expect(patchStamp.status).toBe(403);
+    expect((await patchStamp.json()).code).toBe('42501');
 
     const again = await rpc('issue_invoice', { invoice_id: invoiceId }, accountant);
     expect(again.status).toBe(409);
@@ -83,6 +95,13 @@ describe('billing workflow over REST', () => {
   });
 
   it('record_payment: reception collects; overpayment, bad input and foreign ids are refused', async () => {
+    const direct = await apiFetch('/payments', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ invoice_id: invoiceId, patient_id: patientId, amount: 1, payment_method: 'cash' }), token: reception,
+    });
+    expect(direct.status).toBe(409);
+    expect((await direct.json()).code).toBe('HMS_WORKFLOW_REQUIRED');
+
     const paid = await rpc('record_payment', { invoice_id: invoiceId, amount: 100, payment_method: 'cash' }, reception);
     expect(paid.status).toBe(200);
     expect(paid.body.receipt_number).toMatch(/^RCT-/);
@@ -164,7 +183,7 @@ describe('billing workflow over REST', () => {
     expect(byReception.status).toBe(403);
     const noReason = await rpc('void_invoice', { invoice_id: draft.body.id, reason: '' }, accountant);
     expect(noReason.status).toBe(422);
-    expect(noReason.body.code).toBe('HMS_VOID_REASON_REQUIRED');
+    expect(noReason.body.code).toBe('HMS_REASON_REQUIRED');
     const voided = await rpc('void_invoice', { invoice_id: draft.body.id, reason: 'Duplicate' }, accountant);
     expect(voided.status).toBe(200);
     expect(voided.body.status).toBe('void');
@@ -175,7 +194,7 @@ describe('billing workflow over REST', () => {
   it('settle_day locks a (past) day; reopen_day unlocks it', async () => {
     const offset = 1000 + Math.floor(Math.random() * 2000);
     const [{ day }] = await ownerQuery<{ day: string }>(
-      `select to_char(app_hidden.billing_local_date($1, now()) - $2::int, 'YYYY-MM-DD') as day`, [NY, offset]);
+      `select to_char(app_hidden.hospital_today($1) - $2::int, 'YYYY-MM-DD') as day`, [NY, offset]);
     const forbidden = await rpc('settle_day', { settlement_date: day }, reception);
     expect(forbidden.status).toBe(403);
     const future = await rpc('settle_day', { settlement_date: '2999-01-01' }, accountant);

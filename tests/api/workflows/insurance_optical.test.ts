@@ -83,7 +83,7 @@ describe('insurance workflow over REST (accountant.ny@hms.test)', () => {
     );
     invoiceId = invoice.id;
     const [issued] = await ownerQuery<{ total_amount: string }>(
-      `update app_public.invoices set status = 'issued' where id = $1 returning total_amount`,
+      `update app_public.invoices set status = 'issued', issued_at = now() where id = $1 returning total_amount`,
       [invoiceId],
     );
     total = Number(issued.total_amount);
@@ -163,8 +163,8 @@ describe('insurance workflow over REST (accountant.ny@hms.test)', () => {
       body: JSON.stringify({ status: 'paid' }),
       token: accountant,
     });
-    expect(patch.status).toBe(403);
-    expect((await patch.json()).code).toBe('HMS_WORKFLOW_FIELD_PROTECTED');
+    expect(patch.status).toBe(409);
+    expect((await patch.json()).code).toBe('HMS_WORKFLOW_REQUIRED');
 
     const overpaid = await rpc('record_claim_payment', { claim_id: claimId, paid_amount: 250 }, accountant);
     expect(overpaid.status).toBe(422);

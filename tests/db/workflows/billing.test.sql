@@ -4,7 +4,7 @@
 -- computation, invoice totals and status machine, payments, refunds, credit notes and the daily
 -- settlement lock.
 begin;
-select plan(114);
+select plan(140);
 
 create function pg_temp.ny() returns uuid language sql immutable as $$ select '10000000-0000-4000-8000-000000000001'::uuid $$;
 create function pg_temp.la() returns uuid language sql immutable as $$ select '10000000-0000-4000-8000-000000000002'::uuid $$;
@@ -21,6 +21,8 @@ create temp table ids (name text primary key, id uuid);
 create function pg_temp.id(p_name text) returns uuid language sql stable as $$ select id from ids where name = p_name $$;
 create function pg_temp.inv(p_name text) returns app_public.invoices language sql stable as $$
   select * from app_public.invoices where id = pg_temp.id(p_name) $$;
+create function pg_temp.user_id(p_email text) returns uuid language sql stable security definer set search_path = pg_catalog as $$
+  select id from app_public.users where email = p_email $$;
 -- Statements run as staff build their SQL from these names.
 grant select, insert on ids to public;
 insert into ids select 'la_invoice', id from app_public.invoices where hospital_id = pg_temp.la() limit 1;
@@ -70,15 +72,21 @@ select is(tests.try(format('select app_hidden.add_invoice_item(%L, %L, %L, 99999
 select is(tests.try(format('select app_hidden.add_invoice_item(%L, %L, %L, 1, 1, %L)', pg_temp.id('c1'), 'other', 'x', '30990000-0000-4000-8000-000000000302')),
           'HMS_NOT_FOUND', 'add_invoice_item: another hospital''s tax configuration is 404');
 select is(tests.try(format('select app_hidden.add_invoice_item(%L, %L, %L, 1, 1, null, %L)', pg_temp.id('c1'), 'other', 'x', '{"doctor_id": "11000000-0000-4000-8000-000000000002"}')),
-          'HMS_NOT_FOUND', 'add_invoice_item: a link to a missing record is 404');
+          'HMS_REFERENCE_NOT_FOUND', 'add_invoice_item: a link to a missing record is 422 HMS_REFERENCE_NOT_FOUND');
 
 -- Invariant: total = Σ lines ± tax and discount
 select results_eq($$select subtotal, discount_amount, tax_amount, total_amount, balance_due from app_public.invoices where id = pg_temp.id('c1')$$,
                   $$values (145.00::numeric(12,2), 3.00::numeric(12,2), 2.35::numeric(12,2), 144.35::numeric(12,2), 144.35::numeric(12,2))$$,
                   'invoice totals: subtotal = Σ lines before discount and tax, discount = Σ line discounts, tax = Σ line tax, total = subtotal − discount + tax');
-update app_public.invoices set discount_amount = discount_amount + 4.35 where id = pg_temp.id('c1');
-select is((select total_amount from app_public.invoices where id = pg_temp.id('c1')), 140.00::numeric(12,2),
-          'an invoice-level discount applies on top of the lines');
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format($$update app_public.invoices set invoice_discount_amount = 4.35, discount_reason = 'Loyalty' where id = %L$$, pg_temp.id('c1'))), 'ok',
+          'staff give an invoice-level discount on a draft');
+select is(tests.try(format($$update app_public.invoices set discount_approved_by = %L where id = %L$$, pg_temp.user_id('admin.ny@hms.test'), pg_temp.id('c1'))),
+          'E:42501', 'who gave the discount is never written by a client');
+select tests.clear_authentication();
+select results_eq($$select discount_amount, total_amount, discount_approved_by from app_public.invoices where id = pg_temp.id('c1')$$,
+                  $$values (7.35::numeric(12,2), 140.00::numeric(12,2), pg_temp.user_id('accountant.ny@hms.test'))$$,
+                  'an invoice-level discount applies on top of the lines; who gave it comes from the session');
 select is((select count(*)::int from app_public.invoices i
             where i.id = pg_temp.id('c1')
               and i.subtotal = (select sum(line_total - tax_amount + discount_amount) from app_public.invoice_items where invoice_id = i.id)
@@ -128,6 +136,8 @@ select is(tests.try(format($$select app_public.add_invoice_item(%L, 'other', 'x'
           'HMS_NOT_FOUND', 'add_invoice_item RPC: another hospital''s invoice is 404');
 select is(tests.try(format($$select app_public.add_invoice_item(%L, 'other', '', 1, 1)$$, pg_temp.id('r1'))),
           'HMS_INVOICE_ITEM_INVALID', 'add_invoice_item RPC: empty description is 422');
+select is(tests.try(format($$select app_public.add_invoice_item(%L, 'consultation', 'Visit', 1, 1, doctor_id => 'd1100000-0000-4000-8000-000000000002')$$, pg_temp.id('r1'))),
+          'HMS_REFERENCE_NOT_FOUND', 'add_invoice_item RPC: another hospital''s doctor is 422 HMS_REFERENCE_NOT_FOUND, as for the contract');
 select is(tests.try(format($$update app_public.invoices set status = 'paid' where id = %L$$, pg_temp.id('r1'))),
           'HMS_ILLEGAL_TRANSITION', 'draft → paid by hand is 409');
 select is(tests.call(format('select to_jsonb(r) from (select status, issued_at is not null as stamped, due_date from app_public.issue_invoice(%L)) r', pg_temp.id('r1'))),
@@ -139,33 +149,67 @@ select tests.authenticate_as('accountant.ny@hms.test');
 select is(tests.try(format('select app_public.issue_invoice(%L)', pg_temp.id('r1'))),
           'HMS_ILLEGAL_TRANSITION', 'issue_invoice twice is 409');
 select is(tests.try(format($$select app_public.add_invoice_item(%L, 'other', 'x', 1, 1)$$, pg_temp.id('r1'))),
-          'HMS_INVOICE_NOT_DRAFT', 'no line is added after issue (RPC)');
+          'HMS_DOCUMENT_LOCKED', 'no line is added after issue (RPC)');
 select tests.clear_authentication();
 select is(tests.try(format($$select app_hidden.add_invoice_item(%L, 'other', 'x', 1, 1)$$, pg_temp.id('r1'))),
-          'HMS_INVOICE_NOT_DRAFT', 'no line is added after issue (contract)');
+          'HMS_DOCUMENT_LOCKED', 'no line is added after issue (contract)');
 select tests.authenticate_as('accountant.ny@hms.test');
 select is(tests.try(format('update app_public.invoice_items set unit_price = 1 where invoice_id = %L', pg_temp.id('r1'))),
-          'HMS_INVOICE_NOT_DRAFT', 'no line changes after issue (REST)');
+          'HMS_DOCUMENT_LOCKED', 'no line changes after issue (REST)');
 select is(tests.try(format('delete from app_public.invoice_items where invoice_id = %L', pg_temp.id('r1'))),
-          'HMS_INVOICE_NOT_DRAFT', 'no line is removed after issue (REST)');
+          'HMS_DOCUMENT_LOCKED', 'no line is removed after issue (REST)');
+select is(tests.try(format('update app_public.invoices set invoice_discount_amount = 50 where id = %L', pg_temp.id('r1'))),
+          'HMS_DOCUMENT_LOCKED', 'the discount is frozen after issue');
 select is(tests.try(format('update app_public.invoices set discount_amount = 50 where id = %L', pg_temp.id('r1'))),
-          'HMS_INVOICE_NOT_DRAFT', 'the discount is frozen after issue');
+          'E:42501', 'the total discount is derived: no client writes it');
+select is(tests.try(format($$update app_public.invoices set patient_id = '30990000-0000-4000-8000-000000000201' where id = %L$$, pg_temp.id('r1'))),
+          'HMS_DOCUMENT_LOCKED', 'who is billed is frozen after issue');
+select is(tests.try(format($$update app_public.invoices set notes = 'Call before sending' where id = %L$$, pg_temp.id('r1'))),
+          'ok', 'notes stay editable on an issued invoice');
+select is(tests.try(format('delete from app_public.invoices where id = %L', pg_temp.id('r1'))),
+          'HMS_DOCUMENT_LOCKED', 'an issued invoice is not deleted');
 select is(tests.try(format($$update app_public.invoices set status = 'draft' where id = %L$$, pg_temp.id('r1'))),
           'HMS_ILLEGAL_TRANSITION', 'no way back to draft');
 select is(tests.try(format($$insert into app_public.invoices (patient_id, status) values (%L, 'paid')$$, '30990000-0000-4000-8000-000000000202')),
           'HMS_ILLEGAL_TRANSITION', 'a new invoice over REST starts as a draft');
 
+-- issuing by a direct update: the stamps come from the session
+select tests.clear_authentication();
+insert into ids values ('d1', app_hidden.ensure_draft_invoice(pg_temp.ny(), '30990000-0000-4000-8000-000000000202', 'optical'));
+select app_hidden.add_invoice_item(pg_temp.id('d1'), 'optical', 'Frame', 1, 50);
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format($$update app_public.invoices set issued_by = %L where id = %L$$, pg_temp.user_id('admin.ny@hms.test'), pg_temp.id('d1'))),
+          'E:42501', 'issued_by is never written by a client');
+select is(tests.try(format($$update app_public.invoices set status = 'issued' where id = %L$$, pg_temp.id('d1'))), 'ok',
+          'a draft may be issued by a direct update');
+select tests.clear_authentication();
+select results_eq($$select status, issued_by, issued_at is not null, due_date = invoice_date from app_public.invoices where id = pg_temp.id('d1')$$,
+                  $$values ('issued'::text, pg_temp.user_id('accountant.ny@hms.test'), true, true)$$,
+                  'issued_at/by stamped from the session, due date set');
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format($$update app_public.invoices set status = 'paid' where id = %L$$, pg_temp.id('d1'))),
+          'HMS_WORKFLOW_REQUIRED', 'issued → paid by hand is 409 HMS_WORKFLOW_REQUIRED: payments decide it');
+
 -- void
 select tests.clear_authentication();
 insert into ids values ('v1', app_hidden.ensure_draft_invoice(pg_temp.ny(), '30990000-0000-4000-8000-000000000202', 'other'));
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format($$update app_public.invoices set status = 'void', void_reason = 'x' where id = %L$$, pg_temp.id('v1'))),
+          'HMS_FORBIDDEN', 'voiding by a direct update needs billing.void too');
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format($$update app_public.invoices set status = 'void' where id = %L$$, pg_temp.id('v1'))),
+          'HMS_REASON_REQUIRED', 'voiding by a direct update needs a reason too');
 select tests.authenticate_as('reception.ny@hms.test');
 select is(tests.try(format($$select app_public.void_invoice(%L, 'duplicate')$$, pg_temp.id('v1'))),
           'HMS_FORBIDDEN', 'void_invoice: 403 without billing.void');
 select tests.authenticate_as('accountant.ny@hms.test');
 select is(tests.try(format($$select app_public.void_invoice(%L, '  ')$$, pg_temp.id('v1'))),
-          'HMS_VOID_REASON_REQUIRED', 'void_invoice: a reason is required');
-select is(tests.call(format($$select to_jsonb(r) from (select status, void_reason, voided_at is not null as stamped from app_public.void_invoice(%L, 'Opened twice')) r$$, pg_temp.id('v1'))),
-          '{"status": "void", "void_reason": "Opened twice", "stamped": true}'::jsonb, 'void_invoice voids a draft');
+          'HMS_REASON_REQUIRED', 'void_invoice: a reason is required');
+select is(tests.call(format($$select to_jsonb(r) from (select status, void_reason, voided_at is not null as stamped, voided_by from app_public.void_invoice(%L, 'Opened twice')) r$$, pg_temp.id('v1'))),
+          jsonb_build_object('status', 'void', 'void_reason', 'Opened twice', 'stamped', true, 'voided_by', pg_temp.user_id('accountant.ny@hms.test')),
+          'void_invoice voids a draft, stamped from the session');
+select is(tests.try(format($$select app_public.void_invoice(%L, 'Again')$$, pg_temp.id('v1'))),
+          'HMS_ILLEGAL_TRANSITION', 'void_invoice twice is 409');
 select is(tests.try(format($$select app_public.issue_invoice(%L)$$, pg_temp.id('v1'))),
           'HMS_ILLEGAL_TRANSITION', 'void is final');
 select is(tests.try(format($$select app_public.void_invoice(%L, 'x')$$, pg_temp.id('la_invoice'))),
@@ -191,17 +235,28 @@ select is(tests.try($$select app_public.record_payment('d3000000-0000-4000-8000-
 insert into ids select 'p1', (tests.call(format($$select to_jsonb(r) from (select * from app_public.record_payment(%L, 120, 'cash')) r$$, pg_temp.id('r1'))) ->> 'id')::uuid;
 select tests.clear_authentication();
 select alike((select receipt_number from app_public.payments where id = pg_temp.id('p1')), 'RCT-%', 'record_payment: automatic receipt number');
+select is((select received_by from app_public.payments where id = pg_temp.id('p1')), pg_temp.user_id('reception.ny@hms.test'), 'record_payment: received by the caller');
 select results_eq(format('select status, amount_paid, balance_due from app_public.invoices where id = %L', pg_temp.id('r1')),
                   $$values ('partially_paid'::text, 120.00::numeric(12,2), 80.00::numeric(12,2))$$, 'a part payment: partially_paid');
 select tests.authenticate_as('reception.ny@hms.test');
 select is(tests.try(format($$insert into app_public.payments (invoice_id, patient_id, amount, payment_method) values (%L, %L, 80.01, 'card')$$,
                                                       pg_temp.id('r1'), '30990000-0000-4000-8000-000000000202')),
-          'HMS_OVERPAYMENT', 'a direct REST insert cannot overpay either');
+          'HMS_WORKFLOW_REQUIRED', 'a direct REST insert cannot overpay either: completed payments are taken by record_payment');
+select is(tests.try(format($$insert into app_public.payments (invoice_id, patient_id, amount, payment_method) values (%L, %L, 1, 'card')$$,
+                                                      pg_temp.id('r1'), '30990000-0000-4000-8000-000000000202')),
+          'HMS_WORKFLOW_REQUIRED', '… not even within the balance');
+select is(tests.try(format($$insert into app_public.payments (invoice_id, patient_id, amount, payment_method, cheque_number, status) values (%L, %L, 50, 'cheque', '000123', 'pending')$$,
+                                                      pg_temp.id('r1'), '30990000-0000-4000-8000-000000000202')),
+          'ok', 'a pending cheque may be recorded directly');
+select tests.clear_authentication();
+select results_eq(format($$select p.received_by, i.amount_paid from app_public.payments p join app_public.invoices i on i.id = p.invoice_id where p.invoice_id = %L and p.status = 'pending'$$, pg_temp.id('r1')),
+                  $$values (pg_temp.user_id('reception.ny@hms.test'), 120.00::numeric(12,2))$$,
+                  'received_by comes from the session; a pending payment does not count');
 select tests.authenticate_as('accountant.ny@hms.test');
 select is(tests.try(format($$select app_public.void_invoice(%L, 'x')$$, pg_temp.id('r1'))),
           'HMS_ILLEGAL_TRANSITION', 'a partially paid invoice cannot be voided');
 select is(tests.try(format($$update app_public.invoices set status = 'paid' where id = %L$$, pg_temp.id('r1'))),
-          'HMS_ILLEGAL_TRANSITION', 'paid is not set by hand');
+          'HMS_WORKFLOW_REQUIRED', 'paid is not set by hand');
 insert into ids select 'p2', (tests.call(format($$select to_jsonb(r) from (select * from app_public.record_payment(%L, 80, 'card', 'AUTH 1', card_last4 => '4242')) r$$, pg_temp.id('r1'))) ->> 'id')::uuid;
 select tests.clear_authentication();
 select results_eq(format('select status, amount_paid, balance_due, paid_at is not null from app_public.invoices where id = %L', pg_temp.id('r1')),
@@ -211,7 +266,7 @@ select is(tests.try(format($$select app_public.record_payment(%L, 1, 'cash')$$, 
           'HMS_INVOICE_NOT_PAYABLE', 'a paid invoice takes no more payments');
 select tests.authenticate_as('accountant.ny@hms.test');
 select is(tests.try(format($$update app_public.payments set amount = 1 where id = %L$$, pg_temp.id('p1'))),
-          'HMS_ILLEGAL_TRANSITION', 'a payment''s amount never changes');
+          'E:42501', 'a payment''s amount never changes');
 
 -- ------------------------------------------------------------------------------------------
 -- 4. Refunds (NY threshold 0: every approval by someone else)
@@ -241,6 +296,14 @@ select is(tests.try(format($$select app_public.process_refund(%L)$$, pg_temp.id(
 select tests.authenticate_as('admin.ny@hms.test');
 select is(tests.call(format($$select to_jsonb(r) from (select status from app_public.approve_refund(%L)) r$$, pg_temp.id('f1'))) ->> 'status',
           'approved', 'approve_refund by another user');
+select tests.clear_authentication();
+select results_eq(format('select requested_by, approved_by from app_public.refunds where id = %L', pg_temp.id('f1')),
+                  $$values (pg_temp.user_id('accountant.ny@hms.test'), pg_temp.user_id('admin.ny@hms.test'))$$,
+                  'requested_by and approved_by come from the sessions');
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format($$update app_public.refunds set status = 'processed' where id = %L$$, pg_temp.id('f1'))),
+          'HMS_WORKFLOW_REQUIRED', 'a refund is paid out only by process_refund');
+select tests.authenticate_as('admin.ny@hms.test');
 select is(tests.try(format($$select app_public.reject_refund(%L, 'no')$$, pg_temp.id('f1'))),
           'HMS_ILLEGAL_TRANSITION', 'reject_refund: approved → rejected is 409');
 select tests.authenticate_as('accountant.ny@hms.test');
@@ -304,11 +367,21 @@ select results_eq(format('select status, amount_credited, balance_due from app_p
 select tests.authenticate_as('accountant.ny@hms.test');
 select is(tests.try(format($$select app_public.issue_credit_note(%L, 60.01, 'More')$$, pg_temp.id('k1'))),
           'HMS_CREDIT_EXCEEDS_TOTAL', 'already credited amounts count');
+select is(tests.try(format($$insert into app_public.credit_notes (invoice_id, patient_id, amount, reason, status) values (%L, %L, 500, 'Direct', 'issued')$$,
+                                                        pg_temp.id('k1'), '30990000-0000-4000-8000-000000000202')),
+          'HMS_WORKFLOW_REQUIRED', 'a credit note is not issued by a direct insert');
 select is(tests.try(format($$insert into app_public.credit_notes (invoice_id, patient_id, amount, reason, status, issued_at) values (%L, %L, 500, 'Direct', 'issued', now())$$,
                                                         pg_temp.id('k1'), '30990000-0000-4000-8000-000000000202')),
-          'HMS_ILLEGAL_TRANSITION', 'a credit note is not issued by a direct insert');
+          'E:42501', 'nor are its stamps written by a client');
 select is(tests.try(format($$update app_public.credit_notes set amount = 1 where invoice_id = %L$$, pg_temp.id('k1'))),
-          'HMS_ILLEGAL_TRANSITION', 'an issued credit note never changes');
+          'HMS_DOCUMENT_LOCKED', 'an issued credit note never changes');
+select is(tests.try(format($$update app_public.credit_notes set status = 'void', void_reason = 'Issued in error' where invoice_id = %L$$, pg_temp.id('k1'))),
+          'ok', 'an issued credit note may be voided');
+select tests.clear_authentication();
+select results_eq(format($$select c.voided_by, i.status, i.amount_credited, i.balance_due from app_public.credit_notes c join app_public.invoices i on i.id = c.invoice_id where c.invoice_id = %L$$, pg_temp.id('k1')),
+                  $$values (pg_temp.user_id('accountant.ny@hms.test'), 'partially_paid'::text, 0.00::numeric(12,2), 40.00::numeric(12,2))$$,
+                  'voided_by from the session; the void credit note no longer counts: the balance reopens');
+select tests.authenticate_as('accountant.ny@hms.test');
 select is(tests.try(format($$select app_public.issue_credit_note(%L, 1, 'x')$$, pg_temp.id('v1'))),
           'HMS_INVOICE_NOT_CREDITABLE', 'a void invoice is not creditable');
 
@@ -316,12 +389,12 @@ select is(tests.try(format($$select app_public.issue_credit_note(%L, 1, 'x')$$, 
 -- 6. Daily settlement (a day long ago, in NY time)
 -- ------------------------------------------------------------------------------------------
 select tests.clear_authentication();
-create function pg_temp.old_day() returns date language sql stable security definer set search_path = pg_catalog as $$ select app_hidden.billing_local_date(pg_temp.ny(), now()) - 400 $$;
+create function pg_temp.old_day() returns date language sql stable security definer set search_path = pg_catalog as $$ select app_hidden.hospital_today(pg_temp.ny()) - 400 $$;
 create function pg_temp.old_at(p_time time) returns timestamptz language sql stable as $$ select (pg_temp.old_day() + p_time) at time zone 'America/New_York' $$;
 grant execute on function pg_temp.old_day(), pg_temp.old_at(time) to public;
 insert into ids values ('s1', app_hidden.ensure_draft_invoice(pg_temp.ny(), '30990000-0000-4000-8000-000000000201', 'inpatient'));
 select app_hidden.add_invoice_item(pg_temp.id('s1'), 'room', 'Ward bed', 1, 1000);
-update app_public.invoices set status = 'issued' where id = pg_temp.id('s1');
+update app_public.invoices set status = 'issued', issued_at = now() where id = pg_temp.id('s1');  -- the owner writes its own stamps
 -- payments written by the owner (a back-office import) on that day: 23:30 local is the next UTC day
 insert into app_public.payments (hospital_id, invoice_id, patient_id, amount, payment_method, payment_date) values
   (pg_temp.ny(), pg_temp.id('s1'), '30990000-0000-4000-8000-000000000201', 100, 'cash', pg_temp.old_at('09:00')),
@@ -339,6 +412,8 @@ select is(tests.call(format($$select to_jsonb(r) from (select status, cash_total
                                                            from app_public.settle_day(%L, 100)) r$$, pg_temp.old_day())),
           '{"status": "settled", "cash_total": 100.00, "card_total": 250.00, "gross_collections": 350.00, "payment_count": 2, "expected_cash": 100.00, "cash_variance": 0.00, "stamped": true}'::jsonb,
           'settle_day: totals per method of the hospital-local day, settled');
+select is((select settled_by from app_public.daily_settlements where hospital_id = pg_temp.ny() and settlement_date = pg_temp.old_day()),
+          pg_temp.user_id('accountant.ny@hms.test'), 'settled_by comes from the session');
 select is(tests.try(format('select app_public.settle_day(%L)', pg_temp.old_day())),
           'HMS_ILLEGAL_TRANSITION', 'settle_day twice is 409');
 select tests.clear_authentication();
@@ -349,9 +424,13 @@ select tests.authenticate_as('accountant.ny@hms.test');
 select is(tests.try(format($$update app_public.payments set notes = 'x' where invoice_id = %L and payment_method = 'card'$$, pg_temp.id('s1'))),
           'HMS_DAY_SETTLED', 'no payment of a settled day changes');
 select is(tests.try(format($$update app_public.daily_settlements set status = 'reopened' where settlement_date = %L$$, pg_temp.old_day())),
-          'HMS_ILLEGAL_TRANSITION', 'a settlement is not reopened by hand');
+          'HMS_WORKFLOW_REQUIRED', 'a settlement is not reopened by hand');
 select is(tests.try(format($$update app_public.daily_settlements set counted_cash = 1 where settlement_date = %L$$, pg_temp.old_day())),
-          'HMS_DAY_SETTLED', 'a settled day is locked');
+          'HMS_DOCUMENT_LOCKED', 'a settled day is locked');
+select is(tests.try(format($$insert into app_public.daily_settlements (settlement_date, counted_cash) values (%L, 10)$$, pg_temp.old_day() - 2)),
+          'ok', 'the cashier may open another day and record the counted cash');
+select is(tests.try(format($$update app_public.daily_settlements set status = 'settled' where settlement_date = %L$$, pg_temp.old_day() - 2)),
+          'HMS_WORKFLOW_REQUIRED', 'a day is settled only by settle_day');
 select is(tests.try(format($$select app_public.reopen_day(%L, '')$$, pg_temp.old_day())),
           'HMS_REASON_REQUIRED', 'reopen_day: a reason is required');
 select is(tests.try(format($$select app_public.reopen_day(%L, 'x')$$, pg_temp.old_day() - 1)),

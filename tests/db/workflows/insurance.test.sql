@@ -4,7 +4,7 @@
 -- claims — the claimed-amount formula, the payer's decision splitting the invoice, payments,
 -- the status machines (RPCs and direct updates), permissions and tenant isolation.
 begin;
-select plan(74);
+select plan(87);
 
 create function pg_temp.ny() returns uuid language sql immutable as $$ select '10000000-0000-4000-8000-000000000001'::uuid $$;
 create function pg_temp.la() returns uuid language sql immutable as $$ select '10000000-0000-4000-8000-000000000002'::uuid $$;
@@ -14,6 +14,11 @@ grant all on ids to public;
 create function pg_temp.id(p text) returns uuid language sql stable as $$ select id from ids where name = p $$;
 -- Statements run as staff build their SQL from these names.
 grant execute on function pg_temp.id(text) to public;
+create function pg_temp.user_id(p_email text) returns uuid language sql stable security definer set search_path = pg_catalog as $$
+  select id from app_public.users where email = p_email $$;
+grant execute on function pg_temp.user_id(text) to public;
+-- Validity is judged on the hospital's day.
+create function pg_temp.today() returns date language sql stable as $$ select app_hidden.hospital_today('10000000-0000-4000-8000-000000000001') $$;
 
 -- ------------------------------------------------------------------------------------------
 -- Fixtures (as the owner): patients, policies and issued invoices in NY; a policy in LA.
@@ -28,19 +33,19 @@ insert into app_public.insurance_policies
 values
   -- A: 80 % cover, 30 co-pay, 1000 left this year
   ('31990000-0000-4000-8000-000000000011', pg_temp.ny(), '31990000-0000-4000-8000-000000000001', 'd3100000-0000-4000-8000-000000000001',
-   'WF-A', current_date - 30, current_date + 300, 80, 30, 1000, null, true, 'active'),
+   'WF-A', pg_temp.today() - 30, pg_temp.today() + 300, 80, 30, 1000, null, true, 'active'),
   -- B: suspended
   ('31990000-0000-4000-8000-000000000012', pg_temp.ny(), '31990000-0000-4000-8000-000000000001', 'd3100000-0000-4000-8000-000000000001',
-   'WF-B', current_date - 30, current_date + 300, 80, 0, null, null, false, 'suspended'),
+   'WF-B', pg_temp.today() - 30, pg_temp.today() + 300, 80, 0, null, null, false, 'suspended'),
   -- C: full cover capped at 200 a visit
   ('31990000-0000-4000-8000-000000000013', pg_temp.ny(), '31990000-0000-4000-8000-000000000001', 'd3100000-0000-4000-8000-000000000001',
-   'WF-C', current_date - 30, null, 100, 0, null, 200, false, 'active'),
+   'WF-C', pg_temp.today() - 30, null, 100, 0, null, 200, false, 'active'),
   -- D: expired yesterday (status still active)
   ('31990000-0000-4000-8000-000000000014', pg_temp.ny(), '31990000-0000-4000-8000-000000000001', 'd3100000-0000-4000-8000-000000000001',
-   'WF-D', current_date - 300, current_date - 1, 80, 0, null, null, false, 'active'),
+   'WF-D', pg_temp.today() - 300, pg_temp.today() - 1, 80, 0, null, null, false, 'active'),
   -- LA
   ('31990000-0000-4000-8000-000000000015', pg_temp.la(), '31990000-0000-4000-8000-000000000003', 'd3100000-0000-4000-8000-000000000002',
-   'WF-LA', current_date - 30, null, 80, 0, null, null, true, 'active');
+   'WF-LA', pg_temp.today() - 30, null, 80, 0, null, null, true, 'active');
 
 -- Invoices through the billing contract: I1 (issued), I4 (issued), I2 (draft) for P1; I3 (issued) for P2.
 create function pg_temp.invoice(p_name text, p_patient uuid, p_price numeric, p_issue boolean) returns void language plpgsql as $$
@@ -49,7 +54,7 @@ declare
 begin
   perform app_hidden.add_invoice_item(v, 'other', 'Test service ' || p_name, 1, p_price);
   if p_issue then
-    update app_public.invoices set status = 'issued' where id = v;
+    update app_public.invoices set status = 'issued', issued_at = now() where id = v;  -- the owner writes its own stamps
   end if;
   insert into ids values (p_name, v);
 end;
@@ -90,9 +95,9 @@ insert into ids select 'PA3', (tests.call($$select to_jsonb(app_public.request_p
 select tests.clear_authentication();
 select is((select status from app_public.pre_authorizations where id = pg_temp.id('PA1')), 'requested', 'a pre-authorization starts requested');
 select ok((select pre_authorization_number like 'PAU-%' and patient_id = '31990000-0000-4000-8000-000000000001'
-                  and provider_id = 'd3100000-0000-4000-8000-000000000001' and requested_by is not null
+                  and provider_id = 'd3100000-0000-4000-8000-000000000001' and requested_by = pg_temp.user_id('accountant.ny@hms.test')
              from app_public.pre_authorizations where id = pg_temp.id('PA1')),
-          'it is numbered and takes patient and provider from the policy');
+          'it is numbered, takes patient and provider from the policy, and requested_by from the session');
 
 select tests.authenticate_as('accountant.ny@hms.test');
 select is(tests.try(format('select app_public.decide_pre_authorization(%L, %L)', pg_temp.id('PA1'), 'maybe'), true),
@@ -102,7 +107,9 @@ select is(tests.try(format('select app_public.decide_pre_authorization(%L, %L, 9
 select is(tests.try(format('select app_public.decide_pre_authorization(%L, %L, 700)', pg_temp.id('PA1'), 'approved'), true),
           'HMS_APPROVED_AMOUNT_INVALID/422', 'a full approval is for the requested amount');
 select is(tests.try(format('select app_public.decide_pre_authorization(%L, %L)', pg_temp.id('PA2'), 'denied'), true),
-          'HMS_DENIAL_REASON_REQUIRED/422', 'a denial needs a reason');
+          'HMS_REASON_REQUIRED/422', 'a denial needs a reason');
+select is(tests.try(format($$update app_public.pre_authorizations set status = 'approved' where id = %L$$, pg_temp.id('PA1')), true),
+          'HMS_WORKFLOW_REQUIRED/409', 'the payer''s answer is recorded only by decide_pre_authorization');
 select tests.authenticate_as('doctor.ny@hms.test');
 select is(tests.try(format('select app_public.decide_pre_authorization(%L, %L)', pg_temp.id('PA1'), 'approved'), true),
           'HMS_FORBIDDEN/403', 'deciding needs insurance.manage');
@@ -128,7 +135,19 @@ select is(tests.call(format($$select to_jsonb(app_public.decide_pre_authorizatio
 select is(tests.try(format($$update app_public.pre_authorizations set status = 'requested' where id = %L$$, pg_temp.id('PA1')), true),
           'HMS_ILLEGAL_TRANSITION/409', 'a direct update cannot go back to requested');
 select is(tests.try(format($$update app_public.pre_authorizations set approved_amount = 800 where id = %L$$, pg_temp.id('PA1')), true),
-          'HMS_WORKFLOW_FIELD_PROTECTED/403', 'nor change the approved amount');
+          'E:42501', 'nor change the approved amount');
+select is(tests.try(format($$update app_public.pre_authorizations set status = 'used' where id = %L$$, pg_temp.id('PA1')), true),
+          'HMS_WORKFLOW_REQUIRED/409', 'a pre-authorization is used only by the claim decide_claim approves');
+select is(tests.try(format($$update app_public.pre_authorizations set policy_id = '31990000-0000-4000-8000-000000000013' where id = %L$$, pg_temp.id('PA1')), true),
+          'E:42501', 'nor moved to another policy');
+select is(tests.try($$insert into app_public.pre_authorizations (policy_id, patient_id, provider_id, procedure_description, requested_amount, approved_amount)
+            values ('31990000-0000-4000-8000-000000000011', '31990000-0000-4000-8000-000000000001', 'd3100000-0000-4000-8000-000000000001', 'Direct request', 100, 100)$$, true),
+          'E:42501', 'a direct insert cannot bring its own approval');
+select is(tests.try($$insert into app_public.pre_authorizations (policy_id, patient_id, provider_id, procedure_description, requested_amount)
+            values ('31990000-0000-4000-8000-000000000011', '31990000-0000-4000-8000-000000000001', 'd3100000-0000-4000-8000-000000000001', 'Direct request', 100)$$, true),
+          'ok', 'a request may be recorded directly');
+select is((select requested_by from app_public.pre_authorizations where procedure_description = 'Direct request'),
+          pg_temp.user_id('accountant.ny@hms.test'), 'requested_by of a direct request comes from the session');
 select is(tests.try(format($$update app_public.pre_authorizations set notes = 'called the payer' where id = %L$$, pg_temp.id('PA1')), true),
           'ok', 'ordinary columns stay editable');
 
@@ -185,9 +204,13 @@ select is(app_hidden.insurance_claimable_amount(2000, (select p from app_public.
 select tests.authenticate_as('accountant.ny@hms.test');
 select is(tests.try(format($$insert into app_public.insurance_claims (invoice_id, policy_id, provider_id, patient_id, claimed_amount)
             values (%L, '31990000-0000-4000-8000-000000000011', 'd3100000-0000-4000-8000-000000000001', '31990000-0000-4000-8000-000000000001', 10)$$, pg_temp.id('I1')), true),
-          'HMS_WORKFLOW_FIELD_PROTECTED/403', 'claims are created only by create_claim');
+          'E:42501', 'claims are created only by create_claim');
+select is(tests.try($$insert into app_public.insurance_claims (claim_type, notes) values ('cashless', 'Direct claim')$$, true),
+          'HMS_WORKFLOW_REQUIRED/409', 'not even a bare draft: create_claim computes what is claimed');
 select is(tests.try(format($$update app_public.insurance_claims set claimed_amount = 999 where id = %L$$, pg_temp.id('C1')), true),
-          'HMS_WORKFLOW_FIELD_PROTECTED/403', 'the claimed amount cannot be edited');
+          'E:42501', 'the claimed amount cannot be edited');
+select is(tests.try(format($$update app_public.insurance_claims set status = 'submitted' where id = %L$$, pg_temp.id('C1')), true),
+          'HMS_WORKFLOW_REQUIRED/409', 'a claim is submitted only by submit_claim');
 select is(tests.try(format($$update app_public.insurance_claims set status = 'paid' where id = %L$$, pg_temp.id('C1')), true),
           'HMS_ILLEGAL_TRANSITION/409', 'draft → paid is illegal');
 
@@ -201,8 +224,8 @@ select is(tests.try(format('select app_public.record_claim_payment(%L, 10)', pg_
 select is(tests.call(format('select to_jsonb(app_public.submit_claim(%L))', pg_temp.id('C1'))) ->> 'status',
           'submitted', 'submit_claim: draft → submitted');
 select tests.clear_authentication();
-select ok((select submitted_at is not null and submitted_by is not null from app_public.insurance_claims where id = pg_temp.id('C1')),
-          'submission is stamped');
+select ok((select submitted_at is not null and submitted_by = pg_temp.user_id('accountant.ny@hms.test') from app_public.insurance_claims where id = pg_temp.id('C1')),
+          'submission is stamped from the session');
 select tests.authenticate_as('accountant.ny@hms.test');
 select is(tests.try(format('select app_public.submit_claim(%L)', pg_temp.id('C1')), true),
           'HMS_ILLEGAL_TRANSITION/409', 'a claim is submitted once');
@@ -215,7 +238,9 @@ select is(tests.call(format('select to_jsonb(app_public.decide_claim(%L, %L))', 
 select is(tests.try(format('select app_public.decide_claim(%L, %L, 1000)', pg_temp.id('C1'), 'partially_approved'), true),
           'HMS_APPROVED_AMOUNT_INVALID/422', 'approved cannot exceed claimed');
 select is(tests.try(format('select app_public.decide_claim(%L, %L)', pg_temp.id('C1'), 'denied'), true),
-          'HMS_DENIAL_REASON_REQUIRED/422', 'a denial needs a reason');
+          'HMS_REASON_REQUIRED/422', 'a denial needs a reason');
+select is(tests.try(format($$update app_public.insurance_claims set status = 'approved' where id = %L$$, pg_temp.id('C1')), true),
+          'HMS_WORKFLOW_REQUIRED/409', 'the payer''s decision is recorded only by decide_claim');
 select is(tests.try(format('select app_public.decide_claim(%L, %L)', pg_temp.id('C1'), 'paid'), true),
           'HMS_DECISION_INVALID/422', 'paid is not a decision');
 select is(tests.try(format('select app_public.cancel_claim(%L)', pg_temp.id('C1')), true),
@@ -235,6 +260,9 @@ select is((select status from app_public.pre_authorizations where id = pg_temp.i
 select tests.authenticate_as('accountant.ny@hms.test');
 select is(tests.try(format($$update app_public.invoices set insurance_amount = 0 where id = %L$$, pg_temp.id('I1')), true),
           'E:42501', 'clients cannot write the invoice''s insurance amount');
+select ok((select decided_at is not null from app_public.insurance_claims where id = pg_temp.id('C1'))
+          and (select used_at is not null from app_public.pre_authorizations where id = pg_temp.id('PA1')),
+          'the decision and the use of the pre-authorization are stamped');
 
 select is(tests.try(format('select app_public.record_claim_payment(%L, 300)', pg_temp.id('C1')), true),
           'HMS_CLAIM_PAYMENT_INVALID/422', 'paid cannot exceed approved');
@@ -268,6 +296,14 @@ select is(tests.call(format('select to_jsonb(app_public.cancel_claim(%L, %L))', 
           'cancelled', 'after a denial a new claim can be made, and a draft cancelled');
 select is(tests.try(format($$update app_public.insurance_claims set status = 'draft' where id = %L$$, pg_temp.id('C3')), true),
           'HMS_ILLEGAL_TRANSITION/409', 'cancelled is final');
+
+-- Policies: who verified the cover is the session.
+select is(tests.try($$update app_public.insurance_policies set verified_by = '20000000-0000-4000-8000-000000000001' where id = '31990000-0000-4000-8000-000000000013'$$, true),
+          'E:42501', 'verified_by is never written by a client');
+select is(tests.try($$update app_public.insurance_policies set verified_at = now() where id = '31990000-0000-4000-8000-000000000013'$$, true),
+          'ok', 'staff record that they verified a policy');
+select is((select verified_by from app_public.insurance_policies where id = '31990000-0000-4000-8000-000000000013'),
+          pg_temp.user_id('accountant.ny@hms.test'), 'verified_by comes from the session');
 
 -- Invariants over every claim of this test.
 select tests.clear_authentication();

@@ -16,31 +16,32 @@ declare
 begin
   select * into v_invoice from app_public.invoices i where i.id = p_invoice_id and not i.is_deleted for update;
   if not found then
-    perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such invoice.', 404, jsonb_build_object('entity', 'invoice', 'id', p_invoice_id));
+    perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such invoice.', jsonb_build_object('entity', 'invoice', 'id', p_invoice_id));
   end if;
+  -- Callers are workflows, which the document lock lets through: the contract keeps drafts-only itself.
   if v_invoice.status <> 'draft' then
-    perform app_hidden.raise_error('HMS_INVOICE_NOT_DRAFT',
-      format('Invoice %s is %s: lines can only be added to a draft.', v_invoice.invoice_number, v_invoice.status), 409,
-      jsonb_build_object('invoice_id', v_invoice.id, 'status', v_invoice.status));
+    perform app_hidden.raise_error('HMS_DOCUMENT_LOCKED',
+      format('Invoice %s is %s: lines are added only to a draft.', v_invoice.invoice_number, v_invoice.status),
+      jsonb_build_object('entity', 'invoice', 'id', v_invoice.id, 'status', v_invoice.status));
   end if;
   if p_item_type is null or p_item_type not in ('consultation', 'procedure', 'medicine', 'lab_test', 'optical', 'room', 'service', 'package', 'other') then
     perform app_hidden.raise_error('HMS_INVOICE_ITEM_INVALID',
-      format('Unknown item type %s.', coalesce(p_item_type, 'null')), 422, jsonb_build_object('field', 'item_type'));
+      format('Unknown item type %s.', coalesce(p_item_type, 'null')), jsonb_build_object('field', 'item_type'));
   end if;
   if length(trim(coalesce(p_description, ''))) not between 1 and 500 then
-    perform app_hidden.raise_error('HMS_INVOICE_ITEM_INVALID', 'A line needs a description of 1 to 500 characters.', 422,
+    perform app_hidden.raise_error('HMS_INVOICE_ITEM_INVALID', 'A line needs a description of 1 to 500 characters.',
       jsonb_build_object('field', 'description'));
   end if;
   if p_quantity is null or p_quantity <= 0 or p_quantity >= 1e9 then
-    perform app_hidden.raise_error('HMS_INVOICE_ITEM_INVALID', 'The quantity must be greater than zero.', 422,
+    perform app_hidden.raise_error('HMS_INVOICE_ITEM_INVALID', 'The quantity must be greater than zero.',
       jsonb_build_object('field', 'quantity'));
   end if;
   if p_unit_price is null or p_unit_price < 0 or p_unit_price >= 1e10 then
-    perform app_hidden.raise_error('HMS_INVOICE_ITEM_INVALID', 'The unit price must be zero or more.', 422,
+    perform app_hidden.raise_error('HMS_INVOICE_ITEM_INVALID', 'The unit price must be zero or more.',
       jsonb_build_object('field', 'unit_price'));
   end if;
   if round(p_quantity * p_unit_price, 2) >= 1e10 then
-    perform app_hidden.raise_error('HMS_INVOICE_ITEM_INVALID', 'The line amount (quantity × unit price) is too large.', 422,
+    perform app_hidden.raise_error('HMS_INVOICE_ITEM_INVALID', 'The line amount (quantity × unit price) is too large.',
       jsonb_build_object('field', 'quantity'));
   end if;
   begin
@@ -49,14 +50,14 @@ begin
     v_discount := -1;
   end;
   if v_discount < 0 or v_discount > 100 then
-    perform app_hidden.raise_error('HMS_INVOICE_ITEM_INVALID', 'discount_percent must be between 0 and 100.', 422,
+    perform app_hidden.raise_error('HMS_INVOICE_ITEM_INVALID', 'discount_percent must be between 0 and 100.',
       jsonb_build_object('field', 'discount_percent'));
   end if;
   if p_tax_configuration_id is not null then
     select * into v_tax from app_public.tax_configurations t
      where t.id = p_tax_configuration_id and t.hospital_id = v_invoice.hospital_id;
     if not found then
-      perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such tax configuration in this hospital.', 404,
+      perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such tax configuration in this hospital.',
         jsonb_build_object('entity', 'tax_configuration', 'id', p_tax_configuration_id));
     end if;
     v_includes := v_tax.is_inclusive;
@@ -71,24 +72,26 @@ begin
        discount_percent, price_includes_tax, tax_configuration_id)
     values
       (v_invoice.hospital_id, v_invoice.id, p_item_type, trim(p_description), v_links ->> 'service_code',
-       app_hidden.billing_local_date(v_invoice.hospital_id, now()),
+       app_hidden.hospital_today(v_invoice.hospital_id),
        (v_links ->> 'appointment_id')::uuid, (v_links ->> 'dispensing_item_id')::uuid, (v_links ->> 'lab_order_id')::uuid,
        (v_links ->> 'optical_order_item_id')::uuid, (v_links ->> 'medicine_id')::uuid, (v_links ->> 'batch_id')::uuid,
        (v_links ->> 'doctor_id')::uuid, (v_links ->> 'department_id')::uuid, p_quantity, p_unit_price,
        v_discount, v_includes, p_tax_configuration_id)
     returning id into v_id;
   exception
+    -- Without an API request (a job, the owner) the constraint itself answers: the same code the
+    -- friendly-constraint trigger gives a request.
     when foreign_key_violation then
-      perform app_hidden.raise_error('HMS_NOT_FOUND', 'A record linked to this line does not exist in this hospital.', 404,
-        jsonb_build_object('entity', 'invoice_item_link', 'links', v_links));
+      perform app_hidden.raise_error('HMS_REFERENCE_NOT_FOUND', 'A record linked to this line does not exist in this hospital.',
+        jsonb_build_object('table', 'invoice_items', 'links', v_links));
     when invalid_text_representation then
-      perform app_hidden.raise_error('HMS_INVOICE_ITEM_INVALID', 'A link id of this line is not a valid id.', 422,
+      perform app_hidden.raise_error('HMS_INVOICE_ITEM_INVALID', 'A link id of this line is not a valid id.',
         jsonb_build_object('field', 'links'));
   end;
   return v_id;
 end;
 $function$;
 
-comment on function app_hidden.add_invoice_item(uuid,text,text,numeric,numeric,uuid,jsonb) is 'BILLING CONTRACT: adds a line to a draft invoice; tax, line total and invoice totals come from the billing triggers. p_links (optional keys): appointment_id, dispensing_item_id, lab_order_id, optical_order_item_id, medicine_id, batch_id, doctor_id, department_id, service_code, discount_percent. Errors: HMS_NOT_FOUND (404), HMS_INVOICE_NOT_DRAFT (409), HMS_INVOICE_ITEM_INVALID (422).';
+comment on function app_hidden.add_invoice_item(uuid,text,text,numeric,numeric,uuid,jsonb) is 'BILLING CONTRACT: adds a line to a draft invoice; tax, line total and invoice totals come from the billing triggers. p_links (optional keys): appointment_id, dispensing_item_id, lab_order_id, optical_order_item_id, medicine_id, batch_id, doctor_id, department_id, service_code, discount_percent. Errors: HMS_NOT_FOUND (404: invoice, tax configuration), HMS_DOCUMENT_LOCKED (409: not a draft), HMS_INVOICE_ITEM_INVALID (422), HMS_REFERENCE_NOT_FOUND (422: a linked record).';
 
 revoke execute on function app_hidden.add_invoice_item(uuid,text,text,numeric,numeric,uuid,jsonb) from public;

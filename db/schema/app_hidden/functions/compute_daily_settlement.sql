@@ -4,22 +4,20 @@ CREATE OR REPLACE FUNCTION app_hidden.compute_daily_settlement(p_hospital_id uui
  RETURNS app_public.daily_settlements
  LANGUAGE plpgsql
  SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   v_tz text;
   v_from timestamptz;
   v_to timestamptz;
   v_row app_public.daily_settlements;
-  v_previous text := current_setting('hms.workflow', true);
 begin
   select h.time_zone into v_tz from app_public.hospitals h where h.id = p_hospital_id;
   if v_tz is null then
-    perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such hospital.', 404, jsonb_build_object('entity', 'hospital', 'id', p_hospital_id));
+    perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such hospital.', jsonb_build_object('entity', 'hospital', 'id', p_hospital_id));
   end if;
   v_from := p_date::timestamp at time zone v_tz;
   v_to := (p_date + 1)::timestamp at time zone v_tz;
-  perform set_config('hms.workflow', 'billing', true);
 
   insert into app_public.daily_settlements (hospital_id, settlement_date)
   values (p_hospital_id, p_date)
@@ -57,7 +55,6 @@ begin
          computed_at = now()
    where d.hospital_id = p_hospital_id and d.settlement_date = p_date
   returning * into v_row;
-  perform set_config('hms.workflow', coalesce(v_previous, ''), true);
   return v_row;
 end;
 $function$;

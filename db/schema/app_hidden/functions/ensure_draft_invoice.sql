@@ -11,16 +11,17 @@ declare
 begin
   if p_invoice_type is null or p_invoice_type not in ('outpatient', 'pharmacy', 'optical', 'lab', 'inpatient', 'other') then
     perform app_hidden.raise_error('HMS_INVOICE_TYPE_INVALID',
-      format('Unknown invoice type %s: outpatient, pharmacy, optical, lab, inpatient or other.', coalesce(p_invoice_type, 'null')), 422);
+      format('Unknown invoice type %s: outpatient, pharmacy, optical, lab, inpatient or other.', coalesce(p_invoice_type, 'null')),
+      jsonb_build_object('field', 'invoice_type'));
   end if;
   if not exists (select 1 from app_public.patients p where p.id = p_patient_id and p.hospital_id = p_hospital_id and not p.is_deleted) then
-    perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such patient in this hospital.', 404,
+    perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such patient in this hospital.',
       jsonb_build_object('entity', 'patient', 'id', p_patient_id));
   end if;
   if p_appointment_id is not null
      and not exists (select 1 from app_public.appointments a where a.id = p_appointment_id and a.hospital_id = p_hospital_id
                         and a.patient_id = p_patient_id) then
-    perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such appointment of this patient in this hospital.', 404,
+    perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such appointment of this patient in this hospital.',
       jsonb_build_object('entity', 'appointment', 'id', p_appointment_id));
   end if;
   -- One open draft per patient, type (and appointment): serialise concurrent callers.
@@ -32,10 +33,10 @@ begin
    order by (i.appointment_id is not distinct from p_appointment_id) desc, i.created_at
    limit 1;
   if v_id is null then
-    insert into app_public.invoices (hospital_id, patient_id, appointment_id, invoice_type, status, currency_code,
+    insert into app_public.invoices (hospital_id, patient_id, appointment_id, invoice_type, status, invoice_date, currency_code,
                                      bill_to_name, billing_address_line1, billing_address_line2, billing_city,
                                      billing_state_province, billing_postal_code, billing_country_code)
-    select p_hospital_id, p.id, p_appointment_id, p_invoice_type, 'draft', h.currency_code,
+    select p_hospital_id, p.id, p_appointment_id, p_invoice_type, 'draft', app_hidden.hospital_today(p_hospital_id), h.currency_code,
            p.full_name, p.address_line1, p.address_line2, p.city, p.state_province, p.postal_code, p.country_code
       from app_public.patients p join app_public.hospitals h on h.id = p.hospital_id
      where p.id = p_patient_id and p.hospital_id = p_hospital_id
@@ -45,6 +46,6 @@ begin
 end;
 $function$;
 
-comment on function app_hidden.ensure_draft_invoice(uuid,uuid,text,uuid) is 'BILLING CONTRACT: the patient''s open draft invoice of that type (and appointment when given), created if none. Errors: HMS_INVOICE_TYPE_INVALID (422), HMS_NOT_FOUND (404).';
+comment on function app_hidden.ensure_draft_invoice(uuid,uuid,text,uuid) is 'BILLING CONTRACT: the patient''s open draft invoice of that type (and appointment when given), created if none (dated the hospital''s today). Errors: HMS_INVOICE_TYPE_INVALID (422), HMS_NOT_FOUND (404).';
 
 revoke execute on function app_hidden.ensure_draft_invoice(uuid,uuid,text,uuid) from public;

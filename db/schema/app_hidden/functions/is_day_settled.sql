@@ -4,7 +4,7 @@ CREATE OR REPLACE FUNCTION app_hidden.is_day_settled(p_hospital_id uuid, p_day d
  RETURNS boolean
  LANGUAGE sql
  STABLE SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
   select exists (select 1 from app_public.daily_settlements d
                   where d.hospital_id = p_hospital_id and d.settlement_date = p_day and d.status = 'settled');

@@ -4,7 +4,7 @@ CREATE OR REPLACE FUNCTION app_hidden.tg__settled_day_lock()
  RETURNS trigger
  LANGUAGE plpgsql
  SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   v_new_at timestamptz;
@@ -18,19 +18,19 @@ begin
     v_new_at := NEW.processed_at;
     v_old_at := case when TG_OP = 'UPDATE' then OLD.processed_at end;
   end if;
-  foreach v_day in array array[app_hidden.billing_local_date(NEW.hospital_id, v_new_at),
-                               app_hidden.billing_local_date(NEW.hospital_id, v_old_at)] loop
+  foreach v_day in array array[app_hidden.hospital_local_date(NEW.hospital_id, v_new_at),
+                               app_hidden.hospital_local_date(NEW.hospital_id, v_old_at)] loop
     if v_day is not null and app_hidden.is_day_settled(NEW.hospital_id, v_day) then
       perform app_hidden.raise_error('HMS_DAY_SETTLED',
         format('The day %s is settled: no %s may be recorded or changed in it (reopen the day first).', v_day,
                case TG_TABLE_NAME when 'payments' then 'payment' else 'refund' end),
-        409, jsonb_build_object('settlement_date', v_day));
+        jsonb_build_object('settlement_date', v_day));
     end if;
   end loop;
   return NEW;
 end;
 $function$;
 
-comment on function app_hidden.tg__settled_day_lock() is 'BEFORE INSERT/UPDATE on payments and refunds: refuses a row dated (payment_date / processed_at, hospital-local) in a settled day (HMS_DAY_SETTLED).';
+comment on function app_hidden.tg__settled_day_lock() is 'BEFORE INSERT/UPDATE on payments and refunds (_300_settled_day_lock), for every writer: refuses a row dated (payment_date / processed_at, hospital-local) in a settled day (HMS_DAY_SETTLED).';
 
 revoke execute on function app_hidden.tg__settled_day_lock() from public;

@@ -4,18 +4,19 @@ CREATE OR REPLACE FUNCTION app_hidden.tg_invoice_items__compute()
  RETURNS trigger
  LANGUAGE plpgsql
  SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
   v_rate numeric;
   v_gross numeric;
   v_net numeric;
+  v_today date;
 begin
   if NEW.line_number is null then
     NEW.line_number := coalesce((select max(it.line_number) from app_public.invoice_items it
                                   where it.hospital_id = NEW.hospital_id and it.invoice_id = NEW.invoice_id), 0) + 1;
   end if;
-  -- Tax rate: explicit (non-zero) rate kept; else the configuration's rate; else the category default.
+  -- Tax rate: an explicit (non-zero) rate is kept; else the configuration's rate; else the category's default rule.
   if TG_OP = 'INSERT' or NEW.tax_configuration_id is distinct from OLD.tax_configuration_id
      or NEW.item_type is distinct from OLD.item_type then
     if NEW.tax_configuration_id is not null then
@@ -25,11 +26,12 @@ begin
         NEW.tax_percent := coalesce(v_rate, NEW.tax_percent);
       end if;
     elsif TG_OP = 'INSERT' and NEW.tax_percent = 0 then
+      v_today := app_hidden.hospital_today(NEW.hospital_id);
       select t.id, t.rate_percent into NEW.tax_configuration_id, v_rate
         from app_public.tax_configurations t
        where t.hospital_id = NEW.hospital_id and t.is_active and t.is_default
          and t.applies_to = app_hidden.tax_category_of_item_type(NEW.item_type)
-         and t.effective_from <= current_date and (t.effective_to is null or t.effective_to >= current_date)
+         and t.effective_from <= v_today and (t.effective_to is null or t.effective_to >= v_today)
        order by t.effective_from desc
        limit 1;
       NEW.tax_percent := coalesce(v_rate, 0);
@@ -50,6 +52,6 @@ begin
 end;
 $function$;
 
-comment on function app_hidden.tg_invoice_items__compute() is 'BEFORE INSERT/UPDATE on invoice_items: line number, tax rate (given, from tax_configuration_id, or the category''s default rule), discount, tax and line total rounded to cents; price_includes_tax extracts the tax from the price.';
+comment on function app_hidden.tg_invoice_items__compute() is 'BEFORE INSERT/UPDATE on invoice_items (_200_compute): line number, tax rate (given, from tax_configuration_id, or the category''s default rule in force on the hospital''s day), discount, tax and line total rounded to cents; price_includes_tax extracts the tax from the price.';
 
 revoke execute on function app_hidden.tg_invoice_items__compute() from public;

@@ -7,24 +7,21 @@ CREATE OR REPLACE FUNCTION app_public.add_invoice_item(invoice_id uuid, item_typ
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.billing_require('billing.write');
-  v_invoice app_public.invoices;
+  v_hospital uuid := app_hidden.require_permission('billing.write');
+  v_invoice app_public.invoices := app_hidden.lock_or_404(null::app_public.invoices, add_invoice_item.invoice_id);
   v_id uuid;
-  v_row app_public.invoice_items;
 begin
-  v_invoice := app_hidden.billing_lock_invoice(v_hospital, add_invoice_item.invoice_id);
   v_id := app_hidden.add_invoice_item(v_invoice.id, add_invoice_item.item_type, add_invoice_item.description,
             add_invoice_item.quantity, add_invoice_item.unit_price, add_invoice_item.tax_configuration_id,
             jsonb_strip_nulls(jsonb_build_object('discount_percent', add_invoice_item.discount_percent,
                                                  'service_code', add_invoice_item.service_code,
                                                  'doctor_id', add_invoice_item.doctor_id,
                                                  'department_id', add_invoice_item.department_id)));
-  select * into v_row from app_public.invoice_items it where it.id = v_id;
-  return v_row;
+  return app_hidden.find_or_404(null::app_public.invoice_items, v_id);
 end;
 $function$;
 
-comment on function app_public.add_invoice_item(uuid,text,text,numeric,numeric,uuid,numeric,text,uuid,uuid) is 'Adds a line to a draft invoice; discount, tax (from tax_configuration_id or the hospital''s default rule for the item type) and totals are computed. Needs billing.write. item_type: consultation, procedure, medicine, lab_test, optical, room, service, package or other. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_INVOICE_NOT_DRAFT, 422 HMS_INVOICE_ITEM_INVALID.';
+comment on function app_public.add_invoice_item(uuid,text,text,numeric,numeric,uuid,numeric,text,uuid,uuid) is 'Adds a line to a draft invoice; discount, tax (from tax_configuration_id or the hospital''s default rule for the item type) and totals are computed. Needs billing.write. item_type: consultation, procedure, medicine, lab_test, optical, room, service, package or other. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND (invoice, tax configuration), 409 HMS_DOCUMENT_LOCKED (not a draft), 422 HMS_INVOICE_ITEM_INVALID, 422 HMS_REFERENCE_NOT_FOUND (doctor, department).';
 
 revoke execute on function app_public.add_invoice_item(uuid,text,text,numeric,numeric,uuid,numeric,text,uuid,uuid) from public;
 grant execute on function app_public.add_invoice_item(uuid,text,text,numeric,numeric,uuid,numeric,text,uuid,uuid) to hms_staff;

@@ -7,21 +7,16 @@ CREATE OR REPLACE FUNCTION app_public.approve_refund(refund_id uuid)
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.billing_require('billing.refund');
-  v_row app_public.refunds;
+  v_hospital uuid := app_hidden.require_permission('billing.refund');
+  v_row app_public.refunds := app_hidden.lock_or_404(null::app_public.refunds, approve_refund.refund_id);
 begin
-  v_row := app_hidden.billing_lock_refund(v_hospital, approve_refund.refund_id);
-  if v_row.status <> 'requested' then
-    perform app_hidden.raise_error('HMS_ILLEGAL_TRANSITION', format('A refund cannot go from %s to approved.', v_row.status), 409,
-      jsonb_build_object('from', v_row.status, 'to', 'approved'));
-  end if;
-  update app_public.refunds r set status = 'approved', approved_at = now(), approved_by = app_hidden.current_user_id()
-   where r.id = v_row.id returning * into v_row;
+  perform app_hidden.require_transition('app_public.refunds', v_row.status, 'approved');
+  update app_public.refunds r set status = 'approved' where r.id = v_row.id returning * into v_row;
   return v_row;
 end;
 $function$;
 
-comment on function app_public.approve_refund(uuid) is 'Approves a requested refund; above hospital_settings.refund_approval_threshold the approver must not be the requester. Needs billing.refund. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_ILLEGAL_TRANSITION, 409 HMS_APPROVAL_BY_OTHER_USER.';
+comment on function app_public.approve_refund(uuid) is 'Approves a requested refund (approved_at/by stamped); above hospital_settings.refund_approval_threshold the approver must not be the requester. Needs billing.refund. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_ILLEGAL_TRANSITION, 409 HMS_APPROVAL_BY_OTHER_USER.';
 
 revoke execute on function app_public.approve_refund(uuid) from public;
 grant execute on function app_public.approve_refund(uuid) to hms_staff;

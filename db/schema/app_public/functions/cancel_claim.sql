@@ -7,26 +7,21 @@ CREATE OR REPLACE FUNCTION app_public.cancel_claim(claim_id uuid, reason text DE
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.insurance_begin('insurance.manage');
-  v_row app_public.insurance_claims := app_hidden.insurance_lock_claim(v_hospital, cancel_claim.claim_id);
+  v_hospital uuid := app_hidden.require_permission('insurance.manage');
+  v_row app_public.insurance_claims := app_hidden.lock_or_404(null::app_public.insurance_claims, cancel_claim.claim_id);
 begin
-  perform app_hidden.insurance_assert_transition('claim', v_row.status, 'cancelled',
-    '{"draft": ["cancelled"], "submitted": ["cancelled"]}'::jsonb);
-  if v_row.status = 'cancelled' then
-    perform app_hidden.insurance_assert_transition('claim', 'cancelled', 'cancelled_again', '{}'::jsonb);
-  end if;
+  perform app_hidden.require_transition('app_public.insurance_claims', v_row.status, 'cancelled');
   update app_public.insurance_claims c
      set status = 'cancelled',
          notes = case when nullif(trim(cancel_claim.reason), '') is null then c.notes
                       else concat_ws(E'\n', c.notes, 'Cancelled: ' || trim(cancel_claim.reason)) end
    where c.id = v_row.id
   returning * into v_row;
-  perform set_config('hms.workflow', '', true);
   return v_row;
 end;
 $function$;
 
-comment on function app_public.cancel_claim(uuid,text) is 'Withdraws a draft or submitted claim (status cancelled; the reason is appended to the notes). Needs insurance.manage. Errors: 401, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_ILLEGAL_TRANSITION.';
+comment on function app_public.cancel_claim(uuid,text) is 'Withdraws a draft or submitted claim (status cancelled; the reason is appended to the notes). Needs insurance.manage. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_ILLEGAL_TRANSITION.';
 
 revoke execute on function app_public.cancel_claim(uuid,text) from public;
 grant execute on function app_public.cancel_claim(uuid,text) to hms_staff;

@@ -7,79 +7,65 @@ CREATE OR REPLACE FUNCTION app_public.create_claim(invoice_id uuid, policy_id uu
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.insurance_begin('insurance.manage');
-  v_invoice app_public.invoices;
-  v_policy app_public.insurance_policies;
+  v_hospital uuid := app_hidden.require_permission('insurance.manage');
+  -- The invoice's row lock serialises claims on it: one live claim per invoice.
+  v_invoice app_public.invoices := app_hidden.lock_or_404(null::app_public.invoices, create_claim.invoice_id);
+  v_policy app_public.insurance_policies := app_hidden.find_or_404(null::app_public.insurance_policies, create_claim.policy_id);
   v_pre app_public.pre_authorizations;
   v_amount numeric;
   v_row app_public.insurance_claims;
 begin
-  select * into v_invoice from app_public.invoices i
-   where i.id = create_claim.invoice_id and i.hospital_id = v_hospital and not i.is_deleted;
-  if not found then
-    perform app_hidden.insurance_not_found('invoice', create_claim.invoice_id);
-  end if;
-  select * into v_policy from app_public.insurance_policies p
-   where p.id = create_claim.policy_id and p.hospital_id = v_hospital and not p.is_deleted;
-  if not found then
-    perform app_hidden.insurance_not_found('insurance_policy', create_claim.policy_id);
-  end if;
   if create_claim.claim_type is null or create_claim.claim_type not in ('cashless', 'reimbursement') then
-    perform app_hidden.raise_error('HMS_CLAIM_TYPE_INVALID', 'The claim type must be cashless or reimbursement.', 422,
+    perform app_hidden.raise_error('HMS_CLAIM_TYPE_INVALID', 'The claim type must be cashless or reimbursement.',
       jsonb_build_object('claim_type', create_claim.claim_type));
   end if;
   if v_invoice.status not in ('issued', 'partially_paid', 'paid') then
     perform app_hidden.raise_error('HMS_INVOICE_NOT_ISSUED',
-      format('Invoice %s is %s: only an issued invoice can be claimed.', v_invoice.invoice_number, v_invoice.status), 409,
+      format('Invoice %s is %s: only an issued invoice can be claimed.', v_invoice.invoice_number, v_invoice.status),
       jsonb_build_object('invoice_id', v_invoice.id, 'status', v_invoice.status));
   end if;
   if v_invoice.patient_id <> v_policy.patient_id then
-    perform app_hidden.raise_error('HMS_POLICY_PATIENT_MISMATCH', 'The invoice is not for the patient this policy covers.', 422,
+    perform app_hidden.raise_error('HMS_POLICY_PATIENT_MISMATCH', 'The invoice is not for the patient this policy covers.',
       jsonb_build_object('invoice_patient_id', v_invoice.patient_id, 'policy_patient_id', v_policy.patient_id));
   end if;
   if v_policy.status <> 'active' or v_invoice.invoice_date < coalesce(v_policy.valid_from, v_invoice.invoice_date)
      or v_invoice.invoice_date > coalesce(v_policy.valid_to, v_invoice.invoice_date) then
     perform app_hidden.raise_error('HMS_POLICY_NOT_ACTIVE',
-      format('The policy %s was not active on the invoice date %s.', v_policy.policy_number, v_invoice.invoice_date), 422,
+      format('The policy %s was not active on the invoice date %s.', v_policy.policy_number, v_invoice.invoice_date),
       jsonb_build_object('policy_id', v_policy.id, 'status', v_policy.status, 'valid_from', v_policy.valid_from, 'valid_to', v_policy.valid_to));
   end if;
-  -- one live claim per invoice (serialised on the invoice row)
-  perform 1 from app_public.invoices i where i.id = v_invoice.id for update;
   if exists (select 1 from app_public.insurance_claims c
               where c.hospital_id = v_hospital and c.invoice_id = v_invoice.id and not c.is_deleted
                 and c.status not in ('cancelled', 'denied')) then
-    perform app_hidden.raise_error('HMS_CLAIM_EXISTS', 'This invoice already has an open or settled claim.', 409,
+    perform app_hidden.raise_error('HMS_CLAIM_EXISTS', 'This invoice already has an open or settled claim.',
       jsonb_build_object('invoice_id', v_invoice.id));
   end if;
   if create_claim.pre_authorization_id is not null then
-    select * into v_pre from app_public.pre_authorizations p
-     where p.id = create_claim.pre_authorization_id and p.hospital_id = v_hospital and not p.is_deleted
-       for update;
-    if not found then
-      perform app_hidden.insurance_not_found('pre_authorization', create_claim.pre_authorization_id);
-    end if;
+    v_pre := app_hidden.lock_or_404(null::app_public.pre_authorizations, create_claim.pre_authorization_id);
     if v_pre.policy_id <> v_policy.id then
-      perform app_hidden.raise_error('HMS_PRE_AUTHORIZATION_MISMATCH', 'The pre-authorization belongs to another policy.', 422);
+      perform app_hidden.raise_error('HMS_PRE_AUTHORIZATION_MISMATCH', 'The pre-authorization belongs to another policy.',
+        jsonb_build_object('pre_authorization_id', v_pre.id, 'policy_id', v_pre.policy_id));
     end if;
     if v_pre.status not in ('approved', 'partially_approved') then
       perform app_hidden.raise_error('HMS_PRE_AUTHORIZATION_NOT_APPROVED',
-        format('The pre-authorization is %s, not approved.', v_pre.status), 409, jsonb_build_object('status', v_pre.status));
+        format('The pre-authorization is %s, not approved.', v_pre.status), jsonb_build_object('status', v_pre.status));
     end if;
-    if v_pre.valid_until is not null and v_pre.valid_until < current_date then
+    if v_pre.valid_until is not null and v_pre.valid_until < app_hidden.hospital_today(v_hospital) then
       perform app_hidden.raise_error('HMS_PRE_AUTHORIZATION_NOT_APPROVED',
-        format('The pre-authorization expired on %s.', v_pre.valid_until), 409, jsonb_build_object('valid_until', v_pre.valid_until));
+        format('The pre-authorization expired on %s.', v_pre.valid_until), jsonb_build_object('valid_until', v_pre.valid_until));
     end if;
     if exists (select 1 from app_public.insurance_claims c
                 where c.hospital_id = v_hospital and c.pre_authorization_id = v_pre.id and not c.is_deleted
                   and c.status not in ('cancelled', 'denied')) then
-      perform app_hidden.raise_error('HMS_PRE_AUTHORIZATION_IN_USE', 'Another claim already uses this pre-authorization.', 409);
+      perform app_hidden.raise_error('HMS_PRE_AUTHORIZATION_IN_USE', 'Another claim already uses this pre-authorization.',
+        jsonb_build_object('pre_authorization_id', v_pre.id));
     end if;
   end if;
 
   v_amount := app_hidden.insurance_claimable_amount(v_invoice.total_amount, v_policy, v_pre.approved_amount);
   if v_amount <= 0 then
     perform app_hidden.raise_error('HMS_CLAIM_NOTHING_TO_CLAIM',
-      'Under this policy the insurer owes nothing on this invoice (coverage, co-pay or limits).', 422,
+      'Under this policy the insurer owes nothing on this invoice (coverage, co-pay or limits).',
       jsonb_build_object('invoice_total', v_invoice.total_amount, 'coverage_percent', v_policy.coverage_percent,
                          'co_pay_amount', v_policy.co_pay_amount, 'remaining_limit', v_policy.remaining_limit));
   end if;
@@ -91,12 +77,11 @@ begin
     (v_hospital, v_invoice.id, v_policy.id, v_policy.provider_id, v_policy.patient_id, v_pre.id, create_claim.claim_type,
      v_amount, coalesce(v_pre.diagnosis_codes, '{}'))
   returning * into v_row;
-  perform set_config('hms.workflow', '', true);
   return v_row;
 end;
 $function$;
 
-comment on function app_public.create_claim(uuid,uuid,text,uuid) is 'Drafts a claim for the insurer''s share of an issued invoice: claimed_amount = total × coverage% − total × co-pay% − co-pay amount, capped by the per-visit limit, the remaining (else annual) limit and the pre-authorized amount. Needs insurance.manage. Errors: 401, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND (invoice, policy, pre-authorization), 409 HMS_INVOICE_NOT_ISSUED, HMS_CLAIM_EXISTS, HMS_PRE_AUTHORIZATION_NOT_APPROVED, HMS_PRE_AUTHORIZATION_IN_USE, 422 HMS_CLAIM_TYPE_INVALID, HMS_POLICY_PATIENT_MISMATCH, HMS_POLICY_NOT_ACTIVE, HMS_PRE_AUTHORIZATION_MISMATCH, HMS_CLAIM_NOTHING_TO_CLAIM.';
+comment on function app_public.create_claim(uuid,uuid,text,uuid) is 'Drafts a claim for the insurer''s share of an issued invoice: claimed_amount = total × coverage% − total × co-pay% − co-pay amount, capped by the per-visit limit, the remaining (else annual) limit and the pre-authorized amount. Needs insurance.manage. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND (invoice, policy, pre-authorization), 409 HMS_INVOICE_NOT_ISSUED, HMS_CLAIM_EXISTS, HMS_PRE_AUTHORIZATION_NOT_APPROVED, HMS_PRE_AUTHORIZATION_IN_USE, 422 HMS_CLAIM_TYPE_INVALID, HMS_POLICY_PATIENT_MISMATCH, HMS_POLICY_NOT_ACTIVE, HMS_PRE_AUTHORIZATION_MISMATCH, HMS_CLAIM_NOTHING_TO_CLAIM.';
 
 revoke execute on function app_public.create_claim(uuid,uuid,text,uuid) from public;
 grant execute on function app_public.create_claim(uuid,uuid,text,uuid) to hms_staff;

@@ -7,16 +7,11 @@ CREATE OR REPLACE FUNCTION app_public.create_invoice(patient_id uuid, invoice_ty
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.billing_require('billing.write');
-  v_id uuid;
-  v_row app_public.invoices;
+  v_hospital uuid := app_hidden.require_permission('billing.write');
+  v_patient app_public.patients := app_hidden.find_or_404(null::app_public.patients, create_invoice.patient_id);
 begin
-  if not exists (select 1 from app_public.patients p where p.id = create_invoice.patient_id and p.hospital_id = v_hospital and not p.is_deleted) then
-    perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such patient in this hospital.', 404, jsonb_build_object('entity', 'patient', 'id', create_invoice.patient_id));
-  end if;
-  v_id := app_hidden.ensure_draft_invoice(v_hospital, create_invoice.patient_id, create_invoice.invoice_type, create_invoice.appointment_id);
-  select * into v_row from app_public.invoices i where i.id = v_id;
-  return v_row;
+  return app_hidden.find_or_404(null::app_public.invoices,
+    app_hidden.ensure_draft_invoice(v_hospital, v_patient.id, create_invoice.invoice_type, create_invoice.appointment_id));
 end;
 $function$;
 

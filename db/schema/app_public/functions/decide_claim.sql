@@ -7,33 +7,28 @@ CREATE OR REPLACE FUNCTION app_public.decide_claim(claim_id uuid, decision text,
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.insurance_begin('insurance.manage');
-  v_row app_public.insurance_claims := app_hidden.insurance_lock_claim(v_hospital, decide_claim.claim_id);
-  v_total numeric;
+  v_hospital uuid := app_hidden.require_permission('insurance.manage');
+  v_row app_public.insurance_claims := app_hidden.lock_or_404(null::app_public.insurance_claims, decide_claim.claim_id);
+  v_invoice app_public.invoices;
   v_amount numeric;
 begin
   if decide_claim.decision is null
      or decide_claim.decision not in ('under_review', 'approved', 'partially_approved', 'denied') then
     perform app_hidden.raise_error('HMS_DECISION_INVALID',
-      'The decision must be under_review, approved, partially_approved or denied.', 422,
+      'The decision must be under_review, approved, partially_approved or denied.',
       jsonb_build_object('decision', decide_claim.decision));
   end if;
   if v_row.status = 'submitted' and decide_claim.decision <> 'under_review' then
-    -- the payer's answer implies it reviewed the claim: pass through under_review
+    -- The payer's answer implies it reviewed the claim: pass through under_review.
     update app_public.insurance_claims c set status = 'under_review' where c.id = v_row.id returning * into v_row;
   end if;
-  perform app_hidden.insurance_assert_transition('claim', v_row.status, decide_claim.decision,
-    '{"submitted": ["under_review"], "under_review": ["approved", "partially_approved", "denied"]}'::jsonb);
-  if v_row.status = decide_claim.decision then
-    perform app_hidden.insurance_assert_transition('claim', v_row.status, decide_claim.decision, '{}'::jsonb);
-  end if;
+  perform app_hidden.require_transition('app_public.insurance_claims', v_row.status, decide_claim.decision);
 
   if decide_claim.decision = 'under_review' then
     update app_public.insurance_claims c
        set status = 'under_review',
            insurer_claim_reference = coalesce(decide_claim.insurer_claim_reference, c.insurer_claim_reference)
      where c.id = v_row.id returning * into v_row;
-    perform set_config('hms.workflow', '', true);
     return v_row;
   end if;
 
@@ -41,60 +36,53 @@ begin
     v_amount := coalesce(decide_claim.approved_amount, v_row.claimed_amount);
     if v_amount <> v_row.claimed_amount then
       perform app_hidden.raise_error('HMS_APPROVED_AMOUNT_INVALID',
-        format('A full approval is for the claimed %s; use partially_approved for less.', v_row.claimed_amount), 422,
+        format('A full approval is for the claimed %s; use partially_approved for less.', v_row.claimed_amount),
         jsonb_build_object('claimed_amount', v_row.claimed_amount, 'approved_amount', v_amount));
     end if;
   elsif decide_claim.decision = 'partially_approved' then
     v_amount := decide_claim.approved_amount;
     if v_amount is null or v_amount < 0 or v_amount >= v_row.claimed_amount then
       perform app_hidden.raise_error('HMS_APPROVED_AMOUNT_INVALID',
-        format('A partial approval needs an amount from 0 to below the claimed %s.', v_row.claimed_amount), 422,
+        format('A partial approval needs an amount from 0 to below the claimed %s.', v_row.claimed_amount),
         jsonb_build_object('claimed_amount', v_row.claimed_amount, 'approved_amount', v_amount));
     end if;
   else
-    if length(trim(coalesce(decide_claim.denial_reason, ''))) = 0 then
-      perform app_hidden.raise_error('HMS_DENIAL_REASON_REQUIRED', 'Say why the payer denied the claim.', 422);
-    end if;
     v_amount := 0;
   end if;
 
-  select i.total_amount into v_total from app_public.invoices i
-   where i.id = v_row.invoice_id and i.hospital_id = v_hospital
-     for update;
-  v_amount := least(v_amount, v_total);
+  v_invoice := app_hidden.lock_or_404(null::app_public.invoices, v_row.invoice_id);
+  v_amount := least(v_amount, v_invoice.total_amount);
 
   update app_public.insurance_claims c
      set status = decide_claim.decision,
          approved_amount = case when decide_claim.decision = 'denied' then null else v_amount end,
-         patient_responsibility = v_total - v_amount,
-         denial_reason = case when decide_claim.decision = 'denied' then trim(decide_claim.denial_reason) else c.denial_reason end,
+         patient_responsibility = v_invoice.total_amount - v_amount,
+         denial_reason = case when decide_claim.decision = 'denied' then nullif(trim(decide_claim.denial_reason), '') else c.denial_reason end,
          denial_code = case when decide_claim.decision = 'denied' then decide_claim.denial_code else c.denial_code end,
-         insurer_claim_reference = coalesce(decide_claim.insurer_claim_reference, c.insurer_claim_reference),
-         decided_at = now()
+         insurer_claim_reference = coalesce(decide_claim.insurer_claim_reference, c.insurer_claim_reference)
    where c.id = v_row.id
   returning * into v_row;
 
-  -- the invoice's split between insurer and patient
+  -- The invoice's split between insurer and patient.
   update app_public.invoices i
      set insurance_amount = v_amount,
          patient_amount = i.total_amount - v_amount
-   where i.id = v_row.invoice_id and i.hospital_id = v_hospital;
+   where i.id = v_invoice.id;
 
   if v_amount > 0 then
     update app_public.insurance_policies p
        set remaining_limit = greatest(p.remaining_limit - v_amount, 0)
-     where p.id = v_row.policy_id and p.remaining_limit is not null;
+     where p.id = v_row.policy_id and p.hospital_id = v_hospital and p.remaining_limit is not null;
     if v_row.pre_authorization_id is not null then
-      update app_public.pre_authorizations p set status = 'used', used_at = now()
-       where p.id = v_row.pre_authorization_id and p.status in ('approved', 'partially_approved');
+      update app_public.pre_authorizations p set status = 'used'
+       where p.id = v_row.pre_authorization_id and p.hospital_id = v_hospital and p.status in ('approved', 'partially_approved');
     end if;
   end if;
-  perform set_config('hms.workflow', '', true);
   return v_row;
 end;
 $function$;
 
-comment on function app_public.decide_claim(uuid,text,numeric,text,text,text) is 'Records the payer''s decision on a submitted claim: under_review, approved (the claimed amount), partially_approved (approved_amount below it) or denied (denial_reason). An approval sets the invoice''s insurance_amount = approved and patient_amount = total − approved, lowers the policy''s remaining_limit and marks the pre-authorization used. Needs insurance.manage. Errors: 401, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 422 HMS_DECISION_INVALID, HMS_APPROVED_AMOUNT_INVALID, HMS_DENIAL_REASON_REQUIRED, 409 HMS_ILLEGAL_TRANSITION.';
+comment on function app_public.decide_claim(uuid,text,numeric,text,text,text) is 'Records the payer''s decision on a submitted claim (decided_at stamped): under_review, approved (the claimed amount), partially_approved (approved_amount below it) or denied (denial_reason). An approval sets the invoice''s insurance_amount = approved and patient_amount = total − approved, lowers the policy''s remaining_limit and marks the pre-authorization used. Needs insurance.manage. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_ILLEGAL_TRANSITION, 422 HMS_DECISION_INVALID, HMS_APPROVED_AMOUNT_INVALID, HMS_REASON_REQUIRED (a denial).';
 
 revoke execute on function app_public.decide_claim(uuid,text,numeric,text,text,text) from public;
 grant execute on function app_public.decide_claim(uuid,text,numeric,text,text,text) to hms_staff;

@@ -7,66 +7,51 @@ CREATE OR REPLACE FUNCTION app_public.decide_pre_authorization(pre_authorization
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.insurance_begin('insurance.manage');
-  v_row app_public.pre_authorizations;
+  v_hospital uuid := app_hidden.require_permission('insurance.manage');
+  v_row app_public.pre_authorizations := app_hidden.lock_or_404(null::app_public.pre_authorizations, decide_pre_authorization.pre_authorization_id);
   v_amount numeric;
 begin
-  select * into v_row from app_public.pre_authorizations p
-   where p.id = decide_pre_authorization.pre_authorization_id and p.hospital_id = v_hospital and not p.is_deleted
-     for update;
-  if not found then
-    perform app_hidden.insurance_not_found('pre_authorization', decide_pre_authorization.pre_authorization_id);
-  end if;
   if decide_pre_authorization.decision is null
      or decide_pre_authorization.decision not in ('approved', 'partially_approved', 'denied', 'cancelled') then
     perform app_hidden.raise_error('HMS_DECISION_INVALID',
-      'The decision must be approved, partially_approved, denied or cancelled.', 422,
+      'The decision must be approved, partially_approved, denied or cancelled.',
       jsonb_build_object('decision', decide_pre_authorization.decision));
   end if;
-  perform app_hidden.insurance_assert_transition('pre-authorization', v_row.status, decide_pre_authorization.decision,
-    '{"requested": ["approved", "partially_approved", "denied", "cancelled"]}'::jsonb);
-  if v_row.status = decide_pre_authorization.decision then
-    perform app_hidden.insurance_assert_transition('pre-authorization', v_row.status, decide_pre_authorization.decision, '{}'::jsonb);
-  end if;
+  perform app_hidden.require_transition('app_public.pre_authorizations', v_row.status, decide_pre_authorization.decision);
 
   if decide_pre_authorization.decision = 'approved' then
     v_amount := coalesce(decide_pre_authorization.approved_amount, v_row.requested_amount);
     if v_amount <> v_row.requested_amount then
       perform app_hidden.raise_error('HMS_APPROVED_AMOUNT_INVALID',
-        'A full approval is for the requested amount; use partially_approved for less.', 422,
+        'A full approval is for the requested amount; use partially_approved for less.',
         jsonb_build_object('requested_amount', v_row.requested_amount, 'approved_amount', v_amount));
     end if;
   elsif decide_pre_authorization.decision = 'partially_approved' then
     v_amount := decide_pre_authorization.approved_amount;
     if v_amount is null or v_amount <= 0 or v_amount >= v_row.requested_amount then
       perform app_hidden.raise_error('HMS_APPROVED_AMOUNT_INVALID',
-        format('A partial approval needs an amount above 0 and below the requested %s.', v_row.requested_amount), 422,
+        format('A partial approval needs an amount above 0 and below the requested %s.', v_row.requested_amount),
         jsonb_build_object('requested_amount', v_row.requested_amount, 'approved_amount', v_amount));
     end if;
-  elsif decide_pre_authorization.decision = 'denied' then
-    if length(trim(coalesce(decide_pre_authorization.denial_reason, ''))) = 0 then
-      perform app_hidden.raise_error('HMS_DENIAL_REASON_REQUIRED', 'Say why the payer denied it.', 422);
-    end if;
   end if;
-  if decide_pre_authorization.valid_until is not null and decide_pre_authorization.valid_until < current_date then
-    perform app_hidden.raise_error('HMS_VALIDITY_INVALID', 'valid_until cannot be in the past.', 422);
+  if decide_pre_authorization.valid_until is not null and decide_pre_authorization.valid_until < app_hidden.hospital_today(v_hospital) then
+    perform app_hidden.raise_error('HMS_VALIDITY_INVALID', 'valid_until cannot be in the past.', jsonb_build_object('field', 'valid_until'));
   end if;
 
   update app_public.pre_authorizations p
      set status = decide_pre_authorization.decision,
          approved_amount = v_amount,
          insurer_reference = coalesce(decide_pre_authorization.insurer_reference, p.insurer_reference),
-         denial_reason = case when decide_pre_authorization.decision = 'denied' then trim(decide_pre_authorization.denial_reason) else p.denial_reason end,
-         valid_until = coalesce(decide_pre_authorization.valid_until, p.valid_until),
-         decided_at = case when decide_pre_authorization.decision = 'cancelled' then p.decided_at else now() end
+         denial_reason = case when decide_pre_authorization.decision = 'denied' then nullif(trim(decide_pre_authorization.denial_reason), '')
+                              else p.denial_reason end,
+         valid_until = coalesce(decide_pre_authorization.valid_until, p.valid_until)
    where p.id = v_row.id
   returning * into v_row;
-  perform set_config('hms.workflow', '', true);
   return v_row;
 end;
 $function$;
 
-comment on function app_public.decide_pre_authorization(uuid,text,numeric,text,text,date) is 'Records the payer''s answer to a requested pre-authorization: approved (for the requested amount), partially_approved (approved_amount below it), denied (denial_reason) or cancelled. Needs insurance.manage. Errors: 401, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 422 HMS_DECISION_INVALID, HMS_APPROVED_AMOUNT_INVALID, HMS_DENIAL_REASON_REQUIRED, HMS_VALIDITY_INVALID, 409 HMS_ILLEGAL_TRANSITION (not requested any more).';
+comment on function app_public.decide_pre_authorization(uuid,text,numeric,text,text,date) is 'Records the payer''s answer to a requested pre-authorization (decided_at stamped): approved (for the requested amount), partially_approved (approved_amount below it), denied (denial_reason) or cancelled. Needs insurance.manage. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_ILLEGAL_TRANSITION (not requested any more), 422 HMS_DECISION_INVALID, HMS_APPROVED_AMOUNT_INVALID, HMS_REASON_REQUIRED (a denial), HMS_VALIDITY_INVALID.';
 
 revoke execute on function app_public.decide_pre_authorization(uuid,text,numeric,text,text,date) from public;
 grant execute on function app_public.decide_pre_authorization(uuid,text,numeric,text,text,date) to hms_staff;

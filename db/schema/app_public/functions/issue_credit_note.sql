@@ -7,51 +7,51 @@ CREATE OR REPLACE FUNCTION app_public.issue_credit_note(invoice_id uuid, amount 
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.billing_require('billing.refund');
-  v_invoice app_public.invoices;
+  v_hospital uuid := app_hidden.require_permission('billing.refund');
+  v_invoice app_public.invoices := app_hidden.lock_or_404(null::app_public.invoices, issue_credit_note.invoice_id);
   v_row app_public.credit_notes;
   v_tax numeric;
-  v_previous text := current_setting('hms.workflow', true);
 begin
-  v_invoice := app_hidden.billing_lock_invoice(v_hospital, issue_credit_note.invoice_id);
   if v_invoice.status not in ('issued', 'partially_paid', 'paid') then
     perform app_hidden.raise_error('HMS_INVOICE_NOT_CREDITABLE',
       format('Invoice %s is %s: credit notes are issued against issued, partially paid or paid invoices.', v_invoice.invoice_number, v_invoice.status),
-      409, jsonb_build_object('invoice_id', v_invoice.id, 'status', v_invoice.status));
+      jsonb_build_object('invoice_id', v_invoice.id, 'status', v_invoice.status));
   end if;
   if issue_credit_note.amount is null or issue_credit_note.amount <= 0 or round(issue_credit_note.amount, 2) <> issue_credit_note.amount then
-    perform app_hidden.raise_error('HMS_AMOUNT_INVALID', 'The amount must be greater than zero, with at most two decimals.', 422,
+    perform app_hidden.raise_error('HMS_AMOUNT_INVALID', 'The amount must be greater than zero, with at most two decimals.',
       jsonb_build_object('field', 'amount'));
   end if;
+  -- The reason is printed on the document (2 to 500 characters), more than a step's reason.
   if length(trim(coalesce(issue_credit_note.reason, ''))) not between 2 and 500 then
-    perform app_hidden.raise_error('HMS_REASON_REQUIRED', 'Say why the invoice is credited (2 to 500 characters).', 422);
+    perform app_hidden.raise_error('HMS_REASON_REQUIRED', 'Say why the invoice is credited (2 to 500 characters).',
+      jsonb_build_object('field', 'reason'));
   end if;
   if issue_credit_note.lines is not null and jsonb_typeof(issue_credit_note.lines) <> 'array' then
-    perform app_hidden.raise_error('HMS_CREDIT_NOTE_LINES_INVALID', 'lines is a JSON array of credited items.', 422);
+    perform app_hidden.raise_error('HMS_CREDIT_NOTE_LINES_INVALID', 'lines is a JSON array of credited items.',
+      jsonb_build_object('field', 'lines'));
   end if;
   if issue_credit_note.amount > v_invoice.total_amount - v_invoice.amount_credited then
     perform app_hidden.raise_error('HMS_CREDIT_EXCEEDS_TOTAL',
       format('%s is more than the %s not yet credited on invoice %s.', issue_credit_note.amount,
              v_invoice.total_amount - v_invoice.amount_credited, v_invoice.invoice_number),
-      422, jsonb_build_object('invoice_id', v_invoice.id, 'creditable', v_invoice.total_amount - v_invoice.amount_credited));
+      jsonb_build_object('invoice_id', v_invoice.id, 'creditable', v_invoice.total_amount - v_invoice.amount_credited));
   end if;
   begin
     v_tax := least(coalesce((select sum((l ->> 'tax_amount')::numeric) from jsonb_array_elements(coalesce(issue_credit_note.lines, '[]')) l), 0),
                    issue_credit_note.amount);
   exception when others then
-    perform app_hidden.raise_error('HMS_CREDIT_NOTE_LINES_INVALID', 'A line''s tax_amount is not a number.', 422);
+    perform app_hidden.raise_error('HMS_CREDIT_NOTE_LINES_INVALID', 'A line''s tax_amount is not a number.',
+      jsonb_build_object('field', 'lines'));
   end;
-  perform set_config('hms.workflow', 'billing', true);
-  insert into app_public.credit_notes (hospital_id, invoice_id, patient_id, amount, tax_amount, reason, status, issued_at, issued_by, lines)
+  insert into app_public.credit_notes (hospital_id, invoice_id, patient_id, amount, tax_amount, reason, status, lines)
   values (v_hospital, v_invoice.id, v_invoice.patient_id, issue_credit_note.amount, greatest(v_tax, 0), trim(issue_credit_note.reason),
-          'issued', now(), app_hidden.current_user_id(), coalesce(issue_credit_note.lines, '[]'))
+          'issued', coalesce(issue_credit_note.lines, '[]'))
   returning * into v_row;
-  perform set_config('hms.workflow', coalesce(v_previous, ''), true);
   return v_row;
 end;
 $function$;
 
-comment on function app_public.issue_credit_note(uuid,numeric,text,jsonb) is 'Issues a numbered credit note reducing what an issued, partially paid or paid invoice asks for (at most total − already credited); lines lists the credited items. Needs billing.refund. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_INVOICE_NOT_CREDITABLE, 422 HMS_AMOUNT_INVALID, 422 HMS_REASON_REQUIRED, 422 HMS_CREDIT_NOTE_LINES_INVALID, 422 HMS_CREDIT_EXCEEDS_TOTAL.';
+comment on function app_public.issue_credit_note(uuid,numeric,text,jsonb) is 'Issues a numbered credit note (issued_at/by stamped) reducing what an issued, partially paid or paid invoice asks for (at most total − already credited); lines lists the credited items. Needs billing.refund. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_INVOICE_NOT_CREDITABLE, 422 HMS_AMOUNT_INVALID, 422 HMS_REASON_REQUIRED, 422 HMS_CREDIT_NOTE_LINES_INVALID, 422 HMS_CREDIT_EXCEEDS_TOTAL.';
 
 revoke execute on function app_public.issue_credit_note(uuid,numeric,text,jsonb) from public;
 grant execute on function app_public.issue_credit_note(uuid,numeric,text,jsonb) to hms_staff;

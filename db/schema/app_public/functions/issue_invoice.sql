@@ -7,21 +7,16 @@ CREATE OR REPLACE FUNCTION app_public.issue_invoice(invoice_id uuid)
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.billing_require('billing.write');
-  v_invoice app_public.invoices;
+  v_hospital uuid := app_hidden.require_permission('billing.write');
+  v_invoice app_public.invoices := app_hidden.lock_or_404(null::app_public.invoices, issue_invoice.invoice_id);
 begin
-  v_invoice := app_hidden.billing_lock_invoice(v_hospital, issue_invoice.invoice_id);
-  if v_invoice.status <> 'draft' then
-    perform app_hidden.raise_error('HMS_ILLEGAL_TRANSITION',
-      format('Invoice %s cannot go from %s to issued.', v_invoice.invoice_number, v_invoice.status), 409,
-      jsonb_build_object('from', v_invoice.status, 'to', 'issued'));
-  end if;
+  perform app_hidden.require_transition('app_public.invoices', v_invoice.status, 'issued');
   update app_public.invoices i set status = 'issued' where i.id = v_invoice.id returning * into v_invoice;
   return v_invoice;
 end;
 $function$;
 
-comment on function app_public.issue_invoice(uuid) is 'Issues a draft invoice: freezes its lines, stamps issued_at/by and sets the due date from hospital_settings.invoice_due_days. Needs billing.write. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_ILLEGAL_TRANSITION (not a draft), 422 HMS_INVOICE_EMPTY (no line).';
+comment on function app_public.issue_invoice(uuid) is 'Issues a draft invoice: freezes its lines and what it charges, stamps issued_at/by and sets the due date from hospital_settings.invoice_due_days (a zero total is paid at once). Needs billing.write. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_ILLEGAL_TRANSITION (not a draft), 422 HMS_INVOICE_EMPTY (no line).';
 
 revoke execute on function app_public.issue_invoice(uuid) from public;
 grant execute on function app_public.issue_invoice(uuid) to hms_staff;

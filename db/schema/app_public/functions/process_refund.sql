@@ -7,30 +7,27 @@ CREATE OR REPLACE FUNCTION app_public.process_refund(refund_id uuid, reference_n
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.billing_require('billing.refund');
-  v_row app_public.refunds;
+  v_hospital uuid := app_hidden.require_permission('billing.refund');
+  v_row app_public.refunds := app_hidden.find_or_404(null::app_public.refunds, process_refund.refund_id);
   v_invoice app_public.invoices;
 begin
-  v_row := app_hidden.billing_lock_refund(v_hospital, process_refund.refund_id);
-  if v_row.status <> 'approved' then
-    perform app_hidden.raise_error('HMS_ILLEGAL_TRANSITION', format('A refund cannot go from %s to processed.', v_row.status), 409,
-      jsonb_build_object('from', v_row.status, 'to', 'processed'));
-  end if;
-  select * into v_invoice from app_public.invoices i where i.id = v_row.invoice_id;
+  -- Never more out than in: the invoice's lock (taken before the refund's, like payments) keeps what was paid true.
+  v_invoice := app_hidden.lock_or_404(null::app_public.invoices, v_row.invoice_id);
+  v_row := app_hidden.lock_or_404(null::app_public.refunds, v_row.id);
+  perform app_hidden.require_transition('app_public.refunds', v_row.status, 'processed');
   if v_row.amount > v_invoice.amount_paid - v_invoice.amount_refunded then
     perform app_hidden.raise_error('HMS_REFUND_EXCEEDS_PAID',
       format('%s is more than the %s still paid on invoice %s.', v_row.amount, v_invoice.amount_paid - v_invoice.amount_refunded, v_invoice.invoice_number),
-      422, jsonb_build_object('invoice_id', v_invoice.id));
+      jsonb_build_object('invoice_id', v_invoice.id));
   end if;
   update app_public.refunds r
-     set status = 'processed', processed_at = now(), processed_by = app_hidden.current_user_id(),
-         reference_number = coalesce(process_refund.reference_number, r.reference_number)
+     set status = 'processed', reference_number = coalesce(process_refund.reference_number, r.reference_number)
    where r.id = v_row.id returning * into v_row;
   return v_row;
 end;
 $function$;
 
-comment on function app_public.process_refund(uuid,text) is 'Pays out an approved refund: it now counts in the invoice''s amount_refunded and in today''s settlement. Needs billing.refund. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_ILLEGAL_TRANSITION, 409 HMS_DAY_SETTLED, 422 HMS_REFUND_EXCEEDS_PAID.';
+comment on function app_public.process_refund(uuid,text) is 'Pays out an approved refund (processed_at/by stamped): it now counts in the invoice''s amount_refunded and in the day''s settlement. Needs billing.refund. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_ILLEGAL_TRANSITION, 409 HMS_DAY_SETTLED, 422 HMS_REFUND_EXCEEDS_PAID.';
 
 revoke execute on function app_public.process_refund(uuid,text) from public;
 grant execute on function app_public.process_refund(uuid,text) to hms_staff;

@@ -7,31 +7,26 @@ CREATE OR REPLACE FUNCTION app_public.record_claim_payment(claim_id uuid, paid_a
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.insurance_begin('insurance.manage');
-  v_row app_public.insurance_claims := app_hidden.insurance_lock_claim(v_hospital, record_claim_payment.claim_id);
+  v_hospital uuid := app_hidden.require_permission('insurance.manage');
+  v_row app_public.insurance_claims := app_hidden.lock_or_404(null::app_public.insurance_claims, record_claim_payment.claim_id);
 begin
-  perform app_hidden.insurance_assert_transition('claim', v_row.status, 'paid',
-    '{"approved": ["paid"], "partially_approved": ["paid"]}'::jsonb);
-  if v_row.status = 'paid' then
-    perform app_hidden.insurance_assert_transition('claim', 'paid', 'paid_again', '{}'::jsonb);
-  end if;
+  perform app_hidden.require_transition('app_public.insurance_claims', v_row.status, 'paid');
   if record_claim_payment.paid_amount is null or record_claim_payment.paid_amount <= 0
      or record_claim_payment.paid_amount > v_row.approved_amount then
     perform app_hidden.raise_error('HMS_CLAIM_PAYMENT_INVALID',
-      format('The payment must be above 0 and at most the approved %s.', v_row.approved_amount), 422,
+      format('The payment must be above 0 and at most the approved %s.', v_row.approved_amount),
       jsonb_build_object('approved_amount', v_row.approved_amount, 'paid_amount', record_claim_payment.paid_amount));
   end if;
   update app_public.insurance_claims c
-     set status = 'paid', paid_amount = record_claim_payment.paid_amount, paid_at = now(),
+     set status = 'paid', paid_amount = record_claim_payment.paid_amount,
          payment_reference = coalesce(record_claim_payment.payment_reference, c.payment_reference)
    where c.id = v_row.id
   returning * into v_row;
-  perform set_config('hms.workflow', '', true);
   return v_row;
 end;
 $function$;
 
-comment on function app_public.record_claim_payment(uuid,numeric,text) is 'Records the payer''s payment of an approved claim (status paid, paid_amount ≤ approved_amount). The cash itself is posted by billing. Needs insurance.manage. Errors: 401, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 422 HMS_CLAIM_PAYMENT_INVALID, 409 HMS_ILLEGAL_TRANSITION.';
+comment on function app_public.record_claim_payment(uuid,numeric,text) is 'Records the payer''s payment of an approved claim (status paid, paid_amount ≤ approved_amount, paid_at stamped). The cash itself is posted by billing. Needs insurance.manage. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_ILLEGAL_TRANSITION, 422 HMS_CLAIM_PAYMENT_INVALID.';
 
 revoke execute on function app_public.record_claim_payment(uuid,numeric,text) from public;
 grant execute on function app_public.record_claim_payment(uuid,numeric,text) to hms_staff;

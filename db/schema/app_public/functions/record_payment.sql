@@ -7,57 +7,52 @@ CREATE OR REPLACE FUNCTION app_public.record_payment(invoice_id uuid, amount num
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.billing_require('billing.collect');
-  v_invoice app_public.invoices;
+  v_hospital uuid := app_hidden.require_permission('billing.collect');
+  -- The invoice's row lock serialises payments on it: the balance read here stays true until commit.
+  v_invoice app_public.invoices := app_hidden.lock_or_404(null::app_public.invoices, record_payment.invoice_id);
   v_row app_public.payments;
-  v_previous text := current_setting('hms.workflow', true);
 begin
-  v_invoice := app_hidden.billing_lock_invoice(v_hospital, record_payment.invoice_id);
   if v_invoice.status not in ('issued', 'partially_paid') then
     perform app_hidden.raise_error('HMS_INVOICE_NOT_PAYABLE',
       format('Invoice %s is %s: payments are taken on issued or partially paid invoices.', v_invoice.invoice_number, v_invoice.status),
-      409, jsonb_build_object('invoice_id', v_invoice.id, 'status', v_invoice.status));
+      jsonb_build_object('invoice_id', v_invoice.id, 'status', v_invoice.status));
   end if;
   if record_payment.amount is null or record_payment.amount <= 0 then
-    perform app_hidden.raise_error('HMS_AMOUNT_INVALID', 'The amount must be greater than zero.', 422,
-      jsonb_build_object('field', 'amount'));
+    perform app_hidden.raise_error('HMS_AMOUNT_INVALID', 'The amount must be greater than zero.', jsonb_build_object('field', 'amount'));
   end if;
   if round(record_payment.amount, 2) <> record_payment.amount then
-    perform app_hidden.raise_error('HMS_AMOUNT_INVALID', 'The amount has at most two decimals.', 422,
-      jsonb_build_object('field', 'amount'));
+    perform app_hidden.raise_error('HMS_AMOUNT_INVALID', 'The amount has at most two decimals.', jsonb_build_object('field', 'amount'));
   end if;
   if record_payment.amount > v_invoice.balance_due then
     perform app_hidden.raise_error('HMS_OVERPAYMENT',
       format('%s is more than the balance due of %s on invoice %s.', record_payment.amount, v_invoice.balance_due, v_invoice.invoice_number),
-      422, jsonb_build_object('invoice_id', v_invoice.id, 'balance_due', v_invoice.balance_due, 'amount', record_payment.amount));
+      jsonb_build_object('invoice_id', v_invoice.id, 'balance_due', v_invoice.balance_due, 'amount', record_payment.amount));
   end if;
   if record_payment.payment_method is null
      or record_payment.payment_method not in ('cash', 'card', 'upi', 'bank_transfer', 'cheque', 'mobile_wallet', 'insurance', 'online', 'other') then
     perform app_hidden.raise_error('HMS_PAYMENT_METHOD_INVALID',
       format('Unknown payment method %s: cash, card, upi, bank_transfer, cheque, mobile_wallet, insurance, online or other.', coalesce(record_payment.payment_method, 'null')),
-      422, jsonb_build_object('field', 'payment_method'));
+      jsonb_build_object('field', 'payment_method'));
   end if;
   if record_payment.payment_method = 'cheque' and nullif(trim(coalesce(record_payment.cheque_number, '')), '') is null then
-    perform app_hidden.raise_error('HMS_PAYMENT_METHOD_INVALID', 'A cheque payment needs the cheque number.', 422,
+    perform app_hidden.raise_error('HMS_PAYMENT_METHOD_INVALID', 'A cheque payment needs the cheque number.',
       jsonb_build_object('field', 'cheque_number'));
   end if;
   if record_payment.card_last4 is not null and record_payment.card_last4 !~ '^[0-9]{4}$' then
-    perform app_hidden.raise_error('HMS_PAYMENT_METHOD_INVALID', 'card_last4 is the last four digits of the card.', 422,
+    perform app_hidden.raise_error('HMS_PAYMENT_METHOD_INVALID', 'card_last4 is the last four digits of the card.',
       jsonb_build_object('field', 'card_last4'));
   end if;
-  perform set_config('hms.workflow', 'billing', true);
   insert into app_public.payments (hospital_id, invoice_id, patient_id, amount, payment_method, payment_date, status,
-                                   payer_name, reference_number, card_last4, cheque_number, received_by, notes)
-  values (v_hospital, v_invoice.id, v_invoice.patient_id, record_payment.amount, record_payment.payment_method, now(), 'completed',
+                                   payer_name, reference_number, card_last4, cheque_number, notes)
+  values (v_hospital, v_invoice.id, v_invoice.patient_id, record_payment.amount, record_payment.payment_method, app_hidden.now(), 'completed',
           coalesce(record_payment.payer_name, v_invoice.bill_to_name), record_payment.reference_number, record_payment.card_last4,
-          record_payment.cheque_number, app_hidden.current_user_id(), record_payment.notes)
+          record_payment.cheque_number, record_payment.notes)
   returning * into v_row;
-  perform set_config('hms.workflow', coalesce(v_previous, ''), true);
   return v_row;
 end;
 $function$;
 
-comment on function app_public.record_payment(uuid,numeric,text,text,text,text,text,text) is 'Records a payment (with its automatic receipt number) against an issued or partially paid invoice; the invoice is locked so parallel payments never exceed the balance. Needs billing.collect. payment_method: cash, card, upi, bank_transfer, cheque, mobile_wallet, insurance, online or other. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_INVOICE_NOT_PAYABLE, 409 HMS_DAY_SETTLED, 422 HMS_AMOUNT_INVALID, 422 HMS_OVERPAYMENT, 422 HMS_PAYMENT_METHOD_INVALID.';
+comment on function app_public.record_payment(uuid,numeric,text,text,text,text,text,text) is 'Records a completed payment (with its automatic receipt number; received_by is the caller) against an issued or partially paid invoice; the invoice is locked so parallel payments never exceed the balance. Needs billing.collect. payment_method: cash, card, upi, bank_transfer, cheque, mobile_wallet, insurance, online or other. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_INVOICE_NOT_PAYABLE, 409 HMS_DAY_SETTLED, 422 HMS_AMOUNT_INVALID, 422 HMS_OVERPAYMENT, 422 HMS_PAYMENT_METHOD_INVALID.';
 
 revoke execute on function app_public.record_payment(uuid,numeric,text,text,text,text,text,text) from public;
 grant execute on function app_public.record_payment(uuid,numeric,text,text,text,text,text,text) to hms_staff;

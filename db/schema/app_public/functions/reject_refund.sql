@@ -7,24 +7,17 @@ CREATE OR REPLACE FUNCTION app_public.reject_refund(refund_id uuid, reason text)
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.billing_require('billing.refund');
-  v_row app_public.refunds;
+  v_hospital uuid := app_hidden.require_permission('billing.refund');
+  v_row app_public.refunds := app_hidden.lock_or_404(null::app_public.refunds, reject_refund.refund_id);
 begin
-  v_row := app_hidden.billing_lock_refund(v_hospital, reject_refund.refund_id);
-  if nullif(trim(coalesce(reject_refund.reason, '')), '') is null then
-    perform app_hidden.raise_error('HMS_REASON_REQUIRED', 'Say why the refund is rejected.', 422);
-  end if;
-  if v_row.status <> 'requested' then
-    perform app_hidden.raise_error('HMS_ILLEGAL_TRANSITION', format('A refund cannot go from %s to rejected.', v_row.status), 409,
-      jsonb_build_object('from', v_row.status, 'to', 'rejected'));
-  end if;
-  update app_public.refunds r set status = 'rejected', rejection_reason = trim(reject_refund.reason)
+  perform app_hidden.require_transition('app_public.refunds', v_row.status, 'rejected');
+  update app_public.refunds r set status = 'rejected', rejection_reason = nullif(trim(reject_refund.reason), '')
    where r.id = v_row.id returning * into v_row;
   return v_row;
 end;
 $function$;
 
-comment on function app_public.reject_refund(uuid,text) is 'Rejects a requested refund with a reason. Needs billing.refund. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_ILLEGAL_TRANSITION, 422 HMS_REASON_REQUIRED.';
+comment on function app_public.reject_refund(uuid,text) is 'Rejects a requested refund with a reason (rejected_at/by stamped). Needs billing.refund. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_ILLEGAL_TRANSITION, 422 HMS_REASON_REQUIRED.';
 
 revoke execute on function app_public.reject_refund(uuid,text) from public;
 grant execute on function app_public.reject_refund(uuid,text) to hms_staff;

@@ -7,33 +7,24 @@ CREATE OR REPLACE FUNCTION app_public.reopen_day(settlement_date date, reason te
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.billing_require('billing.settle');
+  v_hospital uuid := app_hidden.require_permission('billing.settle');
   v_row app_public.daily_settlements;
-  v_previous text := current_setting('hms.workflow', true);
 begin
+  -- A settlement is found by its day (one per hospital and day), not by id.
   select * into v_row from app_public.daily_settlements d
    where d.hospital_id = v_hospital and d.settlement_date = reopen_day.settlement_date for update;
   if not found then
-    perform app_hidden.raise_error('HMS_NOT_FOUND', 'No settlement for that day in this hospital.', 404,
+    perform app_hidden.raise_error('HMS_NOT_FOUND', 'No settlement for that day in this hospital.',
       jsonb_build_object('entity', 'daily_settlement', 'settlement_date', reopen_day.settlement_date));
   end if;
-  if nullif(trim(coalesce(reopen_day.reason, '')), '') is null then
-    perform app_hidden.raise_error('HMS_REASON_REQUIRED', 'Say why the day is reopened.', 422);
-  end if;
-  if v_row.status <> 'settled' then
-    perform app_hidden.raise_error('HMS_ILLEGAL_TRANSITION', format('A settlement cannot go from %s to reopened.', v_row.status), 409,
-      jsonb_build_object('from', v_row.status, 'to', 'reopened'));
-  end if;
-  perform set_config('hms.workflow', 'billing', true);
-  update app_public.daily_settlements d
-     set status = 'reopened', reopened_at = now(), reopened_by = app_hidden.current_user_id(), reopen_reason = trim(reopen_day.reason)
+  perform app_hidden.require_transition('app_public.daily_settlements', v_row.status, 'reopened');
+  update app_public.daily_settlements d set status = 'reopened', reopen_reason = nullif(trim(reopen_day.reason), '')
    where d.id = v_row.id returning * into v_row;
-  perform set_config('hms.workflow', coalesce(v_previous, ''), true);
   return v_row;
 end;
 $function$;
 
-comment on function app_public.reopen_day(date,text) is 'Reopens a settled day (with a reason) so payments and refunds may be corrected in it; settle it again afterwards. Needs billing.settle. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_ILLEGAL_TRANSITION, 422 HMS_REASON_REQUIRED.';
+comment on function app_public.reopen_day(date,text) is 'Reopens a settled day with a reason (reopened_at/by stamped) so payments and refunds may be corrected in it; settle it again afterwards. Needs billing.settle. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_ILLEGAL_TRANSITION, 422 HMS_REASON_REQUIRED.';
 
 revoke execute on function app_public.reopen_day(date,text) from public;
 grant execute on function app_public.reopen_day(date,text) to hms_staff;

@@ -7,57 +7,54 @@ CREATE OR REPLACE FUNCTION app_public.request_pre_authorization(policy_id uuid, 
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.insurance_begin('insurance.manage');
-  v_policy app_public.insurance_policies;
+  v_hospital uuid := app_hidden.require_permission('insurance.manage');
+  v_policy app_public.insurance_policies := app_hidden.find_or_404(null::app_public.insurance_policies, request_pre_authorization.policy_id);
+  v_today date := app_hidden.hospital_today(v_hospital);
+  v_appointment app_public.appointments;
   v_row app_public.pre_authorizations;
 begin
-  select * into v_policy from app_public.insurance_policies p
-   where p.id = request_pre_authorization.policy_id and p.hospital_id = v_hospital and not p.is_deleted;
-  if not found then
-    perform app_hidden.insurance_not_found('insurance_policy', request_pre_authorization.policy_id);
-  end if;
-  if v_policy.status <> 'active' or current_date < coalesce(v_policy.valid_from, current_date)
-     or current_date > coalesce(v_policy.valid_to, current_date) then
+  if v_policy.status <> 'active' or v_today < coalesce(v_policy.valid_from, v_today) or v_today > coalesce(v_policy.valid_to, v_today) then
     perform app_hidden.raise_error('HMS_POLICY_NOT_ACTIVE',
       format('The policy %s is not active today (status %s, valid %s to %s).', v_policy.policy_number, v_policy.status,
-             coalesce(v_policy.valid_from::text, '…'), coalesce(v_policy.valid_to::text, '…')), 422,
+             coalesce(v_policy.valid_from::text, '…'), coalesce(v_policy.valid_to::text, '…')),
       jsonb_build_object('policy_id', v_policy.id, 'status', v_policy.status, 'valid_from', v_policy.valid_from, 'valid_to', v_policy.valid_to));
   end if;
   if length(trim(coalesce(request_pre_authorization.procedure_description, ''))) not between 2 and 2000 then
-    perform app_hidden.raise_error('HMS_PROCEDURE_DESCRIPTION_REQUIRED', 'Describe the planned procedure (2 to 2000 characters).', 422);
+    perform app_hidden.raise_error('HMS_PROCEDURE_DESCRIPTION_REQUIRED', 'Describe the planned procedure (2 to 2000 characters).',
+      jsonb_build_object('field', 'procedure_description'));
   end if;
   if request_pre_authorization.requested_amount is null or request_pre_authorization.requested_amount <= 0
      or request_pre_authorization.requested_amount >= 1e10
      or request_pre_authorization.estimated_amount < 0 or request_pre_authorization.estimated_amount >= 1e10 then
-    perform app_hidden.raise_error('HMS_AMOUNT_INVALID', 'The requested amount must be greater than zero and the estimate not negative.', 422,
+    perform app_hidden.raise_error('HMS_AMOUNT_INVALID', 'The requested amount must be greater than zero and the estimate not negative.',
       jsonb_build_object('requested_amount', request_pre_authorization.requested_amount, 'estimated_amount', request_pre_authorization.estimated_amount));
   end if;
-  if request_pre_authorization.appointment_id is not null and not exists (
-       select 1 from app_public.appointments a where a.id = request_pre_authorization.appointment_id and a.hospital_id = v_hospital
-          and a.patient_id = v_policy.patient_id) then
-    perform app_hidden.insurance_not_found('appointment', request_pre_authorization.appointment_id);
+  if request_pre_authorization.appointment_id is not null then
+    v_appointment := app_hidden.find_or_404(null::app_public.appointments, request_pre_authorization.appointment_id);
+    if v_appointment.patient_id <> v_policy.patient_id then
+      perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such appointment of the policy''s patient in this hospital.',
+        jsonb_build_object('entity', 'appointment', 'id', v_appointment.id));
+    end if;
   end if;
-  if request_pre_authorization.doctor_id is not null and not exists (
-       select 1 from app_public.doctors d where d.id = request_pre_authorization.doctor_id and d.hospital_id = v_hospital) then
-    perform app_hidden.insurance_not_found('doctor', request_pre_authorization.doctor_id);
+  if request_pre_authorization.doctor_id is not null then
+    perform app_hidden.find_or_404(null::app_public.doctors, request_pre_authorization.doctor_id);
   end if;
 
   insert into app_public.pre_authorizations
-    (hospital_id, policy_id, patient_id, provider_id, appointment_id, doctor_id, requested_by, procedure_description,
+    (hospital_id, policy_id, patient_id, provider_id, appointment_id, doctor_id, procedure_description,
      diagnosis_codes, procedure_codes, planned_date, estimated_amount, requested_amount, notes)
   values
     (v_hospital, v_policy.id, v_policy.patient_id, v_policy.provider_id, request_pre_authorization.appointment_id,
-     request_pre_authorization.doctor_id, app_hidden.current_user_id(), trim(request_pre_authorization.procedure_description),
+     request_pre_authorization.doctor_id, trim(request_pre_authorization.procedure_description),
      coalesce(request_pre_authorization.diagnosis_codes, '{}'), coalesce(request_pre_authorization.procedure_codes, '{}'),
      request_pre_authorization.planned_date, request_pre_authorization.estimated_amount,
      request_pre_authorization.requested_amount, request_pre_authorization.notes)
   returning * into v_row;
-  perform set_config('hms.workflow', '', true);
   return v_row;
 end;
 $function$;
 
-comment on function app_public.request_pre_authorization(uuid,text,numeric,numeric,text[],text[],date,uuid,uuid,text) is 'Asks the payer of a policy to pre-authorize a planned procedure (status requested, numbered PAU-…). Needs insurance.manage. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND (policy, appointment, doctor), 422 HMS_POLICY_NOT_ACTIVE (policy not active or not valid today), HMS_PROCEDURE_DESCRIPTION_REQUIRED, HMS_AMOUNT_INVALID.';
+comment on function app_public.request_pre_authorization(uuid,text,numeric,numeric,text[],text[],date,uuid,uuid,text) is 'Asks the payer of a policy to pre-authorize a planned procedure (status requested, numbered PAU-…; requested_at/by stamped); patient and provider come from the policy. Needs insurance.manage. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND (policy, appointment of the patient, doctor), 422 HMS_POLICY_NOT_ACTIVE (policy not active or not valid today), HMS_PROCEDURE_DESCRIPTION_REQUIRED, HMS_AMOUNT_INVALID.';
 
 revoke execute on function app_public.request_pre_authorization(uuid,text,numeric,numeric,text[],text[],date,uuid,uuid,text) from public;
 grant execute on function app_public.request_pre_authorization(uuid,text,numeric,numeric,text[],text[],date,uuid,uuid,text) to hms_staff;

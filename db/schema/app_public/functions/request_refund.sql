@@ -7,35 +7,33 @@ CREATE OR REPLACE FUNCTION app_public.request_refund(invoice_id uuid, amount num
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.billing_require('billing.refund');
-  v_invoice app_public.invoices;
+  v_hospital uuid := app_hidden.require_permission('billing.refund');
+  v_invoice app_public.invoices := app_hidden.lock_or_404(null::app_public.invoices, request_refund.invoice_id);
   v_payment app_public.payments;
   v_pending numeric;
   v_available numeric;
   v_row app_public.refunds;
 begin
-  v_invoice := app_hidden.billing_lock_invoice(v_hospital, request_refund.invoice_id);
   if request_refund.payment_id is not null then
-    select * into v_payment from app_public.payments p
-     where p.id = request_refund.payment_id and p.hospital_id = v_hospital and p.invoice_id = v_invoice.id and not p.is_deleted;
-    if not found then
-      perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such payment on this invoice.', 404,
+    v_payment := app_hidden.find_or_404(null::app_public.payments, request_refund.payment_id);
+    if v_payment.invoice_id <> v_invoice.id then
+      perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such payment on this invoice.',
         jsonb_build_object('entity', 'payment', 'id', request_refund.payment_id));
     end if;
   end if;
   if request_refund.amount is null or request_refund.amount <= 0 or round(request_refund.amount, 2) <> request_refund.amount then
-    perform app_hidden.raise_error('HMS_AMOUNT_INVALID', 'The amount must be greater than zero, with at most two decimals.', 422,
+    perform app_hidden.raise_error('HMS_AMOUNT_INVALID', 'The amount must be greater than zero, with at most two decimals.',
       jsonb_build_object('field', 'amount'));
   end if;
   if request_refund.reason is null or request_refund.reason not in
      ('service_not_rendered', 'overbilling', 'duplicate_payment', 'cancellation', 'insurance_adjustment', 'medicine_return', 'other') then
     perform app_hidden.raise_error('HMS_REFUND_REASON_INVALID',
-      'reason is one of service_not_rendered, overbilling, duplicate_payment, cancellation, insurance_adjustment, medicine_return, other.', 422,
+      'reason is one of service_not_rendered, overbilling, duplicate_payment, cancellation, insurance_adjustment, medicine_return, other.',
       jsonb_build_object('field', 'reason'));
   end if;
   if request_refund.refund_method is not null and request_refund.refund_method not in
      ('cash', 'card', 'upi', 'bank_transfer', 'cheque', 'mobile_wallet', 'insurance', 'online', 'other') then
-    perform app_hidden.raise_error('HMS_PAYMENT_METHOD_INVALID', format('Unknown refund method %s.', request_refund.refund_method), 422,
+    perform app_hidden.raise_error('HMS_PAYMENT_METHOD_INVALID', format('Unknown refund method %s.', request_refund.refund_method),
       jsonb_build_object('field', 'refund_method'));
   end if;
   select coalesce(sum(r.amount), 0) into v_pending from app_public.refunds r
@@ -45,24 +43,23 @@ begin
     perform app_hidden.raise_error('HMS_REFUND_EXCEEDS_PAID',
       format('%s is more than the %s still refundable on invoice %s (paid %s, refunded %s, pending %s).', request_refund.amount,
              greatest(v_available, 0), v_invoice.invoice_number, v_invoice.amount_paid, v_invoice.amount_refunded, v_pending),
-      422, jsonb_build_object('invoice_id', v_invoice.id, 'refundable', greatest(v_available, 0)));
+      jsonb_build_object('invoice_id', v_invoice.id, 'refundable', greatest(v_available, 0)));
   end if;
   if request_refund.payment_id is not null and request_refund.amount > v_payment.amount
        - coalesce((select sum(r.amount) from app_public.refunds r where r.payment_id = v_payment.id and r.status <> 'rejected' and not r.is_deleted), 0) then
-    perform app_hidden.raise_error('HMS_REFUND_EXCEEDS_PAID', 'The amount is more than what is left to refund of that payment.', 422,
+    perform app_hidden.raise_error('HMS_REFUND_EXCEEDS_PAID', 'The amount is more than what is left to refund of that payment.',
       jsonb_build_object('payment_id', v_payment.id));
   end if;
-  insert into app_public.refunds (hospital_id, invoice_id, payment_id, patient_id, amount, refund_method, reason, reason_notes,
-                                  status, requested_at, requested_by)
+  insert into app_public.refunds (hospital_id, invoice_id, payment_id, patient_id, amount, refund_method, reason, reason_notes, status)
   values (v_hospital, v_invoice.id, request_refund.payment_id, v_invoice.patient_id, request_refund.amount,
           coalesce(request_refund.refund_method, v_payment.payment_method, 'cash'), request_refund.reason, request_refund.reason_notes,
-          'requested', now(), app_hidden.current_user_id())
+          'requested')
   returning * into v_row;
   return v_row;
 end;
 $function$;
 
-comment on function app_public.request_refund(uuid,numeric,text,uuid,text,text) is 'Requests a refund of money paid on an invoice (at most paid − refunded − pending refunds). Needs billing.refund. reason: service_not_rendered, overbilling, duplicate_payment, cancellation, insurance_adjustment, medicine_return or other; refund_method defaults to the payment''s method (else cash). Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 422 HMS_AMOUNT_INVALID, 422 HMS_REFUND_REASON_INVALID, 422 HMS_PAYMENT_METHOD_INVALID, 422 HMS_REFUND_EXCEEDS_PAID.';
+comment on function app_public.request_refund(uuid,numeric,text,uuid,text,text) is 'Requests a refund of money paid on an invoice (at most paid − refunded − pending refunds); requested_at/by are stamped. Needs billing.refund. reason: service_not_rendered, overbilling, duplicate_payment, cancellation, insurance_adjustment, medicine_return or other; refund_method defaults to the payment''s method (else cash). Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND (invoice, payment), 422 HMS_AMOUNT_INVALID, 422 HMS_REFUND_REASON_INVALID, 422 HMS_PAYMENT_METHOD_INVALID, 422 HMS_REFUND_EXCEEDS_PAID.';
 
 revoke execute on function app_public.request_refund(uuid,numeric,text,uuid,text,text) from public;
 grant execute on function app_public.request_refund(uuid,numeric,text,uuid,text,text) to hms_staff;

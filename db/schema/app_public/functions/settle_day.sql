@@ -7,46 +7,42 @@ CREATE OR REPLACE FUNCTION app_public.settle_day(settlement_date date, counted_c
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.billing_require('billing.settle');
+  v_hospital uuid := app_hidden.require_permission('billing.settle');
   v_row app_public.daily_settlements;
-  v_previous text := current_setting('hms.workflow', true);
 begin
-  if settle_day.settlement_date is null or settle_day.settlement_date > app_hidden.billing_local_date(v_hospital, now()) then
-    perform app_hidden.raise_error('HMS_SETTLEMENT_DATE_INVALID', 'Only today or a past day (hospital time) can be settled.', 422,
+  if settle_day.settlement_date is null or settle_day.settlement_date > app_hidden.hospital_today(v_hospital) then
+    perform app_hidden.raise_error('HMS_SETTLEMENT_DATE_INVALID', 'Only today or a past day (hospital time) can be settled.',
       jsonb_build_object('field', 'settlement_date'));
   end if;
   if settle_day.counted_cash is not null and (settle_day.counted_cash < 0 or settle_day.counted_cash >= 1e10) then
-    perform app_hidden.raise_error('HMS_AMOUNT_INVALID', 'counted_cash cannot be negative.', 422, jsonb_build_object('field', 'counted_cash'));
+    perform app_hidden.raise_error('HMS_AMOUNT_INVALID', 'counted_cash cannot be negative.', jsonb_build_object('field', 'counted_cash'));
   end if;
-  -- Serialise with payments of that day: lock the settlement row (created if needed).
+  -- Serialise settling the same day: one advisory lock per hospital and day, then the row (created if needed).
   perform pg_advisory_xact_lock(hashtextextended('hms.settlement:' || v_hospital || ':' || settle_day.settlement_date, 0));
   select * into v_row from app_public.daily_settlements d
    where d.hospital_id = v_hospital and d.settlement_date = settle_day.settlement_date for update;
-  if found and v_row.status = 'settled' then
-    perform app_hidden.raise_error('HMS_ILLEGAL_TRANSITION', format('The day %s is already settled.', settle_day.settlement_date), 409,
-      jsonb_build_object('from', 'settled', 'to', 'settled'));
+  if found then
+    perform app_hidden.require_transition('app_public.daily_settlements', v_row.status, 'settled');
   end if;
-  -- Lock out concurrent payment writers of the hospital while the day is counted.
+  -- Lock out concurrent payment and refund writers of the hospital while the day is counted.
   lock table app_public.payments, app_public.refunds in share row exclusive mode;
-  perform set_config('hms.workflow', 'billing', true);
   insert into app_public.daily_settlements (hospital_id, settlement_date) values (v_hospital, settle_day.settlement_date)
   on conflict on constraint daily_settlements_hospital_id_settlement_date_key do nothing;
   update app_public.daily_settlements d set counted_cash = settle_day.counted_cash, variance_reason = nullif(trim(settle_day.variance_reason), '')
    where d.hospital_id = v_hospital and d.settlement_date = settle_day.settlement_date;
   v_row := app_hidden.compute_daily_settlement(v_hospital, settle_day.settlement_date);
+  -- Only a cash variance needs a reason, so it is this RPC's rule rather than the step's.
   if v_row.cash_variance is not null and v_row.cash_variance <> 0 and v_row.variance_reason is null then
     perform app_hidden.raise_error('HMS_VARIANCE_REASON_REQUIRED',
-      format('Counted cash differs from the expected %s by %s: give a variance_reason.', v_row.expected_cash, v_row.cash_variance), 422,
+      format('Counted cash differs from the expected %s by %s: give a variance_reason.', v_row.expected_cash, v_row.cash_variance),
       jsonb_build_object('expected_cash', v_row.expected_cash, 'cash_variance', v_row.cash_variance));
   end if;
-  update app_public.daily_settlements d set status = 'settled', settled_at = now(), settled_by = app_hidden.current_user_id()
-   where d.id = v_row.id returning * into v_row;
-  perform set_config('hms.workflow', coalesce(v_previous, ''), true);
+  update app_public.daily_settlements d set status = 'settled' where d.id = v_row.id returning * into v_row;
   return v_row;
 end;
 $function$;
 
-comment on function app_public.settle_day(date,numeric,text) is 'Computes a hospital-local day''s collections per method from completed payments and processed refunds and settles (locks) the day: no payment or refund may then be dated in it. counted_cash records the cash counted in the drawer; a variance needs variance_reason. Needs billing.settle. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 409 HMS_ILLEGAL_TRANSITION (already settled), 422 HMS_SETTLEMENT_DATE_INVALID, 422 HMS_AMOUNT_INVALID, 422 HMS_VARIANCE_REASON_REQUIRED.';
+comment on function app_public.settle_day(date,numeric,text) is 'Computes a hospital-local day''s collections per method from completed payments and processed refunds and settles (locks) the day, settled_at/by stamped: no payment or refund may then be dated in it. counted_cash records the cash counted in the drawer; a variance needs variance_reason. Needs billing.settle. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 409 HMS_ILLEGAL_TRANSITION (already settled), 422 HMS_SETTLEMENT_DATE_INVALID, 422 HMS_AMOUNT_INVALID, 422 HMS_VARIANCE_REASON_REQUIRED.';
 
 revoke execute on function app_public.settle_day(date,numeric,text) from public;
 grant execute on function app_public.settle_day(date,numeric,text) to hms_staff;

@@ -7,23 +7,16 @@ CREATE OR REPLACE FUNCTION app_public.submit_claim(claim_id uuid)
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.insurance_begin('insurance.manage');
-  v_row app_public.insurance_claims := app_hidden.insurance_lock_claim(v_hospital, submit_claim.claim_id);
+  v_hospital uuid := app_hidden.require_permission('insurance.manage');
+  v_row app_public.insurance_claims := app_hidden.lock_or_404(null::app_public.insurance_claims, submit_claim.claim_id);
 begin
-  perform app_hidden.insurance_assert_transition('claim', v_row.status, 'submitted', '{"draft": ["submitted"]}'::jsonb);
-  if v_row.status = 'submitted' then
-    perform app_hidden.insurance_assert_transition('claim', 'submitted', 'submitted again', '{}'::jsonb);
-  end if;
-  update app_public.insurance_claims c
-     set status = 'submitted', submitted_at = now(), submitted_by = app_hidden.current_user_id()
-   where c.id = v_row.id
-  returning * into v_row;
-  perform set_config('hms.workflow', '', true);
+  perform app_hidden.require_transition('app_public.insurance_claims', v_row.status, 'submitted');
+  update app_public.insurance_claims c set status = 'submitted' where c.id = v_row.id returning * into v_row;
   return v_row;
 end;
 $function$;
 
-comment on function app_public.submit_claim(uuid) is 'Sends a draft claim to the payer (status submitted, submitted_at/by stamped). Needs insurance.manage. Errors: 401, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_ILLEGAL_TRANSITION (not a draft).';
+comment on function app_public.submit_claim(uuid) is 'Sends a draft claim to the payer (status submitted, submitted_at/by stamped). Needs insurance.manage. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_ILLEGAL_TRANSITION (not a draft).';
 
 revoke execute on function app_public.submit_claim(uuid) from public;
 grant execute on function app_public.submit_claim(uuid) to hms_staff;

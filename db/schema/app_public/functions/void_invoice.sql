@@ -7,25 +7,17 @@ CREATE OR REPLACE FUNCTION app_public.void_invoice(invoice_id uuid, reason text)
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.billing_require('billing.void');
-  v_invoice app_public.invoices;
+  v_hospital uuid := app_hidden.require_permission('billing.void');
+  v_invoice app_public.invoices := app_hidden.lock_or_404(null::app_public.invoices, void_invoice.invoice_id);
 begin
-  v_invoice := app_hidden.billing_lock_invoice(v_hospital, void_invoice.invoice_id);
-  if nullif(trim(coalesce(void_invoice.reason, '')), '') is null then
-    perform app_hidden.raise_error('HMS_VOID_REASON_REQUIRED', 'Say why the invoice is voided.', 422);
-  end if;
-  if v_invoice.status not in ('draft', 'issued') then
-    perform app_hidden.raise_error('HMS_ILLEGAL_TRANSITION',
-      format('Invoice %s cannot go from %s to void.', v_invoice.invoice_number, v_invoice.status), 409,
-      jsonb_build_object('from', v_invoice.status, 'to', 'void'));
-  end if;
-  update app_public.invoices i set status = 'void', void_reason = trim(void_invoice.reason)
+  perform app_hidden.require_transition('app_public.invoices', v_invoice.status, 'void');
+  update app_public.invoices i set status = 'void', void_reason = nullif(trim(void_invoice.reason), '')
    where i.id = v_invoice.id returning * into v_invoice;
   return v_invoice;
 end;
 $function$;
 
-comment on function app_public.void_invoice(uuid,text) is 'Cancels a draft or issued invoice on which nothing was paid; it keeps its number. Needs billing.void. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_ILLEGAL_TRANSITION, 409 HMS_INVOICE_HAS_PAYMENTS, 422 HMS_VOID_REASON_REQUIRED.';
+comment on function app_public.void_invoice(uuid,text) is 'Cancels a draft or issued invoice on which nothing was paid; it keeps its number, voided_at/by are stamped. Needs billing.void. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_ILLEGAL_TRANSITION, 409 HMS_INVOICE_HAS_PAYMENTS, 422 HMS_REASON_REQUIRED.';
 
 revoke execute on function app_public.void_invoice(uuid,text) from public;
 grant execute on function app_public.void_invoice(uuid,text) to hms_staff;

@@ -83,13 +83,15 @@ CREATE INDEX idx_credit_notes__voided_by ON app_public.credit_notes USING btree 
 alter table app_public.credit_notes enable row level security;
 alter table app_public.credit_notes force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('credit_note_number', 'credit_note');
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('credit_note_number', 'credit_note', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'status,void_reason,notes', '', '');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
-CREATE TRIGGER _200_guard BEFORE INSERT OR UPDATE ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_credit_notes__guard();
-CREATE TRIGGER _800_refresh_invoice AFTER INSERT OR DELETE OR UPDATE ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_invoice_totals();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
+CREATE TRIGGER _800_refresh_totals AFTER INSERT OR DELETE OR UPDATE ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_totals('invoice_id', 'app_hidden.refresh_invoice_totals');
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.credit_notes
   as permissive
@@ -137,6 +139,6 @@ comment on policy update_with_permission on app_public.credit_notes is 'Updatabl
 
 grant select, delete on table app_public.credit_notes to hms_staff;
 grant insert (id, invoice_id, patient_id, pharmacy_return_id, amount, tax_amount, reason, status,
-    issued_at, issued_by, applied_at, voided_at, voided_by, void_reason, lines, notes) on table app_public.credit_notes to hms_staff;
+    void_reason, lines, notes) on table app_public.credit_notes to hms_staff;
 grant update (invoice_id, patient_id, pharmacy_return_id, amount, tax_amount, reason, status,
-    issued_at, issued_by, applied_at, voided_at, voided_by, void_reason, lines, notes) on table app_public.credit_notes to hms_staff;
+    void_reason, lines, notes) on table app_public.credit_notes to hms_staff;

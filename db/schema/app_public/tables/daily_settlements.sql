@@ -107,10 +107,12 @@ CREATE INDEX idx_daily_settlements__unsettled ON app_public.daily_settlements US
 alter table app_public.daily_settlements enable row level security;
 alter table app_public.daily_settlements force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.daily_settlements FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('settlement_number', 'settlement');
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.daily_settlements FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('settlement_number', 'settlement', '');
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.daily_settlements FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('open,reconciling,reopened', 'status,notes', '', '');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.daily_settlements FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
-CREATE TRIGGER _200_workflow BEFORE INSERT OR UPDATE ON app_public.daily_settlements FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_daily_settlements__workflow();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.daily_settlements FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.daily_settlements FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.daily_settlements FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy insert_with_permission on app_public.daily_settlements
   as permissive
@@ -143,7 +145,5 @@ create policy update_with_permission on app_public.daily_settlements
 comment on policy update_with_permission on app_public.daily_settlements is 'Updatable with any of: billing.settle.';
 
 grant select on table app_public.daily_settlements to hms_staff;
-grant insert (id, settlement_date, status, counted_cash, variance_reason, settled_at, settled_by,
-    reopened_at, reopened_by, reopen_reason, notes) on table app_public.daily_settlements to hms_staff;
-grant update (settlement_date, status, counted_cash, variance_reason, settled_at, settled_by,
-    reopened_at, reopened_by, reopen_reason, notes) on table app_public.daily_settlements to hms_staff;
+grant insert (id, settlement_date, status, counted_cash, variance_reason, reopen_reason, notes) on table app_public.daily_settlements to hms_staff;
+grant update (settlement_date, status, counted_cash, variance_reason, reopen_reason, notes) on table app_public.daily_settlements to hms_staff;

@@ -102,12 +102,13 @@ CREATE INDEX idx_insurance_claims__submitted_by ON app_public.insurance_claims U
 alter table app_public.insurance_claims enable row level security;
 alter table app_public.insurance_claims force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.insurance_claims FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('claim_number', 'insurance_claim');
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.insurance_claims FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('claim_number', 'insurance_claim', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.insurance_claims FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.insurance_claims FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.insurance_claims FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
-CREATE TRIGGER _200_workflow BEFORE INSERT OR UPDATE ON app_public.insurance_claims FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_insurance_claims__workflow();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.insurance_claims FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.insurance_claims FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.insurance_claims FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.insurance_claims
   as permissive
@@ -154,11 +155,7 @@ create policy update_with_permission on app_public.insurance_claims
 comment on policy update_with_permission on app_public.insurance_claims is 'Updatable with any of: insurance.manage.';
 
 grant select, delete on table app_public.insurance_claims to hms_staff;
-grant insert (id, invoice_id, policy_id, provider_id, patient_id, pre_authorization_id, claim_type,
-    status, claimed_amount, approved_amount, paid_amount, patient_responsibility, diagnosis_codes,
-    denial_reason, denial_code, insurer_claim_reference, submitted_at, submitted_by, decided_at,
-    paid_at, payment_reference, documents, notes) on table app_public.insurance_claims to hms_staff;
-grant update (invoice_id, policy_id, provider_id, patient_id, pre_authorization_id, claim_type,
-    status, claimed_amount, approved_amount, paid_amount, patient_responsibility, diagnosis_codes,
-    denial_reason, denial_code, insurer_claim_reference, submitted_at, submitted_by, decided_at,
-    paid_at, payment_reference, documents, notes) on table app_public.insurance_claims to hms_staff;
+grant insert (id, claim_type, status, diagnosis_codes, denial_reason, denial_code,
+    insurer_claim_reference, payment_reference, documents, notes) on table app_public.insurance_claims to hms_staff;
+grant update (claim_type, status, diagnosis_codes, denial_reason, denial_code,
+    insurer_claim_reference, payment_reference, documents, notes) on table app_public.insurance_claims to hms_staff;

@@ -103,11 +103,12 @@ CREATE INDEX idx_invoice_items__hospital_id_tax_configuration_id ON app_public.i
 alter table app_public.invoice_items enable row level security;
 alter table app_public.invoice_items force row level security;
 
-CREATE TRIGGER _050_draft_only BEFORE INSERT OR DELETE OR UPDATE ON app_public.invoice_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_invoice_items__draft_only();
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.invoice_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', '', 'app_public.invoices', 'invoice_id');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.invoice_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _200_compute BEFORE INSERT OR UPDATE ON app_public.invoice_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_invoice_items__compute();
-CREATE TRIGGER _800_refresh_invoice AFTER INSERT OR DELETE OR UPDATE ON app_public.invoice_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_invoice_totals();
+CREATE TRIGGER _800_refresh_totals AFTER INSERT OR DELETE OR UPDATE ON app_public.invoice_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_totals('invoice_id', 'app_hidden.refresh_invoice_totals');
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.invoice_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.invoice_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.invoice_items
   as permissive
@@ -149,9 +150,9 @@ comment on policy update_with_permission on app_public.invoice_items is 'Updatab
 grant select, delete on table app_public.invoice_items to hms_staff;
 grant insert (id, invoice_id, line_number, item_type, description, service_code, service_date,
     appointment_id, dispensing_item_id, lab_order_id, optical_order_item_id, medicine_id, batch_id,
-    doctor_id, department_id, quantity, unit_price, discount_percent, discount_amount,
-    price_includes_tax, tax_configuration_id, tax_percent) on table app_public.invoice_items to hms_staff;
+    doctor_id, department_id, quantity, unit_price, discount_percent, price_includes_tax,
+    tax_configuration_id, tax_percent) on table app_public.invoice_items to hms_staff;
 grant update (invoice_id, line_number, item_type, description, service_code, service_date,
     appointment_id, dispensing_item_id, lab_order_id, optical_order_item_id, medicine_id, batch_id,
-    doctor_id, department_id, quantity, unit_price, discount_percent, discount_amount,
-    price_includes_tax, tax_configuration_id, tax_percent) on table app_public.invoice_items to hms_staff;
+    doctor_id, department_id, quantity, unit_price, discount_percent, price_includes_tax,
+    tax_configuration_id, tax_percent) on table app_public.invoice_items to hms_staff;

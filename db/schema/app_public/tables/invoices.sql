@@ -10,7 +10,7 @@ create table app_public.invoices (
   optical_order_id uuid,
   invoice_type text not null default 'outpatient'::text,
   status text not null default 'draft'::text,
-  invoice_date date not null default CURRENT_DATE,
+  invoice_date date not null default app_hidden.hospital_today(app_hidden.current_hospital_id()),
   issued_at timestamp with time zone,
   issued_by uuid,
   due_date date,
@@ -46,6 +46,7 @@ create table app_public.invoices (
   updated_at timestamp with time zone not null default now(),
   created_by uuid,
   updated_by uuid,
+  invoice_discount_amount numeric(12,2) not null default 0,
   constraint invoices_amount_credited_check CHECK (amount_credited >= 0::numeric),
   constraint invoices_amount_paid_check CHECK (amount_paid >= 0::numeric),
   constraint invoices_amount_refunded_check CHECK (amount_refunded >= 0::numeric),
@@ -58,6 +59,7 @@ create table app_public.invoices (
   constraint invoices_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint invoices_hospital_id_invoice_number_key UNIQUE (hospital_id, invoice_number),
   constraint invoices_insurance_amount_check CHECK (insurance_amount >= 0::numeric),
+  constraint invoices_invoice_discount_amount_check CHECK (invoice_discount_amount >= 0::numeric),
   constraint invoices_invoice_type_check CHECK (invoice_type = ANY (ARRAY['outpatient'::text, 'pharmacy'::text, 'optical'::text, 'lab'::text, 'inpatient'::text, 'other'::text])),
   constraint invoices_issued_check CHECK ((status = ANY (ARRAY['draft'::text, 'void'::text])) OR issued_at IS NOT NULL),
   constraint invoices_patient_amount_check CHECK (patient_amount >= 0::numeric),
@@ -96,9 +98,9 @@ comment on column app_public.invoices.issued_by is 'Staff member who issued the 
 comment on column app_public.invoices.due_date is 'Day payment is due (null or the invoice date = due on issue).';
 comment on column app_public.invoices.currency_code is 'ISO 4217 currency of every amount of the invoice, copied from the hospital when the invoice is created.';
 comment on column app_public.invoices.subtotal is 'Sum of the lines before invoice-level discount and tax. Maintained by triggers from items; never client-written.';
-comment on column app_public.invoices.discount_amount is 'Total discount given (line discounts plus any invoice-level discount). Maintained by triggers from items; never client-written.';
+comment on column app_public.invoices.discount_amount is 'Total discount: the line discounts plus invoice_discount_amount. Maintained by triggers; never client-written.';
 comment on column app_public.invoices.discount_reason is 'Why a discount was given (staff concession, senior citizen, package, …).';
-comment on column app_public.invoices.discount_approved_by is 'Staff member who authorised the discount.';
+comment on column app_public.invoices.discount_approved_by is 'Staff member who gave the invoice-level discount (invoice_discount_amount), from the session; never client-written.';
 comment on column app_public.invoices.tax_amount is 'Total tax of the lines. Maintained by triggers from items; never client-written.';
 comment on column app_public.invoices.total_amount is 'Amount billed: subtotal less discount plus tax. Maintained by triggers from items; never client-written.';
 comment on column app_public.invoices.amount_paid is 'Sum of completed payments. Maintained by triggers from payments; never client-written.';
@@ -126,6 +128,7 @@ comment on column app_public.invoices.created_at is 'When the row was created.';
 comment on column app_public.invoices.updated_at is 'When the row was last changed.';
 comment on column app_public.invoices.created_by is 'User who created the row (null for system and seed data).';
 comment on column app_public.invoices.updated_by is 'User who last changed the row.';
+comment on column app_public.invoices.invoice_discount_amount is 'Discount given on the invoice as a whole, on top of the line discounts; set on a draft (discount_reason says why).';
 
 CREATE INDEX idx_invoices__bill_to_name_trgm ON app_public.invoices USING gin (bill_to_name public.gin_trgm_ops);
 CREATE INDEX idx_invoices__discount_approved_by ON app_public.invoices USING btree (discount_approved_by) WHERE discount_approved_by IS NOT NULL;
@@ -141,12 +144,16 @@ CREATE INDEX idx_invoices__voided_by ON app_public.invoices USING btree (voided_
 alter table app_public.invoices enable row level security;
 alter table app_public.invoices force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('invoice_number', 'invoice');
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('invoice_number', 'invoice', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'status,due_date,discount_reason,bill_to_name,bill_to_tax_identifier,billing_address_line1,billing_address_line2,billing_city,billing_state_province,billing_postal_code,billing_country_code,notes,dispensing_id,optical_order_id', '', '');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
-CREATE TRIGGER _200_workflow BEFORE INSERT OR UPDATE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_invoices__workflow();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
+CREATE TRIGGER _200_derive BEFORE INSERT OR UPDATE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_invoices__derive();
+CREATE TRIGGER _800_refresh_totals AFTER INSERT OR UPDATE OF invoice_discount_amount ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_totals('id', 'app_hidden.refresh_invoice_totals');
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.invoices
   as permissive
@@ -194,12 +201,10 @@ comment on policy update_with_permission on app_public.invoices is 'Updatable wi
 
 grant select, delete on table app_public.invoices to hms_staff;
 grant insert (id, patient_id, appointment_id, dispensing_id, optical_order_id, invoice_type, status,
-    invoice_date, issued_at, issued_by, due_date, currency_code, discount_amount, discount_reason,
-    discount_approved_by, bill_to_name, bill_to_tax_identifier, billing_address_line1,
-    billing_address_line2, billing_city, billing_state_province, billing_postal_code,
-    billing_country_code, notes, void_reason, voided_at, voided_by) on table app_public.invoices to hms_staff;
+    invoice_date, due_date, currency_code, discount_reason, bill_to_name, bill_to_tax_identifier,
+    billing_address_line1, billing_address_line2, billing_city, billing_state_province,
+    billing_postal_code, billing_country_code, notes, void_reason, invoice_discount_amount) on table app_public.invoices to hms_staff;
 grant update (patient_id, appointment_id, dispensing_id, optical_order_id, invoice_type, status,
-    invoice_date, issued_at, issued_by, due_date, currency_code, discount_amount, discount_reason,
-    discount_approved_by, bill_to_name, bill_to_tax_identifier, billing_address_line1,
-    billing_address_line2, billing_city, billing_state_province, billing_postal_code,
-    billing_country_code, notes, void_reason, voided_at, voided_by) on table app_public.invoices to hms_staff;
+    invoice_date, due_date, currency_code, discount_reason, bill_to_name, bill_to_tax_identifier,
+    billing_address_line1, billing_address_line2, billing_city, billing_state_province,
+    billing_postal_code, billing_country_code, notes, void_reason, invoice_discount_amount) on table app_public.invoices to hms_staff;

@@ -8,7 +8,7 @@ create table app_public.payments (
   patient_id uuid not null,
   amount numeric(12,2) not null,
   payment_method text not null,
-  payment_date timestamp with time zone not null default now(),
+  payment_date timestamp with time zone not null default app_hidden.now(),
   status text not null default 'completed'::text,
   payer_name text,
   reference_number text,
@@ -85,14 +85,15 @@ CREATE INDEX idx_payments__received_by ON app_public.payments USING btree (recei
 alter table app_public.payments enable row level security;
 alter table app_public.payments force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('receipt_number', 'receipt');
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('receipt_number', 'receipt', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
-CREATE TRIGGER _200_guard BEFORE INSERT OR UPDATE ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_payments__guard();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _300_settled_day_lock BEFORE INSERT OR UPDATE ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__settled_day_lock();
-CREATE TRIGGER _800_refresh_invoice AFTER INSERT OR DELETE OR UPDATE ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_invoice_totals();
+CREATE TRIGGER _800_refresh_totals AFTER INSERT OR DELETE OR UPDATE ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_totals('invoice_id', 'app_hidden.refresh_invoice_totals');
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.payments
   as permissive
@@ -140,8 +141,6 @@ comment on policy update_with_permission on app_public.payments is 'Updatable wi
 
 grant select, delete on table app_public.payments to hms_staff;
 grant insert (id, invoice_id, patient_id, amount, payment_method, payment_date, status, payer_name,
-    reference_number, card_last4, bank_name, cheque_number, cheque_date, received_by, cancelled_at,
-    cancelled_by, cancellation_reason, notes) on table app_public.payments to hms_staff;
-grant update (invoice_id, patient_id, amount, payment_method, payment_date, status, payer_name,
-    reference_number, card_last4, bank_name, cheque_number, cheque_date, received_by, cancelled_at,
-    cancelled_by, cancellation_reason, notes) on table app_public.payments to hms_staff;
+    reference_number, card_last4, bank_name, cheque_number, cheque_date, cancellation_reason, notes) on table app_public.payments to hms_staff;
+grant update (payment_method, payment_date, status, payer_name, reference_number, card_last4,
+    bank_name, cheque_number, cheque_date, cancellation_reason, notes) on table app_public.payments to hms_staff;

@@ -96,12 +96,13 @@ CREATE INDEX idx_pre_authorizations__requested_by ON app_public.pre_authorizatio
 alter table app_public.pre_authorizations enable row level security;
 alter table app_public.pre_authorizations force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.pre_authorizations FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('pre_authorization_number', 'pre_authorization');
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.pre_authorizations FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('pre_authorization_number', 'pre_authorization', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.pre_authorizations FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.pre_authorizations FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.pre_authorizations FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
-CREATE TRIGGER _200_workflow BEFORE INSERT OR UPDATE ON app_public.pre_authorizations FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_pre_authorizations__workflow();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.pre_authorizations FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.pre_authorizations FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.pre_authorizations FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.pre_authorizations
   as permissive
@@ -148,11 +149,9 @@ create policy update_with_permission on app_public.pre_authorizations
 comment on policy update_with_permission on app_public.pre_authorizations is 'Updatable with any of: insurance.manage.';
 
 grant select, delete on table app_public.pre_authorizations to hms_staff;
-grant insert (id, policy_id, patient_id, provider_id, appointment_id, doctor_id, requested_at,
-    requested_by, procedure_description, diagnosis_codes, procedure_codes, planned_date,
-    estimated_amount, requested_amount, approved_amount, status, insurer_reference, decided_at,
-    denial_reason, valid_until, used_at, notes) on table app_public.pre_authorizations to hms_staff;
-grant update (policy_id, patient_id, provider_id, appointment_id, doctor_id, requested_at,
-    requested_by, procedure_description, diagnosis_codes, procedure_codes, planned_date,
-    estimated_amount, requested_amount, approved_amount, status, insurer_reference, decided_at,
-    denial_reason, valid_until, used_at, notes) on table app_public.pre_authorizations to hms_staff;
+grant insert (id, policy_id, patient_id, provider_id, appointment_id, doctor_id,
+    procedure_description, diagnosis_codes, procedure_codes, planned_date, estimated_amount,
+    requested_amount, status, insurer_reference, denial_reason, valid_until, notes) on table app_public.pre_authorizations to hms_staff;
+grant update (appointment_id, doctor_id, procedure_description, diagnosis_codes, procedure_codes,
+    planned_date, estimated_amount, requested_amount, status, insurer_reference, denial_reason,
+    valid_until, notes) on table app_public.pre_authorizations to hms_staff;

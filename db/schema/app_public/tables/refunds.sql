@@ -96,14 +96,16 @@ CREATE INDEX idx_refunds__requested_by ON app_public.refunds USING btree (reques
 alter table app_public.refunds enable row level security;
 alter table app_public.refunds force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('refund_number', 'refund');
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('refund_number', 'refund', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
-CREATE TRIGGER _200_workflow BEFORE INSERT OR UPDATE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_refunds__workflow();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
+CREATE TRIGGER _200_four_eyes BEFORE UPDATE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_refunds__four_eyes();
 CREATE TRIGGER _300_settled_day_lock BEFORE INSERT OR UPDATE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__settled_day_lock();
-CREATE TRIGGER _800_refresh_invoice AFTER INSERT OR DELETE OR UPDATE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_invoice_totals();
+CREATE TRIGGER _800_refresh_totals AFTER INSERT OR DELETE OR UPDATE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_totals('invoice_id', 'app_hidden.refresh_invoice_totals');
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.refunds
   as permissive
@@ -151,8 +153,6 @@ comment on policy update_with_permission on app_public.refunds is 'Updatable wit
 
 grant select, delete on table app_public.refunds to hms_staff;
 grant insert (id, invoice_id, payment_id, patient_id, pharmacy_return_id, amount, refund_method,
-    reason, reason_notes, status, requested_at, requested_by, approved_at, approved_by, rejected_at,
-    rejected_by, rejection_reason, processed_at, processed_by, reference_number) on table app_public.refunds to hms_staff;
-grant update (invoice_id, payment_id, patient_id, pharmacy_return_id, amount, refund_method, reason,
-    reason_notes, status, requested_at, requested_by, approved_at, approved_by, rejected_at,
-    rejected_by, rejection_reason, processed_at, processed_by, reference_number) on table app_public.refunds to hms_staff;
+    reason, reason_notes, status, rejection_reason, reference_number) on table app_public.refunds to hms_staff;
+grant update (pharmacy_return_id, refund_method, reason, reason_notes, status, rejection_reason,
+    reference_number) on table app_public.refunds to hms_staff;
