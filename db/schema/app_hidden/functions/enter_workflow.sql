@@ -6,8 +6,10 @@ CREATE OR REPLACE FUNCTION app_hidden.enter_workflow()
 AS $function$
 declare
   v_previous text := coalesce(current_setting('hms.workflow_mark', true), '');
+  v_context text;
 begin
-  perform set_config('hms.workflow_mark', statement_timestamp()::text, true);
+  get diagnostics v_context = pg_context;
+  perform set_config('hms.workflow_mark', statement_timestamp()::text || '|' || app_hidden.workflow_frame(v_context), true);
   return v_previous;
 end;
 $function$;

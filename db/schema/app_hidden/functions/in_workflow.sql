@@ -2,13 +2,29 @@
 
 CREATE OR REPLACE FUNCTION app_hidden.in_workflow()
  RETURNS boolean
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE
 AS $function$
-  select coalesce(current_setting('hms.workflow_mark', true), '') = statement_timestamp()::text;
+declare
+  v_mark text := coalesce(current_setting('hms.workflow_mark', true), '');
+  v_statement text := statement_timestamp()::text || '|';
+  v_frame text;
+  v_context text;
+begin
+  if left(v_mark, length(v_statement)) is distinct from v_statement then
+    return false;
+  end if;
+  v_frame := substr(v_mark, length(v_statement) + 1);
+  if v_frame = '' then
+    return true;  -- marked at the top level of the statement
+  end if;
+  -- Still inside the call that took the mark (its frame is on the stack).
+  get diagnostics v_context = pg_context;
+  return strpos(v_context, E'\n' || v_frame || ' ') > 0;
+end;
 $function$;
 
-comment on function app_hidden.in_workflow() is 'True while the current statement runs inside a workflow RPC (marked by require_permission) or a derived-column refresh.';
+comment on function app_hidden.in_workflow() is 'True while the current statement runs inside a workflow RPC (marked by require_permission) or a derived-column refresh — inside that very call, not after it returned.';
 
 revoke execute on function app_hidden.in_workflow() from public;
 grant execute on function app_hidden.in_workflow() to hms_anonymous;

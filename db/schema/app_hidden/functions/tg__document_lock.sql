@@ -8,7 +8,10 @@ CREATE OR REPLACE FUNCTION app_hidden.tg__document_lock()
 AS $function$
 declare
   v_editable text[] := string_to_array(TG_ARGV[0], ',');
-  v_still_editable text[] := coalesce(string_to_array(nullif(TG_ARGV[1], ''), ','), '{}') || array['updated_at', 'updated_by'];
+  -- Generated columns are null in NEW until after the BEFORE triggers, and nobody writes them.
+  v_still_editable text[] := coalesce(string_to_array(nullif(TG_ARGV[1], ''), ','), '{}') || array['updated_at', 'updated_by']
+    || array(select a.attname::text from pg_catalog.pg_attribute a
+              where a.attrelid = TG_RELID and a.attnum > 0 and a.attgenerated <> '' and not a.attisdropped);
   v_document regclass := nullif(TG_ARGV[2], '')::regclass;
   v_column text := nullif(TG_ARGV[3], '');
   v_ids uuid[];

@@ -23,11 +23,12 @@ begin
        for update;
   end if;
   if not found then
-    perform app_hidden.raise_error('HMS_STOCK_ITEM_NOT_FOUND', 'The batch or product of this stock movement does not exist in this hospital.', 404);
+    perform app_hidden.raise_error('HMS_STOCK_ITEM_NOT_FOUND', 'The batch or product of this stock movement does not exist in this hospital.',
+      jsonb_build_object('batch_id', NEW.batch_id, 'optical_product_id', NEW.optical_product_id));
   end if;
   if v_on_hand + NEW.quantity < 0 then
     perform app_hidden.raise_error('HMS_INSUFFICIENT_STOCK',
-      format('Not enough stock of %s: %s on hand, %s needed.', v_name, v_on_hand, -NEW.quantity), 409,
+      format('Not enough stock of %s: %s on hand, %s needed.', v_name, v_on_hand, -NEW.quantity),
       jsonb_build_object('on_hand', v_on_hand, 'requested', -NEW.quantity,
                          'batch_id', NEW.batch_id, 'optical_product_id', NEW.optical_product_id));
   end if;
@@ -44,12 +45,12 @@ begin
      where p.id = NEW.optical_product_id;
   end if;
   NEW.balance_after := v_on_hand + NEW.quantity;
-  NEW.occurred_at := coalesce(NEW.occurred_at, now());
-  NEW.performed_by := coalesce(NEW.performed_by, app_hidden.current_user_id());
+  -- The member of staff whose request moved the stock; the owner without a session (demo data) may name one.
+  NEW.performed_by := coalesce(app_hidden.current_user_id(), NEW.performed_by);
   return NEW;
 end;
 $function$;
 
-comment on function app_hidden.tg_stock_movements__apply() is 'BEFORE INSERT on stock_movements: locks the batch or product, refuses to go below zero (HMS_INSUFFICIENT_STOCK), applies the quantity and records balance_after.';
+comment on function app_hidden.tg_stock_movements__apply() is 'BEFORE INSERT on stock_movements (the ledger): locks the batch or product, refuses to go below zero (HMS_INSUFFICIENT_STOCK), applies the quantity, records balance_after and who moved the stock (the session).';
 
 revoke execute on function app_hidden.tg_stock_movements__apply() from public;

@@ -74,10 +74,11 @@ CREATE INDEX idx_cycle_count_items__hospital_id_optical_product_id ON app_public
 alter table app_public.cycle_count_items enable row level security;
 alter table app_public.cycle_count_items force row level security;
 
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.cycle_count_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('', 'reason', 'app_public.cycle_counts', 'cycle_count_id');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.cycle_count_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
-CREATE TRIGGER _200_before BEFORE INSERT OR DELETE OR UPDATE ON app_public.cycle_count_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_cycle_count_items__before();
-CREATE TRIGGER _800_touch_count AFTER INSERT OR DELETE OR UPDATE ON app_public.cycle_count_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_cycle_count_items__touch_count();
+CREATE TRIGGER _800_refresh_totals AFTER INSERT OR DELETE OR UPDATE ON app_public.cycle_count_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_totals('cycle_count_id', 'app_hidden.refresh_cycle_count_totals');
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.cycle_count_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.cycle_count_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.cycle_count_items
   as permissive
@@ -117,7 +118,5 @@ create policy update_with_permission on app_public.cycle_count_items
 comment on policy update_with_permission on app_public.cycle_count_items is 'Updatable with any of: inventory.manage.';
 
 grant select, delete on table app_public.cycle_count_items to hms_staff;
-grant insert (id, cycle_count_id, item_type, medicine_id, batch_id, optical_product_id,
-    counted_quantity, unit_cost, reason, counted_at, counted_by) on table app_public.cycle_count_items to hms_staff;
-grant update (cycle_count_id, item_type, medicine_id, batch_id, optical_product_id,
-    counted_quantity, unit_cost, reason, counted_at, counted_by) on table app_public.cycle_count_items to hms_staff;
+grant insert (id, reason) on table app_public.cycle_count_items to hms_staff;
+grant update (reason) on table app_public.cycle_count_items to hms_staff;

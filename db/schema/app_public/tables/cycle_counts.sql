@@ -63,8 +63,8 @@ comment on column app_public.cycle_counts.completed_at is 'When counting finishe
 comment on column app_public.cycle_counts.approved_by is 'Supervisor who approved the variances.';
 comment on column app_public.cycle_counts.approved_at is 'When the count was approved and its variances posted (required when approved).';
 comment on column app_public.cycle_counts.cancelled_at is 'When the count was cancelled (set exactly when status is cancelled).';
-comment on column app_public.cycle_counts.total_variance_quantity is 'Sum of the lines'' variance in base units (negative = shortage). Maintained from the lines by a trigger.';
-comment on column app_public.cycle_counts.total_variance_value is 'Sum of the lines'' variance value (negative = loss). Maintained from the lines by a trigger.';
+comment on column app_public.cycle_counts.total_variance_quantity is 'Sum of the lines'' variance in base units (negative = shortage). Maintained from the lines by the database.';
+comment on column app_public.cycle_counts.total_variance_value is 'Sum of the lines'' variance value (negative = loss). Maintained from the lines by the database.';
 comment on column app_public.cycle_counts.notes is 'Notes on the count (team, conditions, follow-up actions).';
 comment on column app_public.cycle_counts.is_deleted is 'Soft delete: true hides the row from normal lists; it stays for history and audit.';
 comment on column app_public.cycle_counts.deleted_at is 'When the row was soft-deleted.';
@@ -82,13 +82,14 @@ CREATE INDEX idx_cycle_counts__hospital_id_status ON app_public.cycle_counts USI
 alter table app_public.cycle_counts enable row level security;
 alter table app_public.cycle_counts force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.cycle_counts FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('count_number', 'cycle_count');
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.cycle_counts FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('count_number', 'cycle_count', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.cycle_counts FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.cycle_counts FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft,counting,counted,cancelled', 'status,notes', '', '');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.cycle_counts FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.cycle_counts FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
-CREATE TRIGGER _200_workflow BEFORE INSERT OR UPDATE ON app_public.cycle_counts FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_cycle_counts__workflow();
-CREATE TRIGGER _300_totals BEFORE INSERT OR UPDATE ON app_public.cycle_counts FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_cycle_counts__totals();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.cycle_counts FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.cycle_counts FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.cycle_counts FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.cycle_counts
   as permissive
@@ -135,7 +136,5 @@ create policy update_with_permission on app_public.cycle_counts
 comment on policy update_with_permission on app_public.cycle_counts is 'Updatable with any of: inventory.manage, inventory.approve.';
 
 grant select, delete on table app_public.cycle_counts to hms_staff;
-grant insert (id, count_date, scope, category, location, department_id, status, started_at,
-    counted_by, completed_at, approved_by, approved_at, cancelled_at, notes) on table app_public.cycle_counts to hms_staff;
-grant update (count_date, scope, category, location, department_id, status, started_at, counted_by,
-    completed_at, approved_by, approved_at, cancelled_at, notes) on table app_public.cycle_counts to hms_staff;
+grant insert (id, count_date, scope, category, location, department_id, status, notes) on table app_public.cycle_counts to hms_staff;
+grant update (status, notes) on table app_public.cycle_counts to hms_staff;

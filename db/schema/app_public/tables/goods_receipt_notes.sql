@@ -87,11 +87,11 @@ comment on column app_public.goods_receipt_notes.posted_by is 'User who posted t
 comment on column app_public.goods_receipt_notes.cancelled_at is 'When the GRN was cancelled (set exactly when status is cancelled).';
 comment on column app_public.goods_receipt_notes.cancelled_by is 'User who cancelled the GRN.';
 comment on column app_public.goods_receipt_notes.cancellation_reason is 'Why the GRN was cancelled (required when cancelled).';
-comment on column app_public.goods_receipt_notes.subtotal is 'Sum of the lines'' quantity received × unit cost before discount. Maintained from the lines by a trigger.';
-comment on column app_public.goods_receipt_notes.discount_amount is 'Total discount of the lines. Maintained from the lines by a trigger.';
-comment on column app_public.goods_receipt_notes.tax_amount is 'Total tax of the lines. Maintained from the lines by a trigger.';
+comment on column app_public.goods_receipt_notes.subtotal is 'Sum of the lines'' quantity received × unit cost before discount. Maintained from the lines by the database.';
+comment on column app_public.goods_receipt_notes.discount_amount is 'Total discount of the lines. Maintained from the lines by the database.';
+comment on column app_public.goods_receipt_notes.tax_amount is 'Total tax of the lines. Maintained from the lines by the database.';
 comment on column app_public.goods_receipt_notes.shipping_amount is 'Freight and delivery charges on the supplier invoice.';
-comment on column app_public.goods_receipt_notes.total_amount is 'Receipt value: subtotal − discount + tax + shipping. Maintained by a trigger; clients never send it.';
+comment on column app_public.goods_receipt_notes.total_amount is 'Receipt value: subtotal − discount + tax + shipping. Maintained by the database; clients never send it.';
 comment on column app_public.goods_receipt_notes.notes is 'Notes on the delivery (condition of packaging, cold-chain temperature, shortages).';
 comment on column app_public.goods_receipt_notes.is_deleted is 'Soft delete: true hides the row from normal lists; it stays for history and audit.';
 comment on column app_public.goods_receipt_notes.deleted_at is 'When the row was soft-deleted.';
@@ -114,13 +114,15 @@ CREATE UNIQUE INDEX idx_goods_receipt_notes__supplier_invoice ON app_public.good
 alter table app_public.goods_receipt_notes enable row level security;
 alter table app_public.goods_receipt_notes force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.goods_receipt_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('grn_number', 'goods_receipt');
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.goods_receipt_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('grn_number', 'goods_receipt', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.goods_receipt_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.goods_receipt_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'status,department_id,supplier_invoice_number,supplier_invoice_date,supplier_invoice_amount,delivery_note_number,notes', '', '');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.goods_receipt_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.goods_receipt_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
-CREATE TRIGGER _200_workflow BEFORE INSERT OR UPDATE ON app_public.goods_receipt_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_goods_receipt_notes__workflow();
-CREATE TRIGGER _300_totals BEFORE INSERT OR UPDATE ON app_public.goods_receipt_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_goods_receipt_notes__totals();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.goods_receipt_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
+CREATE TRIGGER _300_total_amount BEFORE INSERT OR UPDATE ON app_public.goods_receipt_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__purchase_total_amount();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.goods_receipt_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.goods_receipt_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.goods_receipt_notes
   as permissive
@@ -167,11 +169,9 @@ create policy update_with_permission on app_public.goods_receipt_notes
 comment on policy update_with_permission on app_public.goods_receipt_notes is 'Updatable with any of: inventory.manage.';
 
 grant select, delete on table app_public.goods_receipt_notes to hms_staff;
-grant insert (id, purchase_order_id, supplier_id, department_id, received_at, received_by,
+grant insert (id, purchase_order_id, supplier_id, department_id, received_at,
     supplier_invoice_number, supplier_invoice_date, supplier_invoice_amount, delivery_note_number,
-    status, inspection_status, inspected_by, inspected_at, posted_at, posted_by, cancelled_at,
-    cancelled_by, cancellation_reason, discount_amount, shipping_amount, notes) on table app_public.goods_receipt_notes to hms_staff;
-grant update (purchase_order_id, supplier_id, department_id, received_at, received_by,
-    supplier_invoice_number, supplier_invoice_date, supplier_invoice_amount, delivery_note_number,
-    status, inspection_status, inspected_by, inspected_at, posted_at, posted_by, cancelled_at,
-    cancelled_by, cancellation_reason, discount_amount, shipping_amount, notes) on table app_public.goods_receipt_notes to hms_staff;
+    status, shipping_amount, notes) on table app_public.goods_receipt_notes to hms_staff;
+grant update (purchase_order_id, supplier_id, department_id, received_at, supplier_invoice_number,
+    supplier_invoice_date, supplier_invoice_amount, delivery_note_number, status, shipping_amount,
+    notes) on table app_public.goods_receipt_notes to hms_staff;

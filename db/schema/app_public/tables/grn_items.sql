@@ -89,7 +89,7 @@ comment on column app_public.grn_items.mrp is 'Maximum retail price per base uni
 comment on column app_public.grn_items.selling_price is 'Price per base unit the hospital will charge patients for this batch (at most the MRP).';
 comment on column app_public.grn_items.discount_percent is 'Trade discount on the line, in percent (0–100).';
 comment on column app_public.grn_items.tax_percent is 'Tax rate on the supplier invoice for the line, in percent (0–100).';
-comment on column app_public.grn_items.line_total is 'quantity_received × unit_cost × (1 − discount %) × (1 + tax %), rounded to the cent. Computed by a trigger.';
+comment on column app_public.grn_items.line_total is 'quantity_received × unit_cost × (1 − discount %) × (1 + tax %), rounded to the cent. Computed by the database.';
 comment on column app_public.grn_items.batch_id is 'Medicine batch (of medicine_id) created or topped up when the GRN was posted by receive_goods (null when nothing was accepted).';
 comment on column app_public.grn_items.notes is 'Notes on the line (storage condition on arrival, short-expiry acceptance).';
 comment on column app_public.grn_items.created_at is 'When the row was created.';
@@ -104,10 +104,12 @@ CREATE INDEX idx_grn_items__hospital_id_purchase_order_item_id ON app_public.grn
 alter table app_public.grn_items enable row level security;
 alter table app_public.grn_items force row level security;
 
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.grn_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'notes', 'app_public.goods_receipt_notes', 'grn_id');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.grn_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
-CREATE TRIGGER _200_before BEFORE INSERT OR DELETE OR UPDATE ON app_public.grn_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_grn_items__before();
-CREATE TRIGGER _800_touch_grn AFTER INSERT OR DELETE OR UPDATE ON app_public.grn_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_grn_items__touch_grn();
+CREATE TRIGGER _200_line_total BEFORE INSERT OR UPDATE ON app_public.grn_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_grn_items__line_total();
+CREATE TRIGGER _800_refresh_totals AFTER INSERT OR DELETE OR UPDATE ON app_public.grn_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_totals('grn_id', 'app_hidden.refresh_goods_receipt_totals');
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.grn_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.grn_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.grn_items
   as permissive
@@ -151,7 +153,7 @@ grant insert (id, grn_id, line_number, purchase_order_item_id, item_type, medici
     optical_product_id, description, batch_number, manufacture_date, expiry_date, quantity_received,
     free_quantity, quantity_rejected, rejection_reason, unit_cost, mrp, selling_price,
     discount_percent, tax_percent, notes) on table app_public.grn_items to hms_staff;
-grant update (grn_id, line_number, purchase_order_item_id, item_type, medicine_id,
-    optical_product_id, description, batch_number, manufacture_date, expiry_date, quantity_received,
-    free_quantity, quantity_rejected, rejection_reason, unit_cost, mrp, selling_price,
-    discount_percent, tax_percent, notes) on table app_public.grn_items to hms_staff;
+grant update (line_number, purchase_order_item_id, item_type, medicine_id, optical_product_id,
+    description, batch_number, manufacture_date, expiry_date, quantity_received, free_quantity,
+    quantity_rejected, rejection_reason, unit_cost, mrp, selling_price, discount_percent,
+    tax_percent, notes) on table app_public.grn_items to hms_staff;

@@ -68,7 +68,7 @@ comment on column app_public.purchase_order_items.free_quantity is 'Bonus quanti
 comment on column app_public.purchase_order_items.unit_cost is 'Agreed purchase price per base unit, before discount and tax.';
 comment on column app_public.purchase_order_items.discount_percent is 'Trade discount on the line, in percent (0–100).';
 comment on column app_public.purchase_order_items.tax_percent is 'Tax rate applied to the line, in percent (0–100).';
-comment on column app_public.purchase_order_items.line_total is 'quantity_ordered × unit_cost × (1 − discount %) × (1 + tax %), rounded to the cent. Computed by a trigger.';
+comment on column app_public.purchase_order_items.line_total is 'quantity_ordered × unit_cost × (1 − discount %) × (1 + tax %), rounded to the cent. Computed by the database.';
 comment on column app_public.purchase_order_items.expected_date is 'Delivery date for this line when it differs from the order''s expected date (staggered deliveries).';
 comment on column app_public.purchase_order_items.notes is 'Notes for the supplier about this line (brand preference, packing, minimum shelf life).';
 comment on column app_public.purchase_order_items.created_at is 'When the row was created.';
@@ -82,10 +82,12 @@ CREATE INDEX idx_purchase_order_items__hospital_id_optical_product_id ON app_pub
 alter table app_public.purchase_order_items enable row level security;
 alter table app_public.purchase_order_items force row level security;
 
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.purchase_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'notes', 'app_public.purchase_orders', 'purchase_order_id');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.purchase_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
-CREATE TRIGGER _200_before BEFORE INSERT OR DELETE OR UPDATE ON app_public.purchase_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_purchase_order_items__before();
-CREATE TRIGGER _800_touch_order AFTER INSERT OR DELETE OR UPDATE ON app_public.purchase_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_purchase_order_items__touch_order();
+CREATE TRIGGER _200_line_total BEFORE INSERT OR UPDATE ON app_public.purchase_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_purchase_order_items__line_total();
+CREATE TRIGGER _800_refresh_totals AFTER INSERT OR DELETE OR UPDATE ON app_public.purchase_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_totals('purchase_order_id', 'app_hidden.refresh_purchase_order_totals');
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.purchase_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.purchase_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.purchase_order_items
   as permissive
@@ -128,6 +130,5 @@ grant select, delete on table app_public.purchase_order_items to hms_staff;
 grant insert (id, purchase_order_id, line_number, item_type, medicine_id, optical_product_id,
     description, pack_size, quantity_ordered, free_quantity, unit_cost, discount_percent,
     tax_percent, expected_date, notes) on table app_public.purchase_order_items to hms_staff;
-grant update (purchase_order_id, line_number, item_type, medicine_id, optical_product_id,
-    description, pack_size, quantity_ordered, free_quantity, unit_cost, discount_percent,
-    tax_percent, expected_date, notes) on table app_public.purchase_order_items to hms_staff;
+grant update (line_number, item_type, medicine_id, optical_product_id, description, pack_size,
+    quantity_ordered, free_quantity, unit_cost, discount_percent, tax_percent, expected_date, notes) on table app_public.purchase_order_items to hms_staff;

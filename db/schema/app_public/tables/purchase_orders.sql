@@ -79,11 +79,11 @@ comment on column app_public.purchase_orders.closed_at is 'When the order was cl
 comment on column app_public.purchase_orders.cancelled_at is 'When the order was cancelled (set exactly when status is cancelled).';
 comment on column app_public.purchase_orders.cancelled_by is 'User who cancelled the order.';
 comment on column app_public.purchase_orders.cancellation_reason is 'Why the order was cancelled (required when cancelled).';
-comment on column app_public.purchase_orders.subtotal is 'Sum of the lines'' quantity × unit cost before discount. Maintained from the lines by a trigger; clients never send it.';
-comment on column app_public.purchase_orders.discount_amount is 'Total discount of the lines (Σ quantity × unit cost × discount %). Maintained from the lines by a trigger.';
-comment on column app_public.purchase_orders.tax_amount is 'Total tax of the lines (on the discounted amounts). Maintained from the lines by a trigger.';
+comment on column app_public.purchase_orders.subtotal is 'Sum of the lines'' quantity × unit cost before discount. Maintained from the lines by the database; clients never send it.';
+comment on column app_public.purchase_orders.discount_amount is 'Total discount of the lines (Σ quantity × unit cost × discount %). Maintained from the lines by the database.';
+comment on column app_public.purchase_orders.tax_amount is 'Total tax of the lines (on the discounted amounts). Maintained from the lines by the database.';
 comment on column app_public.purchase_orders.shipping_amount is 'Freight and delivery charges agreed with the supplier.';
-comment on column app_public.purchase_orders.total_amount is 'Order value: subtotal − discount + tax + shipping. Maintained by a trigger; clients never send it.';
+comment on column app_public.purchase_orders.total_amount is 'Order value: subtotal − discount + tax + shipping. Maintained by the database; clients never send it.';
 comment on column app_public.purchase_orders.currency_code is 'ISO 4217 currency of every amount on the order (null = the hospital''s currency).';
 comment on column app_public.purchase_orders.payment_terms is 'Payment terms printed on the order, e.g. Net 30; copied from the supplier by default.';
 comment on column app_public.purchase_orders.delivery_address is 'Where the supplier delivers (store address, dock, contact) if not the hospital''s main address.';
@@ -105,13 +105,15 @@ CREATE INDEX idx_purchase_orders__hospital_id_supplier_id ON app_public.purchase
 alter table app_public.purchase_orders enable row level security;
 alter table app_public.purchase_orders force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('po_number', 'purchase_order');
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('po_number', 'purchase_order', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'status,is_urgent,order_date,expected_delivery_date,supplier_quotation_reference,payment_terms,delivery_address,notes', '', '');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
-CREATE TRIGGER _200_workflow BEFORE INSERT OR UPDATE ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_purchase_orders__workflow();
-CREATE TRIGGER _300_totals BEFORE INSERT OR UPDATE ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_purchase_orders__totals();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
+CREATE TRIGGER _300_total_amount BEFORE INSERT OR UPDATE ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__purchase_total_amount();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.purchase_orders
   as permissive
@@ -159,10 +161,8 @@ comment on policy update_with_permission on app_public.purchase_orders is 'Updat
 
 grant select, delete on table app_public.purchase_orders to hms_staff;
 grant insert (id, supplier_id, department_id, status, is_urgent, order_date, expected_delivery_date,
-    supplier_quotation_reference, approved_by, approved_at, sent_at, closed_at, cancelled_at,
-    cancelled_by, cancellation_reason, discount_amount, shipping_amount, currency_code,
-    payment_terms, delivery_address, notes) on table app_public.purchase_orders to hms_staff;
+    supplier_quotation_reference, shipping_amount, currency_code, payment_terms, delivery_address,
+    notes) on table app_public.purchase_orders to hms_staff;
 grant update (supplier_id, department_id, status, is_urgent, order_date, expected_delivery_date,
-    supplier_quotation_reference, approved_by, approved_at, sent_at, closed_at, cancelled_at,
-    cancelled_by, cancellation_reason, discount_amount, shipping_amount, currency_code,
-    payment_terms, delivery_address, notes) on table app_public.purchase_orders to hms_staff;
+    supplier_quotation_reference, shipping_amount, currency_code, payment_terms, delivery_address,
+    notes) on table app_public.purchase_orders to hms_staff;

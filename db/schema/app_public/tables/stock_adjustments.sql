@@ -103,12 +103,14 @@ CREATE INDEX idx_stock_adjustments__requested_by ON app_public.stock_adjustments
 alter table app_public.stock_adjustments enable row level security;
 alter table app_public.stock_adjustments force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.stock_adjustments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('adjustment_number', 'stock_adjustment');
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.stock_adjustments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('adjustment_number', 'stock_adjustment', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.stock_adjustments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.stock_adjustments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft,pending_approval,rejected,cancelled', 'status,reason_notes', '', '');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.stock_adjustments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.stock_adjustments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
-CREATE TRIGGER _200_workflow BEFORE INSERT OR UPDATE ON app_public.stock_adjustments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_stock_adjustments__workflow();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.stock_adjustments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.stock_adjustments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.stock_adjustments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.stock_adjustments
   as permissive
@@ -156,8 +158,5 @@ comment on policy update_with_permission on app_public.stock_adjustments is 'Upd
 
 grant select, delete on table app_public.stock_adjustments to hms_staff;
 grant insert (id, item_type, medicine_id, batch_id, optical_product_id, quantity_change, reason,
-    reason_notes, status, requested_by, requested_at, approved_by, approved_at, rejected_by,
-    rejected_at, rejection_reason, unit_cost, value_change) on table app_public.stock_adjustments to hms_staff;
-grant update (item_type, medicine_id, batch_id, optical_product_id, quantity_change, reason,
-    reason_notes, status, requested_by, requested_at, approved_by, approved_at, rejected_by,
-    rejected_at, rejection_reason, unit_cost, value_change) on table app_public.stock_adjustments to hms_staff;
+    reason_notes, status) on table app_public.stock_adjustments to hms_staff;
+grant update (reason_notes, status) on table app_public.stock_adjustments to hms_staff;

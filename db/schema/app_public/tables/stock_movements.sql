@@ -76,7 +76,7 @@ alter table app_public.stock_movements add constraint stock_movements_performed_
 alter table app_public.stock_movements add constraint stock_movements_return_item_fkey FOREIGN KEY (hospital_id, return_item_id) REFERENCES app_public.pharmacy_return_items(hospital_id, id) ON DELETE RESTRICT;
 alter table app_public.stock_movements add constraint stock_movements_updated_by_fkey FOREIGN KEY (updated_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;
 
-comment on table app_public.stock_movements is 'The stock ledger: every signed change of a medicine batch or optical product, with the balance after it and its source document line. Append-only; written only by triggers (later issue), never by clients.';
+comment on table app_public.stock_movements is 'The stock ledger: every signed change of a medicine batch or optical product, with the balance after it and its source document line. Append-only; written only by the workflows (through the ledger trigger), never by clients.';
 comment on column app_public.stock_movements.id is 'Unique identifier (UUID).';
 comment on column app_public.stock_movements.hospital_id is 'Hospital (tenant) the row belongs to.';
 comment on column app_public.stock_movements.movement_type is 'goods_receipt, dispense, patient_return, supplier_return, adjustment_increase, adjustment_decrease, cycle_count_variance, optical_sale, optical_return, transfer_in, transfer_out, expiry_write_off or opening_balance.';
@@ -95,7 +95,7 @@ comment on column app_public.stock_movements.adjustment_id is 'Approved stock ad
 comment on column app_public.stock_movements.cycle_count_item_id is 'Approved cycle count line whose variance was posted (cycle_count_variance).';
 comment on column app_public.stock_movements.optical_order_item_id is 'Optical order line that sold or took back the product (optical_sale, optical_return).';
 comment on column app_public.stock_movements.reason is 'Why the stock moved, in words (e.g. transfer to ward store, supplier recall).';
-comment on column app_public.stock_movements.performed_by is 'User whose action caused the movement.';
+comment on column app_public.stock_movements.performed_by is 'User whose request moved the stock (from the session).';
 comment on column app_public.stock_movements.created_at is 'When the row was created.';
 comment on column app_public.stock_movements.updated_at is 'When the row was last changed.';
 comment on column app_public.stock_movements.created_by is 'User who created the row (null for system and seed data).';
@@ -116,10 +116,12 @@ CREATE INDEX idx_stock_movements__performed_by ON app_public.stock_movements USI
 alter table app_public.stock_movements enable row level security;
 alter table app_public.stock_movements force row level security;
 
-CREATE TRIGGER _000_append_only BEFORE DELETE OR UPDATE ON app_public.stock_movements FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_stock_movements__append_only();
+CREATE TRIGGER _000_append_only BEFORE DELETE OR UPDATE ON app_public.stock_movements FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__append_only();
+CREATE TRIGGER _000_append_only_truncate BEFORE TRUNCATE ON app_public.stock_movements FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__append_only();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.stock_movements FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _200_apply BEFORE INSERT ON app_public.stock_movements FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_stock_movements__apply();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.stock_movements FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.stock_movements FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy select_with_permission on app_public.stock_movements
   as permissive
