@@ -254,6 +254,29 @@ $$;
 comment on function app_hidden.a_or_an(text, boolean) is E'The word with its indefinite article (a / an; capitalised to start a sentence), for messages.';
 grant execute on function app_hidden.a_or_an(text, boolean) to :DATABASE_STAFF;
 
+/*
+ * May the policies let this writer insert this row? PostgreSQL checks row-level security after
+ * the BEFORE triggers, so a kit trigger that refuses an insert first would answer a writer the
+ * policies refuse anyway with the rule it broke instead of 42501. The kit's insert rules (status
+ * machine, document lock, friendly constraint errors) therefore speak only to writers who hold a
+ * write permission of the table (table_registry.write_permissions) for a row of their own
+ * hospital, and to trusted writers; everyone else meets the policy.
+ */
+create or replace function app_hidden.policies_may_admit(p_table regclass, p_row jsonb) returns boolean
+language sql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  select app_hidden.is_trusted_writer()
+      or (coalesce((p_row ->> 'hospital_id')::uuid = app_hidden.current_hospital_id(), true)
+          and exists (select 1 from app_hidden.table_registry r
+                       where r.table_name = (select c.relname from pg_catalog.pg_class c where c.oid = p_table)
+                         and app_hidden.has_any_permission(r.write_permissions)));
+$$;
+comment on function app_hidden.policies_may_admit(regclass, jsonb) is
+  'True for a trusted writer, or a writer holding a write permission of the table for a row of the active hospital: whom the kit''s insert rules answer before row-level security does.';
+
 /* Shared body of lock_or_404 and find_or_404. */
 create or replace function app_hidden.row_or_404(p_row anyelement, p_id uuid, p_lock boolean) returns anyelement
 language plpgsql
@@ -442,8 +465,8 @@ declare
   v_step app_hidden.status_transitions;
   v_patch jsonb := '{}';
 begin
-  if v_user is null and TG_OP = 'INSERT' then
-    return NEW;
+  if TG_OP = 'INSERT' and (v_user is null or not app_hidden.policies_may_admit(TG_RELID, to_jsonb(NEW))) then
+    return NEW;  -- the owner may insert in any status; a writer the policies refuse meets 42501
   end if;
   if TG_OP = 'UPDATE' then
     if NEW.status is not distinct from OLD.status then
@@ -524,7 +547,7 @@ declare
   v_hospital uuid;
   v_locked record;
 begin
-  if app_hidden.is_trusted_writer() then
+  if app_hidden.is_trusted_writer() or (TG_OP = 'INSERT' and not app_hidden.policies_may_admit(TG_RELID, to_jsonb(NEW))) then
     return case when TG_OP = 'DELETE' then OLD else NEW end;
   end if;
   if TG_OP = 'UPDATE' and (to_jsonb(NEW) - v_still_editable) = (to_jsonb(OLD) - v_still_editable) then

@@ -101,7 +101,8 @@ begin
     ('optical_repairs', $$insert into app_public.optical_repairs (id, patient_id, item_description, repair_type, problem_description) values (tests.fixture_id('NY', 'probe:optical_repairs'), tests.fixture_id('NY', 'anchor:patient2'), 'Probe frame', 'hinge', 'Broken hinge')$$, null, $$notes = 'matrix edit'$$),
     ('invoices', $$insert into app_public.invoices (id, patient_id, currency_code) values (tests.fixture_id('NY', 'probe:invoices'), tests.fixture_id('NY', 'anchor:patient2'), 'USD')$$, null, $$notes = 'matrix edit'$$),
     ('invoice_items', $$insert into app_public.invoice_items (id, invoice_id, line_number, item_type, description, unit_price) values (tests.fixture_id('NY', 'probe:invoice_items'), tests.fixture_id('NY', 'anchor:draft_invoice'), 2, 'service', 'Probe line', 1.00)$$, null, $$description = 'matrix edit'$$),
-    ('payments', $$insert into app_public.payments (id, invoice_id, patient_id, amount, payment_method) values (tests.fixture_id('NY', 'probe:payments'), tests.fixture_id('NY', 'anchor:issued_invoice'), tests.fixture_id('NY', 'anchor:patient'), 1.00, 'cash')$$, null, $$notes = 'matrix edit'$$),
+    -- A client records a payment as pending (record_payment completes it).
+    ('payments', $$insert into app_public.payments (id, invoice_id, patient_id, amount, payment_method, status) values (tests.fixture_id('NY', 'probe:payments'), tests.fixture_id('NY', 'anchor:issued_invoice'), tests.fixture_id('NY', 'anchor:patient'), 1.00, 'cash', 'pending')$$, null, $$notes = 'matrix edit'$$),
     ('refunds', $$insert into app_public.refunds (id, invoice_id, patient_id, amount, refund_method, reason) values (tests.fixture_id('NY', 'probe:refunds'), tests.fixture_id('NY', 'anchor:issued_invoice'), tests.fixture_id('NY', 'anchor:patient'), 1.00, 'cash', 'overbilling')$$, null, $$reason_notes = 'matrix edit'$$),
     ('credit_notes', $$insert into app_public.credit_notes (id, invoice_id, patient_id, amount, reason) values (tests.fixture_id('NY', 'probe:credit_notes'), tests.fixture_id('NY', 'anchor:issued_invoice'), tests.fixture_id('NY', 'anchor:patient'), 1.00, 'Probe credit')$$, null, $$notes = 'matrix edit'$$),
     ('daily_settlements', $$insert into app_public.daily_settlements (id, settlement_date) values (tests.fixture_id('NY', 'probe:daily_settlements'), current_date - 901)$$, null, $$notes = 'matrix edit'$$),
@@ -346,7 +347,7 @@ begin
   insert into app_public.invoice_items (id, hospital_id, invoice_id, line_number, item_type, description, unit_price) values
     (tests.fixture_id(l, 'anchor:issued_invoice_item'), h, tests.fixture_id(l, 'anchor:issued_invoice'), 1, 'service', 'Matrix service', 500.00),
     (tests.fixture_id(l, 'invoice_items'), h, tests.fixture_id(l, 'anchor:draft_invoice'), 1, 'service', 'Matrix line', 10.00);
-  update app_public.invoices set status = 'issued' where id = tests.fixture_id(l, 'anchor:issued_invoice');
+  update app_public.invoices set status = 'issued', issued_at = now() where id = tests.fixture_id(l, 'anchor:issued_invoice');
   insert into app_public.payments (id, hospital_id, invoice_id, patient_id, amount, payment_method) values
     (tests.fixture_id(l, 'anchor:payment'), h, tests.fixture_id(l, 'anchor:issued_invoice'), tests.fixture_id(l, 'anchor:patient'), 100.00, 'cash'),
     (tests.fixture_id(l, 'payments'), h, tests.fixture_id(l, 'anchor:issued_invoice'), tests.fixture_id(l, 'anchor:patient'), 10.00, 'cash');

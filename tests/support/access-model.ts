@@ -118,8 +118,8 @@ export const ACCESS_MODEL: readonly TableAccess[] = [
   // 3 Insurance
   { table: 'insurance_providers', scope: 'hospital', read: ['insurance.read'], insert: ['insurance.manage'], update: ['insurance.manage'], delete: ['insurance.manage'], softDelete: true },
   { table: 'insurance_policies', scope: 'hospital', read: ['insurance.read'], insert: ['insurance.manage'], update: ['insurance.manage'], delete: ['insurance.manage'], softDelete: true },
-  { table: 'insurance_claims', scope: 'hospital', read: ['insurance.read'], insert: ['insurance.manage'], update: ['insurance.manage'], delete: ['insurance.manage'], softDelete: true,
-    workflow: { insert: { code: 'HMS_WORKFLOW_FIELD_PROTECTED' } } },
+  // Claims are created by create_claim: the amounts and the policy it decides are never client-written.
+  { table: 'insurance_claims', scope: 'hospital', read: ['insurance.read'], insert: NOBODY, update: ['insurance.manage'], delete: ['insurance.manage'], softDelete: true },
   { table: 'pre_authorizations', scope: 'hospital', read: ['insurance.read'], insert: ['insurance.manage'], update: ['insurance.manage'], delete: ['insurance.manage'], softDelete: true },
   // 4 Inventory
   { table: 'suppliers', scope: 'hospital', read: ['inventory.read'], insert: ['inventory.manage'], update: ['inventory.manage'], delete: ['inventory.manage'], softDelete: true },
@@ -130,8 +130,9 @@ export const ACCESS_MODEL: readonly TableAccess[] = [
   { table: 'stock_movements', scope: 'hospital', read: ['inventory.read', 'medicines.read', 'optical.read'], insert: NOBODY, update: NOBODY, delete: NOBODY, softDelete: false },
   { table: 'stock_adjustments', scope: 'hospital', read: ['inventory.read'], insert: ['inventory.manage', 'inventory.approve'], update: ['inventory.manage', 'inventory.approve'], delete: ['inventory.manage'], softDelete: true },
   { table: 'cycle_counts', scope: 'hospital', read: ['inventory.read'], insert: ['inventory.manage', 'inventory.approve'], update: ['inventory.manage', 'inventory.approve'], delete: ['inventory.manage'], softDelete: true },
-  { table: 'cycle_count_items', scope: 'hospital', read: ['inventory.read'], insert: ['inventory.manage'], update: ['inventory.manage'], delete: ['inventory.manage'], softDelete: false,
-    workflow: { insert: { code: 'HMS_WORKFLOW_PROTECTED' }, delete: { code: 'HMS_WORKFLOW_PROTECTED' } } },
+  // Count lines come from start_cycle_count (system quantities snapshotted): clients write only a line's reason.
+  { table: 'cycle_count_items', scope: 'hospital', read: ['inventory.read'], insert: NOBODY, update: ['inventory.manage'], delete: ['inventory.manage'], softDelete: false,
+    workflow: { delete: { code: 'HMS_DOCUMENT_LOCKED' } } },
   // 5 Support
   { table: 'notifications', scope: 'hospital', read: MEMBER, insert: NOBODY, update: MEMBER, delete: NOBODY, softDelete: false,
     rule: 'staff read and mark read their own in-app notifications; settings.manage reads every notification of the active hospital' },

@@ -18,7 +18,7 @@ declare
   v_hospital uuid;
   v_locked record;
 begin
-  if app_hidden.is_trusted_writer() then
+  if app_hidden.is_trusted_writer() or (TG_OP = 'INSERT' and not app_hidden.policies_may_admit(TG_RELID, to_jsonb(NEW))) then
     return case when TG_OP = 'DELETE' then OLD else NEW end;
   end if;
   if TG_OP = 'UPDATE' and (to_jsonb(NEW) - v_still_editable) = (to_jsonb(OLD) - v_still_editable) then

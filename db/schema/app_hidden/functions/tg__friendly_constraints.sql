@@ -15,13 +15,13 @@ begin
   if nullif(current_setting('request.jwt.claims', true), '') is null then
     return NEW;  -- the owner, migrations, demo data: the constraints answer themselves
   end if;
-  select r.constraint_probe into v_probe from app_hidden.table_registry r
-   where r.table_name = TG_TABLE_NAME
-     -- Only a writer the policies will let through hears which rule the row breaks: PostgreSQL
-     -- checks row-level security before constraints, and so must the probe (a row of another
-     -- hospital, or a writer without the permission, meets 42501 first and learns nothing).
-     and (app_hidden.is_trusted_writer() or app_hidden.has_any_permission(r.write_permissions))
-     and coalesce((to_jsonb(NEW) ->> 'hospital_id')::uuid = app_hidden.current_hospital_id(), true);
+  -- Only a writer the policies will let through hears which rule the row breaks: PostgreSQL
+  -- checks row-level security before constraints, and so must the probe (a row of another
+  -- hospital, or a writer without the permission, meets 42501 first and learns nothing).
+  if not app_hidden.policies_may_admit(TG_RELID, to_jsonb(NEW)) then
+    return NEW;
+  end if;
+  select r.constraint_probe into v_probe from app_hidden.table_registry r where r.table_name = TG_TABLE_NAME;
   if v_probe is not null then
     -- Unique values are probed for the rows a client writes itself (not for rows written on its
     -- behalf by a trigger or a workflow), and not for an upsert: an INSERT … ON CONFLICT
