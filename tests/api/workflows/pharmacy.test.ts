@@ -16,6 +16,11 @@ const NY_PATIENT = 'd1000000-0000-4000-8000-000000000011';
 const NY_DOCTOR = 'd1100000-0000-4000-8000-000000000001';
 const LA_PRESCRIPTION = 'd2100000-0000-4000-8000-000000000002';
 
+async function get(path: string, token: string) {
+  const response = await apiFetch(path, { token });
+  return { status: response.status, body: await response.json() };
+}
+
 const suffix = randomUUID().slice(0, 8).toUpperCase();
 const rxMedicine = randomUUID();
 const otcMedicine = randomUUID();
@@ -88,23 +93,35 @@ describe('dispense_prescription over REST', () => {
   });
 
   it('dispenses part first-expiry-first-out, then the rest, with invoice lines', async () => {
+    // The RPC answers the dispensing row; its prescription and lines are read with an embedding.
+    const dispensing = (id: string) =>
+      get(`/pharmacy_dispensing?id=eq.${id}&select=status,prescriptions(status),pharmacy_dispensing_items(batch_id,quantity,invoice_items(invoice_id))`
+        + '&pharmacy_dispensing_items.order=expiry_date', pharmacist);
+    type Line = { batch_id: string; quantity: number; invoice_items: { invoice_id: string }[] };
+
     const first = await rpc('dispense_prescription', { prescription_id: prescription, items: [{ prescription_item_id: line1, quantity: 6 }] }, pharmacist);
     expect(first.status).toBe(200);
     expect(first.body.status).toBe('partially_dispensed');
-    expect(first.body.prescription_status).toBe('partially_dispensed');
-    expect(first.body.invoice_id).toBeTruthy();
-    expect(first.body.items.map((i: { batch_id: string; quantity: number }) => [i.batch_id, i.quantity])).toEqual([
+    expect(first.body.dispensing_number).toMatch(/^DSP-/);
+    const firstRead = await dispensing(first.body.id);
+    expect(firstRead.status).toBe(200);
+    expect(firstRead.body[0].status).toBe('partially_dispensed');
+    expect(firstRead.body[0].prescriptions.status).toBe('partially_dispensed');
+    const firstLines: Line[] = firstRead.body[0].pharmacy_dispensing_items;
+    expect(firstLines.map((i) => [i.batch_id, i.quantity])).toEqual([
       [batchSoon, 4],
       [batchLate, 2],
     ]);
-    expect(first.body.items.every((i: { invoice_item_id: string | null }) => i.invoice_item_id)).toBe(true);
+    expect(firstLines.every((i) => i.invoice_items.length === 1)).toBe(true);
+    expect(new Set(firstLines.map((i) => i.invoice_items[0].invoice_id)).size).toBe(1);
 
     const rest = await rpc('dispense_prescription', { prescription_id: prescription }, pharmacist);
     expect(rest.status).toBe(200);
     expect(rest.body.status).toBe('completed');
-    expect(rest.body.prescription_status).toBe('dispensed');
-    expect(rest.body.items).toHaveLength(1);
-    expect(rest.body.items[0]).toMatchObject({ batch_id: batchLate, quantity: 4 });
+    const restRead = await dispensing(rest.body.id);
+    expect(restRead.body[0].prescriptions.status).toBe('dispensed');
+    expect(restRead.body[0].pharmacy_dispensing_items).toHaveLength(1);
+    expect(restRead.body[0].pharmacy_dispensing_items[0]).toMatchObject({ batch_id: batchLate, quantity: 4 });
 
     const again = await rpc('dispense_prescription', { prescription_id: prescription }, pharmacist);
     expect(again.status).toBe(409);
@@ -127,8 +144,19 @@ describe('dispense_prescription over REST', () => {
       body: JSON.stringify({ quantity_dispensed: 0 }),
       token: pharmacist,
     });
-    expect(response.status).toBeGreaterThanOrEqual(400);
-    expect(response.status).toBeLessThan(500);
+    expect(response.status).toBe(403);
+    expect((await response.json()).code).toBe('42501');
+  });
+
+  it('a dispensing is never created as completed by POST (409 HMS_WORKFLOW_REQUIRED)', async () => {
+    const response = await apiFetch('/pharmacy_dispensing', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ customer_name: 'API walk-in', dispensing_type: 'otc', status: 'completed' }),
+      token: pharmacist,
+    });
+    expect(response.status).toBe(409);
+    expect((await response.json()).code).toBe('HMS_WORKFLOW_REQUIRED');
   });
 });
 
@@ -152,11 +180,15 @@ describe('dispense_otc and return_dispensed_items over REST', () => {
   it('sells over the counter to a patient, on the patient invoice', async () => {
     const { status, body } = await rpc('dispense_otc', { patient_id: NY_PATIENT, items: [{ medicine_id: otcMedicine, quantity: 3 }] }, pharmacist);
     expect(status).toBe(200);
-    expect(body.status).toBe('completed');
-    expect(body.invoice_id).toBeTruthy();
-    expect(body.items[0]).toMatchObject({ batch_id: otcBatch, quantity: 3, unit_price: 3, tax_percent: 5, line_total: 9.45 });
-    dispensingId = body.dispensing_id;
-    itemId = body.items[0].dispensing_item_id;
+    expect(body).toMatchObject({ status: 'completed', patient_id: NY_PATIENT, total_amount: 9, tax_amount: 0.45, net_amount: 9.45 });
+    const lines = await get(`/pharmacy_dispensing_items?dispensing_id=eq.${body.id}&select=id,batch_id,quantity,unit_price,tax_percent,line_total,invoice_items(invoice_id)`, pharmacist);
+    expect(lines.status).toBe(200);
+    expect(lines.body).toHaveLength(1);
+    expect(lines.body[0]).toMatchObject({ batch_id: otcBatch, quantity: 3, unit_price: 3, tax_percent: 5, line_total: 9.45 });
+    expect(lines.body[0].invoice_items).toHaveLength(1);
+    expect(lines.body[0].invoice_items[0].invoice_id).toBeTruthy();
+    dispensingId = body.id;
+    itemId = lines.body[0].id;
   });
 
   it('a doctor may not accept returns (403)', async () => {
@@ -170,8 +202,10 @@ describe('dispense_otc and return_dispensed_items over REST', () => {
     const ok = await rpc('return_dispensed_items',
       { dispensing_id: dispensingId, items: [{ dispensing_item_id: itemId, quantity: 2, condition: 'resalable' }], reason: 'excess_quantity' }, pharmacist);
     expect(ok.status).toBe(200);
-    expect(ok.body).toMatchObject({ status: 'completed', refund_amount: 6.3 });
-    expect(ok.body.items[0]).toMatchObject({ restocked: true, quantity: 2 });
+    expect(ok.body).toMatchObject({ status: 'completed', refund_amount: 6.3, dispensing_id: dispensingId });
+    expect(ok.body.return_number).toMatch(/^PRT-/);
+    const returned = await get(`/pharmacy_return_items?return_id=eq.${ok.body.id}&select=dispensing_item_id,restocked,quantity`, pharmacist);
+    expect(returned.body).toEqual([{ dispensing_item_id: itemId, restocked: true, quantity: 2 }]);
 
     const tooMany = await rpc('return_dispensed_items',
       { dispensing_id: dispensingId, items: [{ dispensing_item_id: itemId, quantity: 2 }], reason: 'excess_quantity' }, pharmacist);

@@ -3,7 +3,7 @@
 -- prescription and over the counter (first expiry, first out), returns, invoice lines through the
 -- billing contract, guards on direct writes, and the ledger invariant (batch = Σ movements).
 begin;
-select plan(80);
+select plan(103);
 
 -- ---------------------------------------------------------------------------------------------
 -- Fixtures (as the owner, in NY): two test medicines with their own batches, prescriptions.
@@ -132,7 +132,7 @@ select is((select quantity_dispensed from app_public.prescription_items where id
 -- ---------------------------------------------------------------------------------------------
 select tests.authenticate_as('pharmacist.ny@hms.test', 'NY');
 select is((app_public.dispense_prescription('e2300000-0000-4000-8000-000000000301',
-             '[{"prescription_item_id": "e2300000-0000-4000-8000-000000000311", "quantity": 8}]')::jsonb ->> 'status'),
+             '[{"prescription_item_id": "e2300000-0000-4000-8000-000000000311", "quantity": 8}]')).status,
   'partially_dispensed', 'a partial dispensing is partially_dispensed');
 select tests.clear_authentication();
 create table tests.pharm_d1 as
@@ -184,8 +184,8 @@ update app_public.hospital_settings set near_expiry_block_days = 30 where hospit
 select tests.authenticate_as('pharmacist.ny@hms.test', 'NY');
 select throws_matching($$select app_public.dispense_prescription('e2300000-0000-4000-8000-000000000301', '[{"prescription_item_id": "e2300000-0000-4000-8000-000000000311", "quantity": 13}]')$$,
   'HMS_QUANTITY_EXCEEDS_PRESCRIBED', 'after 8 of 20, 13 more is above what is outstanding');
-select is((app_public.dispense_prescription('e2300000-0000-4000-8000-000000000301')::jsonb ->> 'prescription_status'),
-  'dispensed', 'dispensing the rest completes the prescription');
+select is((app_public.dispense_prescription('e2300000-0000-4000-8000-000000000301')).status,
+  'completed', 'dispensing the rest completes the dispensing (and the prescription, below)');
 select tests.clear_authentication();
 update app_public.hospital_settings set near_expiry_block_days = 0 where hospital_id = '10000000-0000-4000-8000-000000000001';
 create table tests.pharm_d2 as
@@ -211,10 +211,14 @@ select throws_matching($$select app_public.dispense_prescription('e2300000-0000-
   'HMS_PRESCRIPTION_ALREADY_DISPENSED', 'a fully dispensed prescription is not dispensed again');
 
 -- The demo's NY batches: Lisinopril takes the batch expiring within 60 days first.
-select is((app_public.dispense_prescription('e2300000-0000-4000-8000-000000000306')::jsonb #>> '{items,0,batch_id}'),
+insert into tests.pharm_results select 'lisinopril', to_jsonb(app_public.dispense_prescription('e2300000-0000-4000-8000-000000000306'));
+select is((select i.batch_id::text from app_public.pharmacy_dispensing_items i, tests.pharm_results r
+            where r.k = 'lisinopril' and i.dispensing_id = (r.j ->> 'id')::uuid order by i.expiry_date limit 1),
   'd2010000-0000-4000-8000-000000000122', 'demo Lisinopril: FEFO takes NRV23D097 (expiring soon) before NRV24J221');
 -- OTC aspirin never comes from the expired demo batch BAY23C552.
-select is((app_public.dispense_otc(null, 'Walk-in customer', '[{"medicine_id": "d2000000-0000-4000-8000-000000000014", "quantity": 2}]')::jsonb #>> '{items,0,batch_id}'),
+insert into tests.pharm_results select 'aspirin', to_jsonb(app_public.dispense_otc(null, 'Walk-in customer', '[{"medicine_id": "d2000000-0000-4000-8000-000000000014", "quantity": 2}]'));
+select is((select i.batch_id::text from app_public.pharmacy_dispensing_items i, tests.pharm_results r
+            where r.k = 'aspirin' and i.dispensing_id = (r.j ->> 'id')::uuid order by i.expiry_date limit 1),
   'd2010000-0000-4000-8000-000000000141', 'demo aspirin: the expired batch BAY23C552 is never used, BAY25A014 is');
 
 -- ---------------------------------------------------------------------------------------------
@@ -233,21 +237,23 @@ select throws_matching($$select app_public.dispense_otc(null, 'Walk-in', '[{"med
 select throws_matching($$select app_public.dispense_otc(null, 'Walk-in', '[{"medicine_id": "e2300000-0000-4000-8000-000000000002", "quantity": 10}]')$$,
   'HMS_INSUFFICIENT_STOCK', 'an OTC sale above the usable stock (9) is refused');
 insert into tests.pharm_results
-  select 'otc1', app_public.dispense_otc(null, 'Walk-in', '[{"medicine_id": "e2300000-0000-4000-8000-000000000002", "quantity": 4}]')::jsonb as j;
-select is((select jsonb_agg(jsonb_build_object('batch_id', e -> 'batch_id', 'quantity', e -> 'quantity')) from tests.pharm_otc1, jsonb_array_elements(j -> 'items') e),
+  select 'otc1', to_jsonb(app_public.dispense_otc(null, 'Walk-in', '[{"medicine_id": "e2300000-0000-4000-8000-000000000002", "quantity": 4}]')) as j;
+select is((select jsonb_agg(jsonb_build_object('batch_id', i.batch_id, 'quantity', i.quantity) order by i.expiry_date)
+             from tests.pharm_otc1, app_public.pharmacy_dispensing_items i where i.dispensing_id = (j ->> 'id')::uuid),
   '[{"batch_id": "e2300000-0000-4000-8000-000000000201", "quantity": 3}, {"batch_id": "e2300000-0000-4000-8000-000000000202", "quantity": 1}]'::jsonb,
   'an OTC sale takes O-SOON (3) then O-LATE (1)');
-select is((select (j ->> 'status', j ->> 'invoice_id', j ->> 'customer_name')::text from tests.pharm_otc1), '(completed,,Walk-in)',
+select is((select (j ->> 'status', (select count(*) from app_public.invoice_items ii join app_public.pharmacy_dispensing_items i on i.id = ii.dispensing_item_id
+                                     where i.dispensing_id = (j ->> 'id')::uuid), j ->> 'customer_name')::text from tests.pharm_otc1), '(completed,0,Walk-in)',
   'a walk-in sale is completed and not invoiced');
 insert into tests.pharm_results
-  select 'otc2', app_public.dispense_otc('d1000000-0000-4000-8000-000000000012', null, '[{"medicine_id": "e2300000-0000-4000-8000-000000000002", "quantity": 2}]')::jsonb as j;
+  select 'otc2', to_jsonb(app_public.dispense_otc('d1000000-0000-4000-8000-000000000012', null, '[{"medicine_id": "e2300000-0000-4000-8000-000000000002", "quantity": 2}]')) as j;
 select tests.clear_authentication();
 select is((select count(*)::int from app_public.invoice_items ii join app_public.invoices v on v.id = ii.invoice_id
-            where ii.dispensing_item_id = (select (j #>> '{items,0,dispensing_item_id}')::uuid from tests.pharm_otc2)
-              and v.id = (select (j ->> 'invoice_id')::uuid from tests.pharm_otc2) and v.patient_id = 'd1000000-0000-4000-8000-000000000012'
+            where ii.dispensing_item_id in (select i.id from tests.pharm_otc2, app_public.pharmacy_dispensing_items i where i.dispensing_id = (j ->> 'id')::uuid)
+              and v.status = 'draft' and v.patient_id = 'd1000000-0000-4000-8000-000000000012'
               and v.invoice_type = 'pharmacy'), 1,
   'an OTC sale to a patient goes on the patient''s pharmacy invoice');
-select is((select dispensing_type from app_public.pharmacy_dispensing where id = (select (j ->> 'dispensing_id')::uuid from tests.pharm_otc2)), 'otc',
+select is((select dispensing_type from app_public.pharmacy_dispensing where id = (select (j ->> 'id')::uuid from tests.pharm_otc2)), 'otc',
   '… as an otc dispensing');
 select ok(tests.pharm_ledger_ok(), 'after the OTC sales every batch equals the sum of its movements');
 
@@ -278,32 +284,32 @@ select throws_matching(format($$select app_public.return_dispensed_items(%L, %L,
     jsonb_build_array(jsonb_build_object('dispensing_item_id', (select id from tests.pharm_d1_items where batch_number = 'T-LATE'), 'quantity', 4))),
   'HMS_RETURN_EXCEEDS_DISPENSED', 'returning more than dispensed (4 of 3) is refused');
 select throws_matching(format($$select app_public.return_dispensed_items(%L, %L, 'excess_quantity')$$, (select id from tests.pharm_d1),
-    jsonb_build_array(jsonb_build_object('dispensing_item_id', (select (j #>> '{items,0,dispensing_item_id}') from tests.pharm_otc2), 'quantity', 1))),
+    jsonb_build_array(jsonb_build_object('dispensing_item_id', (select i.id from tests.pharm_otc2, app_public.pharmacy_dispensing_items i where i.dispensing_id = (j ->> 'id')::uuid), 'quantity', 1))),
   'HMS_NOT_FOUND', 'a line of another dispensing is not found');
 
 insert into tests.pharm_results
-  select 'r1', app_public.return_dispensed_items((select id from tests.pharm_d1),
+  select 'r1', to_jsonb(app_public.return_dispensed_items((select id from tests.pharm_d1),
     jsonb_build_array(jsonb_build_object('dispensing_item_id', (select id from tests.pharm_d1_items where batch_number = 'T-LATE'), 'quantity', 2, 'condition', 'resalable')),
-    'excess_quantity')::jsonb as j;
+    'excess_quantity')) as j;
 select is((select (j ->> 'status', (j ->> 'refund_amount')::numeric)::text from tests.pharm_r1), '(completed,4.20)',
   'a return is completed with refund = 2 × 2.00 incl. 5% tax = 4.20');
 select throws_matching(format($$select app_public.return_dispensed_items(%L, %L, 'excess_quantity')$$, (select id from tests.pharm_d1),
     jsonb_build_array(jsonb_build_object('dispensing_item_id', (select id from tests.pharm_d1_items where batch_number = 'T-LATE'), 'quantity', 2))),
   'HMS_RETURN_EXCEEDS_DISPENSED', 'after returning 2 of 3, 2 more is refused');
 insert into tests.pharm_results
-  select 'r2', app_public.return_dispensed_items((select id from tests.pharm_d1),
+  select 'r2', to_jsonb(app_public.return_dispensed_items((select id from tests.pharm_d1),
     jsonb_build_array(jsonb_build_object('dispensing_item_id', (select id from tests.pharm_d1_items where batch_number = 'T-LATE'), 'quantity', 1, 'condition', 'damaged')),
-    'other', 'Blister crushed')::jsonb as j;
+    'other', 'Blister crushed')) as j;
 select tests.clear_authentication();
 select is((select (status, refund_amount, approved_at is not null, completed_at is not null, patient_id)::text
-             from app_public.pharmacy_returns where id = (select (j ->> 'return_id')::uuid from tests.pharm_r1)),
+             from app_public.pharmacy_returns where id = (select (j ->> 'id')::uuid from tests.pharm_r1)),
   '(completed,4.20,t,t,d1000000-0000-4000-8000-000000000011)', 'the return row is completed with its refund and the patient');
 select is((select quantity_returned from app_public.pharmacy_dispensing_items where id = (select id from tests.pharm_d1_items where batch_number = 'T-LATE')), 3,
   'quantity_returned counts both returns');
 select results_eq(
   $$select ri.condition, ri.restocked, m.movement_type, m.quantity from app_public.pharmacy_return_items ri
       left join app_public.stock_movements m on m.return_item_id = ri.id
-     where ri.return_id in ((select (j ->> 'return_id')::uuid from tests.pharm_r1), (select (j ->> 'return_id')::uuid from tests.pharm_r2)) order by ri.condition desc$$,
+     where ri.return_id in ((select (j ->> 'id')::uuid from tests.pharm_r1), (select (j ->> 'id')::uuid from tests.pharm_r2)) order by ri.condition desc$$,
   $$values ('resalable'::text, true, 'patient_return'::text, 2), ('damaged'::text, false, null::text, null::int)$$,
   'resalable units are restocked with a patient_return movement; damaged ones are not');
 select is(tests.pharm_on_hand('e2300000-0000-4000-8000-000000000103'), 7, 'T-LATE: 20 − 3 − 12 + 2 returned = 7');
@@ -315,10 +321,10 @@ select ok(tests.pharm_ledger_ok(), 'after the returns every batch equals the sum
 select tests.authenticate_as('pharmacist.ny@hms.test', 'NY');
 select throws_ok(format($$update app_public.pharmacy_dispensing set status = 'cancelled' where id = %L$$, (select id from tests.pharm_d1)),
   'PGRST', null, 'a handed-over dispensing cannot be cancelled by a direct update');
-select throws_matching(format($$update app_public.pharmacy_dispensing set status = 'cancelled', cancelled_at = now() where id = %L$$, (select id from tests.pharm_d1)),
+select throws_matching(format($$update app_public.pharmacy_dispensing set status = 'cancelled', cancellation_reason = 'Changed mind' where id = %L$$, (select id from tests.pharm_d1)),
   'HMS_ILLEGAL_TRANSITION', '… HMS_ILLEGAL_TRANSITION');
-select throws_matching($$insert into app_public.pharmacy_dispensing (customer_name, dispensing_type, status, dispensed_at) values ('X', 'otc', 'completed', now())$$,
-  'HMS_ILLEGAL_TRANSITION', 'a dispensing cannot be inserted as completed (no stock, no invoice)');
+select throws_matching($$insert into app_public.pharmacy_dispensing (customer_name, dispensing_type, status) values ('X', 'otc', 'completed')$$,
+  'HMS_WORKFLOW_REQUIRED', 'a dispensing cannot be inserted as completed (no stock, no invoice): only dispense_prescription / dispense_otc create one');
 select throws_ok($$update app_public.prescription_items set quantity_dispensed = 0 where id = 'e2300000-0000-4000-8000-000000000311'$$,
   '42501', null, 'staff cannot write prescription_items.quantity_dispensed');
 select throws_ok(format($$update app_public.pharmacy_dispensing_items set quantity_returned = 0 where id = %L$$, (select id from tests.pharm_d1_items where batch_number = 'T-LATE')),
@@ -326,9 +332,64 @@ select throws_ok(format($$update app_public.pharmacy_dispensing_items set quanti
 select throws_ok(format($$update app_public.pharmacy_dispensing set net_amount = 0 where id = %L$$, (select id from tests.pharm_d1)),
   '42501', null, 'staff cannot write the dispensing totals');
 select throws_matching(format($$update app_public.pharmacy_dispensing_items set quantity = 1 where id = %L$$, (select id from tests.pharm_d1_items where batch_number = 'T-LATE')),
-  'HMS_DISPENSING_LOCKED', 'lines of a handed-over dispensing cannot be changed');
-select throws_matching(format($$insert into app_public.pharmacy_returns (dispensing_id, reason, status, approved_at, completed_at) values (%L, 'damaged', 'completed', now(), now())$$, (select id from tests.pharm_d1)),
-  'HMS_ILLEGAL_TRANSITION', 'a return cannot be inserted as completed (no restock, no refund)');
+  'HMS_DOCUMENT_LOCKED', 'lines of a handed-over dispensing cannot be changed');
+select throws_matching(format($$insert into app_public.pharmacy_returns (dispensing_id, reason, status) values (%L, 'damaged', 'completed')$$, (select id from tests.pharm_d1)),
+  'HMS_WORKFLOW_REQUIRED', 'a return cannot be inserted as completed (no restock, no refund): only return_dispensed_items creates one');
+-- Handed-over dispensings: stamps are the session's, who/what/how much are locked, notes are not.
+select throws_ok(format($$update app_public.pharmacy_dispensing set dispensed_by = null where id = %L$$, (select id from tests.pharm_d1)),
+  '42501', null, 'who dispensed is never written by clients');
+select throws_matching(format($$update app_public.pharmacy_dispensing set patient_id = 'd1000000-0000-4000-8000-000000000012' where id = %L$$, (select id from tests.pharm_d1)),
+  'HMS_DOCUMENT_LOCKED', 'a handed-over dispensing keeps its patient');
+select lives_ok(format($$update app_public.pharmacy_dispensing set counselling_notes = 'Take with food' where id = %L$$, (select id from tests.pharm_d1)),
+  '… its counselling notes stay editable');
+
+-- A draft prepared by hand: its totals follow its lines; it is cancelled, never completed, by PATCH.
+select lives_ok($$insert into app_public.pharmacy_dispensing (id, customer_name, dispensing_type) values ('e2300000-0000-4000-8000-000000000911', 'Counter draft', 'otc')$$,
+  'a client prepares a draft dispensing');
+select lives_ok($$insert into app_public.pharmacy_dispensing_items (dispensing_id, medicine_id, batch_id, quantity, unit_price, expiry_date)
+                  values ('e2300000-0000-4000-8000-000000000911', 'e2300000-0000-4000-8000-000000000002', 'e2300000-0000-4000-8000-000000000202', 2, 1.50, current_date + 100)$$,
+  '… with a line');
+select is((select total_amount from app_public.pharmacy_dispensing where id = 'e2300000-0000-4000-8000-000000000911'), 3.00::numeric(12,2),
+  'a draft''s total follows its lines');
+select throws_ok($$update app_public.pharmacy_dispensing_items set line_total = 1 where dispensing_id = 'e2300000-0000-4000-8000-000000000911'$$,
+  '42501', null, 'line totals are not client-writable');
+select throws_matching($$update app_public.pharmacy_dispensing set status = 'completed' where id = 'e2300000-0000-4000-8000-000000000911'$$,
+  'HMS_ILLEGAL_TRANSITION', 'a draft is never completed by PATCH (no stock, no invoice)');
+select lives_ok($$update app_public.pharmacy_dispensing set status = 'cancelled' where id = 'e2300000-0000-4000-8000-000000000911'$$,
+  'a draft is cancelled by PATCH');
+select ok((select cancelled_at is not null and cancelled_by = app_hidden.current_user_id()
+             from app_public.pharmacy_dispensing where id = 'e2300000-0000-4000-8000-000000000911'),
+  '… stamped with the session''s user and time');
+select throws_matching($$delete from app_public.pharmacy_dispensing_items where dispensing_id = 'e2300000-0000-4000-8000-000000000911'$$,
+  'HMS_DOCUMENT_LOCKED', 'lines of a cancelled dispensing cannot be removed');
+
+-- A return recorded by hand: requested, approved, rejected; received and approved by the session's user.
+select throws_ok(format($$insert into app_public.pharmacy_returns (dispensing_id, reason, received_by) values (%L, 'excess_quantity', 'e2300000-0000-4000-8000-000000000001')$$, (select id from tests.pharm_d1)),
+  '42501', null, 'who received a return is never taken from the request');
+select lives_ok(format($$insert into app_public.pharmacy_returns (id, dispensing_id, patient_id, reason) values ('e2300000-0000-4000-8000-000000000921', %L, 'd1000000-0000-4000-8000-000000000011', 'excess_quantity')$$, (select id from tests.pharm_d1)),
+  'a client records a requested return');
+select ok((select status = 'requested' and received_by = app_hidden.current_user_id() from app_public.pharmacy_returns where id = 'e2300000-0000-4000-8000-000000000921'),
+  '… received by the session''s user');
+select lives_ok(format($$insert into app_public.pharmacy_return_items (return_id, dispensing_item_id, medicine_id, batch_id, quantity, unit_price, line_refund)
+                        values ('e2300000-0000-4000-8000-000000000921', %L, 'e2300000-0000-4000-8000-000000000001', 'e2300000-0000-4000-8000-000000000102', 1, 2.00, 2.10)$$,
+                       (select id from tests.pharm_d1_items where batch_number = 'T-SOON')),
+  '… with a line');
+select is((select refund_amount from app_public.pharmacy_returns where id = 'e2300000-0000-4000-8000-000000000921'), 2.10::numeric(12,2),
+  'a return''s refund follows its lines');
+select throws_ok($$update app_public.pharmacy_return_items set restocked = true where return_id = 'e2300000-0000-4000-8000-000000000921'$$,
+  '42501', null, 'only return_dispensed_items restocks units');
+select lives_ok($$update app_public.pharmacy_returns set status = 'approved' where id = 'e2300000-0000-4000-8000-000000000921'$$,
+  'a requested return is approved by PATCH');
+select ok((select approved_at is not null and approved_by = app_hidden.current_user_id() from app_public.pharmacy_returns where id = 'e2300000-0000-4000-8000-000000000921'),
+  '… stamped with the session''s user and time');
+select throws_matching($$update app_public.pharmacy_returns set status = 'rejected' where id = 'e2300000-0000-4000-8000-000000000921'$$,
+  'HMS_REASON_REQUIRED', 'a rejection needs its reason');
+select lives_ok($$update app_public.pharmacy_returns set status = 'rejected', rejection_reason = 'Blister opened' where id = 'e2300000-0000-4000-8000-000000000921'$$,
+  'an approved return is rejected with a reason');
+select throws_matching($$update app_public.pharmacy_return_items set quantity = 2 where return_id = 'e2300000-0000-4000-8000-000000000921'$$,
+  'HMS_DOCUMENT_LOCKED', 'lines of a rejected return cannot change');
+select throws_matching($$update app_public.pharmacy_returns set reason = 'damaged' where id = 'e2300000-0000-4000-8000-000000000921'$$,
+  'HMS_DOCUMENT_LOCKED', 'a rejected return keeps its reason');
 select tests.clear_authentication();
 select ok(tests.pharm_ledger_ok(), 'at the end every batch of NY equals the sum of its movements');
 
