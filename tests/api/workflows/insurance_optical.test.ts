@@ -274,8 +274,14 @@ describe('optical workflow over REST (doctor.chi@hms.test)', () => {
       return answer;
     });
     expect(delivered.status).toBe(200);
-    expect(delivered.body.order.status).toBe('delivered');
-    const invoiceId = delivered.body.invoice_id;
+    expect(delivered.body).toMatchObject({ id: orderId, status: 'delivered' });
+    expect(delivered.body.delivered_at).toBeTruthy();
+    // The invoice the lines went on, read from the order's lines (exactly one invoice).
+    const billed = await get(`/optical_order_items?optical_order_id=eq.${orderId}&select=id,invoice_items(invoice_id)`, optometrist);
+    expect(billed.status).toBe(200);
+    const invoiceIds = new Set(billed.body.flatMap((l: { invoice_items: { invoice_id: string }[] }) => l.invoice_items.map((i) => i.invoice_id)));
+    expect(invoiceIds.size).toBe(1);
+    const [invoiceId] = [...invoiceIds];
 
     const movements = await get(
       `/stock_movements?select=optical_product_id,quantity,movement_type,optical_order_item_id&optical_order_item_id=not.is.null&movement_type=eq.optical_sale&optical_product_id=in.(${CASE},${SOLUTION})&order=occurred_at.desc&limit=2`,
@@ -311,6 +317,14 @@ describe('optical workflow over REST (doctor.chi@hms.test)', () => {
     const short = await rpc('deliver_optical_order', { order_id: created.body.id }, optometrist);
     expect(short.status).toBe(409);
     expect(short.body.code).toBe('HMS_INSUFFICIENT_STOCK');
+    const patch = await apiFetch(`/optical_orders?id=eq.${created.body.id}`, {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ status: 'delivered' }),
+      token: optometrist,
+    });
+    expect(patch.status).toBe(409);
+    expect((await patch.json()).code).toBe('HMS_WORKFLOW_REQUIRED');
     const order = await get(`/optical_orders?id=eq.${created.body.id}&select=status`, optometrist);
     expect(order.body[0].status).toBe('ready');
   });

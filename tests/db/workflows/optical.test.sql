@@ -4,7 +4,7 @@
 -- ranges, orders (totals, status machine, delivery through the stock ledger and the billing
 -- contract), repairs, permissions and tenant isolation.
 begin;
-select plan(86);
+select plan(102);
 
 create function pg_temp.chi() returns uuid language sql immutable as $$ select '10000000-0000-4000-8000-000000000003'::uuid $$;
 
@@ -141,9 +141,9 @@ select tests.clear_authentication();
 select ok((select confirmed_at is not null from app_public.optical_orders where id = pg_temp.id('O1')), 'confirmation is stamped');
 select tests.authenticate_as('doctor.chi@hms.test');
 select is(tests.try(format($$update app_public.optical_order_items set quantity = 1 where optical_order_id = %L and item_type = 'accessory'$$, pg_temp.id('O1')), true),
-          'HMS_ORDER_NOT_DRAFT/409', 'lines freeze on confirmation');
+          'HMS_DOCUMENT_LOCKED/409', 'lines freeze on confirmation');
 select is(tests.try(format($$update app_public.optical_orders set confirmed_at = now() - interval '1 day' where id = %L$$, pg_temp.id('O1')), true),
-          'HMS_WORKFLOW_FIELD_PROTECTED/403', 'workflow stamps cannot be edited');
+          'E:42501', 'workflow stamps cannot be edited (not client-writable)');
 select is(tests.try(format('select app_public.send_to_lab(%L, %L)', pg_temp.id('O1'), ' '), true),
           'HMS_LAB_NAME_REQUIRED/422', 'a lab name is required');
 select is(tests.call(format('select to_jsonb(app_public.send_to_lab(%L, %L, %L))', pg_temp.id('O1'), 'Lakeshore Optical Lab', 'LK-4411')) ->> 'status',
@@ -161,14 +161,19 @@ select is(tests.try(format('select app_public.cancel_optical_order(%L, %L)', pg_
 select is(tests.call(format('select to_jsonb(app_public.mark_order_ready(%L))', pg_temp.id('O1'))) ->> 'status',
           'ready', 'in_production → ready');
 select is(tests.try(format($$update app_public.optical_orders set status = 'delivered' where id = %L$$, pg_temp.id('O1')), true),
-          'HMS_WORKFLOW_FIELD_PROTECTED/403', 'delivery only through deliver_optical_order');
+          'HMS_WORKFLOW_REQUIRED/409', 'delivery only through deliver_optical_order');
 select tests.authenticate_as('doctor.ny@hms.test');
 select is(tests.try(format('select app_public.deliver_optical_order(%L)', pg_temp.id('O1')), true),
           'HMS_FORBIDDEN/403', 'delivering needs optical.manage');
 
 select tests.authenticate_as('doctor.chi@hms.test');
-insert into ids select 'INV1', (tests.call(format('select app_public.deliver_optical_order(%L)', pg_temp.id('O1'))) ->> 'invoice_id')::uuid;
+insert into ids select 'D1', (tests.call(format('select to_jsonb(app_public.deliver_optical_order(%L))', pg_temp.id('O1'))) ->> 'id')::uuid;
 select tests.clear_authentication();
+select is(pg_temp.id('D1'), pg_temp.id('O1'), 'deliver_optical_order returns the order');
+-- The invoice the order's lines went on (exactly one).
+insert into ids select 'INV1', (select distinct it.invoice_id from app_public.invoice_items it
+                                  join app_public.optical_order_items i on i.id = it.optical_order_item_id
+                                 where i.optical_order_id = pg_temp.id('O1'));
 select ok((select status = 'delivered' and delivered_at is not null and delivered_by is not null from app_public.optical_orders where id = pg_temp.id('O1')),
           'ready → delivered, stamped');
 select is((select count(*)::int from app_public.stock_movements m join app_public.optical_order_items i on i.id = m.optical_order_item_id
@@ -214,7 +219,7 @@ select tests.authenticate_as('doctor.chi@hms.test');
 insert into ids select 'O3', (tests.call($$select to_jsonb(app_public.create_optical_order('24990000-0000-4000-8000-000000000001', null,
     '[{"item_type": "service", "description": "Frame adjustment", "unit_price": 0}]'))$$) ->> 'id')::uuid;
 select is(tests.try(format('select app_public.cancel_optical_order(%L, %L)', pg_temp.id('O3'), ''), true),
-          'HMS_CANCELLATION_REASON_REQUIRED/422', 'a cancellation needs a reason');
+          'HMS_REASON_REQUIRED/422', 'a cancellation needs a reason');
 select is(tests.call(format('select to_jsonb(app_public.cancel_optical_order(%L, %L))', pg_temp.id('O3'), 'Patient withdrew')) ->> 'status',
           'cancelled', 'draft → cancelled');
 select tests.clear_authentication();
@@ -267,5 +272,45 @@ select is(tests.try(format($$update app_public.optical_repairs set status = 'in_
           'HMS_ILLEGAL_TRANSITION/409', 'returned is final, also for direct updates');
 
 select tests.clear_authentication();
+-- ------------------------------------------------------------------------------------------
+-- What the kit enforces on direct writes (status machines, stamps, protected columns)
+-- ------------------------------------------------------------------------------------------
+select is(tests.try_as('doctor.chi@hms.test', format('select app_public.mark_order_ready(%L)', pg_temp.id('O2')), true),
+          'HMS_ILLEGAL_TRANSITION/409', 'a step is not taken twice (ready → ready)');
+select is(tests.try_as('doctor.chi@hms.test', format('select app_public.cancel_optical_order(%L, %L)', pg_temp.id('O3'), 'Again'), true),
+          'HMS_ILLEGAL_TRANSITION/409', 'a cancelled order is not cancelled again');
+select is((select cancellation_reason from app_public.optical_orders where id = pg_temp.id('O3')), 'Patient withdrew',
+          '… and keeps its reason');
+select is(tests.try_as('doctor.chi@hms.test', format($$insert into app_public.optical_orders (patient_id, status) values (%L, 'confirmed')$$,
+            '24990000-0000-4000-8000-000000000001'), true),
+          'HMS_ILLEGAL_TRANSITION/409', 'a new order starts as a draft');
+insert into ids select 'O4', (tests.call_as('doctor.chi@hms.test', $$select to_jsonb(app_public.create_optical_order('24990000-0000-4000-8000-000000000001', null,
+    '[{"item_type": "service", "description": "Tint", "unit_price": 20}]'))$$) ->> 'id')::uuid;
+select is(tests.try_as('doctor.chi@hms.test', format($$update app_public.optical_orders set discount_amount = 5 where id = %L$$, pg_temp.id('O4')), true),
+          'E:42501', 'an order''s totals (discount included) are derived, never written by clients');
+select is(tests.try_as('doctor.chi@hms.test', format($$update app_public.optical_orders set patient_id = patient_id where id = %L$$, pg_temp.id('O4')), true),
+          'E:42501', 'an order''s patient never changes');
+select is(tests.try_as('doctor.chi@hms.test', format($$update app_public.optical_order_items set line_total = 1 where optical_order_id = %L$$, pg_temp.id('O4')), true),
+          'E:42501', 'a line total is derived, never written by clients');
+select is(tests.try_as('doctor.chi@hms.test', format($$update app_public.optical_orders set cancelled_by = null, status = 'cancelled', cancellation_reason = 'x' where id = %L$$, pg_temp.id('O4')), true),
+          'E:42501', 'who cancelled is never taken from the request');
+select is(tests.try_as('doctor.chi@hms.test', format($$update app_public.optical_orders set status = 'cancelled' where id = %L$$, pg_temp.id('O4')), true),
+          'HMS_REASON_REQUIRED/422', 'a cancellation by PATCH needs its reason too');
+select is(tests.try_as('doctor.chi@hms.test', format($$update app_public.optical_orders set status = 'cancelled', cancellation_reason = 'Changed mind' where id = %L$$, pg_temp.id('O4')), true),
+          'ok', 'a draft is cancelled by PATCH with a reason');
+select ok((select status = 'cancelled' and cancelled_at is not null
+                  and cancelled_by = (select id from app_public.users where email = 'doctor.chi@hms.test')
+             from app_public.optical_orders where id = pg_temp.id('O4')), '… stamped with the session''s user and time');
+select is(tests.try_as('doctor.chi@hms.test', format($$update app_public.optical_repairs set ready_at = now() where id = %L$$, pg_temp.id('R1')), true),
+          'E:42501', 'repair stamps are not client-writable');
+select is(tests.try_as('doctor.chi@hms.test', format($$update app_public.optical_prescriptions set status = 'active' where id = %L$$, pg_temp.id('RX1')), true),
+          'HMS_ILLEGAL_TRANSITION/409', 'a superseded prescription does not become active again');
+select is(tests.try_as('doctor.chi@hms.test', $$insert into app_public.optical_prescriptions (patient_id, external_prescriber, od_sphere, status)
+                                               values ('24990000-0000-4000-8000-000000000001', 'Dr Outside', 1, 'superseded')$$, true),
+          'HMS_ILLEGAL_TRANSITION/409', 'a new prescription starts active');
+select is(tests.try_as('doctor.chi@hms.test', $$insert into app_public.optical_prescriptions (patient_id, external_prescriber, od_sphere, od_iop_mmhg)
+                                               values ('24990000-0000-4000-8000-000000000001', 'Dr Outside', 1, 95)$$, true),
+          'HMS_RX_VALUE_INVALID/422', 'a direct write breaking a prescription rule answers HMS_RX_VALUE_INVALID too');
+
 select * from finish();
 rollback;
