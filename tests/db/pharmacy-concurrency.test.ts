@@ -148,6 +148,39 @@ describe('parallel dispensing of the last units', () => {
     );
     expect(untouched.n).toBe(WORKERS - 6);
   });
+
+  it(`${WORKERS} pharmacists dispense the same prescription at once: it is dispensed exactly once`, async () => {
+    const { medicineId } = await asOwner((c) => createMedicine(c, 'prescription_only', [['S-ONLY', 200, 100]]));
+    const prescriptionId = randomUUID();
+    await asOwner(async (c) => {
+      await c.query(
+        `insert into app_public.prescriptions (id, hospital_id, patient_id, doctor_id, status, valid_until, finalized_at)
+         values ($1, $2, $3, $4, 'finalized', current_date + 30, now())`,
+        [prescriptionId, NY, NY_PATIENT, NY_DOCTOR],
+      );
+      await c.query(
+        `insert into app_public.prescription_items (hospital_id, prescription_id, line_number, medicine_id, drug_name, quantity_prescribed)
+         values ($1, $2, 1, $3, 'Concurrentol', 3)`,
+        [NY, prescriptionId, medicineId],
+      );
+    });
+    const clients = await Promise.all(Array.from({ length: WORKERS }, connect));
+    let results: { row?: Record<string, unknown>; code?: string }[];
+    try {
+      results = await Promise.all(
+        clients.map((client) => asPharmacist(client, `select app_public.dispense_prescription($1) as result`, [prescriptionId])),
+      );
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+    expect(results.filter((r) => r.row)).toHaveLength(1);
+    expect(new Set(results.filter((r) => r.code).map((r) => r.code))).toEqual(new Set(['HMS_PRESCRIPTION_ALREADY_DISPENSED']));
+    const [batch] = await stockState(medicineId);
+    expect(batch).toMatchObject({ quantity_on_hand: 97, ledger: 97, dispensed: 3 });
+    const [line] = await asOwner(async (c) =>
+      (await c.query(`select quantity_dispensed from app_public.prescription_items where prescription_id = $1`, [prescriptionId])).rows);
+    expect(line.quantity_dispensed).toBe(3);
+  });
 });
 
 describe('parallel movements straight into the stock ledger', () => {

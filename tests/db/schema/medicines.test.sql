@@ -1,7 +1,7 @@
 -- Schema of medicines (formulary) and medicine_batches (stock per batch)
 -- (db/schema/app_public/tables/<table>.sql).
 begin;
-select plan(24);
+select plan(28);
 
 -- structure
 select has_table('app_public', 'medicines', 'medicines exists');
@@ -59,6 +59,19 @@ select throws_ok($$insert into app_public.medicine_batches (hospital_id, medicin
 select throws_ok($$insert into app_public.medicine_batches (hospital_id, medicine_id, batch_number, expiry_date)
                    values ('20000000-0000-4000-8000-000000000001', '20000000-0000-4000-8000-000000000012', 'AMX-001', '2027-06-30')$$,
                  '23503', null, 'a batch cannot point at another hospital''s medicine');
+
+-- access: the ledger's columns and a batch's medicine are never written by staff
+select tests.authenticate_as('pharmacist.ny@hms.test', 'NY');
+select throws_ok($$update app_public.medicine_batches set quantity_on_hand = 0 where hospital_id = '10000000-0000-4000-8000-000000000001'$$,
+                 '42501', null, 'staff never write a batch balance (the stock ledger does)');
+select throws_ok($$insert into app_public.medicine_batches (medicine_id, batch_number, expiry_date, quantity_received)
+                   values ('d2000000-0000-4000-8000-000000000012', 'STAFF-1', current_date + 100, 10)$$,
+                 '42501', null, 'staff never write the quantity received (goods receipts do)');
+select throws_ok($$update app_public.medicine_batches set medicine_id = medicine_id where hospital_id = '10000000-0000-4000-8000-000000000001'$$,
+                 '42501', null, 'a batch stays a batch of the medicine it was received as');
+select lives_ok($$update app_public.medicine_batches set storage_location = 'Fridge 2' where hospital_id = '10000000-0000-4000-8000-000000000001'$$,
+                'the rest of a batch is kept by staff');
+select tests.clear_authentication();
 
 select * from finish();
 rollback;
