@@ -150,9 +150,9 @@ describe('parallel dispensing of the last units', () => {
   });
 
   it(`${WORKERS} pharmacists dispense the same prescription at once: it is dispensed exactly once`, async () => {
-    const { medicineId } = await asOwner((c) => createMedicine(c, 'prescription_only', [['S-ONLY', 200, 100]]));
+    const { medicineId } = await withOwner((c) => createMedicine(c, 'prescription_only', [['S-ONLY', 200, 100]]), 'scratch');
     const prescriptionId = randomUUID();
-    await asOwner(async (c) => {
+    await withOwner(async (c) => {
       await c.query(
         `insert into app_public.prescriptions (id, hospital_id, patient_id, doctor_id, status, valid_until, finalized_at)
          values ($1, $2, $3, $4, 'finalized', current_date + 30, now())`,
@@ -163,7 +163,7 @@ describe('parallel dispensing of the last units', () => {
          values ($1, $2, 1, $3, 'Concurrentol', 3)`,
         [NY, prescriptionId, medicineId],
       );
-    });
+    }, 'scratch');
     const clients = await Promise.all(Array.from({ length: WORKERS }, connect));
     let results: { row?: Record<string, unknown>; code?: string }[];
     try {
@@ -177,8 +177,7 @@ describe('parallel dispensing of the last units', () => {
     expect(new Set(results.filter((r) => r.code).map((r) => r.code))).toEqual(new Set(['HMS_PRESCRIPTION_ALREADY_DISPENSED']));
     const [batch] = await stockState(medicineId);
     expect(batch).toMatchObject({ quantity_on_hand: 97, ledger: 97, dispensed: 3 });
-    const [line] = await asOwner(async (c) =>
-      (await c.query(`select quantity_dispensed from app_public.prescription_items where prescription_id = $1`, [prescriptionId])).rows);
+    const [line] = await ownerQuery(`select quantity_dispensed from app_public.prescription_items where prescription_id = $1`, [prescriptionId], 'scratch');
     expect(line.quantity_dispensed).toBe(3);
   });
 });
