@@ -617,7 +617,7 @@ grant execute on function app_public.return_dispensed_items(uuid, jsonb, text, t
 -- Rules of direct writes: status machines, document locks, totals, access
 -- ---------------------------------------------------------------------------------------------
 
--- The module's guard triggers, replaced by what follows.
+-- Direct writes are ruled by the declarations below alone: no per-module guard triggers.
 drop trigger if exists _300_workflow_guard on app_public.pharmacy_dispensing;
 drop trigger if exists _300_workflow_guard on app_public.pharmacy_dispensing_items;
 drop trigger if exists _300_workflow_guard on app_public.pharmacy_returns;
@@ -680,7 +680,7 @@ select app_hidden.register_table('app_public.pharmacy_return_items', 'pharmacy r
   protected_columns => '{restocked}');
 
 -- ---------------------------------------------------------------------------------------------
--- The module's dialect, folded into the kit above
+-- Guards and helpers the declarations above make redundant (dropped where an earlier migration made them)
 -- ---------------------------------------------------------------------------------------------
 drop function if exists app_hidden.tg_pharmacy_dispensing__guard();
 drop function if exists app_hidden.tg_pharmacy_dispensing_items__guard();

@@ -657,7 +657,7 @@ grant execute on function app_public.update_repair_status(uuid, text, text, nume
 -- Rules of direct writes: status machines, document lock, totals, access
 -- ---------------------------------------------------------------------------------------------
 
--- The module's status and line triggers, replaced by what follows.
+-- Direct writes are ruled by the declarations below alone: no per-module status or line triggers.
 drop trigger if exists _200_workflow on app_public.optical_orders;
 drop trigger if exists _200_workflow on app_public.optical_repairs;
 drop trigger if exists _800_refresh_order on app_public.optical_order_items;
@@ -711,7 +711,7 @@ select app_hidden.register_table('app_public.optical_repairs', 'optical repair',
   read_permissions => '{optical.read}', write_permissions => '{optical.manage}', delete_permissions => '{optical.manage}');
 
 -- ---------------------------------------------------------------------------------------------
--- The module's dialect, folded into the kit above
+-- Triggers and helpers the declarations above make redundant (dropped where an earlier migration made them)
 -- ---------------------------------------------------------------------------------------------
 drop function if exists app_hidden.tg_optical_orders__workflow();
 drop function if exists app_hidden.tg_optical_repairs__workflow();
