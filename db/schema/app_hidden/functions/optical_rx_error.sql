@@ -5,8 +5,10 @@ CREATE OR REPLACE FUNCTION app_hidden.optical_rx_error(p_code text, p_field text
  LANGUAGE plpgsql
 AS $function$
 begin
-  perform app_hidden.raise_error(p_code, p_message, 422, jsonb_build_object('field', p_field, 'value', p_value));
+  perform app_hidden.raise_error(p_code, p_message, jsonb_build_object('field', p_field, 'value', p_value));
 end;
 $function$;
+
+comment on function app_hidden.optical_rx_error(text,text,text,jsonb) is 'Raises an HMS_RX_* error of create_optical_prescription with details {field, value}.';
 
 revoke execute on function app_hidden.optical_rx_error(text,text,text,jsonb) from public;

@@ -7,20 +7,14 @@ CREATE OR REPLACE FUNCTION app_hidden.pharmacy_allocate_fefo(p_hospital_id uuid,
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_today date;
-  v_block_days integer;
+  v_usable_after date := app_hidden.hospital_today(p_hospital_id)
+    + coalesce((select s.near_expiry_block_days from app_public.hospital_settings s where s.hospital_id = p_hospital_id), 0);
   v_remaining integer := p_quantity;
   v_available integer := 0;
   v_take integer;
   v_name text;
   r record;
 begin
-  select (now() at time zone h.time_zone)::date, coalesce(s.near_expiry_block_days, 0)
-    into v_today, v_block_days
-    from app_public.hospitals h
-    left join app_public.hospital_settings s on s.hospital_id = h.id
-   where h.id = p_hospital_id;
-
   for r in
     select b.id, b.batch_number, b.expiry_date, b.quantity_on_hand
       from app_public.medicine_batches b
@@ -28,7 +22,7 @@ begin
        and b.medicine_id = p_medicine_id
        and b.status = 'active'
        and b.quantity_on_hand > 0
-       and b.expiry_date > v_today + v_block_days
+       and b.expiry_date > v_usable_after
      order by b.expiry_date, b.received_at, b.id
        for update of b
   loop
@@ -48,12 +42,12 @@ begin
     select concat_ws(' ', m.generic_name, m.strength) into v_name from app_public.medicines m where m.id = p_medicine_id;
     perform app_hidden.raise_error('HMS_INSUFFICIENT_STOCK',
       format('Not enough usable stock of %s: %s requested, %s available in batches that are active and not (nearly) expired.',
-             v_name, p_quantity, v_available), 409,
+             v_name, p_quantity, v_available),
       jsonb_build_object('medicine_id', p_medicine_id, 'medicine', v_name, 'requested', p_quantity, 'available', v_available));
   end if;
 end;
 $function$;
 
-comment on function app_hidden.pharmacy_allocate_fefo(uuid,uuid,integer) is 'First-expiry-first-out allocation of a medicine: locks the usable batches (active, on hand, expiring after today + near_expiry_block_days) in expiry order and returns which batches to take how much from; HMS_INSUFFICIENT_STOCK (409) when they do not hold enough.';
+comment on function app_hidden.pharmacy_allocate_fefo(uuid,uuid,integer) is 'First-expiry-first-out allocation of a medicine: locks the usable batches (active, on hand, expiring after today + near_expiry_block_days) in expiry order and returns how much to take from which; HMS_INSUFFICIENT_STOCK when they do not hold enough.';
 
 revoke execute on function app_hidden.pharmacy_allocate_fefo(uuid,uuid,integer) from public;

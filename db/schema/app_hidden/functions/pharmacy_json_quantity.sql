@@ -9,4 +9,6 @@ AS $function$
               then p_value::text::integer end;
 $function$;
 
+comment on function app_hidden.pharmacy_json_quantity(jsonb) is 'A whole number above zero from a JSON value of items, or null (the caller answers HMS_INVALID_QUANTITY).';
+
 revoke execute on function app_hidden.pharmacy_json_quantity(jsonb) from public;

@@ -10,4 +10,6 @@ AS $function$
               then (p_value #>> '{}')::uuid end;
 $function$;
 
+comment on function app_hidden.pharmacy_json_uuid(jsonb) is 'A uuid from a JSON string of items, or null (the caller answers HMS_INVALID_ITEMS).';
+
 revoke execute on function app_hidden.pharmacy_json_uuid(jsonb) from public;

@@ -4,18 +4,21 @@ CREATE OR REPLACE FUNCTION app_hidden.refresh_optical_order_totals(p_order_id uu
  RETURNS void
  LANGUAGE sql
  SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
   update app_public.optical_orders o
-     set subtotal = l.gross, discount_amount = l.discount, tax_amount = l.tax,
-         total_amount = l.gross - l.discount + l.tax
-    from (select coalesce(sum(round(i.quantity * i.unit_price, 2)), 0) as gross,
-                 coalesce(sum(round(i.quantity * i.unit_price * i.discount_percent / 100, 2)), 0) as discount,
-                 coalesce(sum(i.line_total - round(i.quantity * i.unit_price, 2) + round(i.quantity * i.unit_price * i.discount_percent / 100, 2)), 0) as tax
-            from app_public.optical_order_items i where i.optical_order_id = p_order_id) l
-   where o.id = p_order_id;
+     set subtotal = l.gross, discount_amount = l.discount, tax_amount = l.tax, total_amount = l.gross - l.discount + l.tax
+    from app_public.optical_orders h
+   cross join lateral (
+         select coalesce(sum(round(i.quantity * i.unit_price, 2)), 0) as gross,
+                coalesce(sum(round(i.quantity * i.unit_price * i.discount_percent / 100, 2)), 0) as discount,
+                coalesce(sum(i.line_total - round(i.quantity * i.unit_price, 2) + round(i.quantity * i.unit_price * i.discount_percent / 100, 2)), 0) as tax
+           from app_public.optical_order_items i
+          where i.hospital_id = h.hospital_id and i.optical_order_id = h.id) l
+   where h.id = p_order_id and o.id = h.id
+     and (o.subtotal, o.discount_amount, o.tax_amount, o.total_amount) is distinct from (l.gross, l.discount, l.tax, l.gross - l.discount + l.tax);
 $function$;
 
-comment on function app_hidden.refresh_optical_order_totals(uuid) is 'Order totals from its lines: subtotal = Σ quantity × price, discount, tax = Σ line_total − net, total = subtotal − discount + tax.';
+comment on function app_hidden.refresh_optical_order_totals(uuid) is 'Recomputes an optical order''s subtotal (Σ quantity × price), discount_amount, tax_amount (Σ line_total − net) and total_amount (subtotal − discount + tax) from its lines; the one place they are computed.';
 
 revoke execute on function app_hidden.refresh_optical_order_totals(uuid) from public;

@@ -7,21 +7,20 @@ CREATE OR REPLACE FUNCTION app_public.cancel_optical_order(order_id uuid, reason
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.optical_begin('optical.manage');
-  v_row app_public.optical_orders := app_hidden.optical_lock_order(v_hospital, cancel_optical_order.order_id);
+  v_hospital uuid := app_hidden.require_permission('optical.manage');
+  v_row app_public.optical_orders := app_hidden.lock_or_404(null::app_public.optical_orders, cancel_optical_order.order_id);
 begin
-  if nullif(trim(cancel_optical_order.reason), '') is null then
-    perform app_hidden.raise_error('HMS_CANCELLATION_REASON_REQUIRED', 'Say why the order is cancelled.', 422);
-  end if;
-  perform app_hidden.optical_assert_transition('order', v_row.status, 'cancelled', app_hidden.optical_order_transitions());
-  update app_public.optical_orders o set cancellation_reason = trim(cancel_optical_order.reason) where o.id = v_row.id returning * into v_row;
-  v_row := app_hidden.optical_move_order(v_row, 'cancelled');
-  perform set_config('hms.workflow', '', true);
+  perform app_hidden.require_transition('app_public.optical_orders', v_row.status, 'cancelled');
+  -- The status machine requires the reason and stamps who cancelled and when.
+  update app_public.optical_orders o set status = 'cancelled', cancellation_reason = nullif(trim(cancel_optical_order.reason), '')
+   where o.id = v_row.id
+  returning * into v_row;
   return v_row;
 end;
 $function$;
 
-comment on function app_public.cancel_optical_order(uuid,text) is 'Cancels a draft, confirmed or sent-to-lab optical order with a reason. Needs optical.manage. Errors: 401, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 422 HMS_CANCELLATION_REASON_REQUIRED, 409 HMS_ILLEGAL_TRANSITION.';
+comment on function app_public.cancel_optical_order(uuid,text) is 'Cancels a draft, confirmed or sent-to-lab optical order with a reason. Needs optical.manage. Returns the order.
+Errors: HMS_SESSION_INVALID 401; HMS_FORBIDDEN 403; HMS_NOT_FOUND 404; HMS_REASON_REQUIRED 422 (details.field cancellation_reason); HMS_ILLEGAL_TRANSITION 409.';
 
 revoke execute on function app_public.cancel_optical_order(uuid,text) from public;
 grant execute on function app_public.cancel_optical_order(uuid,text) to hms_staff;

@@ -7,19 +7,20 @@ CREATE OR REPLACE FUNCTION app_public.confirm_optical_order(order_id uuid)
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.optical_begin('optical.manage');
-  v_row app_public.optical_orders := app_hidden.optical_lock_order(v_hospital, confirm_optical_order.order_id);
+  v_hospital uuid := app_hidden.require_permission('optical.manage');
+  v_row app_public.optical_orders := app_hidden.lock_or_404(null::app_public.optical_orders, confirm_optical_order.order_id);
 begin
-  if not exists (select 1 from app_public.optical_order_items i where i.optical_order_id = v_row.id) then
-    perform app_hidden.raise_error('HMS_ORDER_ITEMS_REQUIRED', 'An order without lines cannot be confirmed.', 422);
+  if not exists (select 1 from app_public.optical_order_items i where i.hospital_id = v_hospital and i.optical_order_id = v_row.id) then
+    perform app_hidden.raise_error('HMS_ORDER_ITEMS_REQUIRED', 'An order without lines cannot be confirmed.');
   end if;
-  v_row := app_hidden.optical_move_order(v_row, 'confirmed');
-  perform set_config('hms.workflow', '', true);
+  perform app_hidden.require_transition('app_public.optical_orders', v_row.status, 'confirmed');
+  update app_public.optical_orders o set status = 'confirmed' where o.id = v_row.id returning * into v_row;
   return v_row;
 end;
 $function$;
 
-comment on function app_public.confirm_optical_order(uuid) is 'Confirms a draft optical order (lines freeze; no stock is reserved). Needs optical.manage. Errors: 401, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 422 HMS_ORDER_ITEMS_REQUIRED, 409 HMS_ILLEGAL_TRANSITION.';
+comment on function app_public.confirm_optical_order(uuid) is 'Confirms a draft optical order: its lines freeze (no stock is reserved). Needs optical.manage. Returns the order.
+Errors: HMS_SESSION_INVALID 401; HMS_FORBIDDEN 403; HMS_NOT_FOUND 404; HMS_ORDER_ITEMS_REQUIRED 422; HMS_ILLEGAL_TRANSITION 409.';
 
 revoke execute on function app_public.confirm_optical_order(uuid) from public;
 grant execute on function app_public.confirm_optical_order(uuid) to hms_staff;

@@ -7,8 +7,9 @@ CREATE OR REPLACE FUNCTION app_public.create_optical_order(patient_id uuid, opti
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.optical_begin('optical.manage');
+  v_hospital uuid := app_hidden.require_permission('optical.manage');
   v_order app_public.optical_orders;
+  v_prescription app_public.optical_prescriptions;
   v_item jsonb;
   v_n integer := 0;
   v_product app_public.optical_products;
@@ -21,18 +22,17 @@ declare
   v_tax numeric;
   v_description text;
 begin
-  if not exists (select 1 from app_public.patients p
-                  where p.id = create_optical_order.patient_id and p.hospital_id = v_hospital and not p.is_deleted) then
-    perform app_hidden.optical_not_found('patient', create_optical_order.patient_id);
-  end if;
-  if create_optical_order.optical_prescription_id is not null and not exists (
-       select 1 from app_public.optical_prescriptions r where r.id = create_optical_order.optical_prescription_id
-          and r.hospital_id = v_hospital and r.patient_id = create_optical_order.patient_id and not r.is_deleted) then
-    perform app_hidden.optical_not_found('optical_prescription', create_optical_order.optical_prescription_id);
+  perform app_hidden.find_or_404(null::app_public.patients, create_optical_order.patient_id);
+  if create_optical_order.optical_prescription_id is not null then
+    v_prescription := app_hidden.find_or_404(null::app_public.optical_prescriptions, create_optical_order.optical_prescription_id);
+    if v_prescription.patient_id is distinct from create_optical_order.patient_id then
+      perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such eye prescription of this patient in this hospital.',
+        jsonb_build_object('entity', replace(app_hidden.entity_of('app_public.optical_prescriptions'), ' ', '_'), 'id', create_optical_order.optical_prescription_id));
+    end if;
   end if;
   if create_optical_order.items is null or jsonb_typeof(create_optical_order.items) <> 'array'
      or jsonb_array_length(create_optical_order.items) = 0 then
-    perform app_hidden.raise_error('HMS_ORDER_ITEMS_REQUIRED', 'An optical order needs at least one line (items: a JSON array).', 422);
+    perform app_hidden.raise_error('HMS_ORDER_ITEMS_REQUIRED', 'An optical order needs at least one line (items: a JSON array).');
   end if;
 
   insert into app_public.optical_orders (hospital_id, patient_id, optical_prescription_id, notes)
@@ -42,7 +42,7 @@ begin
   for v_item in select value from jsonb_array_elements(create_optical_order.items) loop
     v_n := v_n + 1;
     if jsonb_typeof(v_item) <> 'object' then
-      perform app_hidden.raise_error('HMS_ORDER_ITEM_INVALID', format('Line %s is not an object.', v_n), 422, jsonb_build_object('line', v_n));
+      perform app_hidden.raise_error('HMS_ORDER_ITEM_INVALID', format('Line %s is not an object.', v_n), jsonb_build_object('line', v_n));
     end if;
     begin
       v_product_id := (v_item ->> 'optical_product_id')::uuid;
@@ -50,19 +50,15 @@ begin
       v_price := (v_item ->> 'unit_price')::numeric;
       v_discount := coalesce((v_item ->> 'discount_percent')::numeric, 0);
     exception when data_exception then
-      perform app_hidden.raise_error('HMS_ORDER_ITEM_INVALID', format('Line %s: a value has the wrong type (%s).', v_n, sqlerrm), 422,
+      perform app_hidden.raise_error('HMS_ORDER_ITEM_INVALID', format('Line %s: a value has the wrong type (%s).', v_n, sqlerrm),
         jsonb_build_object('line', v_n));
     end;
     v_type := v_item ->> 'item_type';
     v_product := null;
     if v_product_id is not null then
-      select * into v_product from app_public.optical_products p
-       where p.id = v_product_id and p.hospital_id = v_hospital and not p.is_deleted;
-      if not found then
-        perform app_hidden.optical_not_found('optical_product', v_product_id);
-      end if;
+      v_product := app_hidden.find_or_404(null::app_public.optical_products, v_product_id);
       if not v_product.is_active then
-        perform app_hidden.raise_error('HMS_PRODUCT_INACTIVE', format('%s is no longer sold.', v_product.name), 422,
+        perform app_hidden.raise_error('HMS_PRODUCT_INACTIVE', format('%s is no longer sold.', v_product.name),
           jsonb_build_object('line', v_n, 'optical_product_id', v_product_id));
       end if;
       v_type := coalesce(v_type, case v_product.product_type when 'frame' then 'frame' when 'sunglasses' then 'frame'
@@ -70,7 +66,7 @@ begin
     end if;
     if v_type is null or v_type not in ('frame', 'lens_right', 'lens_left', 'lens_pair', 'contact_lens', 'accessory', 'service') then
       perform app_hidden.raise_error('HMS_ORDER_ITEM_INVALID',
-        format('Line %s: item_type must be frame, lens_right, lens_left, lens_pair, contact_lens, accessory or service.', v_n), 422,
+        format('Line %s: item_type must be frame, lens_right, lens_left, lens_pair, contact_lens, accessory or service.', v_n),
         jsonb_build_object('line', v_n, 'item_type', v_type));
     end if;
     v_eye := coalesce(v_item ->> 'eye', case v_type when 'lens_right' then 'right' when 'lens_left' then 'left'
@@ -78,25 +74,25 @@ begin
     if v_eye not in ('right', 'left', 'both', 'none')
        or (v_type = 'lens_right' and v_eye <> 'right') or (v_type = 'lens_left' and v_eye <> 'left')
        or (v_type = 'lens_pair' and v_eye <> 'both') then
-      perform app_hidden.raise_error('HMS_ORDER_ITEM_INVALID', format('Line %s: eye %s does not fit item type %s.', v_n, v_eye, v_type), 422,
+      perform app_hidden.raise_error('HMS_ORDER_ITEM_INVALID', format('Line %s: eye %s does not fit item type %s.', v_n, v_eye, v_type),
         jsonb_build_object('line', v_n, 'eye', v_eye));
     end if;
     if v_qty <= 0 or v_qty <> trunc(v_qty) or v_qty > 1000 then
-      perform app_hidden.raise_error('HMS_ORDER_ITEM_INVALID', format('Line %s: the quantity must be a whole number from 1 to 1000.', v_n), 422,
+      perform app_hidden.raise_error('HMS_ORDER_ITEM_INVALID', format('Line %s: the quantity must be a whole number from 1 to 1000.', v_n),
         jsonb_build_object('line', v_n, 'quantity', v_qty));
     end if;
     v_price := coalesce(v_price, v_product.selling_price);
     if v_price is null or v_price < 0 or v_price >= 1e8 then
-      perform app_hidden.raise_error('HMS_ORDER_ITEM_INVALID', format('Line %s: give a unit price of 0 or more (no product to take it from).', v_n), 422,
+      perform app_hidden.raise_error('HMS_ORDER_ITEM_INVALID', format('Line %s: give a unit price of 0 or more (no product to take it from).', v_n),
         jsonb_build_object('line', v_n, 'unit_price', v_price));
     end if;
     if v_discount not between 0 and 100 then
-      perform app_hidden.raise_error('HMS_ORDER_ITEM_INVALID', format('Line %s: discount_percent must be between 0 and 100.', v_n), 422,
+      perform app_hidden.raise_error('HMS_ORDER_ITEM_INVALID', format('Line %s: discount_percent must be between 0 and 100.', v_n),
         jsonb_build_object('line', v_n));
     end if;
     v_description := coalesce(nullif(trim(v_item ->> 'description'), ''), v_product.name);
     if v_description is null or length(v_description) > 500 then
-      perform app_hidden.raise_error('HMS_ORDER_ITEM_INVALID', format('Line %s: a description of 1 to 500 characters is needed.', v_n), 422,
+      perform app_hidden.raise_error('HMS_ORDER_ITEM_INVALID', format('Line %s: a description of 1 to 500 characters is needed.', v_n),
         jsonb_build_object('line', v_n));
     end if;
     select t.rate_percent into v_tax from app_public.tax_configurations t
@@ -108,12 +104,12 @@ begin
   end loop;
 
   select * into v_order from app_public.optical_orders o where o.id = v_order.id;
-  perform set_config('hms.workflow', '', true);
   return v_order;
 end;
 $function$;
 
-comment on function app_public.create_optical_order(uuid,uuid,jsonb,text) is 'Opens a draft optical order with its lines. items: [{optical_product_id?, item_type, description?, eye?, quantity?, unit_price?, discount_percent?}] — a product line takes its name, price and tax from the catalogue. Totals are derived. Needs optical.manage. Errors: 401, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND (patient, prescription, product), 422 HMS_ORDER_ITEMS_REQUIRED, HMS_ORDER_ITEM_INVALID, HMS_PRODUCT_INACTIVE.';
+comment on function app_public.create_optical_order(uuid,uuid,jsonb,text) is 'Opens a draft optical order with its lines (needs optical.manage). items: [{optical_product_id?, item_type, description?, eye?, quantity?, unit_price?, discount_percent?}] — a product line takes its name, price and tax from the catalogue. Returns the order with its totals (derived from the lines, optical_order_items).
+Errors: HMS_SESSION_INVALID 401; HMS_FORBIDDEN 403; HMS_NOT_FOUND 404 (patient, prescription of the patient, product); 422 HMS_ORDER_ITEMS_REQUIRED, HMS_ORDER_ITEM_INVALID, HMS_PRODUCT_INACTIVE.';
 
 revoke execute on function app_public.create_optical_order(uuid,uuid,jsonb,text) from public;
 grant execute on function app_public.create_optical_order(uuid,uuid,jsonb,text) to hms_staff;

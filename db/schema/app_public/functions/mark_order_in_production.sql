@@ -7,16 +7,17 @@ CREATE OR REPLACE FUNCTION app_public.mark_order_in_production(order_id uuid)
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.optical_begin('optical.manage');
-  v_row app_public.optical_orders := app_hidden.optical_lock_order(v_hospital, mark_order_in_production.order_id);
+  v_hospital uuid := app_hidden.require_permission('optical.manage');
+  v_row app_public.optical_orders := app_hidden.lock_or_404(null::app_public.optical_orders, mark_order_in_production.order_id);
 begin
-  v_row := app_hidden.optical_move_order(v_row, 'in_production');
-  perform set_config('hms.workflow', '', true);
+  perform app_hidden.require_transition('app_public.optical_orders', v_row.status, 'in_production');
+  update app_public.optical_orders o set status = 'in_production' where o.id = v_row.id returning * into v_row;
   return v_row;
 end;
 $function$;
 
-comment on function app_public.mark_order_in_production(uuid) is 'The lab has started the job of an order sent to it. Needs optical.manage. Errors: 401, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 409 HMS_ILLEGAL_TRANSITION.';
+comment on function app_public.mark_order_in_production(uuid) is 'The lab has started the job of an order sent to it. Needs optical.manage. Returns the order.
+Errors: HMS_SESSION_INVALID 401; HMS_FORBIDDEN 403; HMS_NOT_FOUND 404; HMS_ILLEGAL_TRANSITION 409.';
 
 revoke execute on function app_public.mark_order_in_production(uuid) from public;
 grant execute on function app_public.mark_order_in_production(uuid) to hms_staff;

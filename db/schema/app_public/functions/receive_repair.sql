@@ -7,49 +7,44 @@ CREATE OR REPLACE FUNCTION app_public.receive_repair(item_description text, repa
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.optical_begin('optical.manage');
+  v_hospital uuid := app_hidden.require_permission('optical.manage');
   v_order app_public.optical_orders;
   v_warranty boolean := receive_repair.is_under_warranty;
   v_row app_public.optical_repairs;
 begin
-  if receive_repair.patient_id is not null and not exists (
-       select 1 from app_public.patients p where p.id = receive_repair.patient_id and p.hospital_id = v_hospital and not p.is_deleted) then
-    perform app_hidden.optical_not_found('patient', receive_repair.patient_id);
+  if receive_repair.patient_id is not null then
+    perform app_hidden.find_or_404(null::app_public.patients, receive_repair.patient_id);
   end if;
   if receive_repair.optical_order_id is not null then
-    select * into v_order from app_public.optical_orders o
-     where o.id = receive_repair.optical_order_id and o.hospital_id = v_hospital and not o.is_deleted;
-    if not found then
-      perform app_hidden.optical_not_found('optical_order', receive_repair.optical_order_id);
-    end if;
+    v_order := app_hidden.find_or_404(null::app_public.optical_orders, receive_repair.optical_order_id);
   end if;
   if receive_repair.patient_id is null and nullif(trim(receive_repair.customer_name), '') is null then
-    perform app_hidden.raise_error('HMS_REPAIR_CUSTOMER_REQUIRED', 'Name the customer: a patient or a walk-in customer name.', 422);
+    perform app_hidden.raise_error('HMS_REPAIR_CUSTOMER_REQUIRED', 'Name the customer: a patient or a walk-in customer name.');
   end if;
   if receive_repair.repair_type is null or receive_repair.repair_type not in
      ('frame_adjustment', 'hinge', 'nose_pad', 'screw', 'lens_replacement', 'frame_replacement', 'soldering', 'cleaning', 'other') then
     perform app_hidden.raise_error('HMS_REPAIR_TYPE_INVALID',
-      'repair_type must be frame_adjustment, hinge, nose_pad, screw, lens_replacement, frame_replacement, soldering, cleaning or other.', 422,
+      'repair_type must be frame_adjustment, hinge, nose_pad, screw, lens_replacement, frame_replacement, soldering, cleaning or other.',
       jsonb_build_object('repair_type', receive_repair.repair_type));
   end if;
   if length(trim(coalesce(receive_repair.item_description, ''))) not between 2 and 500
      or length(trim(coalesce(receive_repair.problem_description, ''))) = 0 then
-    perform app_hidden.raise_error('HMS_REPAIR_DESCRIPTION_REQUIRED', 'Describe the item (2 to 500 characters) and the problem.', 422);
+    perform app_hidden.raise_error('HMS_REPAIR_DESCRIPTION_REQUIRED', 'Describe the item (2 to 500 characters) and the problem.');
   end if;
-  if receive_repair.customer_phone is not null and receive_repair.customer_phone !~ '^\+?[0-9 ()./-]{6,24}$' then
-    perform app_hidden.raise_error('HMS_PHONE_INVALID', 'The phone number is not valid.', 422);
+  if receive_repair.customer_phone !~ '^\+?[0-9 ()./-]{6,24}$' then
+    perform app_hidden.raise_error('HMS_PHONE_INVALID', 'The phone number is not valid.');
   end if;
   if receive_repair.estimated_cost < 0 or receive_repair.estimated_cost >= 1e8 then
-    perform app_hidden.raise_error('HMS_AMOUNT_INVALID', 'The estimated cost must be 0 or more.', 422);
+    perform app_hidden.raise_error('HMS_AMOUNT_INVALID', 'The estimated cost must be 0 or more.');
   end if;
-  if receive_repair.promised_at is not null and receive_repair.promised_at < now() then
-    perform app_hidden.raise_error('HMS_PROMISED_AT_INVALID', 'The promised time cannot be in the past.', 422);
+  if receive_repair.promised_at < app_hidden.now() then
+    perform app_hidden.raise_error('HMS_PROMISED_AT_INVALID', 'The promised time cannot be in the past.');
   end if;
   if v_warranty is null then
     v_warranty := v_order.status = 'delivered' and exists (
       select 1 from app_public.optical_order_items i join app_public.optical_products p on p.id = i.optical_product_id
-       where i.optical_order_id = v_order.id and p.warranty_months > 0
-         and v_order.delivered_at + make_interval(months => p.warranty_months) >= now());
+       where i.hospital_id = v_hospital and i.optical_order_id = v_order.id and p.warranty_months > 0
+         and v_order.delivered_at + make_interval(months => p.warranty_months) >= app_hidden.now());
   end if;
   insert into app_public.optical_repairs
     (hospital_id, patient_id, customer_name, customer_phone, optical_order_id, item_description, repair_type,
@@ -59,12 +54,12 @@ begin
      v_order.id, trim(receive_repair.item_description), receive_repair.repair_type, trim(receive_repair.problem_description),
      receive_repair.estimated_cost, receive_repair.promised_at, coalesce(v_warranty, false), receive_repair.notes)
   returning * into v_row;
-  perform set_config('hms.workflow', '', true);
   return v_row;
 end;
 $function$;
 
-comment on function app_public.receive_repair(text,text,text,uuid,text,text,uuid,numeric,timestamp with time zone,boolean,text) is 'Takes in a spectacle repair (status received, numbered) for a patient or a walk-in customer; the warranty follows the order''s products when not given. Needs optical.manage. Errors: 401, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND (patient, order), 422 HMS_REPAIR_CUSTOMER_REQUIRED, HMS_REPAIR_TYPE_INVALID, HMS_REPAIR_DESCRIPTION_REQUIRED, HMS_PHONE_INVALID, HMS_AMOUNT_INVALID, HMS_PROMISED_AT_INVALID.';
+comment on function app_public.receive_repair(text,text,text,uuid,text,text,uuid,numeric,timestamp with time zone,boolean,text) is 'Takes in a spectacle repair (status received, numbered) for a patient or a walk-in customer; the warranty follows the order''s products when not given. Needs optical.manage. Returns the repair.
+Errors: HMS_SESSION_INVALID 401; HMS_FORBIDDEN 403; HMS_NOT_FOUND 404 (patient, order); 422 HMS_REPAIR_CUSTOMER_REQUIRED, HMS_REPAIR_TYPE_INVALID, HMS_REPAIR_DESCRIPTION_REQUIRED, HMS_PHONE_INVALID, HMS_AMOUNT_INVALID, HMS_PROMISED_AT_INVALID.';
 
 revoke execute on function app_public.receive_repair(text,text,text,uuid,text,text,uuid,numeric,timestamp with time zone,boolean,text) from public;
 grant execute on function app_public.receive_repair(text,text,text,uuid,text,text,uuid,numeric,timestamp with time zone,boolean,text) to hms_staff;

@@ -7,27 +7,27 @@ CREATE OR REPLACE FUNCTION app_public.send_to_lab(order_id uuid, lab_name text, 
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.optical_begin('optical.manage');
-  v_row app_public.optical_orders := app_hidden.optical_lock_order(v_hospital, send_to_lab.order_id);
+  v_hospital uuid := app_hidden.require_permission('optical.manage');
+  v_row app_public.optical_orders := app_hidden.lock_or_404(null::app_public.optical_orders, send_to_lab.order_id);
 begin
   if nullif(trim(send_to_lab.lab_name), '') is null then
-    perform app_hidden.raise_error('HMS_LAB_NAME_REQUIRED', 'Name the lab (or in-house workshop) the job goes to.', 422);
+    perform app_hidden.raise_error('HMS_LAB_NAME_REQUIRED', 'Name the lab (or in-house workshop) the job goes to.');
   end if;
-  if send_to_lab.expected_ready_at is not null and send_to_lab.expected_ready_at < v_row.ordered_at then
-    perform app_hidden.raise_error('HMS_EXPECTED_READY_INVALID', 'The expected ready time cannot be before the order.', 422);
+  if send_to_lab.expected_ready_at < v_row.ordered_at then
+    perform app_hidden.raise_error('HMS_EXPECTED_READY_INVALID', 'The expected ready time cannot be before the order.');
   end if;
-  perform app_hidden.optical_assert_transition('order', v_row.status, 'sent_to_lab', '{"confirmed": ["sent_to_lab"]}'::jsonb);
+  perform app_hidden.require_transition('app_public.optical_orders', v_row.status, 'sent_to_lab');
   update app_public.optical_orders o
-     set lab_name = trim(send_to_lab.lab_name), lab_reference = send_to_lab.lab_reference,
+     set status = 'sent_to_lab', lab_name = trim(send_to_lab.lab_name), lab_reference = send_to_lab.lab_reference,
          expected_ready_at = coalesce(send_to_lab.expected_ready_at, o.expected_ready_at)
-   where o.id = v_row.id returning * into v_row;
-  v_row := app_hidden.optical_move_order(v_row, 'sent_to_lab');
-  perform set_config('hms.workflow', '', true);
+   where o.id = v_row.id
+  returning * into v_row;
   return v_row;
 end;
 $function$;
 
-comment on function app_public.send_to_lab(uuid,text,text,timestamp with time zone) is 'Sends a confirmed optical order to a lab (lab name and reference, expected ready time). Needs optical.manage. Errors: 401, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 422 HMS_LAB_NAME_REQUIRED, HMS_EXPECTED_READY_INVALID, 409 HMS_ILLEGAL_TRANSITION.';
+comment on function app_public.send_to_lab(uuid,text,text,timestamp with time zone) is 'Sends a confirmed optical order to a lab (lab name and reference, expected ready time). Needs optical.manage. Returns the order.
+Errors: HMS_SESSION_INVALID 401; HMS_FORBIDDEN 403; HMS_NOT_FOUND 404; HMS_LAB_NAME_REQUIRED, HMS_EXPECTED_READY_INVALID 422; HMS_ILLEGAL_TRANSITION 409.';
 
 revoke execute on function app_public.send_to_lab(uuid,text,text,timestamp with time zone) from public;
 grant execute on function app_public.send_to_lab(uuid,text,text,timestamp with time zone) to hms_staff;

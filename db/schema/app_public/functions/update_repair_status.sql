@@ -7,41 +7,33 @@ CREATE OR REPLACE FUNCTION app_public.update_repair_status(repair_id uuid, statu
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_hospital uuid := app_hidden.optical_begin('optical.manage');
-  v_row app_public.optical_repairs;
+  v_hospital uuid := app_hidden.require_permission('optical.manage');
+  v_row app_public.optical_repairs := app_hidden.lock_or_404(null::app_public.optical_repairs, update_repair_status.repair_id);
 begin
-  select * into v_row from app_public.optical_repairs r
-   where r.id = update_repair_status.repair_id and r.hospital_id = v_hospital and not r.is_deleted
-     for update;
-  if not found then
-    perform app_hidden.optical_not_found('optical_repair', update_repair_status.repair_id);
-  end if;
   if update_repair_status.status is null
      or update_repair_status.status not in ('received', 'in_repair', 'ready', 'returned', 'cancelled') then
-    perform app_hidden.raise_error('HMS_REPAIR_STATUS_INVALID', 'status must be in_repair, ready, returned or cancelled.', 422,
+    perform app_hidden.raise_error('HMS_REPAIR_STATUS_INVALID', 'status must be in_repair, ready, returned or cancelled.',
       jsonb_build_object('status', update_repair_status.status));
   end if;
   if update_repair_status.final_cost < 0 or update_repair_status.final_cost >= 1e8 then
-    perform app_hidden.raise_error('HMS_AMOUNT_INVALID', 'The final cost must be 0 or more.', 422);
+    perform app_hidden.raise_error('HMS_AMOUNT_INVALID', 'The final cost must be 0 or more.');
   end if;
-  if v_row.status = update_repair_status.status then
-    perform app_hidden.optical_assert_transition('repair', v_row.status, v_row.status || ' again', '{}'::jsonb);
-  end if;
-  perform app_hidden.optical_assert_transition('repair', v_row.status, update_repair_status.status, app_hidden.optical_repair_transitions());
+  perform app_hidden.require_transition('app_public.optical_repairs', v_row.status, update_repair_status.status);
+  -- The technician who starts the repair is the one assigned, unless one was already.
   update app_public.optical_repairs r
      set status = update_repair_status.status,
          work_done = coalesce(update_repair_status.work_done, r.work_done),
          final_cost = coalesce(update_repair_status.final_cost, r.final_cost),
-         technician_user_id = case when update_repair_status.status = 'in_repair'
-                                   then coalesce(r.technician_user_id, app_hidden.current_user_id()) else r.technician_user_id end
+         technician_user_id = case when update_repair_status.status = 'in_repair' and r.technician_user_id is null
+                                   then app_hidden.current_user_id() else r.technician_user_id end
    where r.id = v_row.id
   returning * into v_row;
-  perform set_config('hms.workflow', '', true);
   return v_row;
 end;
 $function$;
 
-comment on function app_public.update_repair_status(uuid,text,text,numeric) is 'Moves a repair on: received → in_repair → ready → returned, or received|in_repair → cancelled; records the work done and final cost. Needs optical.manage. Errors: 401, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND, 422 HMS_REPAIR_STATUS_INVALID, HMS_AMOUNT_INVALID, 409 HMS_ILLEGAL_TRANSITION.';
+comment on function app_public.update_repair_status(uuid,text,text,numeric) is 'Moves a repair on: received → in_repair → ready → returned, or received | in_repair → cancelled; records the work done and final cost. Needs optical.manage. Returns the repair.
+Errors: HMS_SESSION_INVALID 401; HMS_FORBIDDEN 403; HMS_NOT_FOUND 404; HMS_REPAIR_STATUS_INVALID, HMS_AMOUNT_INVALID 422; HMS_ILLEGAL_TRANSITION 409.';
 
 revoke execute on function app_public.update_repair_status(uuid,text,text,numeric) from public;
 grant execute on function app_public.update_repair_status(uuid,text,text,numeric) to hms_staff;

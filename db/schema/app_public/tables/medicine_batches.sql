@@ -72,6 +72,7 @@ alter table app_public.medicine_batches force row level security;
 
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.medicine_batches FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.medicine_batches FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.medicine_batches FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy insert_with_permission on app_public.medicine_batches
   as permissive
@@ -106,5 +107,5 @@ comment on policy update_with_permission on app_public.medicine_batches is 'Upda
 grant select on table app_public.medicine_batches to hms_staff;
 grant insert (id, medicine_id, batch_number, manufacture_date, expiry_date, unit_cost, mrp,
     selling_price, received_at, storage_location, status, recall_reference, notes) on table app_public.medicine_batches to hms_staff;
-grant update (medicine_id, batch_number, manufacture_date, expiry_date, unit_cost, mrp,
-    selling_price, received_at, storage_location, status, recall_reference, notes) on table app_public.medicine_batches to hms_staff;
+grant update (batch_number, manufacture_date, expiry_date, unit_cost, mrp, selling_price,
+    received_at, storage_location, status, recall_reference, notes) on table app_public.medicine_batches to hms_staff;

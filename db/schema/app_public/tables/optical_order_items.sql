@@ -60,10 +60,12 @@ CREATE INDEX idx_optical_order_items__hospital_id_optical_product_id ON app_publ
 alter table app_public.optical_order_items enable row level security;
 alter table app_public.optical_order_items force row level security;
 
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.optical_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', '', 'app_public.optical_orders', 'optical_order_id');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.optical_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
-CREATE TRIGGER _200_compute BEFORE INSERT OR DELETE OR UPDATE ON app_public.optical_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_optical_order_items__compute();
-CREATE TRIGGER _800_refresh_order AFTER INSERT OR DELETE OR UPDATE ON app_public.optical_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_optical_order_items__refresh_order();
+CREATE TRIGGER _200_line_total BEFORE INSERT OR UPDATE ON app_public.optical_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_optical_order_items__line_total();
+CREATE TRIGGER _800_refresh_totals AFTER INSERT OR DELETE OR UPDATE ON app_public.optical_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_totals('optical_order_id', 'app_hidden.refresh_optical_order_totals');
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.optical_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.optical_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.optical_order_items
   as permissive

@@ -127,12 +127,13 @@ CREATE INDEX idx_optical_orders__hospital_id_status_ordered_at ON app_public.opt
 alter table app_public.optical_orders enable row level security;
 alter table app_public.optical_orders force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.optical_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('order_number', 'optical_order');
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.optical_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('order_number', 'optical_order', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.optical_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.optical_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.optical_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
-CREATE TRIGGER _200_workflow BEFORE INSERT OR UPDATE ON app_public.optical_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_optical_orders__workflow();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.optical_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.optical_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.optical_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.optical_orders
   as permissive
@@ -179,15 +180,11 @@ create policy update_with_permission on app_public.optical_orders
 comment on policy update_with_permission on app_public.optical_orders is 'Updatable with any of: optical.manage.';
 
 grant select, delete on table app_public.optical_orders to hms_staff;
-grant insert (id, patient_id, optical_prescription_id, ordered_at, status, confirmed_at, lab_name,
-    lab_reference, sent_to_lab_at, expected_ready_at, ready_at, delivered_at, delivered_by,
-    cancelled_at, cancelled_by, cancellation_reason, frame_provided_by_patient, pd_right_mm,
-    pd_left_mm, fitting_height_right_mm, fitting_height_left_mm, segment_height_right_mm,
-    segment_height_left_mm, vertex_distance_mm, pantoscopic_tilt_degrees, wrap_angle_degrees,
-    discount_amount, notes) on table app_public.optical_orders to hms_staff;
-grant update (patient_id, optical_prescription_id, ordered_at, status, confirmed_at, lab_name,
-    lab_reference, sent_to_lab_at, expected_ready_at, ready_at, delivered_at, delivered_by,
-    cancelled_at, cancelled_by, cancellation_reason, frame_provided_by_patient, pd_right_mm,
-    pd_left_mm, fitting_height_right_mm, fitting_height_left_mm, segment_height_right_mm,
-    segment_height_left_mm, vertex_distance_mm, pantoscopic_tilt_degrees, wrap_angle_degrees,
-    discount_amount, notes) on table app_public.optical_orders to hms_staff;
+grant insert (id, patient_id, optical_prescription_id, ordered_at, status, lab_name, lab_reference,
+    expected_ready_at, cancellation_reason, frame_provided_by_patient, pd_right_mm, pd_left_mm,
+    fitting_height_right_mm, fitting_height_left_mm, segment_height_right_mm,
+    segment_height_left_mm, vertex_distance_mm, pantoscopic_tilt_degrees, wrap_angle_degrees, notes) on table app_public.optical_orders to hms_staff;
+grant update (optical_prescription_id, ordered_at, status, lab_name, lab_reference,
+    expected_ready_at, cancellation_reason, frame_provided_by_patient, pd_right_mm, pd_left_mm,
+    fitting_height_right_mm, fitting_height_left_mm, segment_height_right_mm,
+    segment_height_left_mm, vertex_distance_mm, pantoscopic_tilt_degrees, wrap_angle_degrees, notes) on table app_public.optical_orders to hms_staff;

@@ -90,12 +90,13 @@ CREATE INDEX idx_optical_repairs__technician_user_id ON app_public.optical_repai
 alter table app_public.optical_repairs enable row level security;
 alter table app_public.optical_repairs force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.optical_repairs FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('repair_number', 'optical_repair');
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.optical_repairs FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('repair_number', 'optical_repair', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.optical_repairs FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.optical_repairs FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.optical_repairs FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
-CREATE TRIGGER _200_workflow BEFORE INSERT OR UPDATE ON app_public.optical_repairs FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_optical_repairs__workflow();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.optical_repairs FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.optical_repairs FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.optical_repairs FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.optical_repairs
   as permissive
@@ -143,8 +144,8 @@ comment on policy update_with_permission on app_public.optical_repairs is 'Updat
 
 grant select, delete on table app_public.optical_repairs to hms_staff;
 grant insert (id, patient_id, customer_name, customer_phone, optical_order_id, item_description,
-    repair_type, problem_description, work_done, status, received_at, promised_at, ready_at,
-    returned_at, estimated_cost, final_cost, is_under_warranty, technician_user_id, notes) on table app_public.optical_repairs to hms_staff;
+    repair_type, problem_description, work_done, status, received_at, promised_at, estimated_cost,
+    final_cost, is_under_warranty, technician_user_id, notes) on table app_public.optical_repairs to hms_staff;
 grant update (patient_id, customer_name, customer_phone, optical_order_id, item_description,
-    repair_type, problem_description, work_done, status, received_at, promised_at, ready_at,
-    returned_at, estimated_cost, final_cost, is_under_warranty, technician_user_id, notes) on table app_public.optical_repairs to hms_staff;
+    repair_type, problem_description, work_done, status, received_at, promised_at, estimated_cost,
+    final_cost, is_under_warranty, technician_user_id, notes) on table app_public.optical_repairs to hms_staff;

@@ -93,12 +93,14 @@ CREATE INDEX idx_pharmacy_dispensing__hospital_id_prescription_id ON app_public.
 alter table app_public.pharmacy_dispensing enable row level security;
 alter table app_public.pharmacy_dispensing force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.pharmacy_dispensing FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('dispensing_number', 'dispensing');
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.pharmacy_dispensing FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('dispensing_number', 'dispensing', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.pharmacy_dispensing FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.pharmacy_dispensing FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'status,customer_name,customer_phone,external_prescriber,notes,counselling_notes,cancellation_reason,is_deleted,deleted_at', '', '');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.pharmacy_dispensing FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.pharmacy_dispensing FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
-CREATE TRIGGER _300_workflow_guard BEFORE INSERT OR UPDATE ON app_public.pharmacy_dispensing FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_pharmacy_dispensing__guard();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.pharmacy_dispensing FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.pharmacy_dispensing FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.pharmacy_dispensing FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.pharmacy_dispensing
   as permissive
@@ -146,8 +148,6 @@ comment on policy update_with_permission on app_public.pharmacy_dispensing is 'U
 
 grant select, delete on table app_public.pharmacy_dispensing to hms_staff;
 grant insert (id, patient_id, customer_name, customer_phone, prescription_id, external_prescriber,
-    dispensing_type, status, dispensed_at, dispensed_by, discount_amount, notes, counselling_notes,
-    cancelled_at, cancelled_by, cancellation_reason) on table app_public.pharmacy_dispensing to hms_staff;
+    dispensing_type, status, discount_amount, notes, counselling_notes, cancellation_reason) on table app_public.pharmacy_dispensing to hms_staff;
 grant update (patient_id, customer_name, customer_phone, prescription_id, external_prescriber,
-    dispensing_type, status, dispensed_at, dispensed_by, discount_amount, notes, counselling_notes,
-    cancelled_at, cancelled_by, cancellation_reason) on table app_public.pharmacy_dispensing to hms_staff;
+    dispensing_type, status, discount_amount, notes, counselling_notes, cancellation_reason) on table app_public.pharmacy_dispensing to hms_staff;

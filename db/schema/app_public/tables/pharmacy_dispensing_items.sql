@@ -71,9 +71,11 @@ CREATE INDEX idx_pharmacy_dispensing_items__hospital_id_prescription_item_id ON 
 alter table app_public.pharmacy_dispensing_items enable row level security;
 alter table app_public.pharmacy_dispensing_items force row level security;
 
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.pharmacy_dispensing_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', '', 'app_public.pharmacy_dispensing', 'dispensing_id');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.pharmacy_dispensing_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
-CREATE TRIGGER _300_workflow_guard BEFORE INSERT OR DELETE OR UPDATE ON app_public.pharmacy_dispensing_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_pharmacy_dispensing_items__guard();
+CREATE TRIGGER _800_refresh_totals AFTER INSERT OR DELETE OR UPDATE ON app_public.pharmacy_dispensing_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_totals('dispensing_id', 'app_hidden.refresh_pharmacy_dispensing_totals');
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.pharmacy_dispensing_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.pharmacy_dispensing_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.pharmacy_dispensing_items
   as permissive

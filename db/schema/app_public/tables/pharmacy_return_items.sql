@@ -57,9 +57,11 @@ CREATE INDEX idx_pharmacy_return_items__hospital_id_medicine_id_batch_id ON app_
 alter table app_public.pharmacy_return_items enable row level security;
 alter table app_public.pharmacy_return_items force row level security;
 
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.pharmacy_return_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('requested,approved', '', 'app_public.pharmacy_returns', 'return_id');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.pharmacy_return_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
-CREATE TRIGGER _300_workflow_guard BEFORE INSERT OR DELETE OR UPDATE ON app_public.pharmacy_return_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_pharmacy_return_items__guard();
+CREATE TRIGGER _800_refresh_totals AFTER INSERT OR DELETE OR UPDATE ON app_public.pharmacy_return_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_totals('return_id', 'app_hidden.refresh_pharmacy_return_totals');
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.pharmacy_return_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.pharmacy_return_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.pharmacy_return_items
   as permissive
@@ -100,6 +102,6 @@ comment on policy update_with_permission on app_public.pharmacy_return_items is 
 
 grant select, delete on table app_public.pharmacy_return_items to hms_staff;
 grant insert (id, return_id, dispensing_item_id, medicine_id, batch_id, quantity, unit_price,
-    line_refund, condition, restocked) on table app_public.pharmacy_return_items to hms_staff;
+    line_refund, condition) on table app_public.pharmacy_return_items to hms_staff;
 grant update (return_id, dispensing_item_id, medicine_id, batch_id, quantity, unit_price,
-    line_refund, condition, restocked) on table app_public.pharmacy_return_items to hms_staff;
+    line_refund, condition) on table app_public.pharmacy_return_items to hms_staff;

@@ -80,12 +80,14 @@ CREATE INDEX idx_pharmacy_returns__received_by ON app_public.pharmacy_returns US
 alter table app_public.pharmacy_returns enable row level security;
 alter table app_public.pharmacy_returns force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.pharmacy_returns FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('return_number', 'pharmacy_return');
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.pharmacy_returns FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('return_number', 'pharmacy_return', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.pharmacy_returns FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.pharmacy_returns FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('requested,approved', 'status,returned_at,reason_notes,rejection_reason,notes,is_deleted,deleted_at', '', '');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.pharmacy_returns FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.pharmacy_returns FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
-CREATE TRIGGER _300_workflow_guard BEFORE INSERT OR UPDATE ON app_public.pharmacy_returns FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_pharmacy_returns__guard();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.pharmacy_returns FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.pharmacy_returns FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.pharmacy_returns FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.pharmacy_returns
   as permissive
@@ -132,7 +134,7 @@ create policy update_with_permission on app_public.pharmacy_returns
 comment on policy update_with_permission on app_public.pharmacy_returns is 'Updatable with any of: pharmacy.return.';
 
 grant select, delete on table app_public.pharmacy_returns to hms_staff;
-grant insert (id, dispensing_id, patient_id, returned_at, received_by, reason, reason_notes, status,
-    approved_at, approved_by, rejection_reason, completed_at, refund_amount, restock, notes) on table app_public.pharmacy_returns to hms_staff;
-grant update (dispensing_id, patient_id, returned_at, received_by, reason, reason_notes, status,
-    approved_at, approved_by, rejection_reason, completed_at, refund_amount, restock, notes) on table app_public.pharmacy_returns to hms_staff;
+grant insert (id, dispensing_id, patient_id, returned_at, reason, reason_notes, status,
+    rejection_reason, restock, notes) on table app_public.pharmacy_returns to hms_staff;
+grant update (dispensing_id, patient_id, returned_at, reason, reason_notes, status,
+    rejection_reason, restock, notes) on table app_public.pharmacy_returns to hms_staff;

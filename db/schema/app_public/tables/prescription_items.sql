@@ -78,7 +78,6 @@ alter table app_public.prescription_items force row level security;
 
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.prescription_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _200_workflow BEFORE INSERT OR DELETE OR UPDATE ON app_public.prescription_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_prescription_items__workflow();
-CREATE TRIGGER _310_protect_quantity_dispensed BEFORE INSERT OR UPDATE ON app_public.prescription_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_prescription_items__protect_dispensed();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.prescription_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 
 create policy delete_with_permission on app_public.prescription_items
