@@ -115,9 +115,12 @@ async function checkRun(answers: any[], today: string): Promise<{ appointmentId:
     `select i.invoice_type, i.status, i.balance_due::text, i.amount_paid::text,
             array_agg(it.item_type order by it.item_type) as items
        from app_public.invoices i join app_public.invoice_items it on it.invoice_id = i.id
-      where i.appointment_id = $1 or i.id = $2
+      where i.appointment_id = $1
+         or i.id = (select it2.invoice_id from app_public.invoice_items it2
+                      join app_public.pharmacy_dispensing_items di on di.id = it2.dispensing_item_id
+                     where di.dispensing_id = $2 limit 1)
       group by i.id order by i.invoice_type`,
-    [checkedIn.id, dispensing.invoice_id],
+    [checkedIn.id, dispensing.id],
   );
   expect(invoices.map((i) => [i.invoice_type, i.status, i.items])).toEqual([
     ['outpatient', 'paid', ['consultation']],
