@@ -55,8 +55,11 @@ describe('prescriptions as doctor.ny@hms.test', () => {
     expect(status, JSON.stringify(body)).toBe(200);
     expect(body.status).toBe('draft');
     expect(body.prescription_number).toMatch(/^RX-/);
-    expect(body.items.map((i: { line_number: number }) => i.line_number)).toEqual([1, 2]);
     prescriptionId = body.id;
+    // The answer is the prescription row; its lines are read afterwards (an embed in the same call
+    // would see them as they were before it: PostgreSQL evaluates the embed on the call's snapshot).
+    const lines = await apiFetch(`/prescription_items?prescription_id=eq.${prescriptionId}&select=line_number&order=line_number`, { token: doctor });
+    expect((await lines.json()).map((i: { line_number: number }) => i.line_number)).toEqual([1, 2]);
   });
 
   it('answers 422 with a stable code for bad items, never 500', async () => {
@@ -97,18 +100,36 @@ describe('prescriptions as doctor.ny@hms.test', () => {
       method: 'PATCH', token: doctor, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ diagnosis: 'Changed quietly' }),
     });
     expect(header.status).toBe(409);
-    expect((await header.json()).code).toBe('HMS_PRESCRIPTION_FINALIZED');
+    expect((await header.json()).code).toBe('HMS_DOCUMENT_LOCKED');
     const line = await apiFetch(`/prescription_items?prescription_id=eq.${prescriptionId}&line_number=eq.1`, {
       method: 'PATCH', token: doctor, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ dose: '40 mg' }),
     });
     expect(line.status).toBe(409);
-    expect((await line.json()).code).toBe('HMS_PRESCRIPTION_FINALIZED');
+    expect((await line.json()).code).toBe('HMS_DOCUMENT_LOCKED');
+    const stamp = await apiFetch(`/prescriptions?id=eq.${prescriptionId}`, {
+      method: 'PATCH', token: doctor, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ finalized_at: '2020-01-01T00:00:00Z' }),
+    });
+    expect(stamp.status).toBe(403);
+    expect((await stamp.json()).code).toBe('42501');
+  });
+
+  it('signs only through finalize_prescription: a PATCH to finalized is refused (409)', async () => {
+    const draft = await rpc('create_prescription', { patient_id: patient, items }, doctor);
+    expect(draft.status, JSON.stringify(draft.body)).toBe(200);
+    const patch = await apiFetch(`/prescriptions?id=eq.${draft.body.id}`, {
+      method: 'PATCH', token: doctor, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ status: 'finalized' }),
+    });
+    expect(patch.status).toBe(409);
+    expect((await patch.json()).code).toBe('HMS_WORKFLOW_REQUIRED');
+    const [row] = await ownerQuery<{ status: string; finalized_at: string | null }>(
+      'select status, finalized_at from app_public.prescriptions where id = $1', [draft.body.id]);
+    expect(row).toEqual({ status: 'draft', finalized_at: null });
   });
 
   it('amends with a reason: version 2', async () => {
     const noReason = await rpc('amend_prescription', { prescription_id: prescriptionId, changes: { advice: 'Walk daily.' }, change_reason: '' }, doctor);
     expect(noReason.status).toBe(422);
-    expect(noReason.body.code).toBe('HMS_CHANGE_REASON_REQUIRED');
+    expect(noReason.body.code).toBe('HMS_REASON_REQUIRED');
     const { status, body } = await rpc('amend_prescription', {
       prescription_id: prescriptionId,
       changes: { advice: 'Low-salt diet; walk 30 minutes daily.', add_items: [{ drug_name: 'Amlodipine 5 mg tablet', quantity_prescribed: 30 }] },
@@ -116,7 +137,8 @@ describe('prescriptions as doctor.ny@hms.test', () => {
     }, doctor);
     expect(status, JSON.stringify(body)).toBe(200);
     expect(body.version).toBe(2);
-    expect(body.items).toHaveLength(3);
+    const lines = await apiFetch(`/prescription_items?prescription_id=eq.${prescriptionId}&select=id`, { token: doctor });
+    expect(await lines.json()).toHaveLength(3);
     const versions = await apiFetch(`/prescription_versions?prescription_id=eq.${prescriptionId}&select=version&order=version`, { token: doctor });
     expect(await versions.json()).toEqual([{ version: 1 }, { version: 2 }]);
   });

@@ -44,8 +44,11 @@ select throws_ok($$insert into app_public.lab_orders (hospital_id, order_number,
                  '23505', null, 'order numbers are unique within the hospital');
 select throws_ok($$update app_public.lab_orders set status = 'in_progress' where id = '22000000-0000-4000-8000-000000000006'$$,
                  '23514', null, 'a specimen test cannot be processed before its sample is collected');
-select throws_ok($$update app_public.lab_orders set status = 'reported', sample_collected_at = now(), completed_at = now()
-                    where id = '22000000-0000-4000-8000-000000000006'$$,
+insert into app_public.lab_orders (id, hospital_id, order_number, patient_id, referring_physician, test_name, test_category, specimen_type,
+                                   status, sample_collected_at, started_at, completed_at, result_value)
+  values ('22000000-0000-4000-8000-000000000007', '22000000-0000-4000-8000-000000000001', 'LAB-TLB-2026-000004-K',
+          '22000000-0000-4000-8000-000000000005', 'Dr. Outside', 'ESR', 'hematology', 'blood', 'completed', now(), now(), now(), '12');
+select throws_ok($$update app_public.lab_orders set status = 'reported' where id = '22000000-0000-4000-8000-000000000007'$$,
                  '23514', null, 'a reported order needs reported_at');
 select throws_ok($$update app_public.lab_orders set results = '{"analyte": "Hemoglobin"}' where id = '22000000-0000-4000-8000-000000000006'$$,
                  '23514', null, 'panel results must be a JSON array');

@@ -1,7 +1,7 @@
 -- Schema of prescriptions, prescription_items, prescription_templates, prescription_versions
 -- (db/schema/app_public/tables/<table>.sql).
 begin;
-select plan(27);
+select plan(29);
 
 -- structure
 select has_table('app_public', 'prescriptions', 'prescriptions exists');
@@ -67,10 +67,18 @@ insert into app_public.prescription_versions (hospital_id, prescription_id, vers
 select throws_ok($$insert into app_public.prescription_versions (hospital_id, prescription_id, version, snapshot)
                    values ('21000000-0000-4000-8000-000000000001', '21000000-0000-4000-8000-000000000006', 1, '{"items": []}')$$,
                  '23505', null, 'one snapshot per prescription version');
-delete from app_public.prescriptions where id = '21000000-0000-4000-8000-000000000006';
-select is((select count(*)::int from app_public.prescription_items where prescription_id = '21000000-0000-4000-8000-000000000006')
-          + (select count(*)::int from app_public.prescription_versions where prescription_id = '21000000-0000-4000-8000-000000000006'),
-          0, 'lines and versions go with their prescription');
+select throws_like($$delete from app_public.prescriptions where id = '21000000-0000-4000-8000-000000000006'$$,
+                   '%HMS_APPEND_ONLY%', 'a prescription with history is never removed, not even by the owner: its versions are append-only');
+select is((select count(*)::int from app_public.prescription_versions where prescription_id = '21000000-0000-4000-8000-000000000006'),
+          1, 'the version stays');
+insert into app_public.prescriptions (id, hospital_id, prescription_number, patient_id, doctor_id)
+  values ('21000000-0000-4000-8000-000000000007', '21000000-0000-4000-8000-000000000001', 'RX-TRX-2026-000002-K',
+          '21000000-0000-4000-8000-000000000005', '21000000-0000-4000-8000-000000000004');
+insert into app_public.prescription_items (hospital_id, prescription_id, line_number, drug_name, quantity_prescribed)
+  values ('21000000-0000-4000-8000-000000000001', '21000000-0000-4000-8000-000000000007', 1, 'Cetirizine 10 mg tablet', 5);
+delete from app_public.prescriptions where id = '21000000-0000-4000-8000-000000000007';
+select is((select count(*)::int from app_public.prescription_items where prescription_id = '21000000-0000-4000-8000-000000000007'),
+          0, 'lines go with their prescription (a draft without history)');
 
 select * from finish();
 rollback;

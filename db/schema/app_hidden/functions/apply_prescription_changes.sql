@@ -10,14 +10,14 @@ declare
   v_unknown text[];
   v_codes text[];
   v_item jsonb;
-  v_id uuid;
   v_line app_public.prescription_items;
   v_new jsonb;
   v_index integer := 0;
   v_date date;
+  v_prescribed_on date := app_hidden.hospital_local_date(p_row.hospital_id, p_row.prescribed_at);
 begin
   if p_changes is null or jsonb_typeof(p_changes) <> 'object' or p_changes = '{}'::jsonb then
-    perform app_hidden.raise_error('HMS_PRESCRIPTION_CHANGES_INVALID', 'changes must be a non-empty JSON object.', 422);
+    perform app_hidden.raise_error('HMS_PRESCRIPTION_CHANGES_INVALID', 'changes must be a non-empty JSON object.', null::jsonb);
   end if;
   select array_agg(k) into v_unknown from jsonb_object_keys(p_changes) k
    where k not in ('diagnosis', 'diagnosis_codes', 'chief_complaint', 'clinical_notes', 'advice', 'follow_up_date', 'valid_until',
@@ -25,12 +25,12 @@ begin
   if v_unknown is not null then
     perform app_hidden.raise_error('HMS_PRESCRIPTION_CHANGES_INVALID',
       format('Unknown change: %s. Allowed: diagnosis, diagnosis_codes, chief_complaint, clinical_notes, advice, follow_up_date, valid_until, notes, add_items, remove_items, replace_items.',
-             array_to_string(v_unknown, ', ')), 422, jsonb_build_object('unknown', v_unknown));
+             array_to_string(v_unknown, ', ')), jsonb_build_object('unknown', v_unknown));
   end if;
 
   if p_changes ? 'diagnosis_codes' then
     if jsonb_typeof(p_changes -> 'diagnosis_codes') <> 'array' then
-      perform app_hidden.raise_error('HMS_DIAGNOSIS_CODE_INVALID', 'diagnosis_codes must be an array of ICD-10 codes.', 422);
+      perform app_hidden.raise_error('HMS_DIAGNOSIS_CODE_INVALID', 'diagnosis_codes must be an array of ICD-10 codes.', null::jsonb);
     end if;
     v_codes := array(select jsonb_array_elements_text(p_changes -> 'diagnosis_codes'));
     perform app_hidden.check_diagnosis_codes(v_codes);
@@ -39,11 +39,11 @@ begin
     if p_changes ? 'follow_up_date' then v_date := (p_changes ->> 'follow_up_date')::date; end if;
     if p_changes ? 'valid_until' then v_date := (p_changes ->> 'valid_until')::date; end if;
   exception when others then
-    perform app_hidden.raise_error('HMS_PRESCRIPTION_CHANGES_INVALID', 'follow_up_date and valid_until are dates (YYYY-MM-DD).', 422);
+    perform app_hidden.raise_error('HMS_PRESCRIPTION_CHANGES_INVALID', 'follow_up_date and valid_until are dates (YYYY-MM-DD).', null::jsonb);
   end;
-  if (p_changes ->> 'valid_until')::date < p_row.prescribed_at::date
-     or (p_changes ->> 'follow_up_date')::date < p_row.prescribed_at::date then
-    perform app_hidden.raise_error('HMS_PRESCRIPTION_DATE_INVALID', 'follow_up_date and valid_until cannot be before the prescription date.', 422);
+  if (p_changes ->> 'valid_until')::date < v_prescribed_on or (p_changes ->> 'follow_up_date')::date < v_prescribed_on then
+    perform app_hidden.raise_error('HMS_PRESCRIPTION_DATE_INVALID', 'follow_up_date and valid_until cannot be before the prescription date.',
+      jsonb_build_object('prescribed_on', v_prescribed_on));
   end if;
 
   update app_public.prescriptions p
@@ -60,50 +60,28 @@ begin
   -- remove_items: ids of lines
   if p_changes ? 'remove_items' then
     if jsonb_typeof(p_changes -> 'remove_items') <> 'array' then
-      perform app_hidden.raise_error('HMS_PRESCRIPTION_CHANGES_INVALID', 'remove_items must be an array of prescription item ids.', 422);
+      perform app_hidden.raise_error('HMS_PRESCRIPTION_CHANGES_INVALID', 'remove_items must be an array of prescription item ids.', null::jsonb);
     end if;
     for v_item in select e from jsonb_array_elements(p_changes -> 'remove_items') e loop
       if jsonb_typeof(v_item) <> 'string' or (v_item #>> '{}') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
-        perform app_hidden.raise_error('HMS_PRESCRIPTION_CHANGES_INVALID', 'remove_items must be an array of prescription item ids.', 422);
+        perform app_hidden.raise_error('HMS_PRESCRIPTION_CHANGES_INVALID', 'remove_items must be an array of prescription item ids.', null::jsonb);
       end if;
-      v_id := (v_item #>> '{}')::uuid;
-      select * into v_line from app_public.prescription_items i
-       where i.hospital_id = p_row.hospital_id and i.prescription_id = p_row.id and i.id = v_id;
-      if not found then
-        perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such line on this prescription.', 404,
-          jsonb_build_object('entity', 'prescription_item', 'id', v_id));
-      end if;
-      if v_line.quantity_dispensed > 0 then
-        perform app_hidden.raise_error('HMS_PRESCRIPTION_ITEM_DISPENSED',
-          format('Line %s (%s) has already been dispensed and cannot be removed.', v_line.line_number, v_line.drug_name), 409,
-          jsonb_build_object('prescription_item_id', v_id));
-      end if;
-      delete from app_public.prescription_items i where i.id = v_id;
+      v_line := app_hidden.lock_undispensed_line(p_row, (v_item #>> '{}')::uuid, 'removed');
+      delete from app_public.prescription_items i where i.id = v_line.id;
     end loop;
   end if;
 
   -- replace_items: [{id, …item}] — the line keeps its number, its content is replaced
   if p_changes ? 'replace_items' then
     if jsonb_typeof(p_changes -> 'replace_items') <> 'array' then
-      perform app_hidden.raise_error('HMS_PRESCRIPTION_CHANGES_INVALID', 'replace_items must be an array of item objects with their id.', 422);
+      perform app_hidden.raise_error('HMS_PRESCRIPTION_CHANGES_INVALID', 'replace_items must be an array of item objects with their id.', null::jsonb);
     end if;
     for v_item in select e from jsonb_array_elements(p_changes -> 'replace_items') e loop
       v_index := v_index + 1;
       if jsonb_typeof(v_item) <> 'object' or coalesce(v_item ->> 'id', '') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
-        perform app_hidden.raise_error('HMS_PRESCRIPTION_CHANGES_INVALID', 'replace_items must be an array of item objects with their id.', 422);
+        perform app_hidden.raise_error('HMS_PRESCRIPTION_CHANGES_INVALID', 'replace_items must be an array of item objects with their id.', null::jsonb);
       end if;
-      v_id := (v_item ->> 'id')::uuid;
-      select * into v_line from app_public.prescription_items i
-       where i.hospital_id = p_row.hospital_id and i.prescription_id = p_row.id and i.id = v_id;
-      if not found then
-        perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such line on this prescription.', 404,
-          jsonb_build_object('entity', 'prescription_item', 'id', v_id));
-      end if;
-      if v_line.quantity_dispensed > 0 then
-        perform app_hidden.raise_error('HMS_PRESCRIPTION_ITEM_DISPENSED',
-          format('Line %s (%s) has already been dispensed and cannot be replaced.', v_line.line_number, v_line.drug_name), 409,
-          jsonb_build_object('prescription_item_id', v_id));
-      end if;
+      v_line := app_hidden.lock_undispensed_line(p_row, (v_item ->> 'id')::uuid, 'replaced');
       v_new := app_hidden.normalize_prescription_item(p_row.hospital_id, v_item - 'id', v_index);
       update app_public.prescription_items i
          set (medicine_id, drug_name, dose, dose_quantity, dose_unit, frequency, frequency_per_day, route, duration_days,
@@ -111,7 +89,7 @@ begin
            = (select r.medicine_id, r.drug_name, r.dose, r.dose_quantity, r.dose_unit, r.frequency, r.frequency_per_day, r.route,
                      r.duration_days, r.quantity_prescribed, r.timing, r.instructions, r.is_prn, r.substitution_allowed
                 from jsonb_populate_record(null::app_public.prescription_items, v_new) r)
-       where i.id = v_id;
+       where i.id = v_line.id;
     end loop;
   end if;
 

@@ -13,7 +13,7 @@ begin
    where c is null or c !~ '^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$';
   if v_bad is not null then
     perform app_hidden.raise_error('HMS_DIAGNOSIS_CODE_INVALID',
-      format('Not ICD-10 codes: %s (expected e.g. J06.9).', array_to_string(v_bad, ', ')), 422, jsonb_build_object('codes', v_bad));
+      format('Not ICD-10 codes: %s (expected e.g. J06.9).', array_to_string(v_bad, ', ')), jsonb_build_object('codes', v_bad));
   end if;
 end;
 $function$;

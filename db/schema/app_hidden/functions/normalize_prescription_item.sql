@@ -19,24 +19,19 @@ declare
   v_dose_unit text;
 begin
   if p_item is null or jsonb_typeof(p_item) <> 'object' then
-    perform app_hidden.raise_error('HMS_PRESCRIPTION_ITEM_INVALID', format('Item %s must be a JSON object.', p_index), 422,
+    perform app_hidden.raise_error('HMS_PRESCRIPTION_ITEM_INVALID', format('Item %s must be a JSON object.', p_index),
       jsonb_build_object('item', p_index));
   end if;
 
   if nullif(p_item ->> 'medicine_id', '') is not null then
     if (p_item ->> 'medicine_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
-      perform app_hidden.raise_error('HMS_PRESCRIPTION_ITEM_INVALID', format('Item %s: medicine_id is not a valid id.', p_index), 422,
+      perform app_hidden.raise_error('HMS_PRESCRIPTION_ITEM_INVALID', format('Item %s: medicine_id is not a valid id.', p_index),
         jsonb_build_object('item', p_index, 'field', 'medicine_id'));
     end if;
     v_medicine_id := (p_item ->> 'medicine_id')::uuid;
-    select * into v_medicine from app_public.medicines m
-     where m.hospital_id = p_hospital_id and m.id = v_medicine_id and not m.is_deleted;
-    if not found then
-      perform app_hidden.raise_error('HMS_NOT_FOUND', format('Item %s: no such medicine in this hospital.', p_index), 404,
-        jsonb_build_object('entity', 'medicine', 'id', v_medicine_id, 'item', p_index));
-    end if;
+    v_medicine := app_hidden.find_or_404(null::app_public.medicines, v_medicine_id);
     if not v_medicine.is_active then
-      perform app_hidden.raise_error('HMS_MEDICINE_INACTIVE', format('Item %s: %s is no longer in the formulary.', p_index, v_medicine.generic_name), 422,
+      perform app_hidden.raise_error('HMS_MEDICINE_INACTIVE', format('Item %s: %s is no longer in the formulary.', p_index, v_medicine.generic_name),
         jsonb_build_object('item', p_index, 'medicine_id', v_medicine_id));
     end if;
   end if;
@@ -46,14 +41,14 @@ begin
                                then v_medicine.generic_name || coalesce(' ' || v_medicine.strength, '') || coalesce(' (' || v_medicine.brand_name || ')', '') end);
   if v_drug_name is null or length(v_drug_name) not between 2 and 200 then
     perform app_hidden.raise_error('HMS_PRESCRIPTION_ITEM_INVALID',
-      format('Item %s: drug_name (2 to 200 characters) is required when no medicine_id is given.', p_index), 422,
+      format('Item %s: drug_name (2 to 200 characters) is required when no medicine_id is given.', p_index),
       jsonb_build_object('item', p_index, 'field', 'drug_name'));
   end if;
 
   v_quantity := app_hidden.rx_item_number(p_item, 'quantity_prescribed', p_index);
   if v_quantity is null or v_quantity <= 0 or v_quantity <> trunc(v_quantity) or v_quantity > 2147483647 then
     perform app_hidden.raise_error('HMS_PRESCRIPTION_QUANTITY_INVALID',
-      format('Item %s: quantity_prescribed must be a whole number greater than zero.', p_index), 422,
+      format('Item %s: quantity_prescribed must be a whole number greater than zero.', p_index),
       jsonb_build_object('item', p_index, 'field', 'quantity_prescribed'));
   end if;
 
@@ -62,13 +57,13 @@ begin
                      'ophthalmic', 'otic', 'nasal', 'other') then
     perform app_hidden.raise_error('HMS_PRESCRIPTION_ROUTE_INVALID',
       format('Item %s: route %s is not one of oral, sublingual, topical, inhalation, intravenous, intramuscular, subcutaneous, rectal, ophthalmic, otic, nasal, other.', p_index, v_route),
-      422, jsonb_build_object('item', p_index, 'field', 'route'));
+      jsonb_build_object('item', p_index, 'field', 'route'));
   end if;
 
   v_timing := coalesce(nullif(p_item ->> 'timing', ''), 'any');
   if v_timing not in ('before_food', 'after_food', 'with_food', 'empty_stomach', 'bedtime', 'any') then
     perform app_hidden.raise_error('HMS_PRESCRIPTION_ITEM_INVALID',
-      format('Item %s: timing must be before_food, after_food, with_food, empty_stomach, bedtime or any.', p_index), 422,
+      format('Item %s: timing must be before_food, after_food, with_food, empty_stomach, bedtime or any.', p_index),
       jsonb_build_object('item', p_index, 'field', 'timing'));
   end if;
 
@@ -76,28 +71,28 @@ begin
   v_dose_unit := nullif(trim(p_item ->> 'dose_unit'), '');
   if (v_dose_quantity is null) <> (v_dose_unit is null) or v_dose_quantity <= 0 or v_dose_quantity >= 10000000 then
     perform app_hidden.raise_error('HMS_PRESCRIPTION_ITEM_INVALID',
-      format('Item %s: dose_quantity (greater than zero) and dose_unit go together.', p_index), 422,
+      format('Item %s: dose_quantity (greater than zero) and dose_unit go together.', p_index),
       jsonb_build_object('item', p_index, 'field', 'dose_quantity'));
   end if;
 
   v_frequency_per_day := app_hidden.rx_item_number(p_item, 'frequency_per_day', p_index);
   if v_frequency_per_day <= 0 or v_frequency_per_day > 48 then
     perform app_hidden.raise_error('HMS_PRESCRIPTION_ITEM_INVALID',
-      format('Item %s: frequency_per_day must be more than 0 and at most 48.', p_index), 422,
+      format('Item %s: frequency_per_day must be more than 0 and at most 48.', p_index),
       jsonb_build_object('item', p_index, 'field', 'frequency_per_day'));
   end if;
 
   v_duration := app_hidden.rx_item_number(p_item, 'duration_days', p_index);
   if v_duration < 1 or v_duration > 3650 or v_duration <> trunc(v_duration) then
     perform app_hidden.raise_error('HMS_PRESCRIPTION_ITEM_INVALID',
-      format('Item %s: duration_days must be a whole number of days between 1 and 3650.', p_index), 422,
+      format('Item %s: duration_days must be a whole number of days between 1 and 3650.', p_index),
       jsonb_build_object('item', p_index, 'field', 'duration_days'));
   end if;
 
   if (p_item ? 'is_prn' and jsonb_typeof(p_item -> 'is_prn') not in ('boolean', 'null'))
      or (p_item ? 'substitution_allowed' and jsonb_typeof(p_item -> 'substitution_allowed') not in ('boolean', 'null')) then
     perform app_hidden.raise_error('HMS_PRESCRIPTION_ITEM_INVALID',
-      format('Item %s: is_prn and substitution_allowed are true or false.', p_index), 422,
+      format('Item %s: is_prn and substitution_allowed are true or false.', p_index),
       jsonb_build_object('item', p_index, 'field', 'is_prn'));
   end if;
 

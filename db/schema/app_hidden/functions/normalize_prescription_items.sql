@@ -15,7 +15,7 @@ begin
     return v_result;
   end if;
   if jsonb_typeof(p_items) <> 'array' then
-    perform app_hidden.raise_error('HMS_PRESCRIPTION_ITEMS_INVALID', 'items must be a JSON array of item objects.', 422);
+    perform app_hidden.raise_error('HMS_PRESCRIPTION_ITEMS_INVALID', 'items must be a JSON array of item objects.', p_hint => 'e.g. [{"drug_name": "Paracetamol 500 mg tablet", "quantity_prescribed": 10}]');
   end if;
   for v_item in select e from jsonb_array_elements(p_items) e loop
     v_index := v_index + 1;

@@ -16,6 +16,6 @@ AS $function$
    where p.hospital_id = p_hospital_id and p.id = p_prescription_id;
 $function$;
 
-comment on function app_hidden.prescription_snapshot(uuid,uuid) is 'The prescription (without stamps) and its lines under "items", as stored in prescription_versions.snapshot and returned by the prescription RPCs.';
+comment on function app_hidden.prescription_snapshot(uuid,uuid) is 'The prescription (without stamps) and its lines under "items": the snapshot stored in prescription_versions.snapshot.';
 
 revoke execute on function app_hidden.prescription_snapshot(uuid,uuid) from public;

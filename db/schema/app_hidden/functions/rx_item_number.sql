@@ -18,8 +18,7 @@ begin
   if jsonb_typeof(v_value) = 'string' and (v_value #>> '{}') ~ '^\s*-?[0-9]+(\.[0-9]+)?\s*$' then
     return trim(v_value #>> '{}')::numeric;
   end if;
-  perform app_hidden.raise_error('HMS_PRESCRIPTION_ITEM_INVALID',
-    format('Item %s: %s must be a number.', p_index, p_key), 422,
+  perform app_hidden.raise_error('HMS_PRESCRIPTION_ITEM_INVALID', format('Item %s: %s must be a number.', p_index, p_key),
     jsonb_build_object('item', p_index, 'field', p_key));
   return null;
 end;

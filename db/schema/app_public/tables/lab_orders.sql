@@ -147,12 +147,14 @@ CREATE INDEX idx_lab_orders__sample_collected_by ON app_public.lab_orders USING 
 alter table app_public.lab_orders enable row level security;
 alter table app_public.lab_orders force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.lab_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('order_number', 'lab_order');
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.lab_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('order_number', 'lab_order', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.lab_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.lab_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.lab_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
-CREATE TRIGGER _200_workflow BEFORE INSERT OR UPDATE ON app_public.lab_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_lab_orders__workflow();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.lab_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
+CREATE TRIGGER _200_rules BEFORE INSERT OR UPDATE ON app_public.lab_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_lab_orders__rules();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.lab_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.lab_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.lab_orders
   as permissive
@@ -201,15 +203,11 @@ comment on policy update_with_permission on app_public.lab_orders is 'Updatable 
 grant select, delete on table app_public.lab_orders to hms_staff;
 grant insert (id, patient_id, doctor_id, referring_physician, appointment_id, prescription_id,
     department_id, test_code, test_name, test_category, specimen_type, priority, status,
-    clinical_notes, ordered_at, sample_collected_at, sample_collected_by, sample_barcode,
-    started_at, completed_at, performed_by, reported_at, reported_by, result_value, result_unit,
-    reference_range, result_flag, results, result_notes, interpretation, report_url, is_critical,
-    critical_notified_at, critical_notified_to, cancelled_at, cancelled_by, cancellation_reason,
-    price) on table app_public.lab_orders to hms_staff;
+    clinical_notes, sample_barcode, result_value, result_unit, reference_range, result_flag,
+    results, result_notes, interpretation, report_url, critical_notified_at, critical_notified_to,
+    cancellation_reason, price) on table app_public.lab_orders to hms_staff;
 grant update (patient_id, doctor_id, referring_physician, appointment_id, prescription_id,
     department_id, test_code, test_name, test_category, specimen_type, priority, status,
-    clinical_notes, ordered_at, sample_collected_at, sample_collected_by, sample_barcode,
-    started_at, completed_at, performed_by, reported_at, reported_by, result_value, result_unit,
-    reference_range, result_flag, results, result_notes, interpretation, report_url, is_critical,
-    critical_notified_at, critical_notified_to, cancelled_at, cancelled_by, cancellation_reason,
-    price) on table app_public.lab_orders to hms_staff;
+    clinical_notes, sample_barcode, result_value, result_unit, reference_range, result_flag,
+    results, result_notes, interpretation, report_url, critical_notified_at, critical_notified_to,
+    cancellation_reason, price) on table app_public.lab_orders to hms_staff;

@@ -76,9 +76,11 @@ CREATE INDEX idx_prescription_items__hospital_id_medicine_id ON app_public.presc
 alter table app_public.prescription_items enable row level security;
 alter table app_public.prescription_items force row level security;
 
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.prescription_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'quantity_dispensed', 'app_public.prescriptions', 'prescription_id');
+CREATE TRIGGER _070_line_number BEFORE INSERT ON app_public.prescription_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_prescription_items__line_number();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.prescription_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
-CREATE TRIGGER _200_workflow BEFORE INSERT OR DELETE OR UPDATE ON app_public.prescription_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_prescription_items__workflow();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.prescription_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.prescription_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.prescription_items
   as permissive
@@ -121,6 +123,6 @@ grant select, delete on table app_public.prescription_items to hms_staff;
 grant insert (id, prescription_id, line_number, medicine_id, drug_name, dose, dose_quantity,
     dose_unit, frequency, frequency_per_day, route, duration_days, quantity_prescribed, timing,
     instructions, is_prn, substitution_allowed) on table app_public.prescription_items to hms_staff;
-grant update (prescription_id, line_number, medicine_id, drug_name, dose, dose_quantity, dose_unit,
-    frequency, frequency_per_day, route, duration_days, quantity_prescribed, timing, instructions,
-    is_prn, substitution_allowed) on table app_public.prescription_items to hms_staff;
+grant update (line_number, medicine_id, drug_name, dose, dose_quantity, dose_unit, frequency,
+    frequency_per_day, route, duration_days, quantity_prescribed, timing, instructions, is_prn,
+    substitution_allowed) on table app_public.prescription_items to hms_staff;

@@ -45,9 +45,11 @@ CREATE INDEX idx_prescription_versions__changed_by ON app_public.prescription_ve
 alter table app_public.prescription_versions enable row level security;
 alter table app_public.prescription_versions force row level security;
 
-CREATE TRIGGER _000_append_only BEFORE UPDATE ON app_public.prescription_versions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_prescription_versions__append_only();
+CREATE TRIGGER _000_append_only BEFORE DELETE OR UPDATE ON app_public.prescription_versions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__append_only();
+CREATE TRIGGER _000_append_only_truncate BEFORE TRUNCATE ON app_public.prescription_versions FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__append_only();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.prescription_versions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.prescription_versions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.prescription_versions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy select_with_permission on app_public.prescription_versions
   as permissive

@@ -90,13 +90,15 @@ CREATE INDEX idx_prescriptions__hospital_id_status_prescribed_at ON app_public.p
 alter table app_public.prescriptions enable row level security;
 alter table app_public.prescriptions force row level security;
 
-CREATE TRIGGER _010_number BEFORE INSERT ON app_public.prescriptions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('prescription_number', 'prescription');
+CREATE TRIGGER _010_number BEFORE INSERT ON app_public.prescriptions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('prescription_number', 'prescription', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.prescriptions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.prescriptions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'status,cancellation_reason,notes,is_deleted,deleted_at', '', '');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.prescriptions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.prescriptions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
-CREATE TRIGGER _200_workflow BEFORE INSERT OR UPDATE ON app_public.prescriptions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_prescriptions__workflow();
-CREATE TRIGGER _300_first_version AFTER UPDATE OF status ON app_public.prescriptions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_prescriptions__first_version();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.prescriptions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
+CREATE TRIGGER _200_rules BEFORE UPDATE ON app_public.prescriptions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_prescriptions__rules();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.prescriptions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.prescriptions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.prescriptions
   as permissive
@@ -145,7 +147,7 @@ comment on policy update_with_permission on app_public.prescriptions is 'Updatab
 grant select, delete on table app_public.prescriptions to hms_staff;
 grant insert (id, patient_id, doctor_id, appointment_id, prescribed_at, status, diagnosis,
     diagnosis_codes, chief_complaint, clinical_notes, advice, follow_up_date, valid_until,
-    finalized_at, finalized_by, cancelled_at, cancelled_by, cancellation_reason, notes) on table app_public.prescriptions to hms_staff;
+    cancellation_reason, notes) on table app_public.prescriptions to hms_staff;
 grant update (patient_id, doctor_id, appointment_id, prescribed_at, status, diagnosis,
     diagnosis_codes, chief_complaint, clinical_notes, advice, follow_up_date, valid_until,
-    finalized_at, finalized_by, cancelled_at, cancelled_by, cancellation_reason, notes) on table app_public.prescriptions to hms_staff;
+    cancellation_reason, notes) on table app_public.prescriptions to hms_staff;
