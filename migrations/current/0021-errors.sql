@@ -115,31 +115,6 @@ comment on function app_hidden.raise_error(text, text, jsonb, text) is
   E'Raises a registered business error: {code, message, details (JSON text), hint} with the HTTP status of app_hidden.error_codes. An unregistered code raises an internal error.';
 grant execute on function app_hidden.raise_error(text, text, jsonb, text) to :DATABASE_STAFF, :DATABASE_ANONYMOUS;
 
-/*
- * Transition shim for the call sites of the previous signature (code, message, status, details,
- * hint) while the modules are rewritten onto the registry; dropped by 9990-drop-dialects.sql.
- * A registered code answers its registered status.
- */
-create function app_hidden.raise_error(p_code text, p_message text, p_status integer, p_details jsonb default null, p_hint text default null)
-returns void
-language plpgsql
-volatile
-security definer
-set search_path = pg_catalog, pg_temp
-as $$
-begin
-  if exists (select 1 from app_hidden.error_codes e where e.code = p_code) then
-    perform app_hidden.raise_error(p_code, p_message, p_details, p_hint);
-  end if;
-  raise sqlstate 'PGRST' using
-    message = json_build_object('code', p_code, 'message', p_message,
-      'details', case when p_details is null then null when jsonb_typeof(p_details) = 'string' then p_details #>> '{}' else p_details::text end,
-      'hint', p_hint)::text,
-    detail = json_build_object('status', p_status, 'headers', json_build_object())::text;
-end;
-$$;
-grant execute on function app_hidden.raise_error(text, text, integer, jsonb, text) to :DATABASE_STAFF, :DATABASE_ANONYMOUS;
-
 /* The status of a registered code (for functions that answer an error without raising it). */
 create or replace function app_hidden.error_status(p_code text) returns smallint
 language plpgsql

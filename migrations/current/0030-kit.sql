@@ -163,11 +163,11 @@ grant execute on function app_hidden.is_trusted_writer() to :DATABASE_STAFF, :DA
 
 /*
  * The gate of every workflow RPC: the active hospital of a logged-in member of staff holding the
- * permission, or 401 HMS_SESSION_INVALID / 403 HMS_FORBIDDEN. It marks the statement as the
- * workflow's (in_workflow). The second parameter only keeps the module-named mark of the
- * functions not yet moved onto the kit; 9990-drop-dialects.sql removes it.
+ * permission, or 401 HMS_SESSION_INVALID / 403 HMS_FORBIDDEN. It marks the call as the
+ * workflow's (in_workflow).
  */
-create or replace function app_hidden.require_permission(p_permission text, p_workflow text default null) returns uuid
+drop function if exists app_hidden.require_permission(text, text);
+create or replace function app_hidden.require_permission(p_permission text) returns uuid
 language plpgsql
 volatile
 as $$
@@ -182,14 +182,11 @@ begin
       jsonb_build_object('permission', p_permission));
   end if;
   perform app_hidden.enter_workflow();
-  if p_workflow is not null then
-    perform set_config('hms.workflow', p_workflow, true);
-  end if;
   return v_hospital;
 end;
 $$;
-comment on function app_hidden.require_permission(text, text) is
-  'The gate of every workflow RPC: returns the active hospital, or raises 401 HMS_SESSION_INVALID / 403 HMS_FORBIDDEN; marks the statement as a workflow write.';
+comment on function app_hidden.require_permission(text) is
+  'The gate of every workflow RPC: returns the active hospital, or raises 401 HMS_SESSION_INVALID / 403 HMS_FORBIDDEN; marks the call as a workflow write (in_workflow).';
 
 /* Four eyes: the acting user must not be the one who requested or created what is approved. */
 create or replace function app_hidden.require_other_user(p_user_id uuid, p_what text) returns void
@@ -545,7 +542,9 @@ declare
   v_column text := nullif(TG_ARGV[3], '');
   v_ids uuid[];
   v_hospital uuid;
-  v_locked record;
+  v_status text;
+  v_locked_id uuid;
+  v_locked_status text;
 begin
   if app_hidden.is_trusted_writer() or (TG_OP = 'INSERT' and not app_hidden.policies_may_admit(TG_RELID, to_jsonb(NEW))) then
     return case when TG_OP = 'DELETE' then OLD else NEW end;
@@ -555,10 +554,12 @@ begin
   end if;
   if v_document is null then
     -- On the document itself: its own status decides (an insert is checked by the status machine).
-    if TG_OP <> 'INSERT' and not (OLD.status = any (v_editable)) then
+    -- (read through jsonb: the same function serves tables whose rows have no status of their own)
+    v_status := to_jsonb(OLD) ->> 'status';
+    if TG_OP <> 'INSERT' and not (v_status = any (v_editable)) then
       perform app_hidden.raise_error('HMS_DOCUMENT_LOCKED',
-        format('This %s is %s: it can no longer be changed this way.', app_hidden.entity_of(TG_RELID), OLD.status),
-        jsonb_build_object('entity', replace(app_hidden.entity_of(TG_RELID), ' ', '_'), 'id', OLD.id, 'status', OLD.status));
+        format('This %s is %s: it can no longer be changed this way.', app_hidden.entity_of(TG_RELID), v_status),
+        jsonb_build_object('entity', replace(app_hidden.entity_of(TG_RELID), ' ', '_'), 'id', OLD.id, 'status', v_status));
     end if;
     return case when TG_OP = 'DELETE' then OLD else NEW end;
   end if;
@@ -567,11 +568,11 @@ begin
   v_ids := array[case when TG_OP <> 'DELETE' then (to_jsonb(NEW) ->> v_column)::uuid end,
                  case when TG_OP <> 'INSERT' then (to_jsonb(OLD) ->> v_column)::uuid end];
   execute format('select d.id, d.status from %s d where d.hospital_id = $1 and d.id = any ($2) and not (d.status = any ($3)) limit 1', v_document)
-     into v_locked using v_hospital, v_ids, v_editable;
-  if v_locked.id is not null then
+     into v_locked_id, v_locked_status using v_hospital, v_ids, v_editable;
+  if v_locked_id is not null then
     perform app_hidden.raise_error('HMS_DOCUMENT_LOCKED',
-      format('This %s is %s: its lines can no longer change.', app_hidden.entity_of(v_document), v_locked.status),
-      jsonb_build_object('entity', replace(app_hidden.entity_of(v_document), ' ', '_'), 'id', v_locked.id, 'status', v_locked.status));
+      format('This %s is %s: its lines can no longer change.', app_hidden.entity_of(v_document), v_locked_status),
+      jsonb_build_object('entity', replace(app_hidden.entity_of(v_document), ' ', '_'), 'id', v_locked_id, 'status', v_locked_status));
   end if;
   return case when TG_OP = 'DELETE' then OLD else NEW end;
 end;

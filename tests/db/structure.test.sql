@@ -267,7 +267,8 @@ select is(
           from information_schema.column_privileges
          where table_schema = 'app_public' and grantee in ('hms_staff', 'hms_anonymous')
            and privilege_type in ('INSERT', 'UPDATE')
-           and column_name = any (app_hidden.never_client_writable())
+           and (column_name in ('hospital_id', 'created_at', 'updated_at', 'created_by', 'updated_by', 'is_deleted', 'deleted_at')
+                or (table_name, column_name) in (select d.table_name, d.column_name from app_hidden.document_types d))
            -- user_roles.hospital_id says where a role applies; its policy allows only the active
            -- hospital (or, for the super admin, another hospital or none = chain-wide).
            and not (table_name = 'user_roles' and column_name = 'hospital_id' and privilege_type = 'INSERT')

@@ -1,4 +1,4 @@
--- The generic audit trigger (db/schema/app_hidden/functions/tg__audit.sql, enable_audit.sql): which
+-- The generic audit trigger (db/schema/app_hidden/functions/tg__audit.sql, installed by register_table.sql): which
 -- tables it covers, and the
 -- audit_logs row it writes for insert, update, soft delete, restore and delete — with the request
 -- context (user, session, hospital, request id, user agent, forwarded address, api).
@@ -221,8 +221,10 @@ create table app_public.zz_audit_probe (
   refresh_token_hash text,
   must_change_password boolean not null default false
 );
-select lives_ok($$select app_hidden.enable_audit('app_public.zz_audit_probe')$$, 'enable_audit installs the trigger on a new table');
-select lives_ok($$select app_hidden.enable_audit('app_public.zz_audit_probe')$$, 'enable_audit is idempotent');
+select lives_ok($$select app_hidden.register_table('app_public.zz_audit_probe', 'audit probe', policies => 'hand_written')$$,
+  'register_table installs the audit trigger on a new table');
+select lives_ok($$select app_hidden.register_table('app_public.zz_audit_probe', 'audit probe', policies => 'hand_written')$$,
+  'registering again changes nothing');
 select is((select count(*)::int from pg_trigger where tgrelid = 'app_public.zz_audit_probe'::regclass and tgname = '_900_audit'), 1,
   'the table has exactly one _900_audit trigger');
 
@@ -245,8 +247,9 @@ select unalike(
   (select string_agg(old_values::text || new_values::text, ' ') from app_public.audit_logs where table_name = 'zz_audit_probe'),
   '%s3cr3t%', 'no secret value appears anywhere in the trail');
 
-select throws_ok($$select app_hidden.enable_audit('app_public.audit_logs')$$, 'P0001', 'app_public.audit_logs cannot audit itself',
-  'enable_audit refuses the audit trail itself');
+select throws_ok($$select app_hidden.register_table('app_public.audit_logs', 'audit log entry', policies => 'hand_written', append_only => true)$$,
+  'P0001', 'register_table: app_public.audit_logs cannot audit itself (audited => false)',
+  'register_table refuses to audit the audit trail itself');
 
 select ok(
   (select count(*) from app_public.audit_logs where table_name = 'zz_audit_probe') = 2

@@ -15,6 +15,9 @@ begin
   end if;
   v_scoped := exists (select 1 from pg_catalog.pg_attribute a where a.attrelid = p_table and a.attname = 'hospital_id' and a.attnotnull and not a.attisdropped);
   v_soft := exists (select 1 from pg_catalog.pg_attribute a where a.attrelid = p_table and a.attname = 'is_deleted' and not a.attisdropped);
+  if p_table = 'app_public.audit_logs'::regclass and register_table.audited then
+    raise exception 'register_table: app_public.audit_logs cannot audit itself (audited => false)';
+  end if;
   if register_table.policies = 'generated' and not v_scoped then
     raise exception 'register_table: % has no hospital_id: its policies are hand-written (policies => ''hand_written'')', p_table;
   end if;

@@ -16,7 +16,9 @@ declare
   v_column text := nullif(TG_ARGV[3], '');
   v_ids uuid[];
   v_hospital uuid;
-  v_locked record;
+  v_status text;
+  v_locked_id uuid;
+  v_locked_status text;
 begin
   if app_hidden.is_trusted_writer() or (TG_OP = 'INSERT' and not app_hidden.policies_may_admit(TG_RELID, to_jsonb(NEW))) then
     return case when TG_OP = 'DELETE' then OLD else NEW end;
@@ -26,10 +28,12 @@ begin
   end if;
   if v_document is null then
     -- On the document itself: its own status decides (an insert is checked by the status machine).
-    if TG_OP <> 'INSERT' and not (OLD.status = any (v_editable)) then
+    -- (read through jsonb: the same function serves tables whose rows have no status of their own)
+    v_status := to_jsonb(OLD) ->> 'status';
+    if TG_OP <> 'INSERT' and not (v_status = any (v_editable)) then
       perform app_hidden.raise_error('HMS_DOCUMENT_LOCKED',
-        format('This %s is %s: it can no longer be changed this way.', app_hidden.entity_of(TG_RELID), OLD.status),
-        jsonb_build_object('entity', replace(app_hidden.entity_of(TG_RELID), ' ', '_'), 'id', OLD.id, 'status', OLD.status));
+        format('This %s is %s: it can no longer be changed this way.', app_hidden.entity_of(TG_RELID), v_status),
+        jsonb_build_object('entity', replace(app_hidden.entity_of(TG_RELID), ' ', '_'), 'id', OLD.id, 'status', v_status));
     end if;
     return case when TG_OP = 'DELETE' then OLD else NEW end;
   end if;
@@ -38,11 +42,11 @@ begin
   v_ids := array[case when TG_OP <> 'DELETE' then (to_jsonb(NEW) ->> v_column)::uuid end,
                  case when TG_OP <> 'INSERT' then (to_jsonb(OLD) ->> v_column)::uuid end];
   execute format('select d.id, d.status from %s d where d.hospital_id = $1 and d.id = any ($2) and not (d.status = any ($3)) limit 1', v_document)
-     into v_locked using v_hospital, v_ids, v_editable;
-  if v_locked.id is not null then
+     into v_locked_id, v_locked_status using v_hospital, v_ids, v_editable;
+  if v_locked_id is not null then
     perform app_hidden.raise_error('HMS_DOCUMENT_LOCKED',
-      format('This %s is %s: its lines can no longer change.', app_hidden.entity_of(v_document), v_locked.status),
-      jsonb_build_object('entity', replace(app_hidden.entity_of(v_document), ' ', '_'), 'id', v_locked.id, 'status', v_locked.status));
+      format('This %s is %s: its lines can no longer change.', app_hidden.entity_of(v_document), v_locked_status),
+      jsonb_build_object('entity', replace(app_hidden.entity_of(v_document), ' ', '_'), 'id', v_locked_id, 'status', v_locked_status));
   end if;
   return case when TG_OP = 'DELETE' then OLD else NEW end;
 end;

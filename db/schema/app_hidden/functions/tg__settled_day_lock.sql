@@ -7,23 +7,17 @@ CREATE OR REPLACE FUNCTION app_hidden.tg__settled_day_lock()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
-  v_new_at timestamptz;
-  v_old_at timestamptz;
+  -- The column that dates the money movement (TG_ARGV[0]), read through jsonb: one function serves payments and refunds.
+  v_new_at timestamptz := (to_jsonb(NEW) ->> TG_ARGV[0])::timestamptz;
+  v_old_at timestamptz := case when TG_OP = 'UPDATE' then (to_jsonb(OLD) ->> TG_ARGV[0])::timestamptz end;
   v_day date;
 begin
-  if TG_TABLE_NAME = 'payments' then
-    v_new_at := NEW.payment_date;
-    v_old_at := case when TG_OP = 'UPDATE' then OLD.payment_date end;
-  else
-    v_new_at := NEW.processed_at;
-    v_old_at := case when TG_OP = 'UPDATE' then OLD.processed_at end;
-  end if;
   foreach v_day in array array[app_hidden.hospital_local_date(NEW.hospital_id, v_new_at),
                                app_hidden.hospital_local_date(NEW.hospital_id, v_old_at)] loop
     if v_day is not null and app_hidden.is_day_settled(NEW.hospital_id, v_day) then
       perform app_hidden.raise_error('HMS_DAY_SETTLED',
         format('The day %s is settled: no %s may be recorded or changed in it (reopen the day first).', v_day,
-               case TG_TABLE_NAME when 'payments' then 'payment' else 'refund' end),
+               app_hidden.entity_of(TG_RELID)),
         jsonb_build_object('settlement_date', v_day));
     end if;
   end loop;
@@ -31,6 +25,6 @@ begin
 end;
 $function$;
 
-comment on function app_hidden.tg__settled_day_lock() is 'BEFORE INSERT/UPDATE on payments and refunds (_300_settled_day_lock), for every writer: refuses a row dated (payment_date / processed_at, hospital-local) in a settled day (HMS_DAY_SETTLED).';
+comment on function app_hidden.tg__settled_day_lock() is 'BEFORE INSERT/UPDATE on payments and refunds (_300_settled_day_lock), for every writer: refuses a row dated (by the column TG_ARGV[0], hospital-local) in a settled day (HMS_DAY_SETTLED).';
 
 revoke execute on function app_hidden.tg__settled_day_lock() from public;

@@ -102,7 +102,7 @@ CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.refunds FOR EACH
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
 CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _200_four_eyes BEFORE UPDATE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_refunds__four_eyes();
-CREATE TRIGGER _300_settled_day_lock BEFORE INSERT OR UPDATE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__settled_day_lock();
+CREATE TRIGGER _300_settled_day_lock BEFORE INSERT OR UPDATE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__settled_day_lock('processed_at');
 CREATE TRIGGER _800_refresh_totals AFTER INSERT OR DELETE OR UPDATE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_totals('invoice_id', 'app_hidden.refresh_invoice_totals');
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
