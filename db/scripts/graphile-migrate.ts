@@ -4,8 +4,11 @@
  * from HMS's configuration. commit/uncommit also need the shadow database, created here.
  *
  * After each change `watch` applies, .gmrc's afterCurrent action sends
- * `NOTIFY pgrst, 'reload schema'`, so the running PostgREST serves a new table at once.
+ * `NOTIFY pgrst, 'reload schema'`, so the running PostgREST serves a new table at once. After a
+ * successful commit (and uncommit) db/schema/ and db/error_codes.md are written again (npm run
+ * db:schema), so the committed schema and its snapshot move together.
  */
+import path from 'node:path';
 import { bootstrap } from '../launcher/bootstrap.ts';
 import { loadConfig, migrateEnv, repoRoot } from '../launcher/config.ts';
 import { graphileMigrate } from '../launcher/migrate.ts';
@@ -29,4 +32,14 @@ const result = await runProcess({
   env: migrateEnv(config),
   onOutput: (text) => process.stdout.write(text),
 });
+if (result.code === 0 && (args[0] === 'commit' || args[0] === 'uncommit')) {
+  const snapshot = await runProcess({
+    name: 'db:schema',
+    command: process.execPath,
+    args: [path.join(repoRoot, 'db', 'scripts', 'schema-snapshot.ts')],
+    cwd: repoRoot,
+    onOutput: (text) => process.stdout.write(text),
+  });
+  process.exit(snapshot.code ?? 1);
+}
 process.exit(result.code ?? 1);
