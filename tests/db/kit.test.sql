@@ -1,5 +1,5 @@
--- The kit is applied to every table, from its registries (migrations/current/0030–0033, the
--- definitions in db/schema/app_hidden/functions/register_table.sql and its neighbours): every
+-- The kit is applied to every table, from its registries (db/schema/app_hidden/functions/register_table.sql
+-- and its neighbours; the registries are db/schema/app_hidden/tables/): every
 -- app_public table is registered, its registration is current with its catalog, it carries
 -- exactly the triggers its registry entries call for, and no module keeps a dialect of its own.
 begin;
