@@ -7,7 +7,7 @@
  * the patient gets one queue token and one invoice line. Runs on the scratch copy of the seeded database.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { actAs, connectOwner, errorCode, openSessions, ownerQuery } from '../support/db.ts';
+import { openSessions, ownerQuery, race } from '../support/db.ts';
 
 const NY = '10000000-0000-4000-8000-000000000001';
 const DOCTOR_NY = 'd1100000-0000-4000-8000-000000000001';
@@ -43,43 +43,17 @@ async function freeSlot(fromDays: number): Promise<string> {
   return rows[0].slot_start.toISOString();
 }
 
-/** Each connection: its own staff session and transaction, all released at once, then one booking call. */
-function race(slotStart: string): Promise<string[]> {
-  return raceCall(`select app_public.book_appointment($1, $2, $3)`, (index) => [patients[index], DOCTOR_NY, slotStart]);
-}
-
-/** CONNECTIONS receptionist sessions, each in its own transaction, make one call at the same instant. */
-async function raceCall(sql: string, params: (index: number) => unknown[]): Promise<string[]> {
-  const clients = await Promise.all(Array.from({ length: CONNECTIONS }, () => connectOwner('scratch')));
-  try {
-    await Promise.all(
-      clients.map(async (client, index) => {
-        await client.query('begin');
-        await actAs(client, claims[index]);
-      }),
-    );
-    return await Promise.all(
-      clients.map(async (client, index) => {
-        try {
-          await client.query(sql, params(index));
-          await client.query('commit');
-          return 'ok';
-        } catch (error) {
-          await client.query('rollback');
-          return errorCode(error);
-        }
-      }),
-    );
-  } finally {
-    await Promise.all(clients.map((client) => client.end()));
-  }
+/** Each receptionist connection books the same slot at the same instant: 'ok' or the error code. */
+async function raceBooking(slotStart: string): Promise<string[]> {
+  const outcomes = await race(claims, `select app_public.book_appointment($1, $2, $3)`, (index) => [patients[index], DOCTOR_NY, slotStart]);
+  return outcomes.map((o) => o.code ?? 'ok');
 }
 
 describe('book_appointment with parallel connections', () => {
   it(`${CONNECTIONS} receptionists book the same slot: exactly one wins, the others get HMS_SLOT_TAKEN`, async () => {
     for (const fromDays of [21, 35]) {
       const slotStart = await freeSlot(fromDays);
-      const outcomes = await race(slotStart);
+      const outcomes = await raceBooking(slotStart);
       expect(outcomes.filter((o) => o === 'ok')).toHaveLength(1);
       expect(outcomes.filter((o) => o !== 'ok')).toEqual(Array(CONNECTIONS - 1).fill('HMS_SLOT_TAKEN'));
 
@@ -114,7 +88,7 @@ describe('check_in_appointment with parallel connections', () => {
         where h.id = $1
        returning id`, [NY, patients[0], doctor.id], 'scratch');
 
-    const outcomes = await raceCall(`select app_public.check_in_appointment($1)`, () => [appointment.id]);
+    const outcomes = (await race(claims, `select app_public.check_in_appointment($1)`, () => [appointment.id])).map((o) => o.code ?? 'ok');
     expect(outcomes.filter((o) => o === 'ok')).toHaveLength(1);
     expect(outcomes.filter((o) => o !== 'ok')).toEqual(Array(CONNECTIONS - 1).fill('HMS_ILLEGAL_TRANSITION'));
 

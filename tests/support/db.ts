@@ -71,3 +71,42 @@ export function errorCode(error: unknown): string {
     return message;
   }
 }
+
+/** What one connection's statement came to: its first row, or the code of the error it raised. */
+export interface Outcome {
+  row?: Record<string, any>;
+  code?: string;
+}
+
+/**
+ * Runs one statement from several scratch connections at once — each in its own transaction, as
+ * the session whose claims it is given (one connection per claims) — and commits each that
+ * succeeds: what parallel API requests do. `params(index)` gives each connection's parameters.
+ * Every connection has begun and taken its identity before any statement starts.
+ */
+export async function race(claims: string[], sql: string, params: (index: number) => unknown[] = () => []): Promise<Outcome[]> {
+  const clients = await Promise.all(claims.map(() => connectOwner('scratch')));
+  try {
+    await Promise.all(clients.map(async (client, index) => {
+      await client.query('begin');
+      await actAs(client, claims[index]);
+    }));
+    return await Promise.all(clients.map(async (client, index): Promise<Outcome> => {
+      try {
+        const { rows } = await client.query(sql, params(index));
+        await client.query('commit');
+        return { row: rows[0] ?? {} };
+      } catch (error) {
+        await client.query('rollback');
+        return { code: errorCode(error) };
+      }
+    }));
+  } finally {
+    await Promise.all(clients.map((client) => client.end()));
+  }
+}
+
+/** One statement as that session, on its own scratch connection and transaction (committed when it succeeds). */
+export async function asSession(claims: string, sql: string, params: unknown[] = []): Promise<Outcome> {
+  return (await race([claims], sql, () => params))[0];
+}
