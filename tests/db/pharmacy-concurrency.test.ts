@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { actAs, connectOwner, errorCode, openSessions, ownerQuery, withOwner } from '../support/db.ts';
+import { connectOwner, errorCode, openSessions, ownerQuery, race, withOwner } from '../support/db.ts';
 
 const NY = '10000000-0000-4000-8000-000000000001';
 const NY_PATIENT = 'd1000000-0000-4000-8000-000000000011';
@@ -19,21 +19,9 @@ const WORKERS = 24;
 
 const connect = () => connectOwner('scratch');
 
-let claims: string;
+let pharmacists: string[];
 
 /** Runs one statement as the NY pharmacist in its own transaction; returns its row or the HMS error code. */
-async function asPharmacist(client: pg.Client, sql: string, params: unknown[]): Promise<{ row?: Record<string, unknown>; code?: string }> {
-  await client.query('begin');
-  try {
-    await actAs(client, claims);
-    const { rows } = await client.query(sql, params);
-    await client.query('commit');
-    return { row: rows[0] };
-  } catch (error) {
-    await client.query('rollback');
-    return { code: errorCode(error) };
-  }
-}
 
 async function createMedicine(client: pg.Client, schedule: 'otc' | 'prescription_only', batches: [string, number, number][]) {
   const medicineId = randomUUID();
@@ -71,30 +59,21 @@ function stockState(medicineId: string) {
 }
 
 beforeAll(async () => {
-  [claims] = await openSessions('pharmacist.ny@hms.test', NY, 1, 'scratch');
+  pharmacists = await openSessions('pharmacist.ny@hms.test', NY, WORKERS, 'scratch');
 });
 
 describe('parallel dispensing of the last units', () => {
   it(`${WORKERS} OTC sales of 1 unit against 10 units in two batches: exactly 10 succeed, never negative`, async () => {
     const { medicineId } = await withOwner((c) => createMedicine(c, 'otc', [['C-SOON', 30, 4], ['C-LATE', 300, 6]]), 'scratch');
-    const clients = await Promise.all(Array.from({ length: WORKERS }, connect));
-    try {
-      const results = await Promise.all(
-        clients.map((client, index) =>
-          asPharmacist(client, `select app_public.dispense_otc(null, $1, $2::jsonb) as result`, [
-            `Walk-in ${index}`,
-            JSON.stringify([{ medicine_id: medicineId, quantity: 1 }]),
-          ]),
-        ),
-      );
-      const winners = results.filter((r) => r.row);
-      const losers = results.filter((r) => r.code);
-      expect(winners).toHaveLength(10);
-      expect(losers).toHaveLength(WORKERS - 10);
-      expect(new Set(losers.map((r) => r.code))).toEqual(new Set(['HMS_INSUFFICIENT_STOCK']));
-    } finally {
-      await Promise.all(clients.map((c) => c.end()));
-    }
+    const results = await race(pharmacists, `select app_public.dispense_otc(null, $1, $2::jsonb) as result`, (index) => [
+      `Walk-in ${index}`,
+      JSON.stringify([{ medicine_id: medicineId, quantity: 1 }]),
+    ]);
+    const winners = results.filter((r) => r.row);
+    const losers = results.filter((r) => r.code);
+    expect(winners).toHaveLength(10);
+    expect(losers).toHaveLength(WORKERS - 10);
+    expect(new Set(losers.map((r) => r.code))).toEqual(new Set(['HMS_INSUFFICIENT_STOCK']));
     const state = await stockState(medicineId);
     expect(state.map((b) => b.quantity_on_hand)).toEqual([0, 0]);
     expect(state.map((b) => b.dispensed)).toEqual([4, 6]);
@@ -121,17 +100,7 @@ describe('parallel dispensing of the last units', () => {
       }
       return ids;
     }, 'scratch');
-    const clients = await Promise.all(Array.from({ length: WORKERS }, connect));
-    let results: { row?: Record<string, unknown>; code?: string }[];
-    try {
-      results = await Promise.all(
-        clients.map((client, index) =>
-          asPharmacist(client, `select app_public.dispense_prescription($1) as result`, [prescriptions[index]]),
-        ),
-      );
-    } finally {
-      await Promise.all(clients.map((c) => c.end()));
-    }
+    const results = await race(pharmacists, `select app_public.dispense_prescription($1) as result`, (index) => [prescriptions[index]]);
     const winners = results.filter((r) => r.row);
     const losers = results.filter((r) => r.code);
     expect(winners).toHaveLength(6);
@@ -164,15 +133,7 @@ describe('parallel dispensing of the last units', () => {
         [NY, prescriptionId, medicineId],
       );
     }, 'scratch');
-    const clients = await Promise.all(Array.from({ length: WORKERS }, connect));
-    let results: { row?: Record<string, unknown>; code?: string }[];
-    try {
-      results = await Promise.all(
-        clients.map((client) => asPharmacist(client, `select app_public.dispense_prescription($1) as result`, [prescriptionId])),
-      );
-    } finally {
-      await Promise.all(clients.map((c) => c.end()));
-    }
+    const results = await race(pharmacists, `select app_public.dispense_prescription($1) as result`, () => [prescriptionId]);
     expect(results.filter((r) => r.row)).toHaveLength(1);
     expect(new Set(results.filter((r) => r.code).map((r) => r.code))).toEqual(new Set(['HMS_PRESCRIPTION_ALREADY_DISPENSED']));
     const [batch] = await stockState(medicineId);
