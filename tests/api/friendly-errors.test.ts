@@ -5,8 +5,9 @@
  * never a raw SQLSTATE for a rule the schema states. Writers the policies refuse still get 403,
  * and an upsert (Prefer: resolution=…) meets its duplicate as PostgreSQL intends.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiFetch, loginToken } from '../support/api.ts';
+import { ownerQuery } from '../support/db.ts';
 
 const code = `FE${Date.now().toString(36).toUpperCase().slice(-6)}`;
 let admin: string;
@@ -24,6 +25,11 @@ beforeAll(async () => {
   admin = await loginToken('admin.ny@hms.test');
   reception = await loginToken('reception.ny@hms.test');
   expect((await post('departments', { code, name: 'Friendly errors' }, admin)).status).toBe(201);
+});
+
+// The departments this file adds go again: other files read the demo hospital's departments.
+afterAll(async () => {
+  await ownerQuery(`delete from app_public.departments where code like $1`, [`${code}%`]);
 });
 
 describe('constraint violations through PostgREST', () => {
