@@ -1,5 +1,5 @@
 --! Previous: sha1:a8007729d9f130283395acecc17423acfd0f3720
---! Hash: sha1:d6e637bf3d3d97950c72b8400232a2d18b361975
+--! Hash: sha1:a511ec1c34161fd4e61ef586655c70e433295f39
 
 --! split: 0021-errors.sql
 /*
@@ -358,15 +358,13 @@ create table app_hidden.table_registry (
   audited boolean not null,
   append_only boolean not null,
   policies text not null constraint table_registry_policies_check check (policies in ('generated', 'hand_written')),
-  write_permissions text[] not null default '{}',
-  constraint_probe text
+  write_permissions text[] not null default '{}'
 );
 comment on table app_hidden.table_registry is
   E'Every app_public table, as register_table registered it: the entity name used in messages and what was installed. The structure test checks every table is registered and up to date.';
 comment on column app_hidden.table_registry.entity is 'The table''s row in words, singular (e.g. purchase order), used in error messages.';
 comment on column app_hidden.table_registry.policies is 'generated: tenant and permission policies from app_hidden.table_access; hand_written: the section writes them (chain-level tables).';
 comment on column app_hidden.table_registry.write_permissions is 'Permissions that let a member of staff write the table (for hand-written policies too): friendly constraint errors answer only them.';
-comment on column app_hidden.table_registry.constraint_probe is 'Query the friendly-constraint trigger runs to name the first constraint a row breaks (built from the catalog at registration).';
 grant select on app_hidden.table_registry to :DATABASE_STAFF;
 
 create or replace function app_hidden.entity_of(p_table regclass) returns text
@@ -825,8 +823,9 @@ comment on function app_hidden.refresh_totals_from(regclass, text, regproc) is
  * 23503 with the constraint's name, which PostgREST passes on as a 400/409 with that SQLSTATE.
  * Neither PostgREST nor PostGraphile can translate an error, so the database names the broken
  * rule first: the last BEFORE trigger of every registered table (_990_friendly_constraints) runs,
- * for API requests, one query built from the table's catalog at registration
- * (table_registry.constraint_probe) that returns the first constraint the final row would
+ * for API requests, one query built from the table's catalog at registration — the table's
+ * probe function, app_hidden.constraint_probe__<table>, whose plan PostgreSQL keeps for the
+ * session like any PL/pgSQL query's — that returns the first constraint the final row would
  * break, and raises its registered code (app_hidden.constraint_errors) or the default of its kind:
  *
  *   NOT NULL          → 422 HMS_REQUIRED
@@ -848,7 +847,8 @@ comment on function app_hidden.refresh_totals_from(regclass, text, regproc) is
 
 /*
  * The probe of a table: one query over the row ($1) answering (kind, constraint name, columns) of
- * the first broken rule. Unique rules are probed only when $2 is true (see the trigger).
+ * the first broken rule. Rules about other rows (unique values, foreign keys) are probed only
+ * when $2 is true: for the rows a client writes itself (see the trigger).
  */
 create or replace function app_hidden.constraint_probe_sql(p_table regclass) returns text
 language plpgsql
@@ -857,7 +857,11 @@ stable
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_parts text[] := '{}';
+  -- One rule each: its kind, constraint name, columns, and the condition under which the row breaks it.
+  v_kinds text[] := '{}';
+  v_names text[] := '{}';
+  v_columns text[] := '{}';
+  v_broken text[] := '{}';
   v record;
 begin
   for v in
@@ -866,8 +870,10 @@ begin
      where a.attrelid = p_table and a.attnum > 0 and not a.attisdropped and a.attnotnull and a.attgenerated = ''
      order by a.attnum
   loop
-    v_parts := v_parts || format('(%L, %L, array[%L], t.%I is not null)', 'not_null',
-                                 pg_catalog.split_part(p_table::text, '.', 2) || '_' || v.name || '_not_null', v.name, v.name);
+    v_kinds := v_kinds || 'not_null'::text;
+    v_names := v_names || (pg_catalog.split_part(p_table::text, '.', 2) || '_' || v.name || '_not_null');
+    v_columns := v_columns || array[v.name]::text;
+    v_broken := v_broken || format('t.%I is null', v.name);
   end loop;
 
   for v in
@@ -877,7 +883,10 @@ begin
      where c.conrelid = p_table and c.contype = 'c'
      order by c.conname
   loop
-    v_parts := v_parts || format('(%L, %L, %L::text[], (%s) is not false)', 'check', v.name, v.cols, v.expr);
+    v_kinds := v_kinds || 'check'::text;
+    v_names := v_names || v.name;
+    v_columns := v_columns || v.cols::text;
+    v_broken := v_broken || format('(%s) is false', v.expr);
   end loop;
 
   -- Unique constraints and unique indexes on plain columns (expression indexes are left to PostgreSQL).
@@ -893,9 +902,11 @@ begin
        and i.indexprs is null and 0 <> all (i.indkey::int2[])
      order by ic.relname
   loop
-    v_parts := v_parts || format('(%L, %L, %L::text[], not $2 or %s not exists (select 1 from %s x where x.id is distinct from t.id and %s%s))',
-      'unique', v.name, v.cols,
-      case when v.predicate is not null then format('(%s) is not true or', v.predicate) else '' end,
+    v_kinds := v_kinds || 'unique'::text;
+    v_names := v_names || v.name;
+    v_columns := v_columns || v.cols::text;
+    v_broken := v_broken || format('$2 and %s exists (select 1 from %s x where x.id is distinct from t.id and %s%s)',
+      case when v.predicate is not null then format('(%s) is true and', v.predicate) else '' end,
       p_table,
       (select string_agg(format(case when v.nulls_not_distinct then 'x.%1$I is not distinct from t.%1$I' else 'x.%1$I = t.%1$I' end, c), ' and ')
          from unnest(v.cols) c),
@@ -912,22 +923,55 @@ begin
      where c.conrelid = p_table and c.contype = 'f'
      order by c.conname
   loop
-    v_parts := v_parts || format('(%L, %L, %L::text[], %s or exists (select 1 from %s r where %s))',
-      'foreign_key', v.name, v.cols,
-      (select string_agg(format('t.%I is null', c), ' or ') from unnest(v.cols) c),
+    v_kinds := v_kinds || 'foreign_key'::text;
+    v_names := v_names || v.name;
+    v_columns := v_columns || v.cols::text;
+    v_broken := v_broken || format('$2 and %s and not exists (select 1 from %s r where %s)',
+      (select string_agg(format('t.%I is not null', c), ' and ') from unnest(v.cols) c),
       v.target,
       (select string_agg(format('r.%I = t.%I', v.target_cols[n], v.cols[n]), ' and ') from generate_subscripts(v.cols, 1) n));
   end loop;
 
-  if cardinality(v_parts) = 0 then
+  if cardinality(v_kinds) = 0 then
     return null;
   end if;
-  return format(E'select v.kind, v.name, v.columns\n  from (select ($1).*) t\n cross join lateral (values\n    %s\n ) v(kind, name, columns, ok)\n where not v.ok\n limit 1',
-                array_to_string(v_parts, E',\n    '));
+  -- One CASE over the row: evaluated in order and stopping at the first broken rule, so a row
+  -- that breaks nothing costs one pass over its own values (and, for a client's own row, one
+  -- index lookup per unique value and reference).
+  return format(E'select (%L::text[])[p.i], (%L::text[])[p.i], ((%L::text[])[p.i])::text[]\n'
+                || E'  from (select case\n%s\n  end as i\n  from (select ($1).*) t) p\n where p.i is not null',
+                v_kinds, v_names, v_columns,
+                (select string_agg(format('    when %s then %s', b, n), E'\n' order by n) from unnest(v_broken) with ordinality u(b, n)));
 end;
 $$;
 comment on function app_hidden.constraint_probe_sql(regclass) is
   'Builds the friendly-constraint probe of a table from its catalog: NOT NULL, CHECK, unique and foreign-key rules evaluated on one row.';
+
+/*
+ * (Re)creates a table's probe function from its catalog: app_hidden.constraint_probe__<table>(row,
+ * probe unique values) returns the (kind, constraint, columns) of the first rule the row breaks.
+ * Generated, not written by hand: register_table calls it, and tests/db/kit.test.sql fails when a
+ * table's constraints changed without its registration being run again.
+ */
+create or replace function app_hidden.create_constraint_probe(p_table regclass) returns void
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  execute format($f$create or replace function app_hidden.%I(%s, boolean) returns table (kind text, name text, columns text[])
+                    language plpgsql stable security definer set search_path = pg_catalog, pg_temp
+                    set plan_cache_mode = force_generic_plan
+                    as %L$f$,
+                 'constraint_probe__' || pg_catalog.split_part(p_table::text, '.', 2), p_table,
+                 E'#variable_conflict use_column\nbegin\n  return query\n' || coalesce(app_hidden.constraint_probe_sql(p_table),
+                   'select null::text, null::text, null::text[] where false') || E';\nend');
+  execute format('comment on function app_hidden.%I(%s, boolean) is %L', 'constraint_probe__' || pg_catalog.split_part(p_table::text, '.', 2),
+                 p_table, format('Generated by register_table from the constraints of %s: the first rule a row breaks (see tg__friendly_constraints).', p_table));
+end;
+$$;
+comment on function app_hidden.create_constraint_probe(regclass) is
+  'Creates the probe function of a table (app_hidden.constraint_probe__<table>) from its constraints; part of register_table.';
 
 /* Raises the friendly error of a broken constraint: its registered code and message, or the default of its kind. */
 create or replace function app_hidden.raise_constraint_error(p_table regclass, p_kind text, p_constraint text, p_columns text[]) returns void
@@ -976,7 +1020,6 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_probe text;
   v_kind text;
   v_name text;
   v_columns text[];
@@ -990,16 +1033,21 @@ begin
   if not app_hidden.policies_may_admit(TG_RELID, to_jsonb(NEW)) then
     return NEW;
   end if;
-  select r.constraint_probe into v_probe from app_hidden.table_registry r where r.table_name = TG_TABLE_NAME;
-  if v_probe is not null then
-    -- Unique values are probed for the rows a client writes itself (not for rows written on its
-    -- behalf by a trigger or a workflow), and not for an upsert: an INSERT … ON CONFLICT
-    -- (PostgREST's resolution=merge-duplicates) meets its duplicate on purpose.
-    execute v_probe into v_kind, v_name, v_columns
-      using NEW, not app_hidden.is_trusted_writer() and pg_trigger_depth() = 1 and current_query() !~* '\mon\s+conflict\M';
-    if v_kind is not null then
-      perform app_hidden.raise_constraint_error(TG_RELID, v_kind, v_name, v_columns);
-    end if;
+  -- Tables no client writes (the audit trail, the ledger, status logs, versions) are written only
+  -- by the database's own functions: a broken rule there is a defect to see as it is.
+  if not exists (select 1 from app_hidden.table_registry r where r.table_name = TG_TABLE_NAME and r.write_permissions <> '{}') then
+    return NEW;
+  end if;
+  -- Rules about other rows (unique values, references) are probed for the rows a client writes
+  -- itself — not for rows a trigger or a workflow writes on its behalf: a workflow looks up what
+  -- it references (find_or_404) and checks its own unique values, and the lookups would only
+  -- cost time — and not for an upsert: an INSERT … ON CONFLICT (PostgREST's
+  -- resolution=merge-duplicates) meets its duplicate on purpose.
+  execute format('select p.kind, p.name, p.columns from app_hidden.%I($1, $2) p limit 1', 'constraint_probe__' || TG_TABLE_NAME)
+     into v_kind, v_name, v_columns
+    using NEW, not app_hidden.is_trusted_writer() and pg_trigger_depth() = 1 and current_query() !~* '\mon\s+conflict\M';
+  if v_kind is not null then
+    perform app_hidden.raise_constraint_error(TG_RELID, v_kind, v_name, v_columns);
   end if;
   return NEW;
 end;
@@ -1541,13 +1589,14 @@ begin
   end if;
 
   insert into app_hidden.table_registry as r
-    (table_name, entity, hospital_scoped, soft_delete, audited, append_only, policies, write_permissions, constraint_probe)
+    (table_name, entity, hospital_scoped, soft_delete, audited, append_only, policies, write_permissions)
   values (v_name, register_table.entity, v_scoped, v_soft, register_table.audited, register_table.append_only, register_table.policies,
-          register_table.write_permissions, app_hidden.constraint_probe_sql(p_table))
+          register_table.write_permissions)
   on conflict (table_name) do update
      set entity = excluded.entity, hospital_scoped = excluded.hospital_scoped, soft_delete = excluded.soft_delete,
          audited = excluded.audited, append_only = excluded.append_only, policies = excluded.policies,
-         write_permissions = excluded.write_permissions, constraint_probe = excluded.constraint_probe;
+         write_permissions = excluded.write_permissions;
+  perform app_hidden.create_constraint_probe(p_table);
 end;
 $$;
 comment on function app_hidden.register_table(regclass, text, text[], text[], text[], text, text[], text[], boolean, boolean, text) is

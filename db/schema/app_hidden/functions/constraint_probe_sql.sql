@@ -7,7 +7,11 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe_sql(p_table regclass)
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
-  v_parts text[] := '{}';
+  -- One rule each: its kind, constraint name, columns, and the condition under which the row breaks it.
+  v_kinds text[] := '{}';
+  v_names text[] := '{}';
+  v_columns text[] := '{}';
+  v_broken text[] := '{}';
   v record;
 begin
   for v in
@@ -16,8 +20,10 @@ begin
      where a.attrelid = p_table and a.attnum > 0 and not a.attisdropped and a.attnotnull and a.attgenerated = ''
      order by a.attnum
   loop
-    v_parts := v_parts || format('(%L, %L, array[%L], t.%I is not null)', 'not_null',
-                                 pg_catalog.split_part(p_table::text, '.', 2) || '_' || v.name || '_not_null', v.name, v.name);
+    v_kinds := v_kinds || 'not_null'::text;
+    v_names := v_names || (pg_catalog.split_part(p_table::text, '.', 2) || '_' || v.name || '_not_null');
+    v_columns := v_columns || array[v.name]::text;
+    v_broken := v_broken || format('t.%I is null', v.name);
   end loop;
 
   for v in
@@ -27,7 +33,10 @@ begin
      where c.conrelid = p_table and c.contype = 'c'
      order by c.conname
   loop
-    v_parts := v_parts || format('(%L, %L, %L::text[], (%s) is not false)', 'check', v.name, v.cols, v.expr);
+    v_kinds := v_kinds || 'check'::text;
+    v_names := v_names || v.name;
+    v_columns := v_columns || v.cols::text;
+    v_broken := v_broken || format('(%s) is false', v.expr);
   end loop;
 
   -- Unique constraints and unique indexes on plain columns (expression indexes are left to PostgreSQL).
@@ -43,9 +52,11 @@ begin
        and i.indexprs is null and 0 <> all (i.indkey::int2[])
      order by ic.relname
   loop
-    v_parts := v_parts || format('(%L, %L, %L::text[], not $2 or %s not exists (select 1 from %s x where x.id is distinct from t.id and %s%s))',
-      'unique', v.name, v.cols,
-      case when v.predicate is not null then format('(%s) is not true or', v.predicate) else '' end,
+    v_kinds := v_kinds || 'unique'::text;
+    v_names := v_names || v.name;
+    v_columns := v_columns || v.cols::text;
+    v_broken := v_broken || format('$2 and %s exists (select 1 from %s x where x.id is distinct from t.id and %s%s)',
+      case when v.predicate is not null then format('(%s) is true and', v.predicate) else '' end,
       p_table,
       (select string_agg(format(case when v.nulls_not_distinct then 'x.%1$I is not distinct from t.%1$I' else 'x.%1$I = t.%1$I' end, c), ' and ')
          from unnest(v.cols) c),
@@ -62,18 +73,25 @@ begin
      where c.conrelid = p_table and c.contype = 'f'
      order by c.conname
   loop
-    v_parts := v_parts || format('(%L, %L, %L::text[], %s or exists (select 1 from %s r where %s))',
-      'foreign_key', v.name, v.cols,
-      (select string_agg(format('t.%I is null', c), ' or ') from unnest(v.cols) c),
+    v_kinds := v_kinds || 'foreign_key'::text;
+    v_names := v_names || v.name;
+    v_columns := v_columns || v.cols::text;
+    v_broken := v_broken || format('$2 and %s and not exists (select 1 from %s r where %s)',
+      (select string_agg(format('t.%I is not null', c), ' and ') from unnest(v.cols) c),
       v.target,
       (select string_agg(format('r.%I = t.%I', v.target_cols[n], v.cols[n]), ' and ') from generate_subscripts(v.cols, 1) n));
   end loop;
 
-  if cardinality(v_parts) = 0 then
+  if cardinality(v_kinds) = 0 then
     return null;
   end if;
-  return format(E'select v.kind, v.name, v.columns\n  from (select ($1).*) t\n cross join lateral (values\n    %s\n ) v(kind, name, columns, ok)\n where not v.ok\n limit 1',
-                array_to_string(v_parts, E',\n    '));
+  -- One CASE over the row: evaluated in order and stopping at the first broken rule, so a row
+  -- that breaks nothing costs one pass over its own values (and, for a client's own row, one
+  -- index lookup per unique value and reference).
+  return format(E'select (%L::text[])[p.i], (%L::text[])[p.i], ((%L::text[])[p.i])::text[]\n'
+                || E'  from (select case\n%s\n  end as i\n  from (select ($1).*) t) p\n where p.i is not null',
+                v_kinds, v_names, v_columns,
+                (select string_agg(format('    when %s then %s', b, n), E'\n' order by n) from unnest(v_broken) with ordinality u(b, n)));
 end;
 $function$;
 

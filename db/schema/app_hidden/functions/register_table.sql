@@ -67,13 +67,14 @@ begin
   end if;
 
   insert into app_hidden.table_registry as r
-    (table_name, entity, hospital_scoped, soft_delete, audited, append_only, policies, write_permissions, constraint_probe)
+    (table_name, entity, hospital_scoped, soft_delete, audited, append_only, policies, write_permissions)
   values (v_name, register_table.entity, v_scoped, v_soft, register_table.audited, register_table.append_only, register_table.policies,
-          register_table.write_permissions, app_hidden.constraint_probe_sql(p_table))
+          register_table.write_permissions)
   on conflict (table_name) do update
      set entity = excluded.entity, hospital_scoped = excluded.hospital_scoped, soft_delete = excluded.soft_delete,
          audited = excluded.audited, append_only = excluded.append_only, policies = excluded.policies,
-         write_permissions = excluded.write_permissions, constraint_probe = excluded.constraint_probe;
+         write_permissions = excluded.write_permissions;
+  perform app_hidden.create_constraint_probe(p_table);
 end;
 $function$;
 

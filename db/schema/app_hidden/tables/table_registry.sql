@@ -9,7 +9,6 @@ create table app_hidden.table_registry (
   append_only boolean not null,
   policies text not null,
   write_permissions text[] not null default '{}'::text[],
-  constraint_probe text,
   constraint table_registry_entity_check CHECK (entity ~ '^[a-z][a-z ]*[a-z]$'::text),
   constraint table_registry_pkey PRIMARY KEY (table_name),
   constraint table_registry_policies_check CHECK (policies = ANY (ARRAY['generated'::text, 'hand_written'::text]))
@@ -19,6 +18,5 @@ comment on table app_hidden.table_registry is 'Every app_public table, as regist
 comment on column app_hidden.table_registry.entity is 'The table''s row in words, singular (e.g. purchase order), used in error messages.';
 comment on column app_hidden.table_registry.policies is 'generated: tenant and permission policies from app_hidden.table_access; hand_written: the section writes them (chain-level tables).';
 comment on column app_hidden.table_registry.write_permissions is 'Permissions that let a member of staff write the table (for hand-written policies too): friendly constraint errors answer only them.';
-comment on column app_hidden.table_registry.constraint_probe is 'Query the friendly-constraint trigger runs to name the first constraint a row breaks (built from the catalog at registration).';
 
 grant select on table app_hidden.table_registry to hms_staff;
