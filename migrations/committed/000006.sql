@@ -1,5 +1,5 @@
 --! Previous: sha1:a8007729d9f130283395acecc17423acfd0f3720
---! Hash: sha1:a511ec1c34161fd4e61ef586655c70e433295f39
+--! Hash: sha1:2bf2d0b4a104d63950b7ca18eac8e48e6f788f03
 
 --! split: 0021-errors.sql
 /*
@@ -218,18 +218,33 @@ grant execute on function app_hidden.hospital_today(uuid) to :DATABASE_STAFF;
  * ('PL/pgSQL function app_public.approve_purchase_order(uuid)'); '' at the top level.
  */
 create or replace function app_hidden.workflow_frame(p_context text) returns text
-language sql
+language plpgsql
 immutable
 as $$
-  select coalesce((
-    select f.frame
-      from unnest(string_to_array(p_context, E'\n')) with ordinality as c(line, n)
-     cross join lateral (select coalesce(substring(c.line from '^(PL/pgSQL function .+?) line [0-9]+'),
-                                         substring(c.line from '^(SQL function "[^"]+")')) as frame) f
-     where f.frame is not null
-       and f.frame !~ '^PL/pgSQL function app_hidden\.(enter_workflow|in_workflow|require_permission)\('
-     order by c.n
-     limit 1), '');
+declare
+  v_line text;
+  v_at integer;
+begin
+  -- Plain string functions, not patterns: the mark is taken on every workflow call.
+  foreach v_line in array string_to_array(p_context, E'\n') loop
+    if starts_with(v_line, 'PL/pgSQL function ') then
+      v_at := position(' line ' in v_line);
+      if v_at > 0 then
+        v_line := left(v_line, v_at - 1);
+      end if;
+    elsif starts_with(v_line, 'SQL function "') then
+      v_line := left(v_line, position('"' in substr(v_line, 15)) + 14);
+    else
+      continue;
+    end if;
+    if not (starts_with(v_line, 'PL/pgSQL function app_hidden.enter_workflow(')
+            or starts_with(v_line, 'PL/pgSQL function app_hidden.in_workflow(')
+            or starts_with(v_line, 'PL/pgSQL function app_hidden.require_permission(')) then
+      return v_line;
+    end if;
+  end loop;
+  return '';
+end;
 $$;
 comment on function app_hidden.workflow_frame(text) is
   'The innermost function call of a call stack that is not the kit''s own (the RPC or trigger a workflow mark belongs to).';
@@ -846,11 +861,13 @@ comment on function app_hidden.refresh_totals_from(regclass, text, regproc) is
  */
 
 /*
- * The probe of a table: one query over the row ($1) answering (kind, constraint name, columns) of
- * the first broken rule. Rules about other rows (unique values, foreign keys) are probed only
- * when $2 is true: for the rows a client writes itself (see the trigger).
+ * A query of a table's probe over the row ($1) answering (kind, constraint name, columns) of the
+ * first broken rule: the rules about the row itself (p_rules 'own': NOT NULL — for a client's own
+ * row, $2 — and CHECK), or those about other rows ('other': unique values, foreign keys), which
+ * the probe asks only for a client's own row.
  */
-create or replace function app_hidden.constraint_probe_sql(p_table regclass) returns text
+drop function if exists app_hidden.constraint_probe_sql(regclass);
+create or replace function app_hidden.constraint_probe_sql(p_table regclass, p_rules text) returns text
 language plpgsql
 stable
 -- The same path as the trigger that runs the probe: expressions are deparsed with every name qualified.
@@ -868,19 +885,21 @@ begin
     select a.attname::text as name
       from pg_catalog.pg_attribute a
      where a.attrelid = p_table and a.attnum > 0 and not a.attisdropped and a.attnotnull and a.attgenerated = ''
+       and p_rules = 'own'
      order by a.attnum
   loop
     v_kinds := v_kinds || 'not_null'::text;
     v_names := v_names || (pg_catalog.split_part(p_table::text, '.', 2) || '_' || v.name || '_not_null');
     v_columns := v_columns || array[v.name]::text;
-    v_broken := v_broken || format('t.%I is null', v.name);
+    -- (a workflow sets what it inserts: only a client's row is told what it lacks)
+    v_broken := v_broken || format('$2 and t.%I is null', v.name);
   end loop;
 
   for v in
     select c.conname::text as name, pg_catalog.pg_get_expr(c.conbin, c.conrelid) as expr,
            array(select a.attname::text from unnest(c.conkey) k join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = k) as cols
       from pg_catalog.pg_constraint c
-     where c.conrelid = p_table and c.contype = 'c'
+     where c.conrelid = p_table and c.contype = 'c' and p_rules = 'own'
      order by c.conname
   loop
     v_kinds := v_kinds || 'check'::text;
@@ -899,13 +918,13 @@ begin
       from pg_catalog.pg_index i
       join pg_catalog.pg_class ic on ic.oid = i.indexrelid
      where i.indrelid = p_table and i.indisunique and not i.indisprimary
-       and i.indexprs is null and 0 <> all (i.indkey::int2[])
+       and i.indexprs is null and 0 <> all (i.indkey::int2[]) and p_rules = 'other'
      order by ic.relname
   loop
     v_kinds := v_kinds || 'unique'::text;
     v_names := v_names || v.name;
     v_columns := v_columns || v.cols::text;
-    v_broken := v_broken || format('$2 and %s exists (select 1 from %s x where x.id is distinct from t.id and %s%s)',
+    v_broken := v_broken || format('%s exists (select 1 from %s x where x.id is distinct from t.id and %s%s)',
       case when v.predicate is not null then format('(%s) is true and', v.predicate) else '' end,
       p_table,
       (select string_agg(format(case when v.nulls_not_distinct then 'x.%1$I is not distinct from t.%1$I' else 'x.%1$I = t.%1$I' end, c), ' and ')
@@ -920,13 +939,13 @@ begin
            array(select a.attname::text from unnest(c.confkey) with ordinality k(attnum, n)
                    join pg_catalog.pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.attnum order by k.n) as target_cols
       from pg_catalog.pg_constraint c
-     where c.conrelid = p_table and c.contype = 'f'
+     where c.conrelid = p_table and c.contype = 'f' and p_rules = 'other'
      order by c.conname
   loop
     v_kinds := v_kinds || 'foreign_key'::text;
     v_names := v_names || v.name;
     v_columns := v_columns || v.cols::text;
-    v_broken := v_broken || format('$2 and %s and not exists (select 1 from %s r where %s)',
+    v_broken := v_broken || format('%s and not exists (select 1 from %s r where %s)',
       (select string_agg(format('t.%I is not null', c), ' and ') from unnest(v.cols) c),
       v.target,
       (select string_agg(format('r.%I = t.%I', v.target_cols[n], v.cols[n]), ' and ') from generate_subscripts(v.cols, 1) n));
@@ -944,8 +963,8 @@ begin
                 (select string_agg(format('    when %s then %s', b, n), E'\n' order by n) from unnest(v_broken) with ordinality u(b, n)));
 end;
 $$;
-comment on function app_hidden.constraint_probe_sql(regclass) is
-  'Builds the friendly-constraint probe of a table from its catalog: NOT NULL, CHECK, unique and foreign-key rules evaluated on one row.';
+comment on function app_hidden.constraint_probe_sql(regclass, text) is
+  'Builds a query of the friendly-constraint probe of a table from its catalog: the rules about the row itself (own: NOT NULL, CHECK) or about other rows (other: unique values, foreign keys), evaluated on one row ($1; $2: a client''s own row).';
 
 /*
  * (Re)creates a table's probe function from its catalog: app_hidden.constraint_probe__<table>(row,
@@ -964,8 +983,12 @@ begin
                     set plan_cache_mode = force_generic_plan
                     as %L$f$,
                  'constraint_probe__' || pg_catalog.split_part(p_table::text, '.', 2), p_table,
-                 E'#variable_conflict use_column\nbegin\n  return query\n' || coalesce(app_hidden.constraint_probe_sql(p_table),
-                   'select null::text, null::text, null::text[] where false') || E';\nend');
+                 -- Two queries, so a workflow's write (no rules about other rows) never starts the second.
+                 E'#variable_conflict use_column\nbegin\n  return query\n'
+                 || coalesce(app_hidden.constraint_probe_sql(p_table, 'own'), 'select null::text, null::text, null::text[] where false')
+                 || E';\n  if found or not $2 then\n    return;\n  end if;\n  return query\n'
+                 || coalesce(app_hidden.constraint_probe_sql(p_table, 'other'), 'select null::text, null::text, null::text[] where false')
+                 || E';\nend');
   execute format('comment on function app_hidden.%I(%s, boolean) is %L', 'constraint_probe__' || pg_catalog.split_part(p_table::text, '.', 2),
                  p_table, format('Generated by register_table from the constraints of %s: the first rule a row breaks (see tg__friendly_constraints).', p_table));
 end;
@@ -1027,15 +1050,15 @@ begin
   if nullif(current_setting('request.jwt.claims', true), '') is null then
     return NEW;  -- the owner, migrations, demo data: the constraints answer themselves
   end if;
+  -- Tables no client writes (the audit trail, the ledger, status logs, versions) are written only
+  -- by the database's own functions: a broken rule there is a defect to see as it is.
+  if not exists (select 1 from app_hidden.table_registry r where r.table_name = TG_TABLE_NAME and r.write_permissions <> '{}') then
+    return NEW;
+  end if;
   -- Only a writer the policies will let through hears which rule the row breaks: PostgreSQL
   -- checks row-level security before constraints, and so must the probe (a row of another
   -- hospital, or a writer without the permission, meets 42501 first and learns nothing).
   if not app_hidden.policies_may_admit(TG_RELID, to_jsonb(NEW)) then
-    return NEW;
-  end if;
-  -- Tables no client writes (the audit trail, the ledger, status logs, versions) are written only
-  -- by the database's own functions: a broken rule there is a defect to see as it is.
-  if not exists (select 1 from app_hidden.table_registry r where r.table_name = TG_TABLE_NAME and r.write_permissions <> '{}') then
     return NEW;
   end if;
   -- Rules about other rows (unique values, references) are probed for the rows a client writes

@@ -16,7 +16,8 @@ select is(
   array(select r.table_name from app_hidden.table_registry r
          where not exists (select 1 from pg_proc p
                             where p.pronamespace = 'app_hidden'::regnamespace and p.proname = 'constraint_probe__' || r.table_name
-                              and strpos(p.prosrc, coalesce(app_hidden.constraint_probe_sql(('app_public.' || r.table_name)::regclass), 'where false')) > 0)
+                              and strpos(p.prosrc, coalesce(app_hidden.constraint_probe_sql(('app_public.' || r.table_name)::regclass, 'own'), 'where false')) > 0
+                              and strpos(p.prosrc, coalesce(app_hidden.constraint_probe_sql(('app_public.' || r.table_name)::regclass, 'other'), 'where false')) > 0)
          order by 1),
   '{}'::text[], 'every registration is current: its constraint probe matches the table''s constraints (re-register after altering a table)');
 

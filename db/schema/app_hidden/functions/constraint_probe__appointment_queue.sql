@@ -9,21 +9,21 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__appointment_queue(app_pu
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,unique,unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{appointment_queue_id_not_null,appointment_queue_hospital_id_not_null,appointment_queue_queue_date_not_null,appointment_queue_department_id_not_null,appointment_queue_patient_id_not_null,appointment_queue_token_number_not_null,appointment_queue_token_label_not_null,appointment_queue_priority_not_null,appointment_queue_status_not_null,appointment_queue_checked_in_at_not_null,appointment_queue_call_count_not_null,appointment_queue_created_at_not_null,appointment_queue_updated_at_not_null,appointment_queue_call_count_check,appointment_queue_completed_check,appointment_queue_estimated_wait_minutes_check,appointment_queue_priority_check,appointment_queue_status_check,appointment_queue_times_check,appointment_queue_token_number_check,appointment_queue_hospital_id_appointment_id_key,appointment_queue_hospital_id_department_id_queue_date_token_nu,appointment_queue_hospital_id_id_key,appointment_queue_hospital_id_queue_date_token_label_key,appointment_queue_appointment_fkey,appointment_queue_created_by_fkey,appointment_queue_department_fkey,appointment_queue_doctor_fkey,appointment_queue_hospital_id_fkey,appointment_queue_patient_fkey,appointment_queue_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{queue_date}","{department_id}","{patient_id}","{token_number}","{token_label}","{priority}","{status}","{checked_in_at}","{call_count}","{created_at}","{updated_at}","{call_count}","{status,completed_at}","{estimated_wait_minutes}","{priority}","{status}","{checked_in_at,called_at,consultation_started_at,completed_at}","{token_number}","{hospital_id,appointment_id}","{hospital_id,department_id,queue_date,token_number}","{hospital_id,id}","{hospital_id,queue_date,token_label}","{hospital_id,appointment_id}","{created_by}","{hospital_id,department_id}","{hospital_id,doctor_id}","{hospital_id}","{hospital_id,patient_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check}'::text[])[p.i], ('{appointment_queue_id_not_null,appointment_queue_hospital_id_not_null,appointment_queue_queue_date_not_null,appointment_queue_department_id_not_null,appointment_queue_patient_id_not_null,appointment_queue_token_number_not_null,appointment_queue_token_label_not_null,appointment_queue_priority_not_null,appointment_queue_status_not_null,appointment_queue_checked_in_at_not_null,appointment_queue_call_count_not_null,appointment_queue_created_at_not_null,appointment_queue_updated_at_not_null,appointment_queue_call_count_check,appointment_queue_completed_check,appointment_queue_estimated_wait_minutes_check,appointment_queue_priority_check,appointment_queue_status_check,appointment_queue_times_check,appointment_queue_token_number_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{queue_date}","{department_id}","{patient_id}","{token_number}","{token_label}","{priority}","{status}","{checked_in_at}","{call_count}","{created_at}","{updated_at}","{call_count}","{status,completed_at}","{estimated_wait_minutes}","{priority}","{status}","{checked_in_at,called_at,consultation_started_at,completed_at}","{token_number}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.queue_date is null then 3
-    when t.department_id is null then 4
-    when t.patient_id is null then 5
-    when t.token_number is null then 6
-    when t.token_label is null then 7
-    when t.priority is null then 8
-    when t.status is null then 9
-    when t.checked_in_at is null then 10
-    when t.call_count is null then 11
-    when t.created_at is null then 12
-    when t.updated_at is null then 13
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.queue_date is null then 3
+    when $2 and t.department_id is null then 4
+    when $2 and t.patient_id is null then 5
+    when $2 and t.token_number is null then 6
+    when $2 and t.token_label is null then 7
+    when $2 and t.priority is null then 8
+    when $2 and t.status is null then 9
+    when $2 and t.checked_in_at is null then 10
+    when $2 and t.call_count is null then 11
+    when $2 and t.created_at is null then 12
+    when $2 and t.updated_at is null then 13
     when ((call_count >= 0)) is false then 14
     when (((status <> 'completed'::text) OR (completed_at IS NOT NULL))) is false then 15
     when ((estimated_wait_minutes >= 0)) is false then 16
@@ -31,17 +31,26 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((status = ANY (ARRAY['waiting'::text, 'called'::text, 'in_consultation'::text, 'completed'::text, 'skipped'::text, 'cancelled'::text, 'no_show'::text]))) is false then 18
     when ((((called_at IS NULL) OR (called_at >= checked_in_at)) AND ((consultation_started_at IS NULL) OR (consultation_started_at >= checked_in_at)) AND ((completed_at IS NULL) OR (completed_at >= checked_in_at)))) is false then 19
     when ((token_number > 0)) is false then 20
-    when $2 and  exists (select 1 from app_public.appointment_queue x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.appointment_id = t.appointment_id) then 21
-    when $2 and  exists (select 1 from app_public.appointment_queue x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.department_id = t.department_id and x.queue_date = t.queue_date and x.token_number = t.token_number) then 22
-    when $2 and  exists (select 1 from app_public.appointment_queue x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 23
-    when $2 and  exists (select 1 from app_public.appointment_queue x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.queue_date = t.queue_date and x.token_label = t.token_label) then 24
-    when $2 and t.hospital_id is not null and t.appointment_id is not null and not exists (select 1 from app_public.appointments r where r.hospital_id = t.hospital_id and r.id = t.appointment_id) then 25
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 26
-    when $2 and t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 27
-    when $2 and t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 28
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 29
-    when $2 and t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 30
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 31
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{appointment_queue_hospital_id_appointment_id_key,appointment_queue_hospital_id_department_id_queue_date_token_nu,appointment_queue_hospital_id_id_key,appointment_queue_hospital_id_queue_date_token_label_key,appointment_queue_appointment_fkey,appointment_queue_created_by_fkey,appointment_queue_department_fkey,appointment_queue_doctor_fkey,appointment_queue_hospital_id_fkey,appointment_queue_patient_fkey,appointment_queue_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,appointment_id}","{hospital_id,department_id,queue_date,token_number}","{hospital_id,id}","{hospital_id,queue_date,token_label}","{hospital_id,appointment_id}","{created_by}","{hospital_id,department_id}","{hospital_id,doctor_id}","{hospital_id}","{hospital_id,patient_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.appointment_queue x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.appointment_id = t.appointment_id) then 1
+    when  exists (select 1 from app_public.appointment_queue x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.department_id = t.department_id and x.queue_date = t.queue_date and x.token_number = t.token_number) then 2
+    when  exists (select 1 from app_public.appointment_queue x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 3
+    when  exists (select 1 from app_public.appointment_queue x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.queue_date = t.queue_date and x.token_label = t.token_label) then 4
+    when t.hospital_id is not null and t.appointment_id is not null and not exists (select 1 from app_public.appointments r where r.hospital_id = t.hospital_id and r.id = t.appointment_id) then 5
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 6
+    when t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 7
+    when t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 8
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 9
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 10
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 11
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

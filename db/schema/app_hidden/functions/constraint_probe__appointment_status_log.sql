@@ -9,24 +9,33 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__appointment_status_log(a
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{appointment_status_log_id_not_null,appointment_status_log_hospital_id_not_null,appointment_status_log_appointment_id_not_null,appointment_status_log_to_status_not_null,appointment_status_log_changed_at_not_null,appointment_status_log_created_at_not_null,appointment_status_log_updated_at_not_null,appointment_status_log_from_status_check,appointment_status_log_to_status_check,appointment_status_log_transition_check,appointment_status_log_hospital_id_id_key,appointment_status_log_appointment_fkey,appointment_status_log_changed_by_fkey,appointment_status_log_created_by_fkey,appointment_status_log_hospital_id_fkey,appointment_status_log_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{appointment_id}","{to_status}","{changed_at}","{created_at}","{updated_at}","{from_status}","{to_status}","{from_status,to_status}","{hospital_id,id}","{hospital_id,appointment_id}","{changed_by}","{created_by}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check}'::text[])[p.i], ('{appointment_status_log_id_not_null,appointment_status_log_hospital_id_not_null,appointment_status_log_appointment_id_not_null,appointment_status_log_to_status_not_null,appointment_status_log_changed_at_not_null,appointment_status_log_created_at_not_null,appointment_status_log_updated_at_not_null,appointment_status_log_from_status_check,appointment_status_log_to_status_check,appointment_status_log_transition_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{appointment_id}","{to_status}","{changed_at}","{created_at}","{updated_at}","{from_status}","{to_status}","{from_status,to_status}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.appointment_id is null then 3
-    when t.to_status is null then 4
-    when t.changed_at is null then 5
-    when t.created_at is null then 6
-    when t.updated_at is null then 7
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.appointment_id is null then 3
+    when $2 and t.to_status is null then 4
+    when $2 and t.changed_at is null then 5
+    when $2 and t.created_at is null then 6
+    when $2 and t.updated_at is null then 7
     when ((from_status = ANY (ARRAY['booked'::text, 'confirmed'::text, 'checked_in'::text, 'in_progress'::text, 'completed'::text, 'cancelled'::text, 'no_show'::text, 'rescheduled'::text]))) is false then 8
     when ((to_status = ANY (ARRAY['booked'::text, 'confirmed'::text, 'checked_in'::text, 'in_progress'::text, 'completed'::text, 'cancelled'::text, 'no_show'::text, 'rescheduled'::text]))) is false then 9
     when ((from_status IS DISTINCT FROM to_status)) is false then 10
-    when $2 and  exists (select 1 from app_public.appointment_status_log x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 11
-    when $2 and t.hospital_id is not null and t.appointment_id is not null and not exists (select 1 from app_public.appointments r where r.hospital_id = t.hospital_id and r.id = t.appointment_id) then 12
-    when $2 and t.changed_by is not null and not exists (select 1 from app_public.users r where r.id = t.changed_by) then 13
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 14
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 15
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 16
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{appointment_status_log_hospital_id_id_key,appointment_status_log_appointment_fkey,appointment_status_log_changed_by_fkey,appointment_status_log_created_by_fkey,appointment_status_log_hospital_id_fkey,appointment_status_log_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,appointment_id}","{changed_by}","{created_by}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.appointment_status_log x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when t.hospital_id is not null and t.appointment_id is not null and not exists (select 1 from app_public.appointments r where r.hospital_id = t.hospital_id and r.id = t.appointment_id) then 2
+    when t.changed_by is not null and not exists (select 1 from app_public.users r where r.id = t.changed_by) then 3
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 5
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 6
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,23 +9,23 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__appointments(app_public.
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{appointments_id_not_null,appointments_hospital_id_not_null,appointments_appointment_number_not_null,appointments_patient_id_not_null,appointments_doctor_id_not_null,appointments_department_id_not_null,appointments_visit_type_not_null,appointments_scheduled_start_not_null,appointments_scheduled_end_not_null,appointments_status_not_null,appointments_booking_source_not_null,appointments_priority_not_null,appointments_is_deleted_not_null,appointments_created_at_not_null,appointments_updated_at_not_null,appointments_booking_source_check,appointments_cancelled_check,appointments_completed_check,appointments_consultation_times_check,appointments_deleted_check,appointments_no_show_check,appointments_not_own_predecessor_check,appointments_priority_check,appointments_quoted_fee_check,appointments_status_check,appointments_time_check,appointments_visit_type_check,appointments_hospital_id_appointment_number_key,appointments_hospital_id_id_key,appointments_cancelled_by_fkey,appointments_created_by_fkey,appointments_department_fkey,appointments_doctor_fkey,appointments_hospital_id_fkey,appointments_patient_fkey,appointments_rescheduled_from_fkey,appointments_schedule_fkey,appointments_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{appointment_number}","{patient_id}","{doctor_id}","{department_id}","{visit_type}","{scheduled_start}","{scheduled_end}","{status}","{booking_source}","{priority}","{is_deleted}","{created_at}","{updated_at}","{booking_source}","{status,cancelled_at}","{status,completed_at}","{started_at,completed_at}","{is_deleted,deleted_at}","{status,no_show_at}","{id,rescheduled_from_id}","{priority}","{quoted_fee}","{status}","{scheduled_start,scheduled_end}","{visit_type}","{hospital_id,appointment_number}","{hospital_id,id}","{cancelled_by}","{created_by}","{hospital_id,department_id}","{hospital_id,doctor_id}","{hospital_id}","{hospital_id,patient_id}","{hospital_id,rescheduled_from_id}","{hospital_id,schedule_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{appointments_id_not_null,appointments_hospital_id_not_null,appointments_appointment_number_not_null,appointments_patient_id_not_null,appointments_doctor_id_not_null,appointments_department_id_not_null,appointments_visit_type_not_null,appointments_scheduled_start_not_null,appointments_scheduled_end_not_null,appointments_status_not_null,appointments_booking_source_not_null,appointments_priority_not_null,appointments_is_deleted_not_null,appointments_created_at_not_null,appointments_updated_at_not_null,appointments_booking_source_check,appointments_cancelled_check,appointments_completed_check,appointments_consultation_times_check,appointments_deleted_check,appointments_no_show_check,appointments_not_own_predecessor_check,appointments_priority_check,appointments_quoted_fee_check,appointments_status_check,appointments_time_check,appointments_visit_type_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{appointment_number}","{patient_id}","{doctor_id}","{department_id}","{visit_type}","{scheduled_start}","{scheduled_end}","{status}","{booking_source}","{priority}","{is_deleted}","{created_at}","{updated_at}","{booking_source}","{status,cancelled_at}","{status,completed_at}","{started_at,completed_at}","{is_deleted,deleted_at}","{status,no_show_at}","{id,rescheduled_from_id}","{priority}","{quoted_fee}","{status}","{scheduled_start,scheduled_end}","{visit_type}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.appointment_number is null then 3
-    when t.patient_id is null then 4
-    when t.doctor_id is null then 5
-    when t.department_id is null then 6
-    when t.visit_type is null then 7
-    when t.scheduled_start is null then 8
-    when t.scheduled_end is null then 9
-    when t.status is null then 10
-    when t.booking_source is null then 11
-    when t.priority is null then 12
-    when t.is_deleted is null then 13
-    when t.created_at is null then 14
-    when t.updated_at is null then 15
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.appointment_number is null then 3
+    when $2 and t.patient_id is null then 4
+    when $2 and t.doctor_id is null then 5
+    when $2 and t.department_id is null then 6
+    when $2 and t.visit_type is null then 7
+    when $2 and t.scheduled_start is null then 8
+    when $2 and t.scheduled_end is null then 9
+    when $2 and t.status is null then 10
+    when $2 and t.booking_source is null then 11
+    when $2 and t.priority is null then 12
+    when $2 and t.is_deleted is null then 13
+    when $2 and t.created_at is null then 14
+    when $2 and t.updated_at is null then 15
     when ((booking_source = ANY (ARRAY['front_desk'::text, 'phone'::text, 'web'::text, 'app'::text, 'walk_in'::text, 'referral'::text, 'api'::text]))) is false then 16
     when (((status <> 'cancelled'::text) OR (cancelled_at IS NOT NULL))) is false then 17
     when (((status <> 'completed'::text) OR (completed_at IS NOT NULL))) is false then 18
@@ -38,17 +38,26 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((status = ANY (ARRAY['booked'::text, 'confirmed'::text, 'checked_in'::text, 'in_progress'::text, 'completed'::text, 'cancelled'::text, 'no_show'::text, 'rescheduled'::text]))) is false then 25
     when ((scheduled_end > scheduled_start)) is false then 26
     when ((visit_type = ANY (ARRAY['new_consultation'::text, 'follow_up'::text, 'emergency'::text, 'teleconsultation'::text, 'home_visit'::text, 'procedure'::text]))) is false then 27
-    when $2 and  exists (select 1 from app_public.appointments x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.appointment_number = t.appointment_number) then 28
-    when $2 and  exists (select 1 from app_public.appointments x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 29
-    when $2 and t.cancelled_by is not null and not exists (select 1 from app_public.users r where r.id = t.cancelled_by) then 30
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 31
-    when $2 and t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 32
-    when $2 and t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 33
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 34
-    when $2 and t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 35
-    when $2 and t.hospital_id is not null and t.rescheduled_from_id is not null and not exists (select 1 from app_public.appointments r where r.hospital_id = t.hospital_id and r.id = t.rescheduled_from_id) then 36
-    when $2 and t.hospital_id is not null and t.schedule_id is not null and not exists (select 1 from app_public.doctor_schedules r where r.hospital_id = t.hospital_id and r.id = t.schedule_id) then 37
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 38
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{appointments_hospital_id_appointment_number_key,appointments_hospital_id_id_key,appointments_cancelled_by_fkey,appointments_created_by_fkey,appointments_department_fkey,appointments_doctor_fkey,appointments_hospital_id_fkey,appointments_patient_fkey,appointments_rescheduled_from_fkey,appointments_schedule_fkey,appointments_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,appointment_number}","{hospital_id,id}","{cancelled_by}","{created_by}","{hospital_id,department_id}","{hospital_id,doctor_id}","{hospital_id}","{hospital_id,patient_id}","{hospital_id,rescheduled_from_id}","{hospital_id,schedule_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.appointments x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.appointment_number = t.appointment_number) then 1
+    when  exists (select 1 from app_public.appointments x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
+    when t.cancelled_by is not null and not exists (select 1 from app_public.users r where r.id = t.cancelled_by) then 3
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
+    when t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 5
+    when t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 6
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 7
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 8
+    when t.hospital_id is not null and t.rescheduled_from_id is not null and not exists (select 1 from app_public.appointments r where r.hospital_id = t.hospital_id and r.id = t.rescheduled_from_id) then 9
+    when t.hospital_id is not null and t.schedule_id is not null and not exists (select 1 from app_public.doctor_schedules r where r.hospital_id = t.hospital_id and r.id = t.schedule_id) then 10
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 11
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,12 +9,12 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__audit_logs(app_public.au
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,foreign_key,foreign_key}'::text[])[p.i], ('{audit_logs_id_not_null,audit_logs_occurred_at_not_null,audit_logs_action_not_null,audit_logs_created_at_not_null,audit_logs_action_check,audit_logs_api_check,audit_logs_new_values_check,audit_logs_old_values_check,audit_logs_record_check,audit_logs_table_name_check,audit_logs_values_check,audit_logs_hospital_id_fkey,audit_logs_user_id_fkey}'::text[])[p.i], (('{"{id}","{occurred_at}","{action}","{created_at}","{action}","{api}","{new_values}","{old_values}","{action,table_name,record_id}","{table_name}","{action,old_values,new_values}","{hospital_id}","{user_id}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,check,check,check,check,check,check,check}'::text[])[p.i], ('{audit_logs_id_not_null,audit_logs_occurred_at_not_null,audit_logs_action_not_null,audit_logs_created_at_not_null,audit_logs_action_check,audit_logs_api_check,audit_logs_new_values_check,audit_logs_old_values_check,audit_logs_record_check,audit_logs_table_name_check,audit_logs_values_check}'::text[])[p.i], (('{"{id}","{occurred_at}","{action}","{created_at}","{action}","{api}","{new_values}","{old_values}","{action,table_name,record_id}","{table_name}","{action,old_values,new_values}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.occurred_at is null then 2
-    when t.action is null then 3
-    when t.created_at is null then 4
+    when $2 and t.id is null then 1
+    when $2 and t.occurred_at is null then 2
+    when $2 and t.action is null then 3
+    when $2 and t.created_at is null then 4
     when ((action = ANY (ARRAY['insert'::text, 'update'::text, 'delete'::text, 'soft_delete'::text, 'restore'::text, 'login'::text, 'login_failed'::text, 'logout'::text, 'token_refresh'::text, 'account_locked'::text, 'password_changed'::text, 'switch_hospital'::text, 'export'::text, 'print'::text, 'other'::text]))) is false then 5
     when ((api = ANY (ARRAY['rest'::text, 'graphql'::text, 'worker'::text, 'sql'::text]))) is false then 6
     when ((jsonb_typeof(new_values) = 'object'::text)) is false then 7
@@ -22,8 +22,17 @@ select ('{not_null,not_null,not_null,not_null,check,check,check,check,check,chec
     when (((action <> ALL (ARRAY['insert'::text, 'update'::text, 'delete'::text, 'soft_delete'::text, 'restore'::text])) OR ((table_name IS NOT NULL) AND (record_id IS NOT NULL)))) is false then 9
     when ((table_name ~ '^[a-z][a-z0-9_]{0,62}(\.[a-z][a-z0-9_]{0,62})?$'::text)) is false then 10
     when ((((action <> 'insert'::text) OR (old_values IS NULL)) AND ((action <> 'delete'::text) OR (new_values IS NULL)))) is false then 11
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 12
-    when $2 and t.user_id is not null and not exists (select 1 from app_public.users r where r.id = t.user_id) then 13
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{foreign_key,foreign_key}'::text[])[p.i], ('{audit_logs_hospital_id_fkey,audit_logs_user_id_fkey}'::text[])[p.i], (('{"{hospital_id}","{user_id}"}'::text[])[p.i])::text[]
+  from (select case
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 1
+    when t.user_id is not null and not exists (select 1 from app_public.users r where r.id = t.user_id) then 2
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

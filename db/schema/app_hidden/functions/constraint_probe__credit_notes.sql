@@ -9,21 +9,21 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__credit_notes(app_public.
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{credit_notes_id_not_null,credit_notes_hospital_id_not_null,credit_notes_credit_note_number_not_null,credit_notes_invoice_id_not_null,credit_notes_patient_id_not_null,credit_notes_amount_not_null,credit_notes_tax_amount_not_null,credit_notes_reason_not_null,credit_notes_status_not_null,credit_notes_lines_not_null,credit_notes_is_deleted_not_null,credit_notes_created_at_not_null,credit_notes_updated_at_not_null,credit_notes_amount_check,credit_notes_deleted_check,credit_notes_issued_check,credit_notes_lines_check,credit_notes_reason_check,credit_notes_status_check,credit_notes_tax_amount_check,credit_notes_tax_within_amount_check,credit_notes_hospital_id_credit_note_number_key,credit_notes_hospital_id_id_key,credit_notes_created_by_fkey,credit_notes_hospital_id_fkey,credit_notes_invoice_fkey,credit_notes_issued_by_fkey,credit_notes_patient_fkey,credit_notes_pharmacy_return_fkey,credit_notes_updated_by_fkey,credit_notes_voided_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{credit_note_number}","{invoice_id}","{patient_id}","{amount}","{tax_amount}","{reason}","{status}","{lines}","{is_deleted}","{created_at}","{updated_at}","{amount}","{is_deleted,deleted_at}","{status,issued_at}","{lines}","{reason}","{status}","{tax_amount}","{amount,tax_amount}","{hospital_id,credit_note_number}","{hospital_id,id}","{created_by}","{hospital_id}","{hospital_id,invoice_id}","{issued_by}","{hospital_id,patient_id}","{hospital_id,pharmacy_return_id}","{updated_by}","{voided_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{credit_notes_id_not_null,credit_notes_hospital_id_not_null,credit_notes_credit_note_number_not_null,credit_notes_invoice_id_not_null,credit_notes_patient_id_not_null,credit_notes_amount_not_null,credit_notes_tax_amount_not_null,credit_notes_reason_not_null,credit_notes_status_not_null,credit_notes_lines_not_null,credit_notes_is_deleted_not_null,credit_notes_created_at_not_null,credit_notes_updated_at_not_null,credit_notes_amount_check,credit_notes_deleted_check,credit_notes_issued_check,credit_notes_lines_check,credit_notes_reason_check,credit_notes_status_check,credit_notes_tax_amount_check,credit_notes_tax_within_amount_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{credit_note_number}","{invoice_id}","{patient_id}","{amount}","{tax_amount}","{reason}","{status}","{lines}","{is_deleted}","{created_at}","{updated_at}","{amount}","{is_deleted,deleted_at}","{status,issued_at}","{lines}","{reason}","{status}","{tax_amount}","{amount,tax_amount}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.credit_note_number is null then 3
-    when t.invoice_id is null then 4
-    when t.patient_id is null then 5
-    when t.amount is null then 6
-    when t.tax_amount is null then 7
-    when t.reason is null then 8
-    when t.status is null then 9
-    when t.lines is null then 10
-    when t.is_deleted is null then 11
-    when t.created_at is null then 12
-    when t.updated_at is null then 13
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.credit_note_number is null then 3
+    when $2 and t.invoice_id is null then 4
+    when $2 and t.patient_id is null then 5
+    when $2 and t.amount is null then 6
+    when $2 and t.tax_amount is null then 7
+    when $2 and t.reason is null then 8
+    when $2 and t.status is null then 9
+    when $2 and t.lines is null then 10
+    when $2 and t.is_deleted is null then 11
+    when $2 and t.created_at is null then 12
+    when $2 and t.updated_at is null then 13
     when ((amount > (0)::numeric)) is false then 14
     when ((is_deleted = (deleted_at IS NOT NULL))) is false then 15
     when (((status = ANY (ARRAY['draft'::text, 'void'::text])) OR (issued_at IS NOT NULL))) is false then 16
@@ -32,16 +32,25 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((status = ANY (ARRAY['draft'::text, 'issued'::text, 'applied'::text, 'void'::text]))) is false then 19
     when ((tax_amount >= (0)::numeric)) is false then 20
     when ((tax_amount <= amount)) is false then 21
-    when $2 and  exists (select 1 from app_public.credit_notes x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.credit_note_number = t.credit_note_number) then 22
-    when $2 and  exists (select 1 from app_public.credit_notes x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 23
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 24
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 25
-    when $2 and t.hospital_id is not null and t.invoice_id is not null and not exists (select 1 from app_public.invoices r where r.hospital_id = t.hospital_id and r.id = t.invoice_id) then 26
-    when $2 and t.issued_by is not null and not exists (select 1 from app_public.users r where r.id = t.issued_by) then 27
-    when $2 and t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 28
-    when $2 and t.hospital_id is not null and t.pharmacy_return_id is not null and not exists (select 1 from app_public.pharmacy_returns r where r.hospital_id = t.hospital_id and r.id = t.pharmacy_return_id) then 29
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 30
-    when $2 and t.voided_by is not null and not exists (select 1 from app_public.users r where r.id = t.voided_by) then 31
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{credit_notes_hospital_id_credit_note_number_key,credit_notes_hospital_id_id_key,credit_notes_created_by_fkey,credit_notes_hospital_id_fkey,credit_notes_invoice_fkey,credit_notes_issued_by_fkey,credit_notes_patient_fkey,credit_notes_pharmacy_return_fkey,credit_notes_updated_by_fkey,credit_notes_voided_by_fkey}'::text[])[p.i], (('{"{hospital_id,credit_note_number}","{hospital_id,id}","{created_by}","{hospital_id}","{hospital_id,invoice_id}","{issued_by}","{hospital_id,patient_id}","{hospital_id,pharmacy_return_id}","{updated_by}","{voided_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.credit_notes x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.credit_note_number = t.credit_note_number) then 1
+    when  exists (select 1 from app_public.credit_notes x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 3
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 4
+    when t.hospital_id is not null and t.invoice_id is not null and not exists (select 1 from app_public.invoices r where r.hospital_id = t.hospital_id and r.id = t.invoice_id) then 5
+    when t.issued_by is not null and not exists (select 1 from app_public.users r where r.id = t.issued_by) then 6
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 7
+    when t.hospital_id is not null and t.pharmacy_return_id is not null and not exists (select 1 from app_public.pharmacy_returns r where r.hospital_id = t.hospital_id and r.id = t.pharmacy_return_id) then 8
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 9
+    when t.voided_by is not null and not exists (select 1 from app_public.users r where r.id = t.voided_by) then 10
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

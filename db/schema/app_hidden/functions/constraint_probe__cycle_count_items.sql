@@ -9,15 +9,15 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__cycle_count_items(app_pu
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{cycle_count_items_id_not_null,cycle_count_items_hospital_id_not_null,cycle_count_items_cycle_count_id_not_null,cycle_count_items_item_type_not_null,cycle_count_items_system_quantity_not_null,cycle_count_items_created_at_not_null,cycle_count_items_updated_at_not_null,cycle_count_items_counted_check,cycle_count_items_counted_quantity_check,cycle_count_items_item_check,cycle_count_items_item_type_check,cycle_count_items_system_quantity_check,cycle_count_items_unit_cost_check,cycle_count_items_hospital_id_id_key,idx_cycle_count_items__cycle_count_id_batch_id,idx_cycle_count_items__cycle_count_id_optical_product_id,cycle_count_items_batch_fkey,cycle_count_items_counted_by_fkey,cycle_count_items_created_by_fkey,cycle_count_items_cycle_count_fkey,cycle_count_items_hospital_id_fkey,cycle_count_items_medicine_fkey,cycle_count_items_optical_product_fkey,cycle_count_items_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{cycle_count_id}","{item_type}","{system_quantity}","{created_at}","{updated_at}","{counted_quantity,counted_at}","{counted_quantity}","{item_type,medicine_id,batch_id,optical_product_id}","{item_type}","{system_quantity}","{unit_cost}","{hospital_id,id}","{cycle_count_id,batch_id}","{cycle_count_id,optical_product_id}","{hospital_id,medicine_id,batch_id}","{counted_by}","{created_by}","{hospital_id,cycle_count_id}","{hospital_id}","{hospital_id,medicine_id}","{hospital_id,optical_product_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{cycle_count_items_id_not_null,cycle_count_items_hospital_id_not_null,cycle_count_items_cycle_count_id_not_null,cycle_count_items_item_type_not_null,cycle_count_items_system_quantity_not_null,cycle_count_items_created_at_not_null,cycle_count_items_updated_at_not_null,cycle_count_items_counted_check,cycle_count_items_counted_quantity_check,cycle_count_items_item_check,cycle_count_items_item_type_check,cycle_count_items_system_quantity_check,cycle_count_items_unit_cost_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{cycle_count_id}","{item_type}","{system_quantity}","{created_at}","{updated_at}","{counted_quantity,counted_at}","{counted_quantity}","{item_type,medicine_id,batch_id,optical_product_id}","{item_type}","{system_quantity}","{unit_cost}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.cycle_count_id is null then 3
-    when t.item_type is null then 4
-    when t.system_quantity is null then 5
-    when t.created_at is null then 6
-    when t.updated_at is null then 7
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.cycle_count_id is null then 3
+    when $2 and t.item_type is null then 4
+    when $2 and t.system_quantity is null then 5
+    when $2 and t.created_at is null then 6
+    when $2 and t.updated_at is null then 7
     when (((counted_at IS NULL) OR (counted_quantity IS NOT NULL))) is false then 8
     when ((counted_quantity >= 0)) is false then 9
     when (
@@ -28,17 +28,26 @@ END) is false then 10
     when ((item_type = ANY (ARRAY['medicine'::text, 'optical_product'::text]))) is false then 11
     when ((system_quantity >= 0)) is false then 12
     when ((unit_cost >= (0)::numeric)) is false then 13
-    when $2 and  exists (select 1 from app_public.cycle_count_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 14
-    when $2 and ((batch_id IS NOT NULL)) is true and exists (select 1 from app_public.cycle_count_items x where x.id is distinct from t.id and x.cycle_count_id = t.cycle_count_id and x.batch_id = t.batch_id and ((batch_id IS NOT NULL))) then 15
-    when $2 and ((optical_product_id IS NOT NULL)) is true and exists (select 1 from app_public.cycle_count_items x where x.id is distinct from t.id and x.cycle_count_id = t.cycle_count_id and x.optical_product_id = t.optical_product_id and ((optical_product_id IS NOT NULL))) then 16
-    when $2 and t.hospital_id is not null and t.medicine_id is not null and t.batch_id is not null and not exists (select 1 from app_public.medicine_batches r where r.hospital_id = t.hospital_id and r.medicine_id = t.medicine_id and r.id = t.batch_id) then 17
-    when $2 and t.counted_by is not null and not exists (select 1 from app_public.users r where r.id = t.counted_by) then 18
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 19
-    when $2 and t.hospital_id is not null and t.cycle_count_id is not null and not exists (select 1 from app_public.cycle_counts r where r.hospital_id = t.hospital_id and r.id = t.cycle_count_id) then 20
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 21
-    when $2 and t.hospital_id is not null and t.medicine_id is not null and not exists (select 1 from app_public.medicines r where r.hospital_id = t.hospital_id and r.id = t.medicine_id) then 22
-    when $2 and t.hospital_id is not null and t.optical_product_id is not null and not exists (select 1 from app_public.optical_products r where r.hospital_id = t.hospital_id and r.id = t.optical_product_id) then 23
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 24
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{cycle_count_items_hospital_id_id_key,idx_cycle_count_items__cycle_count_id_batch_id,idx_cycle_count_items__cycle_count_id_optical_product_id,cycle_count_items_batch_fkey,cycle_count_items_counted_by_fkey,cycle_count_items_created_by_fkey,cycle_count_items_cycle_count_fkey,cycle_count_items_hospital_id_fkey,cycle_count_items_medicine_fkey,cycle_count_items_optical_product_fkey,cycle_count_items_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{cycle_count_id,batch_id}","{cycle_count_id,optical_product_id}","{hospital_id,medicine_id,batch_id}","{counted_by}","{created_by}","{hospital_id,cycle_count_id}","{hospital_id}","{hospital_id,medicine_id}","{hospital_id,optical_product_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.cycle_count_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when ((batch_id IS NOT NULL)) is true and exists (select 1 from app_public.cycle_count_items x where x.id is distinct from t.id and x.cycle_count_id = t.cycle_count_id and x.batch_id = t.batch_id and ((batch_id IS NOT NULL))) then 2
+    when ((optical_product_id IS NOT NULL)) is true and exists (select 1 from app_public.cycle_count_items x where x.id is distinct from t.id and x.cycle_count_id = t.cycle_count_id and x.optical_product_id = t.optical_product_id and ((optical_product_id IS NOT NULL))) then 3
+    when t.hospital_id is not null and t.medicine_id is not null and t.batch_id is not null and not exists (select 1 from app_public.medicine_batches r where r.hospital_id = t.hospital_id and r.medicine_id = t.medicine_id and r.id = t.batch_id) then 4
+    when t.counted_by is not null and not exists (select 1 from app_public.users r where r.id = t.counted_by) then 5
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 6
+    when t.hospital_id is not null and t.cycle_count_id is not null and not exists (select 1 from app_public.cycle_counts r where r.hospital_id = t.hospital_id and r.id = t.cycle_count_id) then 7
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 8
+    when t.hospital_id is not null and t.medicine_id is not null and not exists (select 1 from app_public.medicines r where r.hospital_id = t.hospital_id and r.id = t.medicine_id) then 9
+    when t.hospital_id is not null and t.optical_product_id is not null and not exists (select 1 from app_public.optical_products r where r.hospital_id = t.hospital_id and r.id = t.optical_product_id) then 10
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 11
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

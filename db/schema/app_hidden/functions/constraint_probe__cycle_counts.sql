@@ -9,19 +9,19 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__cycle_counts(app_public.
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{cycle_counts_id_not_null,cycle_counts_hospital_id_not_null,cycle_counts_count_number_not_null,cycle_counts_count_date_not_null,cycle_counts_scope_not_null,cycle_counts_status_not_null,cycle_counts_total_variance_quantity_not_null,cycle_counts_total_variance_value_not_null,cycle_counts_is_deleted_not_null,cycle_counts_created_at_not_null,cycle_counts_updated_at_not_null,cycle_counts_approved_check,cycle_counts_cancelled_check,cycle_counts_category_check,cycle_counts_completed_check,cycle_counts_dates_check,cycle_counts_deleted_check,cycle_counts_location_check,cycle_counts_scope_check,cycle_counts_started_check,cycle_counts_status_check,cycle_counts_hospital_id_count_number_key,cycle_counts_hospital_id_id_key,cycle_counts_approved_by_fkey,cycle_counts_counted_by_fkey,cycle_counts_created_by_fkey,cycle_counts_department_fkey,cycle_counts_hospital_id_fkey,cycle_counts_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{count_number}","{count_date}","{scope}","{status}","{total_variance_quantity}","{total_variance_value}","{is_deleted}","{created_at}","{updated_at}","{status,approved_at}","{status,cancelled_at}","{scope,category}","{status,completed_at}","{started_at,completed_at}","{is_deleted,deleted_at}","{scope,location,department_id}","{scope}","{status,started_at}","{status}","{hospital_id,count_number}","{hospital_id,id}","{approved_by}","{counted_by}","{created_by}","{hospital_id,department_id}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{cycle_counts_id_not_null,cycle_counts_hospital_id_not_null,cycle_counts_count_number_not_null,cycle_counts_count_date_not_null,cycle_counts_scope_not_null,cycle_counts_status_not_null,cycle_counts_total_variance_quantity_not_null,cycle_counts_total_variance_value_not_null,cycle_counts_is_deleted_not_null,cycle_counts_created_at_not_null,cycle_counts_updated_at_not_null,cycle_counts_approved_check,cycle_counts_cancelled_check,cycle_counts_category_check,cycle_counts_completed_check,cycle_counts_dates_check,cycle_counts_deleted_check,cycle_counts_location_check,cycle_counts_scope_check,cycle_counts_started_check,cycle_counts_status_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{count_number}","{count_date}","{scope}","{status}","{total_variance_quantity}","{total_variance_value}","{is_deleted}","{created_at}","{updated_at}","{status,approved_at}","{status,cancelled_at}","{scope,category}","{status,completed_at}","{started_at,completed_at}","{is_deleted,deleted_at}","{scope,location,department_id}","{scope}","{status,started_at}","{status}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.count_number is null then 3
-    when t.count_date is null then 4
-    when t.scope is null then 5
-    when t.status is null then 6
-    when t.total_variance_quantity is null then 7
-    when t.total_variance_value is null then 8
-    when t.is_deleted is null then 9
-    when t.created_at is null then 10
-    when t.updated_at is null then 11
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.count_number is null then 3
+    when $2 and t.count_date is null then 4
+    when $2 and t.scope is null then 5
+    when $2 and t.status is null then 6
+    when $2 and t.total_variance_quantity is null then 7
+    when $2 and t.total_variance_value is null then 8
+    when $2 and t.is_deleted is null then 9
+    when $2 and t.created_at is null then 10
+    when $2 and t.updated_at is null then 11
     when (((status <> 'approved'::text) OR (approved_at IS NOT NULL))) is false then 12
     when (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))) is false then 13
     when (((scope <> 'medicine_category'::text) OR (category IS NOT NULL))) is false then 14
@@ -32,14 +32,23 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((scope = ANY (ARRAY['full'::text, 'partial'::text, 'medicine_category'::text, 'location'::text]))) is false then 19
     when (((status <> ALL (ARRAY['counting'::text, 'counted'::text, 'approved'::text])) OR (started_at IS NOT NULL))) is false then 20
     when ((status = ANY (ARRAY['draft'::text, 'counting'::text, 'counted'::text, 'approved'::text, 'cancelled'::text]))) is false then 21
-    when $2 and  exists (select 1 from app_public.cycle_counts x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.count_number = t.count_number) then 22
-    when $2 and  exists (select 1 from app_public.cycle_counts x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 23
-    when $2 and t.approved_by is not null and not exists (select 1 from app_public.users r where r.id = t.approved_by) then 24
-    when $2 and t.counted_by is not null and not exists (select 1 from app_public.users r where r.id = t.counted_by) then 25
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 26
-    when $2 and t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 27
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 28
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 29
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{cycle_counts_hospital_id_count_number_key,cycle_counts_hospital_id_id_key,cycle_counts_approved_by_fkey,cycle_counts_counted_by_fkey,cycle_counts_created_by_fkey,cycle_counts_department_fkey,cycle_counts_hospital_id_fkey,cycle_counts_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,count_number}","{hospital_id,id}","{approved_by}","{counted_by}","{created_by}","{hospital_id,department_id}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.cycle_counts x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.count_number = t.count_number) then 1
+    when  exists (select 1 from app_public.cycle_counts x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
+    when t.approved_by is not null and not exists (select 1 from app_public.users r where r.id = t.approved_by) then 3
+    when t.counted_by is not null and not exists (select 1 from app_public.users r where r.id = t.counted_by) then 4
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 5
+    when t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 6
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 7
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 8
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,30 +9,30 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__daily_settlements(app_pu
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{daily_settlements_id_not_null,daily_settlements_hospital_id_not_null,daily_settlements_settlement_number_not_null,daily_settlements_settlement_date_not_null,daily_settlements_status_not_null,daily_settlements_cash_total_not_null,daily_settlements_card_total_not_null,daily_settlements_upi_total_not_null,daily_settlements_bank_transfer_total_not_null,daily_settlements_cheque_total_not_null,daily_settlements_wallet_total_not_null,daily_settlements_insurance_total_not_null,daily_settlements_other_total_not_null,daily_settlements_gross_collections_not_null,daily_settlements_refunds_total_not_null,daily_settlements_net_collections_not_null,daily_settlements_invoice_count_not_null,daily_settlements_payment_count_not_null,daily_settlements_refund_count_not_null,daily_settlements_expected_cash_not_null,daily_settlements_created_at_not_null,daily_settlements_updated_at_not_null,daily_settlements_bank_transfer_total_check,daily_settlements_card_total_check,daily_settlements_cash_total_check,daily_settlements_cheque_total_check,daily_settlements_counted_cash_check,daily_settlements_gross_collections_check,daily_settlements_insurance_total_check,daily_settlements_invoice_count_check,daily_settlements_other_total_check,daily_settlements_payment_count_check,daily_settlements_refund_count_check,daily_settlements_refunds_total_check,daily_settlements_reopened_check,daily_settlements_settled_check,daily_settlements_status_check,daily_settlements_upi_total_check,daily_settlements_wallet_total_check,daily_settlements_hospital_id_id_key,daily_settlements_hospital_id_settlement_date_key,daily_settlements_hospital_id_settlement_number_key,daily_settlements_created_by_fkey,daily_settlements_hospital_id_fkey,daily_settlements_reopened_by_fkey,daily_settlements_settled_by_fkey,daily_settlements_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{settlement_number}","{settlement_date}","{status}","{cash_total}","{card_total}","{upi_total}","{bank_transfer_total}","{cheque_total}","{wallet_total}","{insurance_total}","{other_total}","{gross_collections}","{refunds_total}","{net_collections}","{invoice_count}","{payment_count}","{refund_count}","{expected_cash}","{created_at}","{updated_at}","{bank_transfer_total}","{card_total}","{cash_total}","{cheque_total}","{counted_cash}","{gross_collections}","{insurance_total}","{invoice_count}","{other_total}","{payment_count}","{refund_count}","{refunds_total}","{status,reopened_at,reopen_reason}","{status,settled_at}","{status}","{upi_total}","{wallet_total}","{hospital_id,id}","{hospital_id,settlement_date}","{hospital_id,settlement_number}","{created_by}","{hospital_id}","{reopened_by}","{settled_by}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{daily_settlements_id_not_null,daily_settlements_hospital_id_not_null,daily_settlements_settlement_number_not_null,daily_settlements_settlement_date_not_null,daily_settlements_status_not_null,daily_settlements_cash_total_not_null,daily_settlements_card_total_not_null,daily_settlements_upi_total_not_null,daily_settlements_bank_transfer_total_not_null,daily_settlements_cheque_total_not_null,daily_settlements_wallet_total_not_null,daily_settlements_insurance_total_not_null,daily_settlements_other_total_not_null,daily_settlements_gross_collections_not_null,daily_settlements_refunds_total_not_null,daily_settlements_net_collections_not_null,daily_settlements_invoice_count_not_null,daily_settlements_payment_count_not_null,daily_settlements_refund_count_not_null,daily_settlements_expected_cash_not_null,daily_settlements_created_at_not_null,daily_settlements_updated_at_not_null,daily_settlements_bank_transfer_total_check,daily_settlements_card_total_check,daily_settlements_cash_total_check,daily_settlements_cheque_total_check,daily_settlements_counted_cash_check,daily_settlements_gross_collections_check,daily_settlements_insurance_total_check,daily_settlements_invoice_count_check,daily_settlements_other_total_check,daily_settlements_payment_count_check,daily_settlements_refund_count_check,daily_settlements_refunds_total_check,daily_settlements_reopened_check,daily_settlements_settled_check,daily_settlements_status_check,daily_settlements_upi_total_check,daily_settlements_wallet_total_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{settlement_number}","{settlement_date}","{status}","{cash_total}","{card_total}","{upi_total}","{bank_transfer_total}","{cheque_total}","{wallet_total}","{insurance_total}","{other_total}","{gross_collections}","{refunds_total}","{net_collections}","{invoice_count}","{payment_count}","{refund_count}","{expected_cash}","{created_at}","{updated_at}","{bank_transfer_total}","{card_total}","{cash_total}","{cheque_total}","{counted_cash}","{gross_collections}","{insurance_total}","{invoice_count}","{other_total}","{payment_count}","{refund_count}","{refunds_total}","{status,reopened_at,reopen_reason}","{status,settled_at}","{status}","{upi_total}","{wallet_total}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.settlement_number is null then 3
-    when t.settlement_date is null then 4
-    when t.status is null then 5
-    when t.cash_total is null then 6
-    when t.card_total is null then 7
-    when t.upi_total is null then 8
-    when t.bank_transfer_total is null then 9
-    when t.cheque_total is null then 10
-    when t.wallet_total is null then 11
-    when t.insurance_total is null then 12
-    when t.other_total is null then 13
-    when t.gross_collections is null then 14
-    when t.refunds_total is null then 15
-    when t.net_collections is null then 16
-    when t.invoice_count is null then 17
-    when t.payment_count is null then 18
-    when t.refund_count is null then 19
-    when t.expected_cash is null then 20
-    when t.created_at is null then 21
-    when t.updated_at is null then 22
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.settlement_number is null then 3
+    when $2 and t.settlement_date is null then 4
+    when $2 and t.status is null then 5
+    when $2 and t.cash_total is null then 6
+    when $2 and t.card_total is null then 7
+    when $2 and t.upi_total is null then 8
+    when $2 and t.bank_transfer_total is null then 9
+    when $2 and t.cheque_total is null then 10
+    when $2 and t.wallet_total is null then 11
+    when $2 and t.insurance_total is null then 12
+    when $2 and t.other_total is null then 13
+    when $2 and t.gross_collections is null then 14
+    when $2 and t.refunds_total is null then 15
+    when $2 and t.net_collections is null then 16
+    when $2 and t.invoice_count is null then 17
+    when $2 and t.payment_count is null then 18
+    when $2 and t.refund_count is null then 19
+    when $2 and t.expected_cash is null then 20
+    when $2 and t.created_at is null then 21
+    when $2 and t.updated_at is null then 22
     when ((bank_transfer_total >= (0)::numeric)) is false then 23
     when ((card_total >= (0)::numeric)) is false then 24
     when ((cash_total >= (0)::numeric)) is false then 25
@@ -50,14 +50,23 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((status = ANY (ARRAY['open'::text, 'reconciling'::text, 'settled'::text, 'reopened'::text]))) is false then 37
     when ((upi_total >= (0)::numeric)) is false then 38
     when ((wallet_total >= (0)::numeric)) is false then 39
-    when $2 and  exists (select 1 from app_public.daily_settlements x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 40
-    when $2 and  exists (select 1 from app_public.daily_settlements x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.settlement_date = t.settlement_date) then 41
-    when $2 and  exists (select 1 from app_public.daily_settlements x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.settlement_number = t.settlement_number) then 42
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 43
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 44
-    when $2 and t.reopened_by is not null and not exists (select 1 from app_public.users r where r.id = t.reopened_by) then 45
-    when $2 and t.settled_by is not null and not exists (select 1 from app_public.users r where r.id = t.settled_by) then 46
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 47
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{daily_settlements_hospital_id_id_key,daily_settlements_hospital_id_settlement_date_key,daily_settlements_hospital_id_settlement_number_key,daily_settlements_created_by_fkey,daily_settlements_hospital_id_fkey,daily_settlements_reopened_by_fkey,daily_settlements_settled_by_fkey,daily_settlements_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,settlement_date}","{hospital_id,settlement_number}","{created_by}","{hospital_id}","{reopened_by}","{settled_by}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.daily_settlements x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when  exists (select 1 from app_public.daily_settlements x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.settlement_date = t.settlement_date) then 2
+    when  exists (select 1 from app_public.daily_settlements x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.settlement_number = t.settlement_number) then 3
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 5
+    when t.reopened_by is not null and not exists (select 1 from app_public.users r where r.id = t.reopened_by) then 6
+    when t.settled_by is not null and not exists (select 1 from app_public.users r where r.id = t.settled_by) then 7
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 8
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,31 +9,40 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__departments(app_public.d
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{departments_id_not_null,departments_hospital_id_not_null,departments_code_not_null,departments_name_not_null,departments_department_type_not_null,departments_accepts_appointments_not_null,departments_is_active_not_null,departments_is_deleted_not_null,departments_created_at_not_null,departments_updated_at_not_null,departments_code_check,departments_deleted_check,departments_department_type_check,departments_email_check,departments_name_check,departments_not_own_parent_check,departments_hospital_id_code_key,departments_hospital_id_id_key,departments_created_by_fkey,departments_head_doctor_fkey,departments_hospital_id_fkey,departments_parent_department_fkey,departments_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{code}","{name}","{department_type}","{accepts_appointments}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{code}","{is_deleted,deleted_at}","{department_type}","{email}","{name}","{id,parent_department_id}","{hospital_id,code}","{hospital_id,id}","{created_by}","{hospital_id,head_doctor_id}","{hospital_id}","{hospital_id,parent_department_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{departments_id_not_null,departments_hospital_id_not_null,departments_code_not_null,departments_name_not_null,departments_department_type_not_null,departments_accepts_appointments_not_null,departments_is_active_not_null,departments_is_deleted_not_null,departments_created_at_not_null,departments_updated_at_not_null,departments_code_check,departments_deleted_check,departments_department_type_check,departments_email_check,departments_name_check,departments_not_own_parent_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{code}","{name}","{department_type}","{accepts_appointments}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{code}","{is_deleted,deleted_at}","{department_type}","{email}","{name}","{id,parent_department_id}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.code is null then 3
-    when t.name is null then 4
-    when t.department_type is null then 5
-    when t.accepts_appointments is null then 6
-    when t.is_active is null then 7
-    when t.is_deleted is null then 8
-    when t.created_at is null then 9
-    when t.updated_at is null then 10
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.code is null then 3
+    when $2 and t.name is null then 4
+    when $2 and t.department_type is null then 5
+    when $2 and t.accepts_appointments is null then 6
+    when $2 and t.is_active is null then 7
+    when $2 and t.is_deleted is null then 8
+    when $2 and t.created_at is null then 9
+    when $2 and t.updated_at is null then 10
     when ((code ~ '^[A-Z][A-Z0-9_]{1,15}$'::text)) is false then 11
     when ((is_deleted = (deleted_at IS NOT NULL))) is false then 12
     when ((department_type = ANY (ARRAY['clinical'::text, 'diagnostic'::text, 'surgical'::text, 'emergency'::text, 'pharmacy'::text, 'optical'::text, 'administrative'::text, 'support'::text]))) is false then 13
     when ((email OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext)) is false then 14
     when (((length(TRIM(BOTH FROM name)) >= 2) AND (length(TRIM(BOTH FROM name)) <= 120))) is false then 15
     when ((parent_department_id <> id)) is false then 16
-    when $2 and  exists (select 1 from app_public.departments x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.code = t.code) then 17
-    when $2 and  exists (select 1 from app_public.departments x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 18
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 19
-    when $2 and t.hospital_id is not null and t.head_doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.head_doctor_id) then 20
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 21
-    when $2 and t.hospital_id is not null and t.parent_department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.parent_department_id) then 22
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 23
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{departments_hospital_id_code_key,departments_hospital_id_id_key,departments_created_by_fkey,departments_head_doctor_fkey,departments_hospital_id_fkey,departments_parent_department_fkey,departments_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,code}","{hospital_id,id}","{created_by}","{hospital_id,head_doctor_id}","{hospital_id}","{hospital_id,parent_department_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.departments x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.code = t.code) then 1
+    when  exists (select 1 from app_public.departments x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 3
+    when t.hospital_id is not null and t.head_doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.head_doctor_id) then 4
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 5
+    when t.hospital_id is not null and t.parent_department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.parent_department_id) then 6
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 7
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,27 +9,36 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__doctor_fees(app_public.d
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{doctor_fees_id_not_null,doctor_fees_hospital_id_not_null,doctor_fees_doctor_id_not_null,doctor_fees_visit_type_not_null,doctor_fees_amount_not_null,doctor_fees_valid_from_not_null,doctor_fees_is_active_not_null,doctor_fees_created_at_not_null,doctor_fees_updated_at_not_null,doctor_fees_amount_check,doctor_fees_follow_up_window_days_check,doctor_fees_validity_check,doctor_fees_visit_type_check,doctor_fees_hospital_id_id_key,doctor_fees_created_by_fkey,doctor_fees_doctor_fkey,doctor_fees_hospital_id_fkey,doctor_fees_tax_configuration_fkey,doctor_fees_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{doctor_id}","{visit_type}","{amount}","{valid_from}","{is_active}","{created_at}","{updated_at}","{amount}","{follow_up_window_days}","{valid_from,valid_to}","{visit_type}","{hospital_id,id}","{created_by}","{hospital_id,doctor_id}","{hospital_id}","{hospital_id,tax_configuration_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check}'::text[])[p.i], ('{doctor_fees_id_not_null,doctor_fees_hospital_id_not_null,doctor_fees_doctor_id_not_null,doctor_fees_visit_type_not_null,doctor_fees_amount_not_null,doctor_fees_valid_from_not_null,doctor_fees_is_active_not_null,doctor_fees_created_at_not_null,doctor_fees_updated_at_not_null,doctor_fees_amount_check,doctor_fees_follow_up_window_days_check,doctor_fees_validity_check,doctor_fees_visit_type_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{doctor_id}","{visit_type}","{amount}","{valid_from}","{is_active}","{created_at}","{updated_at}","{amount}","{follow_up_window_days}","{valid_from,valid_to}","{visit_type}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.doctor_id is null then 3
-    when t.visit_type is null then 4
-    when t.amount is null then 5
-    when t.valid_from is null then 6
-    when t.is_active is null then 7
-    when t.created_at is null then 8
-    when t.updated_at is null then 9
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.doctor_id is null then 3
+    when $2 and t.visit_type is null then 4
+    when $2 and t.amount is null then 5
+    when $2 and t.valid_from is null then 6
+    when $2 and t.is_active is null then 7
+    when $2 and t.created_at is null then 8
+    when $2 and t.updated_at is null then 9
     when ((amount >= (0)::numeric)) is false then 10
     when (((follow_up_window_days >= 0) AND (follow_up_window_days <= 365))) is false then 11
     when (((valid_to IS NULL) OR (valid_to >= valid_from))) is false then 12
     when ((visit_type = ANY (ARRAY['new_consultation'::text, 'follow_up'::text, 'emergency'::text, 'teleconsultation'::text, 'home_visit'::text, 'procedure'::text]))) is false then 13
-    when $2 and  exists (select 1 from app_public.doctor_fees x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 14
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 15
-    when $2 and t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 16
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 17
-    when $2 and t.hospital_id is not null and t.tax_configuration_id is not null and not exists (select 1 from app_public.tax_configurations r where r.hospital_id = t.hospital_id and r.id = t.tax_configuration_id) then 18
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 19
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{doctor_fees_hospital_id_id_key,doctor_fees_created_by_fkey,doctor_fees_doctor_fkey,doctor_fees_hospital_id_fkey,doctor_fees_tax_configuration_fkey,doctor_fees_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{created_by}","{hospital_id,doctor_id}","{hospital_id}","{hospital_id,tax_configuration_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.doctor_fees x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 2
+    when t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 3
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 4
+    when t.hospital_id is not null and t.tax_configuration_id is not null and not exists (select 1 from app_public.tax_configurations r where r.hospital_id = t.hospital_id and r.id = t.tax_configuration_id) then 5
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 6
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,17 +9,17 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__doctor_leaves(app_public
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{doctor_leaves_id_not_null,doctor_leaves_hospital_id_not_null,doctor_leaves_doctor_id_not_null,doctor_leaves_leave_type_not_null,doctor_leaves_start_date_not_null,doctor_leaves_end_date_not_null,doctor_leaves_status_not_null,doctor_leaves_created_at_not_null,doctor_leaves_updated_at_not_null,doctor_leaves_approval_check,doctor_leaves_cancelled_check,doctor_leaves_dates_check,doctor_leaves_half_day_check,doctor_leaves_half_day_single_date_check,doctor_leaves_leave_type_check,doctor_leaves_status_check,doctor_leaves_substitute_check,doctor_leaves_hospital_id_id_key,doctor_leaves_approved_by_fkey,doctor_leaves_created_by_fkey,doctor_leaves_doctor_fkey,doctor_leaves_hospital_id_fkey,doctor_leaves_substitute_doctor_fkey,doctor_leaves_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{doctor_id}","{leave_type}","{start_date}","{end_date}","{status}","{created_at}","{updated_at}","{status,approved_at}","{status,cancelled_at}","{start_date,end_date}","{half_day}","{start_date,end_date,half_day}","{leave_type}","{status}","{doctor_id,substitute_doctor_id}","{hospital_id,id}","{approved_by}","{created_by}","{hospital_id,doctor_id}","{hospital_id}","{hospital_id,substitute_doctor_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{doctor_leaves_id_not_null,doctor_leaves_hospital_id_not_null,doctor_leaves_doctor_id_not_null,doctor_leaves_leave_type_not_null,doctor_leaves_start_date_not_null,doctor_leaves_end_date_not_null,doctor_leaves_status_not_null,doctor_leaves_created_at_not_null,doctor_leaves_updated_at_not_null,doctor_leaves_approval_check,doctor_leaves_cancelled_check,doctor_leaves_dates_check,doctor_leaves_half_day_check,doctor_leaves_half_day_single_date_check,doctor_leaves_leave_type_check,doctor_leaves_status_check,doctor_leaves_substitute_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{doctor_id}","{leave_type}","{start_date}","{end_date}","{status}","{created_at}","{updated_at}","{status,approved_at}","{status,cancelled_at}","{start_date,end_date}","{half_day}","{start_date,end_date,half_day}","{leave_type}","{status}","{doctor_id,substitute_doctor_id}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.doctor_id is null then 3
-    when t.leave_type is null then 4
-    when t.start_date is null then 5
-    when t.end_date is null then 6
-    when t.status is null then 7
-    when t.created_at is null then 8
-    when t.updated_at is null then 9
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.doctor_id is null then 3
+    when $2 and t.leave_type is null then 4
+    when $2 and t.start_date is null then 5
+    when $2 and t.end_date is null then 6
+    when $2 and t.status is null then 7
+    when $2 and t.created_at is null then 8
+    when $2 and t.updated_at is null then 9
     when (((status <> 'approved'::text) OR (approved_at IS NOT NULL))) is false then 10
     when (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))) is false then 11
     when ((end_date >= start_date)) is false then 12
@@ -28,13 +28,22 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((leave_type = ANY (ARRAY['vacation'::text, 'sick'::text, 'conference'::text, 'training'::text, 'personal'::text, 'other'::text]))) is false then 15
     when ((status = ANY (ARRAY['requested'::text, 'approved'::text, 'rejected'::text, 'cancelled'::text]))) is false then 16
     when ((substitute_doctor_id <> doctor_id)) is false then 17
-    when $2 and  exists (select 1 from app_public.doctor_leaves x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 18
-    when $2 and t.approved_by is not null and not exists (select 1 from app_public.users r where r.id = t.approved_by) then 19
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 20
-    when $2 and t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 21
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 22
-    when $2 and t.hospital_id is not null and t.substitute_doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.substitute_doctor_id) then 23
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 24
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{doctor_leaves_hospital_id_id_key,doctor_leaves_approved_by_fkey,doctor_leaves_created_by_fkey,doctor_leaves_doctor_fkey,doctor_leaves_hospital_id_fkey,doctor_leaves_substitute_doctor_fkey,doctor_leaves_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{approved_by}","{created_by}","{hospital_id,doctor_id}","{hospital_id}","{hospital_id,substitute_doctor_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.doctor_leaves x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when t.approved_by is not null and not exists (select 1 from app_public.users r where r.id = t.approved_by) then 2
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 3
+    when t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 4
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 5
+    when t.hospital_id is not null and t.substitute_doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.substitute_doctor_id) then 6
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 7
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,32 +9,41 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__doctor_schedules(app_pub
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{doctor_schedules_id_not_null,doctor_schedules_hospital_id_not_null,doctor_schedules_doctor_id_not_null,doctor_schedules_day_of_week_not_null,doctor_schedules_session_not_null,doctor_schedules_start_time_not_null,doctor_schedules_end_time_not_null,doctor_schedules_allows_online_booking_not_null,doctor_schedules_valid_from_not_null,doctor_schedules_is_active_not_null,doctor_schedules_created_at_not_null,doctor_schedules_updated_at_not_null,doctor_schedules_day_of_week_check,doctor_schedules_max_patients_check,doctor_schedules_session_check,doctor_schedules_slot_minutes_check,doctor_schedules_time_check,doctor_schedules_validity_check,doctor_schedules_hospital_id_id_key,doctor_schedules_created_by_fkey,doctor_schedules_department_fkey,doctor_schedules_doctor_fkey,doctor_schedules_hospital_id_fkey,doctor_schedules_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{doctor_id}","{day_of_week}","{session}","{start_time}","{end_time}","{allows_online_booking}","{valid_from}","{is_active}","{created_at}","{updated_at}","{day_of_week}","{max_patients}","{session}","{slot_minutes}","{start_time,end_time}","{valid_from,valid_to}","{hospital_id,id}","{created_by}","{hospital_id,department_id}","{hospital_id,doctor_id}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{doctor_schedules_id_not_null,doctor_schedules_hospital_id_not_null,doctor_schedules_doctor_id_not_null,doctor_schedules_day_of_week_not_null,doctor_schedules_session_not_null,doctor_schedules_start_time_not_null,doctor_schedules_end_time_not_null,doctor_schedules_allows_online_booking_not_null,doctor_schedules_valid_from_not_null,doctor_schedules_is_active_not_null,doctor_schedules_created_at_not_null,doctor_schedules_updated_at_not_null,doctor_schedules_day_of_week_check,doctor_schedules_max_patients_check,doctor_schedules_session_check,doctor_schedules_slot_minutes_check,doctor_schedules_time_check,doctor_schedules_validity_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{doctor_id}","{day_of_week}","{session}","{start_time}","{end_time}","{allows_online_booking}","{valid_from}","{is_active}","{created_at}","{updated_at}","{day_of_week}","{max_patients}","{session}","{slot_minutes}","{start_time,end_time}","{valid_from,valid_to}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.doctor_id is null then 3
-    when t.day_of_week is null then 4
-    when t.session is null then 5
-    when t.start_time is null then 6
-    when t.end_time is null then 7
-    when t.allows_online_booking is null then 8
-    when t.valid_from is null then 9
-    when t.is_active is null then 10
-    when t.created_at is null then 11
-    when t.updated_at is null then 12
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.doctor_id is null then 3
+    when $2 and t.day_of_week is null then 4
+    when $2 and t.session is null then 5
+    when $2 and t.start_time is null then 6
+    when $2 and t.end_time is null then 7
+    when $2 and t.allows_online_booking is null then 8
+    when $2 and t.valid_from is null then 9
+    when $2 and t.is_active is null then 10
+    when $2 and t.created_at is null then 11
+    when $2 and t.updated_at is null then 12
     when (((day_of_week >= 0) AND (day_of_week <= 6))) is false then 13
     when (((max_patients >= 1) AND (max_patients <= 1000))) is false then 14
     when ((session = ANY (ARRAY['morning'::text, 'afternoon'::text, 'evening'::text, 'other'::text]))) is false then 15
     when (((slot_minutes >= 5) AND (slot_minutes <= 240))) is false then 16
     when ((end_time > start_time)) is false then 17
     when (((valid_to IS NULL) OR (valid_to >= valid_from))) is false then 18
-    when $2 and  exists (select 1 from app_public.doctor_schedules x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 19
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 20
-    when $2 and t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 21
-    when $2 and t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 22
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 23
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 24
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{doctor_schedules_hospital_id_id_key,doctor_schedules_created_by_fkey,doctor_schedules_department_fkey,doctor_schedules_doctor_fkey,doctor_schedules_hospital_id_fkey,doctor_schedules_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{created_by}","{hospital_id,department_id}","{hospital_id,doctor_id}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.doctor_schedules x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 2
+    when t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 3
+    when t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 4
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 5
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 6
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

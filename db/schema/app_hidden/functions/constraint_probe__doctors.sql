@@ -9,36 +9,45 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__doctors(app_public.docto
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{doctors_id_not_null,doctors_hospital_id_not_null,doctors_user_id_not_null,doctors_department_id_not_null,doctors_registration_number_not_null,doctors_specialization_not_null,doctors_qualifications_not_null,doctors_languages_not_null,doctors_employment_type_not_null,doctors_accepts_new_patients_not_null,doctors_offers_teleconsultation_not_null,doctors_is_active_not_null,doctors_is_deleted_not_null,doctors_created_at_not_null,doctors_updated_at_not_null,doctors_deleted_check,doctors_employment_type_check,doctors_max_patients_per_day_check,doctors_registration_number_check,doctors_years_of_experience_check,doctors_hospital_id_id_key,doctors_hospital_id_registration_number_key,doctors_hospital_id_user_id_key,doctors_created_by_fkey,doctors_department_fkey,doctors_hospital_id_fkey,doctors_updated_by_fkey,doctors_user_id_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{user_id}","{department_id}","{registration_number}","{specialization}","{qualifications}","{languages}","{employment_type}","{accepts_new_patients}","{offers_teleconsultation}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{is_deleted,deleted_at}","{employment_type}","{max_patients_per_day}","{registration_number}","{years_of_experience}","{hospital_id,id}","{hospital_id,registration_number}","{hospital_id,user_id}","{created_by}","{hospital_id,department_id}","{hospital_id}","{updated_by}","{user_id}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check}'::text[])[p.i], ('{doctors_id_not_null,doctors_hospital_id_not_null,doctors_user_id_not_null,doctors_department_id_not_null,doctors_registration_number_not_null,doctors_specialization_not_null,doctors_qualifications_not_null,doctors_languages_not_null,doctors_employment_type_not_null,doctors_accepts_new_patients_not_null,doctors_offers_teleconsultation_not_null,doctors_is_active_not_null,doctors_is_deleted_not_null,doctors_created_at_not_null,doctors_updated_at_not_null,doctors_deleted_check,doctors_employment_type_check,doctors_max_patients_per_day_check,doctors_registration_number_check,doctors_years_of_experience_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{user_id}","{department_id}","{registration_number}","{specialization}","{qualifications}","{languages}","{employment_type}","{accepts_new_patients}","{offers_teleconsultation}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{is_deleted,deleted_at}","{employment_type}","{max_patients_per_day}","{registration_number}","{years_of_experience}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.user_id is null then 3
-    when t.department_id is null then 4
-    when t.registration_number is null then 5
-    when t.specialization is null then 6
-    when t.qualifications is null then 7
-    when t.languages is null then 8
-    when t.employment_type is null then 9
-    when t.accepts_new_patients is null then 10
-    when t.offers_teleconsultation is null then 11
-    when t.is_active is null then 12
-    when t.is_deleted is null then 13
-    when t.created_at is null then 14
-    when t.updated_at is null then 15
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.user_id is null then 3
+    when $2 and t.department_id is null then 4
+    when $2 and t.registration_number is null then 5
+    when $2 and t.specialization is null then 6
+    when $2 and t.qualifications is null then 7
+    when $2 and t.languages is null then 8
+    when $2 and t.employment_type is null then 9
+    when $2 and t.accepts_new_patients is null then 10
+    when $2 and t.offers_teleconsultation is null then 11
+    when $2 and t.is_active is null then 12
+    when $2 and t.is_deleted is null then 13
+    when $2 and t.created_at is null then 14
+    when $2 and t.updated_at is null then 15
     when ((is_deleted = (deleted_at IS NOT NULL))) is false then 16
     when ((employment_type = ANY (ARRAY['full_time'::text, 'part_time'::text, 'visiting'::text, 'resident'::text, 'locum'::text]))) is false then 17
     when (((max_patients_per_day >= 1) AND (max_patients_per_day <= 1000))) is false then 18
     when (((length(TRIM(BOTH FROM registration_number)) >= 2) AND (length(TRIM(BOTH FROM registration_number)) <= 50))) is false then 19
     when (((years_of_experience >= 0) AND (years_of_experience <= 80))) is false then 20
-    when $2 and  exists (select 1 from app_public.doctors x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 21
-    when $2 and  exists (select 1 from app_public.doctors x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.registration_number = t.registration_number) then 22
-    when $2 and  exists (select 1 from app_public.doctors x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.user_id = t.user_id) then 23
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 24
-    when $2 and t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 25
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 26
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 27
-    when $2 and t.user_id is not null and not exists (select 1 from app_public.users r where r.id = t.user_id) then 28
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{doctors_hospital_id_id_key,doctors_hospital_id_registration_number_key,doctors_hospital_id_user_id_key,doctors_created_by_fkey,doctors_department_fkey,doctors_hospital_id_fkey,doctors_updated_by_fkey,doctors_user_id_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,registration_number}","{hospital_id,user_id}","{created_by}","{hospital_id,department_id}","{hospital_id}","{updated_by}","{user_id}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.doctors x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when  exists (select 1 from app_public.doctors x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.registration_number = t.registration_number) then 2
+    when  exists (select 1 from app_public.doctors x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.user_id = t.user_id) then 3
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
+    when t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 5
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 6
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 7
+    when t.user_id is not null and not exists (select 1 from app_public.users r where r.id = t.user_id) then 8
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,23 +9,23 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__goods_receipt_notes(app_
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{goods_receipt_notes_id_not_null,goods_receipt_notes_hospital_id_not_null,goods_receipt_notes_grn_number_not_null,goods_receipt_notes_supplier_id_not_null,goods_receipt_notes_received_at_not_null,goods_receipt_notes_status_not_null,goods_receipt_notes_inspection_status_not_null,goods_receipt_notes_subtotal_not_null,goods_receipt_notes_discount_amount_not_null,goods_receipt_notes_tax_amount_not_null,goods_receipt_notes_shipping_amount_not_null,goods_receipt_notes_total_amount_not_null,goods_receipt_notes_is_deleted_not_null,goods_receipt_notes_created_at_not_null,goods_receipt_notes_updated_at_not_null,goods_receipt_notes_cancellation_reason_check,goods_receipt_notes_cancelled_check,goods_receipt_notes_deleted_check,goods_receipt_notes_discount_amount_check,goods_receipt_notes_discount_check,goods_receipt_notes_inspected_check,goods_receipt_notes_inspection_status_check,goods_receipt_notes_posted_check,goods_receipt_notes_shipping_amount_check,goods_receipt_notes_status_check,goods_receipt_notes_subtotal_check,goods_receipt_notes_supplier_invoice_amount_check,goods_receipt_notes_tax_amount_check,goods_receipt_notes_total_amount_check,goods_receipt_notes_totals_check,goods_receipt_notes_hospital_id_grn_number_key,goods_receipt_notes_hospital_id_id_key,idx_goods_receipt_notes__supplier_invoice,goods_receipt_notes_cancelled_by_fkey,goods_receipt_notes_created_by_fkey,goods_receipt_notes_department_fkey,goods_receipt_notes_hospital_id_fkey,goods_receipt_notes_inspected_by_fkey,goods_receipt_notes_posted_by_fkey,goods_receipt_notes_purchase_order_fkey,goods_receipt_notes_received_by_fkey,goods_receipt_notes_supplier_fkey,goods_receipt_notes_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{grn_number}","{supplier_id}","{received_at}","{status}","{inspection_status}","{subtotal}","{discount_amount}","{tax_amount}","{shipping_amount}","{total_amount}","{is_deleted}","{created_at}","{updated_at}","{status,cancellation_reason}","{status,cancelled_at}","{is_deleted,deleted_at}","{discount_amount}","{subtotal,discount_amount}","{inspection_status,inspected_at}","{inspection_status}","{status,posted_at}","{shipping_amount}","{status}","{subtotal}","{supplier_invoice_amount}","{tax_amount}","{total_amount}","{subtotal,discount_amount,tax_amount,shipping_amount,total_amount}","{hospital_id,grn_number}","{hospital_id,id}","{hospital_id,supplier_id,supplier_invoice_number}","{cancelled_by}","{created_by}","{hospital_id,department_id}","{hospital_id}","{inspected_by}","{posted_by}","{hospital_id,purchase_order_id}","{received_by}","{hospital_id,supplier_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{goods_receipt_notes_id_not_null,goods_receipt_notes_hospital_id_not_null,goods_receipt_notes_grn_number_not_null,goods_receipt_notes_supplier_id_not_null,goods_receipt_notes_received_at_not_null,goods_receipt_notes_status_not_null,goods_receipt_notes_inspection_status_not_null,goods_receipt_notes_subtotal_not_null,goods_receipt_notes_discount_amount_not_null,goods_receipt_notes_tax_amount_not_null,goods_receipt_notes_shipping_amount_not_null,goods_receipt_notes_total_amount_not_null,goods_receipt_notes_is_deleted_not_null,goods_receipt_notes_created_at_not_null,goods_receipt_notes_updated_at_not_null,goods_receipt_notes_cancellation_reason_check,goods_receipt_notes_cancelled_check,goods_receipt_notes_deleted_check,goods_receipt_notes_discount_amount_check,goods_receipt_notes_discount_check,goods_receipt_notes_inspected_check,goods_receipt_notes_inspection_status_check,goods_receipt_notes_posted_check,goods_receipt_notes_shipping_amount_check,goods_receipt_notes_status_check,goods_receipt_notes_subtotal_check,goods_receipt_notes_supplier_invoice_amount_check,goods_receipt_notes_tax_amount_check,goods_receipt_notes_total_amount_check,goods_receipt_notes_totals_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{grn_number}","{supplier_id}","{received_at}","{status}","{inspection_status}","{subtotal}","{discount_amount}","{tax_amount}","{shipping_amount}","{total_amount}","{is_deleted}","{created_at}","{updated_at}","{status,cancellation_reason}","{status,cancelled_at}","{is_deleted,deleted_at}","{discount_amount}","{subtotal,discount_amount}","{inspection_status,inspected_at}","{inspection_status}","{status,posted_at}","{shipping_amount}","{status}","{subtotal}","{supplier_invoice_amount}","{tax_amount}","{total_amount}","{subtotal,discount_amount,tax_amount,shipping_amount,total_amount}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.grn_number is null then 3
-    when t.supplier_id is null then 4
-    when t.received_at is null then 5
-    when t.status is null then 6
-    when t.inspection_status is null then 7
-    when t.subtotal is null then 8
-    when t.discount_amount is null then 9
-    when t.tax_amount is null then 10
-    when t.shipping_amount is null then 11
-    when t.total_amount is null then 12
-    when t.is_deleted is null then 13
-    when t.created_at is null then 14
-    when t.updated_at is null then 15
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.grn_number is null then 3
+    when $2 and t.supplier_id is null then 4
+    when $2 and t.received_at is null then 5
+    when $2 and t.status is null then 6
+    when $2 and t.inspection_status is null then 7
+    when $2 and t.subtotal is null then 8
+    when $2 and t.discount_amount is null then 9
+    when $2 and t.tax_amount is null then 10
+    when $2 and t.shipping_amount is null then 11
+    when $2 and t.total_amount is null then 12
+    when $2 and t.is_deleted is null then 13
+    when $2 and t.created_at is null then 14
+    when $2 and t.updated_at is null then 15
     when (((status <> 'cancelled'::text) OR (cancellation_reason IS NOT NULL))) is false then 16
     when (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))) is false then 17
     when ((is_deleted = (deleted_at IS NOT NULL))) is false then 18
@@ -41,19 +41,28 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((tax_amount >= (0)::numeric)) is false then 28
     when ((total_amount >= (0)::numeric)) is false then 29
     when ((total_amount = (((subtotal - discount_amount) + tax_amount) + shipping_amount))) is false then 30
-    when $2 and  exists (select 1 from app_public.goods_receipt_notes x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.grn_number = t.grn_number) then 31
-    when $2 and  exists (select 1 from app_public.goods_receipt_notes x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 32
-    when $2 and (((supplier_invoice_number IS NOT NULL) AND (status <> 'cancelled'::text) AND (NOT is_deleted))) is true and exists (select 1 from app_public.goods_receipt_notes x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.supplier_id = t.supplier_id and x.supplier_invoice_number = t.supplier_invoice_number and (((supplier_invoice_number IS NOT NULL) AND (status <> 'cancelled'::text) AND (NOT is_deleted)))) then 33
-    when $2 and t.cancelled_by is not null and not exists (select 1 from app_public.users r where r.id = t.cancelled_by) then 34
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 35
-    when $2 and t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 36
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 37
-    when $2 and t.inspected_by is not null and not exists (select 1 from app_public.users r where r.id = t.inspected_by) then 38
-    when $2 and t.posted_by is not null and not exists (select 1 from app_public.users r where r.id = t.posted_by) then 39
-    when $2 and t.hospital_id is not null and t.purchase_order_id is not null and not exists (select 1 from app_public.purchase_orders r where r.hospital_id = t.hospital_id and r.id = t.purchase_order_id) then 40
-    when $2 and t.received_by is not null and not exists (select 1 from app_public.users r where r.id = t.received_by) then 41
-    when $2 and t.hospital_id is not null and t.supplier_id is not null and not exists (select 1 from app_public.suppliers r where r.hospital_id = t.hospital_id and r.id = t.supplier_id) then 42
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 43
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{goods_receipt_notes_hospital_id_grn_number_key,goods_receipt_notes_hospital_id_id_key,idx_goods_receipt_notes__supplier_invoice,goods_receipt_notes_cancelled_by_fkey,goods_receipt_notes_created_by_fkey,goods_receipt_notes_department_fkey,goods_receipt_notes_hospital_id_fkey,goods_receipt_notes_inspected_by_fkey,goods_receipt_notes_posted_by_fkey,goods_receipt_notes_purchase_order_fkey,goods_receipt_notes_received_by_fkey,goods_receipt_notes_supplier_fkey,goods_receipt_notes_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,grn_number}","{hospital_id,id}","{hospital_id,supplier_id,supplier_invoice_number}","{cancelled_by}","{created_by}","{hospital_id,department_id}","{hospital_id}","{inspected_by}","{posted_by}","{hospital_id,purchase_order_id}","{received_by}","{hospital_id,supplier_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.goods_receipt_notes x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.grn_number = t.grn_number) then 1
+    when  exists (select 1 from app_public.goods_receipt_notes x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
+    when (((supplier_invoice_number IS NOT NULL) AND (status <> 'cancelled'::text) AND (NOT is_deleted))) is true and exists (select 1 from app_public.goods_receipt_notes x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.supplier_id = t.supplier_id and x.supplier_invoice_number = t.supplier_invoice_number and (((supplier_invoice_number IS NOT NULL) AND (status <> 'cancelled'::text) AND (NOT is_deleted)))) then 3
+    when t.cancelled_by is not null and not exists (select 1 from app_public.users r where r.id = t.cancelled_by) then 4
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 5
+    when t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 6
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 7
+    when t.inspected_by is not null and not exists (select 1 from app_public.users r where r.id = t.inspected_by) then 8
+    when t.posted_by is not null and not exists (select 1 from app_public.users r where r.id = t.posted_by) then 9
+    when t.hospital_id is not null and t.purchase_order_id is not null and not exists (select 1 from app_public.purchase_orders r where r.hospital_id = t.hospital_id and r.id = t.purchase_order_id) then 10
+    when t.received_by is not null and not exists (select 1 from app_public.users r where r.id = t.received_by) then 11
+    when t.hospital_id is not null and t.supplier_id is not null and not exists (select 1 from app_public.suppliers r where r.hospital_id = t.hospital_id and r.id = t.supplier_id) then 12
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 13
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,22 +9,22 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__grn_items(app_public.grn
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{grn_items_id_not_null,grn_items_hospital_id_not_null,grn_items_grn_id_not_null,grn_items_line_number_not_null,grn_items_item_type_not_null,grn_items_quantity_received_not_null,grn_items_free_quantity_not_null,grn_items_quantity_rejected_not_null,grn_items_unit_cost_not_null,grn_items_discount_percent_not_null,grn_items_tax_percent_not_null,grn_items_line_total_not_null,grn_items_created_at_not_null,grn_items_updated_at_not_null,grn_items_dates_check,grn_items_discount_percent_check,grn_items_free_quantity_check,grn_items_item_check,grn_items_item_type_check,grn_items_line_number_check,grn_items_line_total_check,grn_items_medicine_batch_check,grn_items_mrp_check,grn_items_mrp_selling_price_check,grn_items_quantity_received_check,grn_items_quantity_rejected_check,grn_items_quantity_rejected_max_check,grn_items_rejection_reason_check,grn_items_selling_price_check,grn_items_tax_percent_check,grn_items_unit_cost_check,grn_items_grn_id_line_number_key,grn_items_hospital_id_id_key,grn_items_batch_fkey,grn_items_created_by_fkey,grn_items_grn_fkey,grn_items_hospital_id_fkey,grn_items_medicine_fkey,grn_items_optical_product_fkey,grn_items_purchase_order_item_fkey,grn_items_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{grn_id}","{line_number}","{item_type}","{quantity_received}","{free_quantity}","{quantity_rejected}","{unit_cost}","{discount_percent}","{tax_percent}","{line_total}","{created_at}","{updated_at}","{manufacture_date,expiry_date}","{discount_percent}","{free_quantity}","{item_type,medicine_id,optical_product_id,description,batch_id}","{item_type}","{line_number}","{line_total}","{item_type,batch_number,expiry_date}","{mrp}","{mrp,selling_price}","{quantity_received}","{quantity_rejected}","{quantity_received,free_quantity,quantity_rejected}","{quantity_rejected,rejection_reason}","{selling_price}","{tax_percent}","{unit_cost}","{hospital_id,grn_id,line_number}","{hospital_id,id}","{hospital_id,medicine_id,batch_id}","{created_by}","{hospital_id,grn_id}","{hospital_id}","{hospital_id,medicine_id}","{hospital_id,optical_product_id}","{hospital_id,purchase_order_item_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{grn_items_id_not_null,grn_items_hospital_id_not_null,grn_items_grn_id_not_null,grn_items_line_number_not_null,grn_items_item_type_not_null,grn_items_quantity_received_not_null,grn_items_free_quantity_not_null,grn_items_quantity_rejected_not_null,grn_items_unit_cost_not_null,grn_items_discount_percent_not_null,grn_items_tax_percent_not_null,grn_items_line_total_not_null,grn_items_created_at_not_null,grn_items_updated_at_not_null,grn_items_dates_check,grn_items_discount_percent_check,grn_items_free_quantity_check,grn_items_item_check,grn_items_item_type_check,grn_items_line_number_check,grn_items_line_total_check,grn_items_medicine_batch_check,grn_items_mrp_check,grn_items_mrp_selling_price_check,grn_items_quantity_received_check,grn_items_quantity_rejected_check,grn_items_quantity_rejected_max_check,grn_items_rejection_reason_check,grn_items_selling_price_check,grn_items_tax_percent_check,grn_items_unit_cost_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{grn_id}","{line_number}","{item_type}","{quantity_received}","{free_quantity}","{quantity_rejected}","{unit_cost}","{discount_percent}","{tax_percent}","{line_total}","{created_at}","{updated_at}","{manufacture_date,expiry_date}","{discount_percent}","{free_quantity}","{item_type,medicine_id,optical_product_id,description,batch_id}","{item_type}","{line_number}","{line_total}","{item_type,batch_number,expiry_date}","{mrp}","{mrp,selling_price}","{quantity_received}","{quantity_rejected}","{quantity_received,free_quantity,quantity_rejected}","{quantity_rejected,rejection_reason}","{selling_price}","{tax_percent}","{unit_cost}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.grn_id is null then 3
-    when t.line_number is null then 4
-    when t.item_type is null then 5
-    when t.quantity_received is null then 6
-    when t.free_quantity is null then 7
-    when t.quantity_rejected is null then 8
-    when t.unit_cost is null then 9
-    when t.discount_percent is null then 10
-    when t.tax_percent is null then 11
-    when t.line_total is null then 12
-    when t.created_at is null then 13
-    when t.updated_at is null then 14
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.grn_id is null then 3
+    when $2 and t.line_number is null then 4
+    when $2 and t.item_type is null then 5
+    when $2 and t.quantity_received is null then 6
+    when $2 and t.free_quantity is null then 7
+    when $2 and t.quantity_rejected is null then 8
+    when $2 and t.unit_cost is null then 9
+    when $2 and t.discount_percent is null then 10
+    when $2 and t.tax_percent is null then 11
+    when $2 and t.line_total is null then 12
+    when $2 and t.created_at is null then 13
+    when $2 and t.updated_at is null then 14
     when (((manufacture_date IS NULL) OR (expiry_date IS NULL) OR (expiry_date > manufacture_date))) is false then 15
     when (((discount_percent >= (0)::numeric) AND (discount_percent <= (100)::numeric))) is false then 16
     when ((free_quantity >= 0)) is false then 17
@@ -47,16 +47,25 @@ END) is false then 18
     when ((selling_price >= (0)::numeric)) is false then 29
     when (((tax_percent >= (0)::numeric) AND (tax_percent <= (100)::numeric))) is false then 30
     when ((unit_cost >= (0)::numeric)) is false then 31
-    when $2 and  exists (select 1 from app_public.grn_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.grn_id = t.grn_id and x.line_number = t.line_number) then 32
-    when $2 and  exists (select 1 from app_public.grn_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 33
-    when $2 and t.hospital_id is not null and t.medicine_id is not null and t.batch_id is not null and not exists (select 1 from app_public.medicine_batches r where r.hospital_id = t.hospital_id and r.medicine_id = t.medicine_id and r.id = t.batch_id) then 34
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 35
-    when $2 and t.hospital_id is not null and t.grn_id is not null and not exists (select 1 from app_public.goods_receipt_notes r where r.hospital_id = t.hospital_id and r.id = t.grn_id) then 36
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 37
-    when $2 and t.hospital_id is not null and t.medicine_id is not null and not exists (select 1 from app_public.medicines r where r.hospital_id = t.hospital_id and r.id = t.medicine_id) then 38
-    when $2 and t.hospital_id is not null and t.optical_product_id is not null and not exists (select 1 from app_public.optical_products r where r.hospital_id = t.hospital_id and r.id = t.optical_product_id) then 39
-    when $2 and t.hospital_id is not null and t.purchase_order_item_id is not null and not exists (select 1 from app_public.purchase_order_items r where r.hospital_id = t.hospital_id and r.id = t.purchase_order_item_id) then 40
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 41
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{grn_items_grn_id_line_number_key,grn_items_hospital_id_id_key,grn_items_batch_fkey,grn_items_created_by_fkey,grn_items_grn_fkey,grn_items_hospital_id_fkey,grn_items_medicine_fkey,grn_items_optical_product_fkey,grn_items_purchase_order_item_fkey,grn_items_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,grn_id,line_number}","{hospital_id,id}","{hospital_id,medicine_id,batch_id}","{created_by}","{hospital_id,grn_id}","{hospital_id}","{hospital_id,medicine_id}","{hospital_id,optical_product_id}","{hospital_id,purchase_order_item_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.grn_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.grn_id = t.grn_id and x.line_number = t.line_number) then 1
+    when  exists (select 1 from app_public.grn_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
+    when t.hospital_id is not null and t.medicine_id is not null and t.batch_id is not null and not exists (select 1 from app_public.medicine_batches r where r.hospital_id = t.hospital_id and r.medicine_id = t.medicine_id and r.id = t.batch_id) then 3
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
+    when t.hospital_id is not null and t.grn_id is not null and not exists (select 1 from app_public.goods_receipt_notes r where r.hospital_id = t.hospital_id and r.id = t.grn_id) then 5
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 6
+    when t.hospital_id is not null and t.medicine_id is not null and not exists (select 1 from app_public.medicines r where r.hospital_id = t.hospital_id and r.id = t.medicine_id) then 7
+    when t.hospital_id is not null and t.optical_product_id is not null and not exists (select 1 from app_public.optical_products r where r.hospital_id = t.hospital_id and r.id = t.optical_product_id) then 8
+    when t.hospital_id is not null and t.purchase_order_item_id is not null and not exists (select 1 from app_public.purchase_order_items r where r.hospital_id = t.hospital_id and r.id = t.purchase_order_item_id) then 9
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 10
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

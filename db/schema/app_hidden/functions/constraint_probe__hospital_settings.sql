@@ -9,31 +9,31 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__hospital_settings(app_pu
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,unique,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{hospital_settings_id_not_null,hospital_settings_hospital_id_not_null,hospital_settings_default_slot_minutes_not_null,hospital_settings_booking_horizon_days_not_null,hospital_settings_allow_walk_ins_not_null,hospital_settings_cancellation_notice_hours_not_null,hospital_settings_no_show_after_minutes_not_null,hospital_settings_appointment_reminder_hours_not_null,hospital_settings_prescription_validity_days_not_null,hospital_settings_invoice_due_days_not_null,hospital_settings_fiscal_year_start_month_not_null,hospital_settings_prices_include_tax_not_null,hospital_settings_refund_approval_threshold_not_null,hospital_settings_expiry_alert_days_not_null,hospital_settings_near_expiry_block_days_not_null,hospital_settings_low_stock_alerts_enabled_not_null,hospital_settings_email_notifications_enabled_not_null,hospital_settings_sms_notifications_enabled_not_null,hospital_settings_whatsapp_notifications_enabled_not_null,hospital_settings_primary_color_not_null,hospital_settings_print_paper_size_not_null,hospital_settings_created_at_not_null,hospital_settings_updated_at_not_null,hospital_settings_appointment_reminder_hours_check,hospital_settings_booking_horizon_days_check,hospital_settings_cancellation_notice_hours_check,hospital_settings_default_slot_minutes_check,hospital_settings_expiry_alert_days_check,hospital_settings_fiscal_year_start_month_check,hospital_settings_invoice_due_days_check,hospital_settings_near_expiry_block_days_check,hospital_settings_no_show_after_minutes_check,hospital_settings_prescription_validity_days_check,hospital_settings_primary_color_check,hospital_settings_print_paper_size_check,hospital_settings_refund_approval_threshold_check,hospital_settings_hospital_id_key,hospital_settings_created_by_fkey,hospital_settings_hospital_id_fkey,hospital_settings_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{default_slot_minutes}","{booking_horizon_days}","{allow_walk_ins}","{cancellation_notice_hours}","{no_show_after_minutes}","{appointment_reminder_hours}","{prescription_validity_days}","{invoice_due_days}","{fiscal_year_start_month}","{prices_include_tax}","{refund_approval_threshold}","{expiry_alert_days}","{near_expiry_block_days}","{low_stock_alerts_enabled}","{email_notifications_enabled}","{sms_notifications_enabled}","{whatsapp_notifications_enabled}","{primary_color}","{print_paper_size}","{created_at}","{updated_at}","{appointment_reminder_hours}","{booking_horizon_days}","{cancellation_notice_hours}","{default_slot_minutes}","{expiry_alert_days}","{fiscal_year_start_month}","{invoice_due_days}","{near_expiry_block_days}","{no_show_after_minutes}","{prescription_validity_days}","{primary_color}","{print_paper_size}","{refund_approval_threshold}","{hospital_id}","{created_by}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{hospital_settings_id_not_null,hospital_settings_hospital_id_not_null,hospital_settings_default_slot_minutes_not_null,hospital_settings_booking_horizon_days_not_null,hospital_settings_allow_walk_ins_not_null,hospital_settings_cancellation_notice_hours_not_null,hospital_settings_no_show_after_minutes_not_null,hospital_settings_appointment_reminder_hours_not_null,hospital_settings_prescription_validity_days_not_null,hospital_settings_invoice_due_days_not_null,hospital_settings_fiscal_year_start_month_not_null,hospital_settings_prices_include_tax_not_null,hospital_settings_refund_approval_threshold_not_null,hospital_settings_expiry_alert_days_not_null,hospital_settings_near_expiry_block_days_not_null,hospital_settings_low_stock_alerts_enabled_not_null,hospital_settings_email_notifications_enabled_not_null,hospital_settings_sms_notifications_enabled_not_null,hospital_settings_whatsapp_notifications_enabled_not_null,hospital_settings_primary_color_not_null,hospital_settings_print_paper_size_not_null,hospital_settings_created_at_not_null,hospital_settings_updated_at_not_null,hospital_settings_appointment_reminder_hours_check,hospital_settings_booking_horizon_days_check,hospital_settings_cancellation_notice_hours_check,hospital_settings_default_slot_minutes_check,hospital_settings_expiry_alert_days_check,hospital_settings_fiscal_year_start_month_check,hospital_settings_invoice_due_days_check,hospital_settings_near_expiry_block_days_check,hospital_settings_no_show_after_minutes_check,hospital_settings_prescription_validity_days_check,hospital_settings_primary_color_check,hospital_settings_print_paper_size_check,hospital_settings_refund_approval_threshold_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{default_slot_minutes}","{booking_horizon_days}","{allow_walk_ins}","{cancellation_notice_hours}","{no_show_after_minutes}","{appointment_reminder_hours}","{prescription_validity_days}","{invoice_due_days}","{fiscal_year_start_month}","{prices_include_tax}","{refund_approval_threshold}","{expiry_alert_days}","{near_expiry_block_days}","{low_stock_alerts_enabled}","{email_notifications_enabled}","{sms_notifications_enabled}","{whatsapp_notifications_enabled}","{primary_color}","{print_paper_size}","{created_at}","{updated_at}","{appointment_reminder_hours}","{booking_horizon_days}","{cancellation_notice_hours}","{default_slot_minutes}","{expiry_alert_days}","{fiscal_year_start_month}","{invoice_due_days}","{near_expiry_block_days}","{no_show_after_minutes}","{prescription_validity_days}","{primary_color}","{print_paper_size}","{refund_approval_threshold}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.default_slot_minutes is null then 3
-    when t.booking_horizon_days is null then 4
-    when t.allow_walk_ins is null then 5
-    when t.cancellation_notice_hours is null then 6
-    when t.no_show_after_minutes is null then 7
-    when t.appointment_reminder_hours is null then 8
-    when t.prescription_validity_days is null then 9
-    when t.invoice_due_days is null then 10
-    when t.fiscal_year_start_month is null then 11
-    when t.prices_include_tax is null then 12
-    when t.refund_approval_threshold is null then 13
-    when t.expiry_alert_days is null then 14
-    when t.near_expiry_block_days is null then 15
-    when t.low_stock_alerts_enabled is null then 16
-    when t.email_notifications_enabled is null then 17
-    when t.sms_notifications_enabled is null then 18
-    when t.whatsapp_notifications_enabled is null then 19
-    when t.primary_color is null then 20
-    when t.print_paper_size is null then 21
-    when t.created_at is null then 22
-    when t.updated_at is null then 23
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.default_slot_minutes is null then 3
+    when $2 and t.booking_horizon_days is null then 4
+    when $2 and t.allow_walk_ins is null then 5
+    when $2 and t.cancellation_notice_hours is null then 6
+    when $2 and t.no_show_after_minutes is null then 7
+    when $2 and t.appointment_reminder_hours is null then 8
+    when $2 and t.prescription_validity_days is null then 9
+    when $2 and t.invoice_due_days is null then 10
+    when $2 and t.fiscal_year_start_month is null then 11
+    when $2 and t.prices_include_tax is null then 12
+    when $2 and t.refund_approval_threshold is null then 13
+    when $2 and t.expiry_alert_days is null then 14
+    when $2 and t.near_expiry_block_days is null then 15
+    when $2 and t.low_stock_alerts_enabled is null then 16
+    when $2 and t.email_notifications_enabled is null then 17
+    when $2 and t.sms_notifications_enabled is null then 18
+    when $2 and t.whatsapp_notifications_enabled is null then 19
+    when $2 and t.primary_color is null then 20
+    when $2 and t.print_paper_size is null then 21
+    when $2 and t.created_at is null then 22
+    when $2 and t.updated_at is null then 23
     when (((appointment_reminder_hours >= 0) AND (appointment_reminder_hours <= 336))) is false then 24
     when (((booking_horizon_days >= 1) AND (booking_horizon_days <= 730))) is false then 25
     when (((cancellation_notice_hours >= 0) AND (cancellation_notice_hours <= 168))) is false then 26
@@ -47,10 +47,19 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((primary_color ~ '^#[0-9a-fA-F]{6}$'::text)) is false then 34
     when ((print_paper_size = ANY (ARRAY['A4'::text, 'A5'::text, 'letter'::text, 'thermal_80mm'::text]))) is false then 35
     when ((refund_approval_threshold >= (0)::numeric)) is false then 36
-    when $2 and  exists (select 1 from app_public.hospital_settings x where x.id is distinct from t.id and x.hospital_id = t.hospital_id) then 37
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 38
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 39
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 40
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{hospital_settings_hospital_id_key,hospital_settings_created_by_fkey,hospital_settings_hospital_id_fkey,hospital_settings_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id}","{created_by}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.hospital_settings x where x.id is distinct from t.id and x.hospital_id = t.hospital_id) then 1
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 2
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 3
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 4
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

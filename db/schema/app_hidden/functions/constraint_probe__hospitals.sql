@@ -9,20 +9,20 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__hospitals(app_public.hos
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,unique,foreign_key,foreign_key}'::text[])[p.i], ('{hospitals_id_not_null,hospitals_code_not_null,hospitals_name_not_null,hospitals_hospital_type_not_null,hospitals_country_code_not_null,hospitals_time_zone_not_null,hospitals_currency_code_not_null,hospitals_locale_not_null,hospitals_is_active_not_null,hospitals_is_deleted_not_null,hospitals_created_at_not_null,hospitals_updated_at_not_null,hospitals_bed_capacity_check,hospitals_code_check,hospitals_country_code_check,hospitals_currency_code_check,hospitals_deleted_check,hospitals_email_check,hospitals_hospital_type_check,hospitals_locale_check,hospitals_name_check,hospitals_phone_check,hospitals_time_zone_check,hospitals_code_key,hospitals_created_by_fkey,hospitals_updated_by_fkey}'::text[])[p.i], (('{"{id}","{code}","{name}","{hospital_type}","{country_code}","{time_zone}","{currency_code}","{locale}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{bed_capacity}","{code}","{country_code}","{currency_code}","{is_deleted,deleted_at}","{email}","{hospital_type}","{locale}","{name}","{phone}","{time_zone}","{code}","{created_by}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{hospitals_id_not_null,hospitals_code_not_null,hospitals_name_not_null,hospitals_hospital_type_not_null,hospitals_country_code_not_null,hospitals_time_zone_not_null,hospitals_currency_code_not_null,hospitals_locale_not_null,hospitals_is_active_not_null,hospitals_is_deleted_not_null,hospitals_created_at_not_null,hospitals_updated_at_not_null,hospitals_bed_capacity_check,hospitals_code_check,hospitals_country_code_check,hospitals_currency_code_check,hospitals_deleted_check,hospitals_email_check,hospitals_hospital_type_check,hospitals_locale_check,hospitals_name_check,hospitals_phone_check,hospitals_time_zone_check}'::text[])[p.i], (('{"{id}","{code}","{name}","{hospital_type}","{country_code}","{time_zone}","{currency_code}","{locale}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{bed_capacity}","{code}","{country_code}","{currency_code}","{is_deleted,deleted_at}","{email}","{hospital_type}","{locale}","{name}","{phone}","{time_zone}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.code is null then 2
-    when t.name is null then 3
-    when t.hospital_type is null then 4
-    when t.country_code is null then 5
-    when t.time_zone is null then 6
-    when t.currency_code is null then 7
-    when t.locale is null then 8
-    when t.is_active is null then 9
-    when t.is_deleted is null then 10
-    when t.created_at is null then 11
-    when t.updated_at is null then 12
+    when $2 and t.id is null then 1
+    when $2 and t.code is null then 2
+    when $2 and t.name is null then 3
+    when $2 and t.hospital_type is null then 4
+    when $2 and t.country_code is null then 5
+    when $2 and t.time_zone is null then 6
+    when $2 and t.currency_code is null then 7
+    when $2 and t.locale is null then 8
+    when $2 and t.is_active is null then 9
+    when $2 and t.is_deleted is null then 10
+    when $2 and t.created_at is null then 11
+    when $2 and t.updated_at is null then 12
     when ((bed_capacity >= 0)) is false then 13
     when ((code ~ '^[A-Z][A-Z0-9]{1,9}$'::text)) is false then 14
     when ((country_code ~ '^[A-Z]{2}$'::text)) is false then 15
@@ -34,9 +34,18 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when (((length(TRIM(BOTH FROM name)) >= 2) AND (length(TRIM(BOTH FROM name)) <= 200))) is false then 21
     when ((phone ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 22
     when (app_hidden.is_valid_time_zone(time_zone)) is false then 23
-    when $2 and  exists (select 1 from app_public.hospitals x where x.id is distinct from t.id and x.code = t.code) then 24
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 25
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 26
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,foreign_key,foreign_key}'::text[])[p.i], ('{hospitals_code_key,hospitals_created_by_fkey,hospitals_updated_by_fkey}'::text[])[p.i], (('{"{code}","{created_by}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.hospitals x where x.id is distinct from t.id and x.code = t.code) then 1
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 2
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 3
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

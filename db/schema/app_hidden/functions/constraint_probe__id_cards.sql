@@ -9,19 +9,19 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__id_cards(app_public.id_c
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,unique,unique,unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{id_cards_id_not_null,id_cards_hospital_id_not_null,id_cards_card_number_not_null,id_cards_holder_type_not_null,id_cards_card_type_not_null,id_cards_issued_at_not_null,id_cards_valid_from_not_null,id_cards_status_not_null,id_cards_print_count_not_null,id_cards_created_at_not_null,id_cards_updated_at_not_null,id_cards_card_type_check,id_cards_card_type_holder_check,id_cards_holder_check,id_cards_holder_type_check,id_cards_not_own_replacement_check,id_cards_print_count_check,id_cards_printed_check,id_cards_revoked_check,id_cards_status_check,id_cards_validity_check,id_cards_hospital_id_card_number_key,id_cards_hospital_id_id_key,idx_id_cards__hospital_id_barcode_value,idx_id_cards__one_active_per_patient,idx_id_cards__one_active_per_user,id_cards_created_by_fkey,id_cards_department_fkey,id_cards_hospital_id_fkey,id_cards_patient_fkey,id_cards_replaced_by_fkey,id_cards_revoked_by_fkey,id_cards_updated_by_fkey,id_cards_user_id_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{card_number}","{holder_type}","{card_type}","{issued_at}","{valid_from}","{status}","{print_count}","{created_at}","{updated_at}","{card_type}","{holder_type,card_type}","{holder_type,patient_id,user_id}","{holder_type}","{id,replaced_by_id}","{print_count}","{print_count,last_printed_at}","{status,revoked_at}","{status}","{valid_from,valid_until}","{hospital_id,card_number}","{hospital_id,id}","{hospital_id,barcode_value}","{hospital_id,patient_id,card_type}","{hospital_id,user_id,card_type}","{created_by}","{hospital_id,department_id}","{hospital_id}","{hospital_id,patient_id}","{hospital_id,replaced_by_id}","{revoked_by}","{updated_by}","{user_id}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{id_cards_id_not_null,id_cards_hospital_id_not_null,id_cards_card_number_not_null,id_cards_holder_type_not_null,id_cards_card_type_not_null,id_cards_issued_at_not_null,id_cards_valid_from_not_null,id_cards_status_not_null,id_cards_print_count_not_null,id_cards_created_at_not_null,id_cards_updated_at_not_null,id_cards_card_type_check,id_cards_card_type_holder_check,id_cards_holder_check,id_cards_holder_type_check,id_cards_not_own_replacement_check,id_cards_print_count_check,id_cards_printed_check,id_cards_revoked_check,id_cards_status_check,id_cards_validity_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{card_number}","{holder_type}","{card_type}","{issued_at}","{valid_from}","{status}","{print_count}","{created_at}","{updated_at}","{card_type}","{holder_type,card_type}","{holder_type,patient_id,user_id}","{holder_type}","{id,replaced_by_id}","{print_count}","{print_count,last_printed_at}","{status,revoked_at}","{status}","{valid_from,valid_until}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.card_number is null then 3
-    when t.holder_type is null then 4
-    when t.card_type is null then 5
-    when t.issued_at is null then 6
-    when t.valid_from is null then 7
-    when t.status is null then 8
-    when t.print_count is null then 9
-    when t.created_at is null then 10
-    when t.updated_at is null then 11
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.card_number is null then 3
+    when $2 and t.holder_type is null then 4
+    when $2 and t.card_type is null then 5
+    when $2 and t.issued_at is null then 6
+    when $2 and t.valid_from is null then 7
+    when $2 and t.status is null then 8
+    when $2 and t.print_count is null then 9
+    when $2 and t.created_at is null then 10
+    when $2 and t.updated_at is null then 11
     when ((card_type = ANY (ARRAY['patient_health_card'::text, 'staff_badge'::text, 'visitor_pass'::text, 'insurance_card'::text]))) is false then 12
     when ((((card_type <> ALL (ARRAY['patient_health_card'::text, 'insurance_card'::text])) OR (holder_type = 'patient'::text)) AND ((card_type <> 'staff_badge'::text) OR (holder_type = 'staff'::text)))) is false then 13
     when ((((holder_type = 'patient'::text) AND (patient_id IS NOT NULL) AND (user_id IS NULL)) OR ((holder_type = 'staff'::text) AND (user_id IS NOT NULL) AND (patient_id IS NULL)))) is false then 14
@@ -32,19 +32,28 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when (((status <> 'revoked'::text) OR (revoked_at IS NOT NULL))) is false then 19
     when ((status = ANY (ARRAY['active'::text, 'lost'::text, 'replaced'::text, 'revoked'::text, 'expired'::text]))) is false then 20
     when (((valid_until IS NULL) OR (valid_until >= valid_from))) is false then 21
-    when $2 and  exists (select 1 from app_public.id_cards x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.card_number = t.card_number) then 22
-    when $2 and  exists (select 1 from app_public.id_cards x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 23
-    when $2 and ((barcode_value IS NOT NULL)) is true and exists (select 1 from app_public.id_cards x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.barcode_value = t.barcode_value and ((barcode_value IS NOT NULL))) then 24
-    when $2 and (((status = 'active'::text) AND (patient_id IS NOT NULL))) is true and exists (select 1 from app_public.id_cards x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.patient_id = t.patient_id and x.card_type = t.card_type and (((status = 'active'::text) AND (patient_id IS NOT NULL)))) then 25
-    when $2 and (((status = 'active'::text) AND (user_id IS NOT NULL))) is true and exists (select 1 from app_public.id_cards x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.user_id = t.user_id and x.card_type = t.card_type and (((status = 'active'::text) AND (user_id IS NOT NULL)))) then 26
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 27
-    when $2 and t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 28
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 29
-    when $2 and t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 30
-    when $2 and t.hospital_id is not null and t.replaced_by_id is not null and not exists (select 1 from app_public.id_cards r where r.hospital_id = t.hospital_id and r.id = t.replaced_by_id) then 31
-    when $2 and t.revoked_by is not null and not exists (select 1 from app_public.users r where r.id = t.revoked_by) then 32
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 33
-    when $2 and t.user_id is not null and not exists (select 1 from app_public.users r where r.id = t.user_id) then 34
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{id_cards_hospital_id_card_number_key,id_cards_hospital_id_id_key,idx_id_cards__hospital_id_barcode_value,idx_id_cards__one_active_per_patient,idx_id_cards__one_active_per_user,id_cards_created_by_fkey,id_cards_department_fkey,id_cards_hospital_id_fkey,id_cards_patient_fkey,id_cards_replaced_by_fkey,id_cards_revoked_by_fkey,id_cards_updated_by_fkey,id_cards_user_id_fkey}'::text[])[p.i], (('{"{hospital_id,card_number}","{hospital_id,id}","{hospital_id,barcode_value}","{hospital_id,patient_id,card_type}","{hospital_id,user_id,card_type}","{created_by}","{hospital_id,department_id}","{hospital_id}","{hospital_id,patient_id}","{hospital_id,replaced_by_id}","{revoked_by}","{updated_by}","{user_id}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.id_cards x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.card_number = t.card_number) then 1
+    when  exists (select 1 from app_public.id_cards x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
+    when ((barcode_value IS NOT NULL)) is true and exists (select 1 from app_public.id_cards x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.barcode_value = t.barcode_value and ((barcode_value IS NOT NULL))) then 3
+    when (((status = 'active'::text) AND (patient_id IS NOT NULL))) is true and exists (select 1 from app_public.id_cards x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.patient_id = t.patient_id and x.card_type = t.card_type and (((status = 'active'::text) AND (patient_id IS NOT NULL)))) then 4
+    when (((status = 'active'::text) AND (user_id IS NOT NULL))) is true and exists (select 1 from app_public.id_cards x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.user_id = t.user_id and x.card_type = t.card_type and (((status = 'active'::text) AND (user_id IS NOT NULL)))) then 5
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 6
+    when t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 7
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 8
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 9
+    when t.hospital_id is not null and t.replaced_by_id is not null and not exists (select 1 from app_public.id_cards r where r.hospital_id = t.hospital_id and r.id = t.replaced_by_id) then 10
+    when t.revoked_by is not null and not exists (select 1 from app_public.users r where r.id = t.revoked_by) then 11
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 12
+    when t.user_id is not null and not exists (select 1 from app_public.users r where r.id = t.user_id) then 13
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,33 +9,42 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__id_sequences(app_public.
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{id_sequences_id_not_null,id_sequences_hospital_id_not_null,id_sequences_document_type_not_null,id_sequences_scope_not_null,id_sequences_prefix_not_null,id_sequences_pattern_not_null,id_sequences_padding_not_null,id_sequences_reset_period_not_null,id_sequences_current_period_not_null,id_sequences_next_value_not_null,id_sequences_is_active_not_null,id_sequences_created_at_not_null,id_sequences_updated_at_not_null,id_sequences_next_value_check,id_sequences_padding_check,id_sequences_pattern_check,id_sequences_prefix_check,id_sequences_reset_period_check,id_sequences_scope_check,id_sequences_hospital_id_document_type_scope_key,id_sequences_hospital_id_id_key,id_sequences_created_by_fkey,id_sequences_document_type_fkey,id_sequences_hospital_id_fkey,id_sequences_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{document_type}","{scope}","{prefix}","{pattern}","{padding}","{reset_period}","{current_period}","{next_value}","{is_active}","{created_at}","{updated_at}","{next_value}","{padding}","{pattern}","{prefix}","{reset_period}","{scope}","{hospital_id,document_type,scope}","{hospital_id,id}","{created_by}","{document_type}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{id_sequences_id_not_null,id_sequences_hospital_id_not_null,id_sequences_document_type_not_null,id_sequences_scope_not_null,id_sequences_prefix_not_null,id_sequences_pattern_not_null,id_sequences_padding_not_null,id_sequences_reset_period_not_null,id_sequences_current_period_not_null,id_sequences_next_value_not_null,id_sequences_is_active_not_null,id_sequences_created_at_not_null,id_sequences_updated_at_not_null,id_sequences_next_value_check,id_sequences_padding_check,id_sequences_pattern_check,id_sequences_prefix_check,id_sequences_reset_period_check,id_sequences_scope_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{document_type}","{scope}","{prefix}","{pattern}","{padding}","{reset_period}","{current_period}","{next_value}","{is_active}","{created_at}","{updated_at}","{next_value}","{padding}","{pattern}","{prefix}","{reset_period}","{scope}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.document_type is null then 3
-    when t.scope is null then 4
-    when t.prefix is null then 5
-    when t.pattern is null then 6
-    when t.padding is null then 7
-    when t.reset_period is null then 8
-    when t.current_period is null then 9
-    when t.next_value is null then 10
-    when t.is_active is null then 11
-    when t.created_at is null then 12
-    when t.updated_at is null then 13
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.document_type is null then 3
+    when $2 and t.scope is null then 4
+    when $2 and t.prefix is null then 5
+    when $2 and t.pattern is null then 6
+    when $2 and t.padding is null then 7
+    when $2 and t.reset_period is null then 8
+    when $2 and t.current_period is null then 9
+    when $2 and t.next_value is null then 10
+    when $2 and t.is_active is null then 11
+    when $2 and t.created_at is null then 12
+    when $2 and t.updated_at is null then 13
     when ((next_value >= 1)) is false then 14
     when (((padding >= 1) AND (padding <= 12))) is false then 15
     when (((POSITION(('{SEQ}'::text) IN (pattern)) > 0) AND (length(pattern) <= 80))) is false then 16
     when ((prefix ~ '^[A-Z0-9_]{1,16}$'::text)) is false then 17
     when ((reset_period = ANY (ARRAY['never'::text, 'yearly'::text, 'monthly'::text, 'daily'::text]))) is false then 18
     when ((scope ~ '^([A-Z0-9_]{1,16})?$'::text)) is false then 19
-    when $2 and  exists (select 1 from app_public.id_sequences x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.document_type = t.document_type and x.scope = t.scope) then 20
-    when $2 and  exists (select 1 from app_public.id_sequences x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 21
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 22
-    when $2 and t.document_type is not null and not exists (select 1 from app_hidden.document_types r where r.document_type = t.document_type) then 23
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 24
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 25
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{id_sequences_hospital_id_document_type_scope_key,id_sequences_hospital_id_id_key,id_sequences_created_by_fkey,id_sequences_document_type_fkey,id_sequences_hospital_id_fkey,id_sequences_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,document_type,scope}","{hospital_id,id}","{created_by}","{document_type}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.id_sequences x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.document_type = t.document_type and x.scope = t.scope) then 1
+    when  exists (select 1 from app_public.id_sequences x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 3
+    when t.document_type is not null and not exists (select 1 from app_hidden.document_types r where r.document_type = t.document_type) then 4
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 5
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 6
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

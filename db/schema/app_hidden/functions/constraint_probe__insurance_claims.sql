@@ -9,23 +9,23 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__insurance_claims(app_pub
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{insurance_claims_id_not_null,insurance_claims_hospital_id_not_null,insurance_claims_claim_number_not_null,insurance_claims_invoice_id_not_null,insurance_claims_policy_id_not_null,insurance_claims_provider_id_not_null,insurance_claims_patient_id_not_null,insurance_claims_claim_type_not_null,insurance_claims_status_not_null,insurance_claims_claimed_amount_not_null,insurance_claims_diagnosis_codes_not_null,insurance_claims_documents_not_null,insurance_claims_is_deleted_not_null,insurance_claims_created_at_not_null,insurance_claims_updated_at_not_null,insurance_claims_approved_amount_check,insurance_claims_approved_within_claimed_check,insurance_claims_claim_type_check,insurance_claims_claimed_amount_check,insurance_claims_deleted_check,insurance_claims_documents_check,insurance_claims_paid_amount_check,insurance_claims_paid_within_approved_check,insurance_claims_patient_responsibility_check,insurance_claims_status_check,insurance_claims_submitted_check,insurance_claims_hospital_id_claim_number_key,insurance_claims_hospital_id_id_key,insurance_claims_created_by_fkey,insurance_claims_hospital_id_fkey,insurance_claims_invoice_fkey,insurance_claims_patient_fkey,insurance_claims_policy_fkey,insurance_claims_pre_authorization_fkey,insurance_claims_provider_fkey,insurance_claims_submitted_by_fkey,insurance_claims_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{claim_number}","{invoice_id}","{policy_id}","{provider_id}","{patient_id}","{claim_type}","{status}","{claimed_amount}","{diagnosis_codes}","{documents}","{is_deleted}","{created_at}","{updated_at}","{approved_amount}","{claimed_amount,approved_amount}","{claim_type}","{claimed_amount}","{is_deleted,deleted_at}","{documents}","{paid_amount}","{approved_amount,paid_amount}","{patient_responsibility}","{status}","{status,submitted_at}","{hospital_id,claim_number}","{hospital_id,id}","{created_by}","{hospital_id}","{hospital_id,invoice_id}","{hospital_id,patient_id}","{hospital_id,policy_id}","{hospital_id,pre_authorization_id}","{hospital_id,provider_id}","{submitted_by}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{insurance_claims_id_not_null,insurance_claims_hospital_id_not_null,insurance_claims_claim_number_not_null,insurance_claims_invoice_id_not_null,insurance_claims_policy_id_not_null,insurance_claims_provider_id_not_null,insurance_claims_patient_id_not_null,insurance_claims_claim_type_not_null,insurance_claims_status_not_null,insurance_claims_claimed_amount_not_null,insurance_claims_diagnosis_codes_not_null,insurance_claims_documents_not_null,insurance_claims_is_deleted_not_null,insurance_claims_created_at_not_null,insurance_claims_updated_at_not_null,insurance_claims_approved_amount_check,insurance_claims_approved_within_claimed_check,insurance_claims_claim_type_check,insurance_claims_claimed_amount_check,insurance_claims_deleted_check,insurance_claims_documents_check,insurance_claims_paid_amount_check,insurance_claims_paid_within_approved_check,insurance_claims_patient_responsibility_check,insurance_claims_status_check,insurance_claims_submitted_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{claim_number}","{invoice_id}","{policy_id}","{provider_id}","{patient_id}","{claim_type}","{status}","{claimed_amount}","{diagnosis_codes}","{documents}","{is_deleted}","{created_at}","{updated_at}","{approved_amount}","{claimed_amount,approved_amount}","{claim_type}","{claimed_amount}","{is_deleted,deleted_at}","{documents}","{paid_amount}","{approved_amount,paid_amount}","{patient_responsibility}","{status}","{status,submitted_at}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.claim_number is null then 3
-    when t.invoice_id is null then 4
-    when t.policy_id is null then 5
-    when t.provider_id is null then 6
-    when t.patient_id is null then 7
-    when t.claim_type is null then 8
-    when t.status is null then 9
-    when t.claimed_amount is null then 10
-    when t.diagnosis_codes is null then 11
-    when t.documents is null then 12
-    when t.is_deleted is null then 13
-    when t.created_at is null then 14
-    when t.updated_at is null then 15
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.claim_number is null then 3
+    when $2 and t.invoice_id is null then 4
+    when $2 and t.policy_id is null then 5
+    when $2 and t.provider_id is null then 6
+    when $2 and t.patient_id is null then 7
+    when $2 and t.claim_type is null then 8
+    when $2 and t.status is null then 9
+    when $2 and t.claimed_amount is null then 10
+    when $2 and t.diagnosis_codes is null then 11
+    when $2 and t.documents is null then 12
+    when $2 and t.is_deleted is null then 13
+    when $2 and t.created_at is null then 14
+    when $2 and t.updated_at is null then 15
     when ((approved_amount >= (0)::numeric)) is false then 16
     when (((approved_amount IS NULL) OR (approved_amount <= claimed_amount))) is false then 17
     when ((claim_type = ANY (ARRAY['cashless'::text, 'reimbursement'::text]))) is false then 18
@@ -37,17 +37,26 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((patient_responsibility >= (0)::numeric)) is false then 24
     when ((status = ANY (ARRAY['draft'::text, 'submitted'::text, 'under_review'::text, 'approved'::text, 'partially_approved'::text, 'denied'::text, 'paid'::text, 'cancelled'::text]))) is false then 25
     when (((status = ANY (ARRAY['draft'::text, 'cancelled'::text])) OR (submitted_at IS NOT NULL))) is false then 26
-    when $2 and  exists (select 1 from app_public.insurance_claims x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.claim_number = t.claim_number) then 27
-    when $2 and  exists (select 1 from app_public.insurance_claims x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 28
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 29
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 30
-    when $2 and t.hospital_id is not null and t.invoice_id is not null and not exists (select 1 from app_public.invoices r where r.hospital_id = t.hospital_id and r.id = t.invoice_id) then 31
-    when $2 and t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 32
-    when $2 and t.hospital_id is not null and t.policy_id is not null and not exists (select 1 from app_public.insurance_policies r where r.hospital_id = t.hospital_id and r.id = t.policy_id) then 33
-    when $2 and t.hospital_id is not null and t.pre_authorization_id is not null and not exists (select 1 from app_public.pre_authorizations r where r.hospital_id = t.hospital_id and r.id = t.pre_authorization_id) then 34
-    when $2 and t.hospital_id is not null and t.provider_id is not null and not exists (select 1 from app_public.insurance_providers r where r.hospital_id = t.hospital_id and r.id = t.provider_id) then 35
-    when $2 and t.submitted_by is not null and not exists (select 1 from app_public.users r where r.id = t.submitted_by) then 36
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 37
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{insurance_claims_hospital_id_claim_number_key,insurance_claims_hospital_id_id_key,insurance_claims_created_by_fkey,insurance_claims_hospital_id_fkey,insurance_claims_invoice_fkey,insurance_claims_patient_fkey,insurance_claims_policy_fkey,insurance_claims_pre_authorization_fkey,insurance_claims_provider_fkey,insurance_claims_submitted_by_fkey,insurance_claims_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,claim_number}","{hospital_id,id}","{created_by}","{hospital_id}","{hospital_id,invoice_id}","{hospital_id,patient_id}","{hospital_id,policy_id}","{hospital_id,pre_authorization_id}","{hospital_id,provider_id}","{submitted_by}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.insurance_claims x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.claim_number = t.claim_number) then 1
+    when  exists (select 1 from app_public.insurance_claims x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 3
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 4
+    when t.hospital_id is not null and t.invoice_id is not null and not exists (select 1 from app_public.invoices r where r.hospital_id = t.hospital_id and r.id = t.invoice_id) then 5
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 6
+    when t.hospital_id is not null and t.policy_id is not null and not exists (select 1 from app_public.insurance_policies r where r.hospital_id = t.hospital_id and r.id = t.policy_id) then 7
+    when t.hospital_id is not null and t.pre_authorization_id is not null and not exists (select 1 from app_public.pre_authorizations r where r.hospital_id = t.hospital_id and r.id = t.pre_authorization_id) then 8
+    when t.hospital_id is not null and t.provider_id is not null and not exists (select 1 from app_public.insurance_providers r where r.hospital_id = t.hospital_id and r.id = t.provider_id) then 9
+    when t.submitted_by is not null and not exists (select 1 from app_public.users r where r.id = t.submitted_by) then 10
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 11
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,23 +9,23 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__insurance_policies(app_p
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{insurance_policies_id_not_null,insurance_policies_hospital_id_not_null,insurance_policies_patient_id_not_null,insurance_policies_provider_id_not_null,insurance_policies_policy_number_not_null,insurance_policies_relationship_to_holder_not_null,insurance_policies_coverage_percent_not_null,insurance_policies_co_pay_amount_not_null,insurance_policies_co_pay_percent_not_null,insurance_policies_deductible_amount_not_null,insurance_policies_is_primary_not_null,insurance_policies_status_not_null,insurance_policies_is_deleted_not_null,insurance_policies_created_at_not_null,insurance_policies_updated_at_not_null,insurance_policies_annual_limit_check,insurance_policies_co_pay_amount_check,insurance_policies_co_pay_percent_check,insurance_policies_coverage_percent_check,insurance_policies_deductible_amount_check,insurance_policies_deleted_check,insurance_policies_per_visit_limit_check,insurance_policies_policy_number_check,insurance_policies_relationship_to_holder_check,insurance_policies_remaining_limit_check,insurance_policies_room_rent_limit_check,insurance_policies_status_check,insurance_policies_validity_check,idx_insurance_policies__one_primary_per_patient,insurance_policies_hospital_id_id_key,insurance_policies_patient_provider_policy_number_key,insurance_policies_created_by_fkey,insurance_policies_hospital_id_fkey,insurance_policies_patient_fkey,insurance_policies_provider_fkey,insurance_policies_updated_by_fkey,insurance_policies_verified_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{patient_id}","{provider_id}","{policy_number}","{relationship_to_holder}","{coverage_percent}","{co_pay_amount}","{co_pay_percent}","{deductible_amount}","{is_primary}","{status}","{is_deleted}","{created_at}","{updated_at}","{annual_limit}","{co_pay_amount}","{co_pay_percent}","{coverage_percent}","{deductible_amount}","{is_deleted,deleted_at}","{per_visit_limit}","{policy_number}","{relationship_to_holder}","{remaining_limit}","{room_rent_limit}","{status}","{valid_from,valid_to}","{hospital_id,patient_id}","{hospital_id,id}","{hospital_id,patient_id,provider_id,policy_number}","{created_by}","{hospital_id}","{hospital_id,patient_id}","{hospital_id,provider_id}","{updated_by}","{verified_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{insurance_policies_id_not_null,insurance_policies_hospital_id_not_null,insurance_policies_patient_id_not_null,insurance_policies_provider_id_not_null,insurance_policies_policy_number_not_null,insurance_policies_relationship_to_holder_not_null,insurance_policies_coverage_percent_not_null,insurance_policies_co_pay_amount_not_null,insurance_policies_co_pay_percent_not_null,insurance_policies_deductible_amount_not_null,insurance_policies_is_primary_not_null,insurance_policies_status_not_null,insurance_policies_is_deleted_not_null,insurance_policies_created_at_not_null,insurance_policies_updated_at_not_null,insurance_policies_annual_limit_check,insurance_policies_co_pay_amount_check,insurance_policies_co_pay_percent_check,insurance_policies_coverage_percent_check,insurance_policies_deductible_amount_check,insurance_policies_deleted_check,insurance_policies_per_visit_limit_check,insurance_policies_policy_number_check,insurance_policies_relationship_to_holder_check,insurance_policies_remaining_limit_check,insurance_policies_room_rent_limit_check,insurance_policies_status_check,insurance_policies_validity_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{patient_id}","{provider_id}","{policy_number}","{relationship_to_holder}","{coverage_percent}","{co_pay_amount}","{co_pay_percent}","{deductible_amount}","{is_primary}","{status}","{is_deleted}","{created_at}","{updated_at}","{annual_limit}","{co_pay_amount}","{co_pay_percent}","{coverage_percent}","{deductible_amount}","{is_deleted,deleted_at}","{per_visit_limit}","{policy_number}","{relationship_to_holder}","{remaining_limit}","{room_rent_limit}","{status}","{valid_from,valid_to}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.patient_id is null then 3
-    when t.provider_id is null then 4
-    when t.policy_number is null then 5
-    when t.relationship_to_holder is null then 6
-    when t.coverage_percent is null then 7
-    when t.co_pay_amount is null then 8
-    when t.co_pay_percent is null then 9
-    when t.deductible_amount is null then 10
-    when t.is_primary is null then 11
-    when t.status is null then 12
-    when t.is_deleted is null then 13
-    when t.created_at is null then 14
-    when t.updated_at is null then 15
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.patient_id is null then 3
+    when $2 and t.provider_id is null then 4
+    when $2 and t.policy_number is null then 5
+    when $2 and t.relationship_to_holder is null then 6
+    when $2 and t.coverage_percent is null then 7
+    when $2 and t.co_pay_amount is null then 8
+    when $2 and t.co_pay_percent is null then 9
+    when $2 and t.deductible_amount is null then 10
+    when $2 and t.is_primary is null then 11
+    when $2 and t.status is null then 12
+    when $2 and t.is_deleted is null then 13
+    when $2 and t.created_at is null then 14
+    when $2 and t.updated_at is null then 15
     when ((annual_limit >= (0)::numeric)) is false then 16
     when ((co_pay_amount >= (0)::numeric)) is false then 17
     when (((co_pay_percent >= (0)::numeric) AND (co_pay_percent <= (100)::numeric))) is false then 18
@@ -39,15 +39,24 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((room_rent_limit >= (0)::numeric)) is false then 26
     when ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'expired'::text, 'cancelled'::text]))) is false then 27
     when (((valid_to IS NULL) OR (valid_from IS NULL) OR (valid_to >= valid_from))) is false then 28
-    when $2 and ((is_primary AND (status = 'active'::text) AND (NOT is_deleted))) is true and exists (select 1 from app_public.insurance_policies x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.patient_id = t.patient_id and ((is_primary AND (status = 'active'::text) AND (NOT is_deleted)))) then 29
-    when $2 and  exists (select 1 from app_public.insurance_policies x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 30
-    when $2 and  exists (select 1 from app_public.insurance_policies x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.patient_id = t.patient_id and x.provider_id = t.provider_id and x.policy_number = t.policy_number) then 31
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 32
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 33
-    when $2 and t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 34
-    when $2 and t.hospital_id is not null and t.provider_id is not null and not exists (select 1 from app_public.insurance_providers r where r.hospital_id = t.hospital_id and r.id = t.provider_id) then 35
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 36
-    when $2 and t.verified_by is not null and not exists (select 1 from app_public.users r where r.id = t.verified_by) then 37
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{idx_insurance_policies__one_primary_per_patient,insurance_policies_hospital_id_id_key,insurance_policies_patient_provider_policy_number_key,insurance_policies_created_by_fkey,insurance_policies_hospital_id_fkey,insurance_policies_patient_fkey,insurance_policies_provider_fkey,insurance_policies_updated_by_fkey,insurance_policies_verified_by_fkey}'::text[])[p.i], (('{"{hospital_id,patient_id}","{hospital_id,id}","{hospital_id,patient_id,provider_id,policy_number}","{created_by}","{hospital_id}","{hospital_id,patient_id}","{hospital_id,provider_id}","{updated_by}","{verified_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when ((is_primary AND (status = 'active'::text) AND (NOT is_deleted))) is true and exists (select 1 from app_public.insurance_policies x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.patient_id = t.patient_id and ((is_primary AND (status = 'active'::text) AND (NOT is_deleted)))) then 1
+    when  exists (select 1 from app_public.insurance_policies x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
+    when  exists (select 1 from app_public.insurance_policies x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.patient_id = t.patient_id and x.provider_id = t.provider_id and x.policy_number = t.policy_number) then 3
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 5
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 6
+    when t.hospital_id is not null and t.provider_id is not null and not exists (select 1 from app_public.insurance_providers r where r.hospital_id = t.hospital_id and r.id = t.provider_id) then 7
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 8
+    when t.verified_by is not null and not exists (select 1 from app_public.users r where r.id = t.verified_by) then 9
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,20 +9,20 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__insurance_providers(app_
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{insurance_providers_id_not_null,insurance_providers_hospital_id_not_null,insurance_providers_code_not_null,insurance_providers_name_not_null,insurance_providers_provider_type_not_null,insurance_providers_claim_submission_method_not_null,insurance_providers_discount_percent_not_null,insurance_providers_is_cashless_enabled_not_null,insurance_providers_is_active_not_null,insurance_providers_is_deleted_not_null,insurance_providers_created_at_not_null,insurance_providers_updated_at_not_null,insurance_providers_claim_submission_email_check,insurance_providers_claim_submission_method_check,insurance_providers_code_check,insurance_providers_contact_email_check,insurance_providers_contact_phone_check,insurance_providers_contract_dates_check,insurance_providers_country_code_check,insurance_providers_deleted_check,insurance_providers_discount_percent_check,insurance_providers_name_check,insurance_providers_provider_type_check,insurance_providers_settlement_days_check,insurance_providers_hospital_id_code_key,insurance_providers_hospital_id_id_key,insurance_providers_created_by_fkey,insurance_providers_hospital_id_fkey,insurance_providers_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{code}","{name}","{provider_type}","{claim_submission_method}","{discount_percent}","{is_cashless_enabled}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{claim_submission_email}","{claim_submission_method}","{code}","{contact_email}","{contact_phone}","{contract_start_date,contract_end_date}","{country_code}","{is_deleted,deleted_at}","{discount_percent}","{name}","{provider_type}","{settlement_days}","{hospital_id,code}","{hospital_id,id}","{created_by}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{insurance_providers_id_not_null,insurance_providers_hospital_id_not_null,insurance_providers_code_not_null,insurance_providers_name_not_null,insurance_providers_provider_type_not_null,insurance_providers_claim_submission_method_not_null,insurance_providers_discount_percent_not_null,insurance_providers_is_cashless_enabled_not_null,insurance_providers_is_active_not_null,insurance_providers_is_deleted_not_null,insurance_providers_created_at_not_null,insurance_providers_updated_at_not_null,insurance_providers_claim_submission_email_check,insurance_providers_claim_submission_method_check,insurance_providers_code_check,insurance_providers_contact_email_check,insurance_providers_contact_phone_check,insurance_providers_contract_dates_check,insurance_providers_country_code_check,insurance_providers_deleted_check,insurance_providers_discount_percent_check,insurance_providers_name_check,insurance_providers_provider_type_check,insurance_providers_settlement_days_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{code}","{name}","{provider_type}","{claim_submission_method}","{discount_percent}","{is_cashless_enabled}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{claim_submission_email}","{claim_submission_method}","{code}","{contact_email}","{contact_phone}","{contract_start_date,contract_end_date}","{country_code}","{is_deleted,deleted_at}","{discount_percent}","{name}","{provider_type}","{settlement_days}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.code is null then 3
-    when t.name is null then 4
-    when t.provider_type is null then 5
-    when t.claim_submission_method is null then 6
-    when t.discount_percent is null then 7
-    when t.is_cashless_enabled is null then 8
-    when t.is_active is null then 9
-    when t.is_deleted is null then 10
-    when t.created_at is null then 11
-    when t.updated_at is null then 12
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.code is null then 3
+    when $2 and t.name is null then 4
+    when $2 and t.provider_type is null then 5
+    when $2 and t.claim_submission_method is null then 6
+    when $2 and t.discount_percent is null then 7
+    when $2 and t.is_cashless_enabled is null then 8
+    when $2 and t.is_active is null then 9
+    when $2 and t.is_deleted is null then 10
+    when $2 and t.created_at is null then 11
+    when $2 and t.updated_at is null then 12
     when ((claim_submission_email OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext)) is false then 13
     when ((claim_submission_method = ANY (ARRAY['portal'::text, 'email'::text, 'edi'::text, 'paper'::text]))) is false then 14
     when ((code ~ '^[A-Z][A-Z0-9_]{1,19}$'::text)) is false then 15
@@ -35,11 +35,20 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when (((length(TRIM(BOTH FROM name)) >= 2) AND (length(TRIM(BOTH FROM name)) <= 200))) is false then 22
     when ((provider_type = ANY (ARRAY['private_insurer'::text, 'government_scheme'::text, 'tpa'::text, 'corporate'::text, 'other'::text]))) is false then 23
     when (((settlement_days >= 0) AND (settlement_days <= 365))) is false then 24
-    when $2 and  exists (select 1 from app_public.insurance_providers x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.code = t.code) then 25
-    when $2 and  exists (select 1 from app_public.insurance_providers x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 26
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 27
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 28
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 29
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{insurance_providers_hospital_id_code_key,insurance_providers_hospital_id_id_key,insurance_providers_created_by_fkey,insurance_providers_hospital_id_fkey,insurance_providers_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,code}","{hospital_id,id}","{created_by}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.insurance_providers x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.code = t.code) then 1
+    when  exists (select 1 from app_public.insurance_providers x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 3
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 4
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 5
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

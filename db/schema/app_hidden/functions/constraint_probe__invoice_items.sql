@@ -9,24 +9,24 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__invoice_items(app_public
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{invoice_items_id_not_null,invoice_items_hospital_id_not_null,invoice_items_invoice_id_not_null,invoice_items_line_number_not_null,invoice_items_item_type_not_null,invoice_items_description_not_null,invoice_items_quantity_not_null,invoice_items_unit_price_not_null,invoice_items_discount_percent_not_null,invoice_items_discount_amount_not_null,invoice_items_price_includes_tax_not_null,invoice_items_tax_percent_not_null,invoice_items_tax_amount_not_null,invoice_items_line_total_not_null,invoice_items_created_at_not_null,invoice_items_updated_at_not_null,invoice_items_description_check,invoice_items_discount_amount_check,invoice_items_discount_percent_check,invoice_items_item_type_check,invoice_items_line_number_check,invoice_items_line_total_check,invoice_items_quantity_check,invoice_items_tax_amount_check,invoice_items_tax_percent_check,invoice_items_unit_price_check,invoice_items_hospital_id_id_key,invoice_items_hospital_id_invoice_id_line_number_key,invoice_items_appointment_fkey,invoice_items_batch_fkey,invoice_items_created_by_fkey,invoice_items_department_fkey,invoice_items_dispensing_item_fkey,invoice_items_doctor_fkey,invoice_items_hospital_id_fkey,invoice_items_invoice_fkey,invoice_items_lab_order_fkey,invoice_items_medicine_fkey,invoice_items_optical_order_item_fkey,invoice_items_tax_configuration_fkey,invoice_items_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{invoice_id}","{line_number}","{item_type}","{description}","{quantity}","{unit_price}","{discount_percent}","{discount_amount}","{price_includes_tax}","{tax_percent}","{tax_amount}","{line_total}","{created_at}","{updated_at}","{description}","{discount_amount}","{discount_percent}","{item_type}","{line_number}","{line_total}","{quantity}","{tax_amount}","{tax_percent}","{unit_price}","{hospital_id,id}","{hospital_id,invoice_id,line_number}","{hospital_id,appointment_id}","{hospital_id,batch_id}","{created_by}","{hospital_id,department_id}","{hospital_id,dispensing_item_id}","{hospital_id,doctor_id}","{hospital_id}","{hospital_id,invoice_id}","{hospital_id,lab_order_id}","{hospital_id,medicine_id}","{hospital_id,optical_order_item_id}","{hospital_id,tax_configuration_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{invoice_items_id_not_null,invoice_items_hospital_id_not_null,invoice_items_invoice_id_not_null,invoice_items_line_number_not_null,invoice_items_item_type_not_null,invoice_items_description_not_null,invoice_items_quantity_not_null,invoice_items_unit_price_not_null,invoice_items_discount_percent_not_null,invoice_items_discount_amount_not_null,invoice_items_price_includes_tax_not_null,invoice_items_tax_percent_not_null,invoice_items_tax_amount_not_null,invoice_items_line_total_not_null,invoice_items_created_at_not_null,invoice_items_updated_at_not_null,invoice_items_description_check,invoice_items_discount_amount_check,invoice_items_discount_percent_check,invoice_items_item_type_check,invoice_items_line_number_check,invoice_items_line_total_check,invoice_items_quantity_check,invoice_items_tax_amount_check,invoice_items_tax_percent_check,invoice_items_unit_price_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{invoice_id}","{line_number}","{item_type}","{description}","{quantity}","{unit_price}","{discount_percent}","{discount_amount}","{price_includes_tax}","{tax_percent}","{tax_amount}","{line_total}","{created_at}","{updated_at}","{description}","{discount_amount}","{discount_percent}","{item_type}","{line_number}","{line_total}","{quantity}","{tax_amount}","{tax_percent}","{unit_price}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.invoice_id is null then 3
-    when t.line_number is null then 4
-    when t.item_type is null then 5
-    when t.description is null then 6
-    when t.quantity is null then 7
-    when t.unit_price is null then 8
-    when t.discount_percent is null then 9
-    when t.discount_amount is null then 10
-    when t.price_includes_tax is null then 11
-    when t.tax_percent is null then 12
-    when t.tax_amount is null then 13
-    when t.line_total is null then 14
-    when t.created_at is null then 15
-    when t.updated_at is null then 16
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.invoice_id is null then 3
+    when $2 and t.line_number is null then 4
+    when $2 and t.item_type is null then 5
+    when $2 and t.description is null then 6
+    when $2 and t.quantity is null then 7
+    when $2 and t.unit_price is null then 8
+    when $2 and t.discount_percent is null then 9
+    when $2 and t.discount_amount is null then 10
+    when $2 and t.price_includes_tax is null then 11
+    when $2 and t.tax_percent is null then 12
+    when $2 and t.tax_amount is null then 13
+    when $2 and t.line_total is null then 14
+    when $2 and t.created_at is null then 15
+    when $2 and t.updated_at is null then 16
     when (((length(TRIM(BOTH FROM description)) >= 1) AND (length(TRIM(BOTH FROM description)) <= 500))) is false then 17
     when ((discount_amount >= (0)::numeric)) is false then 18
     when (((discount_percent >= (0)::numeric) AND (discount_percent <= (100)::numeric))) is false then 19
@@ -37,21 +37,30 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((tax_amount >= (0)::numeric)) is false then 24
     when (((tax_percent >= (0)::numeric) AND (tax_percent <= (100)::numeric))) is false then 25
     when ((unit_price >= (0)::numeric)) is false then 26
-    when $2 and  exists (select 1 from app_public.invoice_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 27
-    when $2 and  exists (select 1 from app_public.invoice_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.invoice_id = t.invoice_id and x.line_number = t.line_number) then 28
-    when $2 and t.hospital_id is not null and t.appointment_id is not null and not exists (select 1 from app_public.appointments r where r.hospital_id = t.hospital_id and r.id = t.appointment_id) then 29
-    when $2 and t.hospital_id is not null and t.batch_id is not null and not exists (select 1 from app_public.medicine_batches r where r.hospital_id = t.hospital_id and r.id = t.batch_id) then 30
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 31
-    when $2 and t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 32
-    when $2 and t.hospital_id is not null and t.dispensing_item_id is not null and not exists (select 1 from app_public.pharmacy_dispensing_items r where r.hospital_id = t.hospital_id and r.id = t.dispensing_item_id) then 33
-    when $2 and t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 34
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 35
-    when $2 and t.hospital_id is not null and t.invoice_id is not null and not exists (select 1 from app_public.invoices r where r.hospital_id = t.hospital_id and r.id = t.invoice_id) then 36
-    when $2 and t.hospital_id is not null and t.lab_order_id is not null and not exists (select 1 from app_public.lab_orders r where r.hospital_id = t.hospital_id and r.id = t.lab_order_id) then 37
-    when $2 and t.hospital_id is not null and t.medicine_id is not null and not exists (select 1 from app_public.medicines r where r.hospital_id = t.hospital_id and r.id = t.medicine_id) then 38
-    when $2 and t.hospital_id is not null and t.optical_order_item_id is not null and not exists (select 1 from app_public.optical_order_items r where r.hospital_id = t.hospital_id and r.id = t.optical_order_item_id) then 39
-    when $2 and t.hospital_id is not null and t.tax_configuration_id is not null and not exists (select 1 from app_public.tax_configurations r where r.hospital_id = t.hospital_id and r.id = t.tax_configuration_id) then 40
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 41
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{invoice_items_hospital_id_id_key,invoice_items_hospital_id_invoice_id_line_number_key,invoice_items_appointment_fkey,invoice_items_batch_fkey,invoice_items_created_by_fkey,invoice_items_department_fkey,invoice_items_dispensing_item_fkey,invoice_items_doctor_fkey,invoice_items_hospital_id_fkey,invoice_items_invoice_fkey,invoice_items_lab_order_fkey,invoice_items_medicine_fkey,invoice_items_optical_order_item_fkey,invoice_items_tax_configuration_fkey,invoice_items_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,invoice_id,line_number}","{hospital_id,appointment_id}","{hospital_id,batch_id}","{created_by}","{hospital_id,department_id}","{hospital_id,dispensing_item_id}","{hospital_id,doctor_id}","{hospital_id}","{hospital_id,invoice_id}","{hospital_id,lab_order_id}","{hospital_id,medicine_id}","{hospital_id,optical_order_item_id}","{hospital_id,tax_configuration_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.invoice_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when  exists (select 1 from app_public.invoice_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.invoice_id = t.invoice_id and x.line_number = t.line_number) then 2
+    when t.hospital_id is not null and t.appointment_id is not null and not exists (select 1 from app_public.appointments r where r.hospital_id = t.hospital_id and r.id = t.appointment_id) then 3
+    when t.hospital_id is not null and t.batch_id is not null and not exists (select 1 from app_public.medicine_batches r where r.hospital_id = t.hospital_id and r.id = t.batch_id) then 4
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 5
+    when t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 6
+    when t.hospital_id is not null and t.dispensing_item_id is not null and not exists (select 1 from app_public.pharmacy_dispensing_items r where r.hospital_id = t.hospital_id and r.id = t.dispensing_item_id) then 7
+    when t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 8
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 9
+    when t.hospital_id is not null and t.invoice_id is not null and not exists (select 1 from app_public.invoices r where r.hospital_id = t.hospital_id and r.id = t.invoice_id) then 10
+    when t.hospital_id is not null and t.lab_order_id is not null and not exists (select 1 from app_public.lab_orders r where r.hospital_id = t.hospital_id and r.id = t.lab_order_id) then 11
+    when t.hospital_id is not null and t.medicine_id is not null and not exists (select 1 from app_public.medicines r where r.hospital_id = t.hospital_id and r.id = t.medicine_id) then 12
+    when t.hospital_id is not null and t.optical_order_item_id is not null and not exists (select 1 from app_public.optical_order_items r where r.hospital_id = t.hospital_id and r.id = t.optical_order_item_id) then 13
+    when t.hospital_id is not null and t.tax_configuration_id is not null and not exists (select 1 from app_public.tax_configurations r where r.hospital_id = t.hospital_id and r.id = t.tax_configuration_id) then 14
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 15
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,30 +9,30 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__invoices(app_public.invo
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{invoices_id_not_null,invoices_hospital_id_not_null,invoices_invoice_number_not_null,invoices_patient_id_not_null,invoices_invoice_type_not_null,invoices_status_not_null,invoices_invoice_date_not_null,invoices_currency_code_not_null,invoices_subtotal_not_null,invoices_discount_amount_not_null,invoices_tax_amount_not_null,invoices_total_amount_not_null,invoices_amount_paid_not_null,invoices_amount_refunded_not_null,invoices_amount_credited_not_null,invoices_balance_due_not_null,invoices_insurance_amount_not_null,invoices_patient_amount_not_null,invoices_is_deleted_not_null,invoices_created_at_not_null,invoices_updated_at_not_null,invoices_invoice_discount_amount_not_null,invoices_amount_credited_check,invoices_amount_paid_check,invoices_amount_refunded_check,invoices_balance_due_check,invoices_billing_country_code_check,invoices_currency_code_check,invoices_deleted_check,invoices_discount_amount_check,invoices_due_date_check,invoices_insurance_amount_check,invoices_invoice_discount_amount_check,invoices_invoice_type_check,invoices_issued_check,invoices_patient_amount_check,invoices_status_check,invoices_subtotal_check,invoices_tax_amount_check,invoices_total_amount_check,invoices_void_check,invoices_hospital_id_id_key,invoices_hospital_id_invoice_number_key,invoices_appointment_fkey,invoices_created_by_fkey,invoices_discount_approved_by_fkey,invoices_dispensing_fkey,invoices_hospital_id_fkey,invoices_issued_by_fkey,invoices_optical_order_fkey,invoices_patient_fkey,invoices_updated_by_fkey,invoices_voided_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{invoice_number}","{patient_id}","{invoice_type}","{status}","{invoice_date}","{currency_code}","{subtotal}","{discount_amount}","{tax_amount}","{total_amount}","{amount_paid}","{amount_refunded}","{amount_credited}","{balance_due}","{insurance_amount}","{patient_amount}","{is_deleted}","{created_at}","{updated_at}","{invoice_discount_amount}","{amount_credited}","{amount_paid}","{amount_refunded}","{balance_due}","{billing_country_code}","{currency_code}","{is_deleted,deleted_at}","{discount_amount}","{invoice_date,due_date}","{insurance_amount}","{invoice_discount_amount}","{invoice_type}","{status,issued_at}","{patient_amount}","{status}","{subtotal}","{tax_amount}","{total_amount}","{status,void_reason,voided_at}","{hospital_id,id}","{hospital_id,invoice_number}","{hospital_id,appointment_id}","{created_by}","{discount_approved_by}","{hospital_id,dispensing_id}","{hospital_id}","{issued_by}","{hospital_id,optical_order_id}","{hospital_id,patient_id}","{updated_by}","{voided_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{invoices_id_not_null,invoices_hospital_id_not_null,invoices_invoice_number_not_null,invoices_patient_id_not_null,invoices_invoice_type_not_null,invoices_status_not_null,invoices_invoice_date_not_null,invoices_currency_code_not_null,invoices_subtotal_not_null,invoices_discount_amount_not_null,invoices_tax_amount_not_null,invoices_total_amount_not_null,invoices_amount_paid_not_null,invoices_amount_refunded_not_null,invoices_amount_credited_not_null,invoices_balance_due_not_null,invoices_insurance_amount_not_null,invoices_patient_amount_not_null,invoices_is_deleted_not_null,invoices_created_at_not_null,invoices_updated_at_not_null,invoices_invoice_discount_amount_not_null,invoices_amount_credited_check,invoices_amount_paid_check,invoices_amount_refunded_check,invoices_balance_due_check,invoices_billing_country_code_check,invoices_currency_code_check,invoices_deleted_check,invoices_discount_amount_check,invoices_due_date_check,invoices_insurance_amount_check,invoices_invoice_discount_amount_check,invoices_invoice_type_check,invoices_issued_check,invoices_patient_amount_check,invoices_status_check,invoices_subtotal_check,invoices_tax_amount_check,invoices_total_amount_check,invoices_void_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{invoice_number}","{patient_id}","{invoice_type}","{status}","{invoice_date}","{currency_code}","{subtotal}","{discount_amount}","{tax_amount}","{total_amount}","{amount_paid}","{amount_refunded}","{amount_credited}","{balance_due}","{insurance_amount}","{patient_amount}","{is_deleted}","{created_at}","{updated_at}","{invoice_discount_amount}","{amount_credited}","{amount_paid}","{amount_refunded}","{balance_due}","{billing_country_code}","{currency_code}","{is_deleted,deleted_at}","{discount_amount}","{invoice_date,due_date}","{insurance_amount}","{invoice_discount_amount}","{invoice_type}","{status,issued_at}","{patient_amount}","{status}","{subtotal}","{tax_amount}","{total_amount}","{status,void_reason,voided_at}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.invoice_number is null then 3
-    when t.patient_id is null then 4
-    when t.invoice_type is null then 5
-    when t.status is null then 6
-    when t.invoice_date is null then 7
-    when t.currency_code is null then 8
-    when t.subtotal is null then 9
-    when t.discount_amount is null then 10
-    when t.tax_amount is null then 11
-    when t.total_amount is null then 12
-    when t.amount_paid is null then 13
-    when t.amount_refunded is null then 14
-    when t.amount_credited is null then 15
-    when t.balance_due is null then 16
-    when t.insurance_amount is null then 17
-    when t.patient_amount is null then 18
-    when t.is_deleted is null then 19
-    when t.created_at is null then 20
-    when t.updated_at is null then 21
-    when t.invoice_discount_amount is null then 22
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.invoice_number is null then 3
+    when $2 and t.patient_id is null then 4
+    when $2 and t.invoice_type is null then 5
+    when $2 and t.status is null then 6
+    when $2 and t.invoice_date is null then 7
+    when $2 and t.currency_code is null then 8
+    when $2 and t.subtotal is null then 9
+    when $2 and t.discount_amount is null then 10
+    when $2 and t.tax_amount is null then 11
+    when $2 and t.total_amount is null then 12
+    when $2 and t.amount_paid is null then 13
+    when $2 and t.amount_refunded is null then 14
+    when $2 and t.amount_credited is null then 15
+    when $2 and t.balance_due is null then 16
+    when $2 and t.insurance_amount is null then 17
+    when $2 and t.patient_amount is null then 18
+    when $2 and t.is_deleted is null then 19
+    when $2 and t.created_at is null then 20
+    when $2 and t.updated_at is null then 21
+    when $2 and t.invoice_discount_amount is null then 22
     when ((amount_credited >= (0)::numeric)) is false then 23
     when ((amount_paid >= (0)::numeric)) is false then 24
     when ((amount_refunded >= (0)::numeric)) is false then 25
@@ -52,18 +52,27 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((tax_amount >= (0)::numeric)) is false then 39
     when ((total_amount >= (0)::numeric)) is false then 40
     when (((status <> 'void'::text) OR ((voided_at IS NOT NULL) AND (void_reason IS NOT NULL)))) is false then 41
-    when $2 and  exists (select 1 from app_public.invoices x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 42
-    when $2 and  exists (select 1 from app_public.invoices x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.invoice_number = t.invoice_number) then 43
-    when $2 and t.hospital_id is not null and t.appointment_id is not null and not exists (select 1 from app_public.appointments r where r.hospital_id = t.hospital_id and r.id = t.appointment_id) then 44
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 45
-    when $2 and t.discount_approved_by is not null and not exists (select 1 from app_public.users r where r.id = t.discount_approved_by) then 46
-    when $2 and t.hospital_id is not null and t.dispensing_id is not null and not exists (select 1 from app_public.pharmacy_dispensing r where r.hospital_id = t.hospital_id and r.id = t.dispensing_id) then 47
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 48
-    when $2 and t.issued_by is not null and not exists (select 1 from app_public.users r where r.id = t.issued_by) then 49
-    when $2 and t.hospital_id is not null and t.optical_order_id is not null and not exists (select 1 from app_public.optical_orders r where r.hospital_id = t.hospital_id and r.id = t.optical_order_id) then 50
-    when $2 and t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 51
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 52
-    when $2 and t.voided_by is not null and not exists (select 1 from app_public.users r where r.id = t.voided_by) then 53
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{invoices_hospital_id_id_key,invoices_hospital_id_invoice_number_key,invoices_appointment_fkey,invoices_created_by_fkey,invoices_discount_approved_by_fkey,invoices_dispensing_fkey,invoices_hospital_id_fkey,invoices_issued_by_fkey,invoices_optical_order_fkey,invoices_patient_fkey,invoices_updated_by_fkey,invoices_voided_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,invoice_number}","{hospital_id,appointment_id}","{created_by}","{discount_approved_by}","{hospital_id,dispensing_id}","{hospital_id}","{issued_by}","{hospital_id,optical_order_id}","{hospital_id,patient_id}","{updated_by}","{voided_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.invoices x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when  exists (select 1 from app_public.invoices x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.invoice_number = t.invoice_number) then 2
+    when t.hospital_id is not null and t.appointment_id is not null and not exists (select 1 from app_public.appointments r where r.hospital_id = t.hospital_id and r.id = t.appointment_id) then 3
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
+    when t.discount_approved_by is not null and not exists (select 1 from app_public.users r where r.id = t.discount_approved_by) then 5
+    when t.hospital_id is not null and t.dispensing_id is not null and not exists (select 1 from app_public.pharmacy_dispensing r where r.hospital_id = t.hospital_id and r.id = t.dispensing_id) then 6
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 7
+    when t.issued_by is not null and not exists (select 1 from app_public.users r where r.id = t.issued_by) then 8
+    when t.hospital_id is not null and t.optical_order_id is not null and not exists (select 1 from app_public.optical_orders r where r.hospital_id = t.hospital_id and r.id = t.optical_order_id) then 9
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 10
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 11
+    when t.voided_by is not null and not exists (select 1 from app_public.users r where r.id = t.voided_by) then 12
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,23 +9,23 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__lab_orders(app_public.la
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{lab_orders_id_not_null,lab_orders_hospital_id_not_null,lab_orders_order_number_not_null,lab_orders_patient_id_not_null,lab_orders_test_name_not_null,lab_orders_test_category_not_null,lab_orders_priority_not_null,lab_orders_status_not_null,lab_orders_ordered_at_not_null,lab_orders_results_not_null,lab_orders_is_critical_not_null,lab_orders_price_not_null,lab_orders_is_deleted_not_null,lab_orders_created_at_not_null,lab_orders_updated_at_not_null,lab_orders_cancelled_check,lab_orders_collected_check,lab_orders_completed_check,lab_orders_critical_notified_check,lab_orders_deleted_check,lab_orders_orderer_check,lab_orders_price_check,lab_orders_priority_check,lab_orders_report_order_check,lab_orders_reported_check,lab_orders_result_flag_check,lab_orders_results_check,lab_orders_sample_barcode_check,lab_orders_specimen_type_check,lab_orders_status_check,lab_orders_test_category_check,lab_orders_test_code_check,lab_orders_test_name_check,idx_lab_orders__hospital_id_sample_barcode,lab_orders_hospital_id_id_key,lab_orders_hospital_id_order_number_key,lab_orders_appointment_fkey,lab_orders_cancelled_by_fkey,lab_orders_created_by_fkey,lab_orders_department_fkey,lab_orders_doctor_fkey,lab_orders_hospital_id_fkey,lab_orders_patient_fkey,lab_orders_performed_by_fkey,lab_orders_prescription_fkey,lab_orders_reported_by_fkey,lab_orders_sample_collected_by_fkey,lab_orders_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{order_number}","{patient_id}","{test_name}","{test_category}","{priority}","{status}","{ordered_at}","{results}","{is_critical}","{price}","{is_deleted}","{created_at}","{updated_at}","{status,cancelled_at}","{specimen_type,status,sample_collected_at}","{started_at,completed_at}","{is_critical,critical_notified_at}","{is_deleted,deleted_at}","{doctor_id,referring_physician}","{price}","{priority}","{completed_at,reported_at}","{status,reported_at}","{result_flag}","{results}","{sample_barcode}","{specimen_type}","{status}","{test_category}","{test_code}","{test_name}","{hospital_id,sample_barcode}","{hospital_id,id}","{hospital_id,order_number}","{hospital_id,appointment_id}","{cancelled_by}","{created_by}","{hospital_id,department_id}","{hospital_id,doctor_id}","{hospital_id}","{hospital_id,patient_id}","{performed_by}","{hospital_id,prescription_id}","{reported_by}","{sample_collected_by}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{lab_orders_id_not_null,lab_orders_hospital_id_not_null,lab_orders_order_number_not_null,lab_orders_patient_id_not_null,lab_orders_test_name_not_null,lab_orders_test_category_not_null,lab_orders_priority_not_null,lab_orders_status_not_null,lab_orders_ordered_at_not_null,lab_orders_results_not_null,lab_orders_is_critical_not_null,lab_orders_price_not_null,lab_orders_is_deleted_not_null,lab_orders_created_at_not_null,lab_orders_updated_at_not_null,lab_orders_cancelled_check,lab_orders_collected_check,lab_orders_completed_check,lab_orders_critical_notified_check,lab_orders_deleted_check,lab_orders_orderer_check,lab_orders_price_check,lab_orders_priority_check,lab_orders_report_order_check,lab_orders_reported_check,lab_orders_result_flag_check,lab_orders_results_check,lab_orders_sample_barcode_check,lab_orders_specimen_type_check,lab_orders_status_check,lab_orders_test_category_check,lab_orders_test_code_check,lab_orders_test_name_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{order_number}","{patient_id}","{test_name}","{test_category}","{priority}","{status}","{ordered_at}","{results}","{is_critical}","{price}","{is_deleted}","{created_at}","{updated_at}","{status,cancelled_at}","{specimen_type,status,sample_collected_at}","{started_at,completed_at}","{is_critical,critical_notified_at}","{is_deleted,deleted_at}","{doctor_id,referring_physician}","{price}","{priority}","{completed_at,reported_at}","{status,reported_at}","{result_flag}","{results}","{sample_barcode}","{specimen_type}","{status}","{test_category}","{test_code}","{test_name}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.order_number is null then 3
-    when t.patient_id is null then 4
-    when t.test_name is null then 5
-    when t.test_category is null then 6
-    when t.priority is null then 7
-    when t.status is null then 8
-    when t.ordered_at is null then 9
-    when t.results is null then 10
-    when t.is_critical is null then 11
-    when t.price is null then 12
-    when t.is_deleted is null then 13
-    when t.created_at is null then 14
-    when t.updated_at is null then 15
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.order_number is null then 3
+    when $2 and t.patient_id is null then 4
+    when $2 and t.test_name is null then 5
+    when $2 and t.test_category is null then 6
+    when $2 and t.priority is null then 7
+    when $2 and t.status is null then 8
+    when $2 and t.ordered_at is null then 9
+    when $2 and t.results is null then 10
+    when $2 and t.is_critical is null then 11
+    when $2 and t.price is null then 12
+    when $2 and t.is_deleted is null then 13
+    when $2 and t.created_at is null then 14
+    when $2 and t.updated_at is null then 15
     when (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))) is false then 16
     when (((status = ANY (ARRAY['ordered'::text, 'cancelled'::text])) OR (sample_collected_at IS NOT NULL) OR (specimen_type IS NULL))) is false then 17
     when (((completed_at IS NULL) OR (started_at IS NULL) OR (completed_at >= started_at))) is false then 18
@@ -44,21 +44,30 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((test_category = ANY (ARRAY['hematology'::text, 'biochemistry'::text, 'microbiology'::text, 'pathology'::text, 'radiology'::text, 'immunology'::text, 'serology'::text, 'urinalysis'::text, 'molecular'::text, 'other'::text]))) is false then 31
     when ((test_code ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$'::text)) is false then 32
     when (((length(TRIM(BOTH FROM test_name)) >= 2) AND (length(TRIM(BOTH FROM test_name)) <= 200))) is false then 33
-    when $2 and ((sample_barcode IS NOT NULL)) is true and exists (select 1 from app_public.lab_orders x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.sample_barcode = t.sample_barcode and ((sample_barcode IS NOT NULL))) then 34
-    when $2 and  exists (select 1 from app_public.lab_orders x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 35
-    when $2 and  exists (select 1 from app_public.lab_orders x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.order_number = t.order_number) then 36
-    when $2 and t.hospital_id is not null and t.appointment_id is not null and not exists (select 1 from app_public.appointments r where r.hospital_id = t.hospital_id and r.id = t.appointment_id) then 37
-    when $2 and t.cancelled_by is not null and not exists (select 1 from app_public.users r where r.id = t.cancelled_by) then 38
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 39
-    when $2 and t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 40
-    when $2 and t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 41
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 42
-    when $2 and t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 43
-    when $2 and t.performed_by is not null and not exists (select 1 from app_public.users r where r.id = t.performed_by) then 44
-    when $2 and t.hospital_id is not null and t.prescription_id is not null and not exists (select 1 from app_public.prescriptions r where r.hospital_id = t.hospital_id and r.id = t.prescription_id) then 45
-    when $2 and t.reported_by is not null and not exists (select 1 from app_public.users r where r.id = t.reported_by) then 46
-    when $2 and t.sample_collected_by is not null and not exists (select 1 from app_public.users r where r.id = t.sample_collected_by) then 47
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 48
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{idx_lab_orders__hospital_id_sample_barcode,lab_orders_hospital_id_id_key,lab_orders_hospital_id_order_number_key,lab_orders_appointment_fkey,lab_orders_cancelled_by_fkey,lab_orders_created_by_fkey,lab_orders_department_fkey,lab_orders_doctor_fkey,lab_orders_hospital_id_fkey,lab_orders_patient_fkey,lab_orders_performed_by_fkey,lab_orders_prescription_fkey,lab_orders_reported_by_fkey,lab_orders_sample_collected_by_fkey,lab_orders_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,sample_barcode}","{hospital_id,id}","{hospital_id,order_number}","{hospital_id,appointment_id}","{cancelled_by}","{created_by}","{hospital_id,department_id}","{hospital_id,doctor_id}","{hospital_id}","{hospital_id,patient_id}","{performed_by}","{hospital_id,prescription_id}","{reported_by}","{sample_collected_by}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when ((sample_barcode IS NOT NULL)) is true and exists (select 1 from app_public.lab_orders x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.sample_barcode = t.sample_barcode and ((sample_barcode IS NOT NULL))) then 1
+    when  exists (select 1 from app_public.lab_orders x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
+    when  exists (select 1 from app_public.lab_orders x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.order_number = t.order_number) then 3
+    when t.hospital_id is not null and t.appointment_id is not null and not exists (select 1 from app_public.appointments r where r.hospital_id = t.hospital_id and r.id = t.appointment_id) then 4
+    when t.cancelled_by is not null and not exists (select 1 from app_public.users r where r.id = t.cancelled_by) then 5
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 6
+    when t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 7
+    when t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 8
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 9
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 10
+    when t.performed_by is not null and not exists (select 1 from app_public.users r where r.id = t.performed_by) then 11
+    when t.hospital_id is not null and t.prescription_id is not null and not exists (select 1 from app_public.prescriptions r where r.hospital_id = t.hospital_id and r.id = t.prescription_id) then 12
+    when t.reported_by is not null and not exists (select 1 from app_public.users r where r.id = t.reported_by) then 13
+    when t.sample_collected_by is not null and not exists (select 1 from app_public.users r where r.id = t.sample_collected_by) then 14
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 15
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

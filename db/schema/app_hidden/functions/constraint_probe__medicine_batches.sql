@@ -9,20 +9,20 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__medicine_batches(app_pub
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{medicine_batches_id_not_null,medicine_batches_hospital_id_not_null,medicine_batches_medicine_id_not_null,medicine_batches_batch_number_not_null,medicine_batches_expiry_date_not_null,medicine_batches_quantity_received_not_null,medicine_batches_quantity_on_hand_not_null,medicine_batches_unit_cost_not_null,medicine_batches_received_at_not_null,medicine_batches_status_not_null,medicine_batches_created_at_not_null,medicine_batches_updated_at_not_null,medicine_batches_batch_number_check,medicine_batches_dates_check,medicine_batches_mrp_check,medicine_batches_quantity_on_hand_check,medicine_batches_quantity_received_check,medicine_batches_recall_check,medicine_batches_selling_price_check,medicine_batches_selling_price_mrp_check,medicine_batches_status_check,medicine_batches_unit_cost_check,medicine_batches_hospital_id_id_key,medicine_batches_hospital_id_medicine_id_batch_number_key,medicine_batches_hospital_id_medicine_id_id_key,medicine_batches_created_by_fkey,medicine_batches_hospital_id_fkey,medicine_batches_medicine_fkey,medicine_batches_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{medicine_id}","{batch_number}","{expiry_date}","{quantity_received}","{quantity_on_hand}","{unit_cost}","{received_at}","{status}","{created_at}","{updated_at}","{batch_number}","{manufacture_date,expiry_date}","{mrp}","{quantity_on_hand}","{quantity_received}","{status,recall_reference}","{selling_price}","{mrp,selling_price}","{status}","{unit_cost}","{hospital_id,id}","{hospital_id,medicine_id,batch_number}","{hospital_id,medicine_id,id}","{created_by}","{hospital_id}","{hospital_id,medicine_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{medicine_batches_id_not_null,medicine_batches_hospital_id_not_null,medicine_batches_medicine_id_not_null,medicine_batches_batch_number_not_null,medicine_batches_expiry_date_not_null,medicine_batches_quantity_received_not_null,medicine_batches_quantity_on_hand_not_null,medicine_batches_unit_cost_not_null,medicine_batches_received_at_not_null,medicine_batches_status_not_null,medicine_batches_created_at_not_null,medicine_batches_updated_at_not_null,medicine_batches_batch_number_check,medicine_batches_dates_check,medicine_batches_mrp_check,medicine_batches_quantity_on_hand_check,medicine_batches_quantity_received_check,medicine_batches_recall_check,medicine_batches_selling_price_check,medicine_batches_selling_price_mrp_check,medicine_batches_status_check,medicine_batches_unit_cost_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{medicine_id}","{batch_number}","{expiry_date}","{quantity_received}","{quantity_on_hand}","{unit_cost}","{received_at}","{status}","{created_at}","{updated_at}","{batch_number}","{manufacture_date,expiry_date}","{mrp}","{quantity_on_hand}","{quantity_received}","{status,recall_reference}","{selling_price}","{mrp,selling_price}","{status}","{unit_cost}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.medicine_id is null then 3
-    when t.batch_number is null then 4
-    when t.expiry_date is null then 5
-    when t.quantity_received is null then 6
-    when t.quantity_on_hand is null then 7
-    when t.unit_cost is null then 8
-    when t.received_at is null then 9
-    when t.status is null then 10
-    when t.created_at is null then 11
-    when t.updated_at is null then 12
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.medicine_id is null then 3
+    when $2 and t.batch_number is null then 4
+    when $2 and t.expiry_date is null then 5
+    when $2 and t.quantity_received is null then 6
+    when $2 and t.quantity_on_hand is null then 7
+    when $2 and t.unit_cost is null then 8
+    when $2 and t.received_at is null then 9
+    when $2 and t.status is null then 10
+    when $2 and t.created_at is null then 11
+    when $2 and t.updated_at is null then 12
     when (((length(TRIM(BOTH FROM batch_number)) >= 1) AND (length(TRIM(BOTH FROM batch_number)) <= 64))) is false then 13
     when (((manufacture_date IS NULL) OR (expiry_date > manufacture_date))) is false then 14
     when ((mrp >= (0)::numeric)) is false then 15
@@ -33,13 +33,22 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when (((mrp IS NULL) OR (selling_price IS NULL) OR (selling_price <= mrp))) is false then 20
     when ((status = ANY (ARRAY['active'::text, 'quarantined'::text, 'expired'::text, 'recalled'::text, 'depleted'::text]))) is false then 21
     when ((unit_cost >= (0)::numeric)) is false then 22
-    when $2 and  exists (select 1 from app_public.medicine_batches x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 23
-    when $2 and  exists (select 1 from app_public.medicine_batches x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.medicine_id = t.medicine_id and x.batch_number = t.batch_number) then 24
-    when $2 and  exists (select 1 from app_public.medicine_batches x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.medicine_id = t.medicine_id and x.id = t.id) then 25
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 26
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 27
-    when $2 and t.hospital_id is not null and t.medicine_id is not null and not exists (select 1 from app_public.medicines r where r.hospital_id = t.hospital_id and r.id = t.medicine_id) then 28
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 29
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{medicine_batches_hospital_id_id_key,medicine_batches_hospital_id_medicine_id_batch_number_key,medicine_batches_hospital_id_medicine_id_id_key,medicine_batches_created_by_fkey,medicine_batches_hospital_id_fkey,medicine_batches_medicine_fkey,medicine_batches_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,medicine_id,batch_number}","{hospital_id,medicine_id,id}","{created_by}","{hospital_id}","{hospital_id,medicine_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.medicine_batches x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when  exists (select 1 from app_public.medicine_batches x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.medicine_id = t.medicine_id and x.batch_number = t.batch_number) then 2
+    when  exists (select 1 from app_public.medicine_batches x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.medicine_id = t.medicine_id and x.id = t.id) then 3
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 5
+    when t.hospital_id is not null and t.medicine_id is not null and not exists (select 1 from app_public.medicines r where r.hospital_id = t.hospital_id and r.id = t.medicine_id) then 6
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 7
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,23 +9,23 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__medicines(app_public.med
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{medicines_id_not_null,medicines_hospital_id_not_null,medicines_generic_name_not_null,medicines_dosage_form_not_null,medicines_base_unit_not_null,medicines_pack_size_not_null,medicines_schedule_category_not_null,medicines_storage_conditions_not_null,medicines_protect_from_light_not_null,medicines_reorder_level_not_null,medicines_selling_price_not_null,medicines_is_active_not_null,medicines_is_deleted_not_null,medicines_created_at_not_null,medicines_updated_at_not_null,medicines_atc_code_check,medicines_barcode_check,medicines_base_unit_check,medicines_brand_name_check,medicines_deleted_check,medicines_dosage_form_check,medicines_generic_name_check,medicines_hsn_code_check,medicines_item_code_check,medicines_max_stock_level_check,medicines_mrp_check,medicines_pack_size_check,medicines_purchase_price_check,medicines_reorder_level_check,medicines_reorder_quantity_check,medicines_route_check,medicines_schedule_category_check,medicines_selling_price_check,medicines_selling_price_mrp_check,medicines_stock_levels_check,medicines_storage_conditions_check,medicines_strength_check,medicines_strength_value_check,idx_medicines__hospital_id_barcode,medicines_hospital_id_id_key,medicines_hospital_id_item_code_key,medicines_created_by_fkey,medicines_hospital_id_fkey,medicines_tax_configuration_fkey,medicines_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{generic_name}","{dosage_form}","{base_unit}","{pack_size}","{schedule_category}","{storage_conditions}","{protect_from_light}","{reorder_level}","{selling_price}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{atc_code}","{barcode}","{base_unit}","{brand_name}","{is_deleted,deleted_at}","{dosage_form}","{generic_name}","{hsn_code}","{item_code}","{max_stock_level}","{mrp}","{pack_size}","{purchase_price}","{reorder_level}","{reorder_quantity}","{route}","{schedule_category}","{selling_price}","{selling_price,mrp}","{reorder_level,max_stock_level}","{storage_conditions}","{strength_value,strength_unit}","{strength_value}","{hospital_id,barcode}","{hospital_id,id}","{hospital_id,item_code}","{created_by}","{hospital_id}","{hospital_id,tax_configuration_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{medicines_id_not_null,medicines_hospital_id_not_null,medicines_generic_name_not_null,medicines_dosage_form_not_null,medicines_base_unit_not_null,medicines_pack_size_not_null,medicines_schedule_category_not_null,medicines_storage_conditions_not_null,medicines_protect_from_light_not_null,medicines_reorder_level_not_null,medicines_selling_price_not_null,medicines_is_active_not_null,medicines_is_deleted_not_null,medicines_created_at_not_null,medicines_updated_at_not_null,medicines_atc_code_check,medicines_barcode_check,medicines_base_unit_check,medicines_brand_name_check,medicines_deleted_check,medicines_dosage_form_check,medicines_generic_name_check,medicines_hsn_code_check,medicines_item_code_check,medicines_max_stock_level_check,medicines_mrp_check,medicines_pack_size_check,medicines_purchase_price_check,medicines_reorder_level_check,medicines_reorder_quantity_check,medicines_route_check,medicines_schedule_category_check,medicines_selling_price_check,medicines_selling_price_mrp_check,medicines_stock_levels_check,medicines_storage_conditions_check,medicines_strength_check,medicines_strength_value_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{generic_name}","{dosage_form}","{base_unit}","{pack_size}","{schedule_category}","{storage_conditions}","{protect_from_light}","{reorder_level}","{selling_price}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{atc_code}","{barcode}","{base_unit}","{brand_name}","{is_deleted,deleted_at}","{dosage_form}","{generic_name}","{hsn_code}","{item_code}","{max_stock_level}","{mrp}","{pack_size}","{purchase_price}","{reorder_level}","{reorder_quantity}","{route}","{schedule_category}","{selling_price}","{selling_price,mrp}","{reorder_level,max_stock_level}","{storage_conditions}","{strength_value,strength_unit}","{strength_value}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.generic_name is null then 3
-    when t.dosage_form is null then 4
-    when t.base_unit is null then 5
-    when t.pack_size is null then 6
-    when t.schedule_category is null then 7
-    when t.storage_conditions is null then 8
-    when t.protect_from_light is null then 9
-    when t.reorder_level is null then 10
-    when t.selling_price is null then 11
-    when t.is_active is null then 12
-    when t.is_deleted is null then 13
-    when t.created_at is null then 14
-    when t.updated_at is null then 15
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.generic_name is null then 3
+    when $2 and t.dosage_form is null then 4
+    when $2 and t.base_unit is null then 5
+    when $2 and t.pack_size is null then 6
+    when $2 and t.schedule_category is null then 7
+    when $2 and t.storage_conditions is null then 8
+    when $2 and t.protect_from_light is null then 9
+    when $2 and t.reorder_level is null then 10
+    when $2 and t.selling_price is null then 11
+    when $2 and t.is_active is null then 12
+    when $2 and t.is_deleted is null then 13
+    when $2 and t.created_at is null then 14
+    when $2 and t.updated_at is null then 15
     when ((atc_code ~ '^[A-Z][0-9]{2}[A-Z]{2}[0-9]{2}$'::text)) is false then 16
     when ((barcode ~ '^[0-9A-Za-z-]{4,48}$'::text)) is false then 17
     when ((base_unit = ANY (ARRAY['tablet'::text, 'capsule'::text, 'ml'::text, 'g'::text, 'vial'::text, 'ampoule'::text, 'unit'::text, 'sachet'::text, 'bottle'::text, 'tube'::text, 'inhaler'::text, 'patch'::text, 'suppository'::text, 'piece'::text]))) is false then 18
@@ -49,13 +49,22 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((storage_conditions = ANY (ARRAY['room_temperature'::text, 'cool'::text, 'refrigerated'::text, 'frozen'::text]))) is false then 36
     when (((strength_value IS NULL) = (strength_unit IS NULL))) is false then 37
     when ((strength_value > (0)::numeric)) is false then 38
-    when $2 and ((barcode IS NOT NULL)) is true and exists (select 1 from app_public.medicines x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.barcode = t.barcode and ((barcode IS NOT NULL))) then 39
-    when $2 and  exists (select 1 from app_public.medicines x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 40
-    when $2 and  exists (select 1 from app_public.medicines x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.item_code = t.item_code) then 41
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 42
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 43
-    when $2 and t.hospital_id is not null and t.tax_configuration_id is not null and not exists (select 1 from app_public.tax_configurations r where r.hospital_id = t.hospital_id and r.id = t.tax_configuration_id) then 44
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 45
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{idx_medicines__hospital_id_barcode,medicines_hospital_id_id_key,medicines_hospital_id_item_code_key,medicines_created_by_fkey,medicines_hospital_id_fkey,medicines_tax_configuration_fkey,medicines_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,barcode}","{hospital_id,id}","{hospital_id,item_code}","{created_by}","{hospital_id}","{hospital_id,tax_configuration_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when ((barcode IS NOT NULL)) is true and exists (select 1 from app_public.medicines x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.barcode = t.barcode and ((barcode IS NOT NULL))) then 1
+    when  exists (select 1 from app_public.medicines x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
+    when  exists (select 1 from app_public.medicines x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.item_code = t.item_code) then 3
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 5
+    when t.hospital_id is not null and t.tax_configuration_id is not null and not exists (select 1 from app_public.tax_configurations r where r.hospital_id = t.hospital_id and r.id = t.tax_configuration_id) then 6
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 7
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,20 +9,20 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__notification_queue(app_p
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,unique,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{notification_queue_id_not_null,notification_queue_hospital_id_not_null,notification_queue_notification_id_not_null,notification_queue_channel_not_null,notification_queue_recipient_address_not_null,notification_queue_status_not_null,notification_queue_attempts_not_null,notification_queue_max_attempts_not_null,notification_queue_next_attempt_at_not_null,notification_queue_payload_not_null,notification_queue_created_at_not_null,notification_queue_updated_at_not_null,notification_queue_attempts_check,notification_queue_channel_check,notification_queue_lock_check,notification_queue_max_attempts_check,notification_queue_payload_check,notification_queue_provider_check,notification_queue_recipient_address_check,notification_queue_status_check,notification_queue_hospital_id_id_key,notification_queue_created_by_fkey,notification_queue_hospital_id_fkey,notification_queue_notification_fkey,notification_queue_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{notification_id}","{channel}","{recipient_address}","{status}","{attempts}","{max_attempts}","{next_attempt_at}","{payload}","{created_at}","{updated_at}","{attempts,max_attempts}","{channel}","{locked_at,locked_by}","{max_attempts}","{payload}","{provider}","{channel,recipient_address}","{status}","{hospital_id,id}","{created_by}","{hospital_id}","{hospital_id,notification_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{notification_queue_id_not_null,notification_queue_hospital_id_not_null,notification_queue_notification_id_not_null,notification_queue_channel_not_null,notification_queue_recipient_address_not_null,notification_queue_status_not_null,notification_queue_attempts_not_null,notification_queue_max_attempts_not_null,notification_queue_next_attempt_at_not_null,notification_queue_payload_not_null,notification_queue_created_at_not_null,notification_queue_updated_at_not_null,notification_queue_attempts_check,notification_queue_channel_check,notification_queue_lock_check,notification_queue_max_attempts_check,notification_queue_payload_check,notification_queue_provider_check,notification_queue_recipient_address_check,notification_queue_status_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{notification_id}","{channel}","{recipient_address}","{status}","{attempts}","{max_attempts}","{next_attempt_at}","{payload}","{created_at}","{updated_at}","{attempts,max_attempts}","{channel}","{locked_at,locked_by}","{max_attempts}","{payload}","{provider}","{channel,recipient_address}","{status}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.notification_id is null then 3
-    when t.channel is null then 4
-    when t.recipient_address is null then 5
-    when t.status is null then 6
-    when t.attempts is null then 7
-    when t.max_attempts is null then 8
-    when t.next_attempt_at is null then 9
-    when t.payload is null then 10
-    when t.created_at is null then 11
-    when t.updated_at is null then 12
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.notification_id is null then 3
+    when $2 and t.channel is null then 4
+    when $2 and t.recipient_address is null then 5
+    when $2 and t.status is null then 6
+    when $2 and t.attempts is null then 7
+    when $2 and t.max_attempts is null then 8
+    when $2 and t.next_attempt_at is null then 9
+    when $2 and t.payload is null then 10
+    when $2 and t.created_at is null then 11
+    when $2 and t.updated_at is null then 12
     when (((attempts >= 0) AND (attempts <= max_attempts))) is false then 13
     when ((channel = ANY (ARRAY['email'::text, 'sms'::text, 'whatsapp'::text, 'push'::text]))) is false then 14
     when (((locked_at IS NULL) = (locked_by IS NULL))) is false then 15
@@ -37,11 +37,20 @@ CASE channel
     ELSE (length(TRIM(BOTH FROM recipient_address)) > 0)
 END) is false then 19
     when ((status = ANY (ARRAY['queued'::text, 'processing'::text, 'sent'::text, 'failed'::text, 'dead'::text]))) is false then 20
-    when $2 and  exists (select 1 from app_public.notification_queue x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 21
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 22
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 23
-    when $2 and t.hospital_id is not null and t.notification_id is not null and not exists (select 1 from app_public.notifications r where r.hospital_id = t.hospital_id and r.id = t.notification_id) then 24
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 25
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{notification_queue_hospital_id_id_key,notification_queue_created_by_fkey,notification_queue_hospital_id_fkey,notification_queue_notification_fkey,notification_queue_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{created_by}","{hospital_id}","{hospital_id,notification_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.notification_queue x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 2
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 3
+    when t.hospital_id is not null and t.notification_id is not null and not exists (select 1 from app_public.notifications r where r.hospital_id = t.hospital_id and r.id = t.notification_id) then 4
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 5
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,22 +9,22 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__notification_templates(a
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{notification_templates_id_not_null,notification_templates_hospital_id_not_null,notification_templates_code_not_null,notification_templates_name_not_null,notification_templates_channel_not_null,notification_templates_locale_not_null,notification_templates_category_not_null,notification_templates_body_not_null,notification_templates_variables_not_null,notification_templates_is_transactional_not_null,notification_templates_is_active_not_null,notification_templates_version_not_null,notification_templates_created_at_not_null,notification_templates_updated_at_not_null,notification_templates_body_check,notification_templates_category_check,notification_templates_channel_check,notification_templates_code_check,notification_templates_email_subject_check,notification_templates_locale_check,notification_templates_marketing_check,notification_templates_name_check,notification_templates_version_check,notification_templates_hospital_id_code_channel_locale_key,notification_templates_hospital_id_id_key,notification_templates_created_by_fkey,notification_templates_hospital_id_fkey,notification_templates_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{code}","{name}","{channel}","{locale}","{category}","{body}","{variables}","{is_transactional}","{is_active}","{version}","{created_at}","{updated_at}","{body}","{category}","{channel}","{code}","{channel,subject}","{locale}","{category,is_transactional}","{name}","{version}","{hospital_id,code,channel,locale}","{hospital_id,id}","{created_by}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{notification_templates_id_not_null,notification_templates_hospital_id_not_null,notification_templates_code_not_null,notification_templates_name_not_null,notification_templates_channel_not_null,notification_templates_locale_not_null,notification_templates_category_not_null,notification_templates_body_not_null,notification_templates_variables_not_null,notification_templates_is_transactional_not_null,notification_templates_is_active_not_null,notification_templates_version_not_null,notification_templates_created_at_not_null,notification_templates_updated_at_not_null,notification_templates_body_check,notification_templates_category_check,notification_templates_channel_check,notification_templates_code_check,notification_templates_email_subject_check,notification_templates_locale_check,notification_templates_marketing_check,notification_templates_name_check,notification_templates_version_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{code}","{name}","{channel}","{locale}","{category}","{body}","{variables}","{is_transactional}","{is_active}","{version}","{created_at}","{updated_at}","{body}","{category}","{channel}","{code}","{channel,subject}","{locale}","{category,is_transactional}","{name}","{version}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.code is null then 3
-    when t.name is null then 4
-    when t.channel is null then 5
-    when t.locale is null then 6
-    when t.category is null then 7
-    when t.body is null then 8
-    when t.variables is null then 9
-    when t.is_transactional is null then 10
-    when t.is_active is null then 11
-    when t.version is null then 12
-    when t.created_at is null then 13
-    when t.updated_at is null then 14
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.code is null then 3
+    when $2 and t.name is null then 4
+    when $2 and t.channel is null then 5
+    when $2 and t.locale is null then 6
+    when $2 and t.category is null then 7
+    when $2 and t.body is null then 8
+    when $2 and t.variables is null then 9
+    when $2 and t.is_transactional is null then 10
+    when $2 and t.is_active is null then 11
+    when $2 and t.version is null then 12
+    when $2 and t.created_at is null then 13
+    when $2 and t.updated_at is null then 14
     when ((length(TRIM(BOTH FROM body)) > 0)) is false then 15
     when ((category = ANY (ARRAY['appointment'::text, 'clinical'::text, 'billing'::text, 'inventory'::text, 'account'::text, 'marketing'::text]))) is false then 16
     when ((channel = ANY (ARRAY['email'::text, 'sms'::text, 'whatsapp'::text, 'in_app'::text, 'push'::text]))) is false then 17
@@ -34,11 +34,20 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when (((category <> 'marketing'::text) OR (NOT is_transactional))) is false then 21
     when (((length(TRIM(BOTH FROM name)) >= 2) AND (length(TRIM(BOTH FROM name)) <= 200))) is false then 22
     when ((version >= 1)) is false then 23
-    when $2 and  exists (select 1 from app_public.notification_templates x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.code = t.code and x.channel = t.channel and x.locale = t.locale) then 24
-    when $2 and  exists (select 1 from app_public.notification_templates x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 25
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 26
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 27
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 28
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{notification_templates_hospital_id_code_channel_locale_key,notification_templates_hospital_id_id_key,notification_templates_created_by_fkey,notification_templates_hospital_id_fkey,notification_templates_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,code,channel,locale}","{hospital_id,id}","{created_by}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.notification_templates x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.code = t.code and x.channel = t.channel and x.locale = t.locale) then 1
+    when  exists (select 1 from app_public.notification_templates x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 3
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 4
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 5
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

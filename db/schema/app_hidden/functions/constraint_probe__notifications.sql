@@ -9,21 +9,21 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__notifications(app_public
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{notifications_id_not_null,notifications_hospital_id_not_null,notifications_recipient_type_not_null,notifications_channel_not_null,notifications_category_not_null,notifications_title_not_null,notifications_body_not_null,notifications_data_not_null,notifications_priority_not_null,notifications_status_not_null,notifications_scheduled_for_not_null,notifications_created_at_not_null,notifications_updated_at_not_null,notifications_category_check,notifications_channel_check,notifications_data_check,notifications_expiry_check,notifications_priority_check,notifications_recipient_check,notifications_recipient_type_check,notifications_related_check,notifications_related_table_check,notifications_status_check,notifications_title_check,idx_notifications__hospital_id_dedupe_key,notifications_hospital_id_id_key,notifications_created_by_fkey,notifications_hospital_id_fkey,notifications_patient_fkey,notifications_template_fkey,notifications_updated_by_fkey,notifications_user_id_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{recipient_type}","{channel}","{category}","{title}","{body}","{data}","{priority}","{status}","{scheduled_for}","{created_at}","{updated_at}","{category}","{channel}","{data}","{scheduled_for,expires_at}","{priority}","{recipient_type,patient_id,user_id}","{recipient_type}","{related_table,related_id}","{related_table}","{status}","{title}","{hospital_id,dedupe_key}","{hospital_id,id}","{created_by}","{hospital_id}","{hospital_id,patient_id}","{hospital_id,template_id}","{updated_by}","{user_id}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{notifications_id_not_null,notifications_hospital_id_not_null,notifications_recipient_type_not_null,notifications_channel_not_null,notifications_category_not_null,notifications_title_not_null,notifications_body_not_null,notifications_data_not_null,notifications_priority_not_null,notifications_status_not_null,notifications_scheduled_for_not_null,notifications_created_at_not_null,notifications_updated_at_not_null,notifications_category_check,notifications_channel_check,notifications_data_check,notifications_expiry_check,notifications_priority_check,notifications_recipient_check,notifications_recipient_type_check,notifications_related_check,notifications_related_table_check,notifications_status_check,notifications_title_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{recipient_type}","{channel}","{category}","{title}","{body}","{data}","{priority}","{status}","{scheduled_for}","{created_at}","{updated_at}","{category}","{channel}","{data}","{scheduled_for,expires_at}","{priority}","{recipient_type,patient_id,user_id}","{recipient_type}","{related_table,related_id}","{related_table}","{status}","{title}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.recipient_type is null then 3
-    when t.channel is null then 4
-    when t.category is null then 5
-    when t.title is null then 6
-    when t.body is null then 7
-    when t.data is null then 8
-    when t.priority is null then 9
-    when t.status is null then 10
-    when t.scheduled_for is null then 11
-    when t.created_at is null then 12
-    when t.updated_at is null then 13
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.recipient_type is null then 3
+    when $2 and t.channel is null then 4
+    when $2 and t.category is null then 5
+    when $2 and t.title is null then 6
+    when $2 and t.body is null then 7
+    when $2 and t.data is null then 8
+    when $2 and t.priority is null then 9
+    when $2 and t.status is null then 10
+    when $2 and t.scheduled_for is null then 11
+    when $2 and t.created_at is null then 12
+    when $2 and t.updated_at is null then 13
     when ((category = ANY (ARRAY['appointment'::text, 'clinical'::text, 'billing'::text, 'inventory'::text, 'account'::text, 'marketing'::text]))) is false then 14
     when ((channel = ANY (ARRAY['email'::text, 'sms'::text, 'whatsapp'::text, 'in_app'::text, 'push'::text]))) is false then 15
     when ((jsonb_typeof(data) = 'object'::text)) is false then 16
@@ -35,14 +35,23 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((related_table ~ '^[a-z][a-z0-9_]{0,62}$'::text)) is false then 22
     when ((status = ANY (ARRAY['pending'::text, 'queued'::text, 'sent'::text, 'delivered'::text, 'read'::text, 'failed'::text, 'cancelled'::text]))) is false then 23
     when ((length(TRIM(BOTH FROM title)) > 0)) is false then 24
-    when $2 and ((dedupe_key IS NOT NULL)) is true and exists (select 1 from app_public.notifications x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.dedupe_key = t.dedupe_key and ((dedupe_key IS NOT NULL))) then 25
-    when $2 and  exists (select 1 from app_public.notifications x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 26
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 27
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 28
-    when $2 and t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 29
-    when $2 and t.hospital_id is not null and t.template_id is not null and not exists (select 1 from app_public.notification_templates r where r.hospital_id = t.hospital_id and r.id = t.template_id) then 30
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 31
-    when $2 and t.user_id is not null and not exists (select 1 from app_public.users r where r.id = t.user_id) then 32
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{idx_notifications__hospital_id_dedupe_key,notifications_hospital_id_id_key,notifications_created_by_fkey,notifications_hospital_id_fkey,notifications_patient_fkey,notifications_template_fkey,notifications_updated_by_fkey,notifications_user_id_fkey}'::text[])[p.i], (('{"{hospital_id,dedupe_key}","{hospital_id,id}","{created_by}","{hospital_id}","{hospital_id,patient_id}","{hospital_id,template_id}","{updated_by}","{user_id}"}'::text[])[p.i])::text[]
+  from (select case
+    when ((dedupe_key IS NOT NULL)) is true and exists (select 1 from app_public.notifications x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.dedupe_key = t.dedupe_key and ((dedupe_key IS NOT NULL))) then 1
+    when  exists (select 1 from app_public.notifications x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 3
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 4
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 5
+    when t.hospital_id is not null and t.template_id is not null and not exists (select 1 from app_public.notification_templates r where r.hospital_id = t.hospital_id and r.id = t.template_id) then 6
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 7
+    when t.user_id is not null and not exists (select 1 from app_public.users r where r.id = t.user_id) then 8
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

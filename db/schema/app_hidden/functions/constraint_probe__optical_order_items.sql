@@ -9,21 +9,21 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__optical_order_items(app_
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{optical_order_items_id_not_null,optical_order_items_hospital_id_not_null,optical_order_items_optical_order_id_not_null,optical_order_items_item_type_not_null,optical_order_items_description_not_null,optical_order_items_eye_not_null,optical_order_items_quantity_not_null,optical_order_items_unit_price_not_null,optical_order_items_discount_percent_not_null,optical_order_items_tax_percent_not_null,optical_order_items_line_total_not_null,optical_order_items_created_at_not_null,optical_order_items_updated_at_not_null,optical_order_items_description_check,optical_order_items_discount_percent_check,optical_order_items_eye_check,optical_order_items_item_eye_check,optical_order_items_item_type_check,optical_order_items_line_total_check,optical_order_items_quantity_check,optical_order_items_tax_percent_check,optical_order_items_unit_price_check,optical_order_items_hospital_id_id_key,optical_order_items_created_by_fkey,optical_order_items_hospital_id_fkey,optical_order_items_optical_order_fkey,optical_order_items_optical_product_fkey,optical_order_items_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{optical_order_id}","{item_type}","{description}","{eye}","{quantity}","{unit_price}","{discount_percent}","{tax_percent}","{line_total}","{created_at}","{updated_at}","{description}","{discount_percent}","{eye}","{item_type,eye}","{item_type}","{line_total}","{quantity}","{tax_percent}","{unit_price}","{hospital_id,id}","{created_by}","{hospital_id}","{hospital_id,optical_order_id}","{hospital_id,optical_product_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{optical_order_items_id_not_null,optical_order_items_hospital_id_not_null,optical_order_items_optical_order_id_not_null,optical_order_items_item_type_not_null,optical_order_items_description_not_null,optical_order_items_eye_not_null,optical_order_items_quantity_not_null,optical_order_items_unit_price_not_null,optical_order_items_discount_percent_not_null,optical_order_items_tax_percent_not_null,optical_order_items_line_total_not_null,optical_order_items_created_at_not_null,optical_order_items_updated_at_not_null,optical_order_items_description_check,optical_order_items_discount_percent_check,optical_order_items_eye_check,optical_order_items_item_eye_check,optical_order_items_item_type_check,optical_order_items_line_total_check,optical_order_items_quantity_check,optical_order_items_tax_percent_check,optical_order_items_unit_price_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{optical_order_id}","{item_type}","{description}","{eye}","{quantity}","{unit_price}","{discount_percent}","{tax_percent}","{line_total}","{created_at}","{updated_at}","{description}","{discount_percent}","{eye}","{item_type,eye}","{item_type}","{line_total}","{quantity}","{tax_percent}","{unit_price}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.optical_order_id is null then 3
-    when t.item_type is null then 4
-    when t.description is null then 5
-    when t.eye is null then 6
-    when t.quantity is null then 7
-    when t.unit_price is null then 8
-    when t.discount_percent is null then 9
-    when t.tax_percent is null then 10
-    when t.line_total is null then 11
-    when t.created_at is null then 12
-    when t.updated_at is null then 13
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.optical_order_id is null then 3
+    when $2 and t.item_type is null then 4
+    when $2 and t.description is null then 5
+    when $2 and t.eye is null then 6
+    when $2 and t.quantity is null then 7
+    when $2 and t.unit_price is null then 8
+    when $2 and t.discount_percent is null then 9
+    when $2 and t.tax_percent is null then 10
+    when $2 and t.line_total is null then 11
+    when $2 and t.created_at is null then 12
+    when $2 and t.updated_at is null then 13
     when (((length(TRIM(BOTH FROM description)) >= 1) AND (length(TRIM(BOTH FROM description)) <= 500))) is false then 14
     when (((discount_percent >= (0)::numeric) AND (discount_percent <= (100)::numeric))) is false then 15
     when ((eye = ANY (ARRAY['right'::text, 'left'::text, 'both'::text, 'none'::text]))) is false then 16
@@ -33,12 +33,21 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((quantity > 0)) is false then 20
     when (((tax_percent >= (0)::numeric) AND (tax_percent <= (100)::numeric))) is false then 21
     when ((unit_price >= (0)::numeric)) is false then 22
-    when $2 and  exists (select 1 from app_public.optical_order_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 23
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 24
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 25
-    when $2 and t.hospital_id is not null and t.optical_order_id is not null and not exists (select 1 from app_public.optical_orders r where r.hospital_id = t.hospital_id and r.id = t.optical_order_id) then 26
-    when $2 and t.hospital_id is not null and t.optical_product_id is not null and not exists (select 1 from app_public.optical_products r where r.hospital_id = t.hospital_id and r.id = t.optical_product_id) then 27
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 28
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{optical_order_items_hospital_id_id_key,optical_order_items_created_by_fkey,optical_order_items_hospital_id_fkey,optical_order_items_optical_order_fkey,optical_order_items_optical_product_fkey,optical_order_items_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{created_by}","{hospital_id}","{hospital_id,optical_order_id}","{hospital_id,optical_product_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.optical_order_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 2
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 3
+    when t.hospital_id is not null and t.optical_order_id is not null and not exists (select 1 from app_public.optical_orders r where r.hospital_id = t.hospital_id and r.id = t.optical_order_id) then 4
+    when t.hospital_id is not null and t.optical_product_id is not null and not exists (select 1 from app_public.optical_products r where r.hospital_id = t.hospital_id and r.id = t.optical_product_id) then 5
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 6
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,23 +9,23 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__optical_orders(app_publi
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{optical_orders_id_not_null,optical_orders_hospital_id_not_null,optical_orders_order_number_not_null,optical_orders_patient_id_not_null,optical_orders_ordered_at_not_null,optical_orders_status_not_null,optical_orders_frame_provided_by_patient_not_null,optical_orders_subtotal_not_null,optical_orders_discount_amount_not_null,optical_orders_tax_amount_not_null,optical_orders_total_amount_not_null,optical_orders_advance_paid_not_null,optical_orders_is_deleted_not_null,optical_orders_created_at_not_null,optical_orders_updated_at_not_null,optical_orders_advance_paid_check,optical_orders_cancellation_check,optical_orders_dates_check,optical_orders_deleted_check,optical_orders_delivered_check,optical_orders_discount_amount_check,optical_orders_discount_check,optical_orders_fitting_height_left_mm_check,optical_orders_fitting_height_right_mm_check,optical_orders_pantoscopic_tilt_degrees_check,optical_orders_pd_left_mm_check,optical_orders_pd_right_mm_check,optical_orders_segment_height_left_mm_check,optical_orders_segment_height_right_mm_check,optical_orders_status_check,optical_orders_subtotal_check,optical_orders_tax_amount_check,optical_orders_total_amount_check,optical_orders_vertex_distance_mm_check,optical_orders_wrap_angle_degrees_check,optical_orders_hospital_id_id_key,optical_orders_hospital_id_order_number_key,optical_orders_cancelled_by_fkey,optical_orders_created_by_fkey,optical_orders_delivered_by_fkey,optical_orders_hospital_id_fkey,optical_orders_optical_prescription_fkey,optical_orders_patient_fkey,optical_orders_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{order_number}","{patient_id}","{ordered_at}","{status}","{frame_provided_by_patient}","{subtotal}","{discount_amount}","{tax_amount}","{total_amount}","{advance_paid}","{is_deleted}","{created_at}","{updated_at}","{advance_paid}","{status,cancellation_reason}","{ordered_at,sent_to_lab_at,expected_ready_at,ready_at,delivered_at}","{is_deleted,deleted_at}","{status,delivered_at}","{discount_amount}","{subtotal,discount_amount}","{fitting_height_left_mm}","{fitting_height_right_mm}","{pantoscopic_tilt_degrees}","{pd_left_mm}","{pd_right_mm}","{segment_height_left_mm}","{segment_height_right_mm}","{status}","{subtotal}","{tax_amount}","{total_amount}","{vertex_distance_mm}","{wrap_angle_degrees}","{hospital_id,id}","{hospital_id,order_number}","{cancelled_by}","{created_by}","{delivered_by}","{hospital_id}","{hospital_id,optical_prescription_id}","{hospital_id,patient_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{optical_orders_id_not_null,optical_orders_hospital_id_not_null,optical_orders_order_number_not_null,optical_orders_patient_id_not_null,optical_orders_ordered_at_not_null,optical_orders_status_not_null,optical_orders_frame_provided_by_patient_not_null,optical_orders_subtotal_not_null,optical_orders_discount_amount_not_null,optical_orders_tax_amount_not_null,optical_orders_total_amount_not_null,optical_orders_advance_paid_not_null,optical_orders_is_deleted_not_null,optical_orders_created_at_not_null,optical_orders_updated_at_not_null,optical_orders_advance_paid_check,optical_orders_cancellation_check,optical_orders_dates_check,optical_orders_deleted_check,optical_orders_delivered_check,optical_orders_discount_amount_check,optical_orders_discount_check,optical_orders_fitting_height_left_mm_check,optical_orders_fitting_height_right_mm_check,optical_orders_pantoscopic_tilt_degrees_check,optical_orders_pd_left_mm_check,optical_orders_pd_right_mm_check,optical_orders_segment_height_left_mm_check,optical_orders_segment_height_right_mm_check,optical_orders_status_check,optical_orders_subtotal_check,optical_orders_tax_amount_check,optical_orders_total_amount_check,optical_orders_vertex_distance_mm_check,optical_orders_wrap_angle_degrees_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{order_number}","{patient_id}","{ordered_at}","{status}","{frame_provided_by_patient}","{subtotal}","{discount_amount}","{tax_amount}","{total_amount}","{advance_paid}","{is_deleted}","{created_at}","{updated_at}","{advance_paid}","{status,cancellation_reason}","{ordered_at,sent_to_lab_at,expected_ready_at,ready_at,delivered_at}","{is_deleted,deleted_at}","{status,delivered_at}","{discount_amount}","{subtotal,discount_amount}","{fitting_height_left_mm}","{fitting_height_right_mm}","{pantoscopic_tilt_degrees}","{pd_left_mm}","{pd_right_mm}","{segment_height_left_mm}","{segment_height_right_mm}","{status}","{subtotal}","{tax_amount}","{total_amount}","{vertex_distance_mm}","{wrap_angle_degrees}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.order_number is null then 3
-    when t.patient_id is null then 4
-    when t.ordered_at is null then 5
-    when t.status is null then 6
-    when t.frame_provided_by_patient is null then 7
-    when t.subtotal is null then 8
-    when t.discount_amount is null then 9
-    when t.tax_amount is null then 10
-    when t.total_amount is null then 11
-    when t.advance_paid is null then 12
-    when t.is_deleted is null then 13
-    when t.created_at is null then 14
-    when t.updated_at is null then 15
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.order_number is null then 3
+    when $2 and t.patient_id is null then 4
+    when $2 and t.ordered_at is null then 5
+    when $2 and t.status is null then 6
+    when $2 and t.frame_provided_by_patient is null then 7
+    when $2 and t.subtotal is null then 8
+    when $2 and t.discount_amount is null then 9
+    when $2 and t.tax_amount is null then 10
+    when $2 and t.total_amount is null then 11
+    when $2 and t.advance_paid is null then 12
+    when $2 and t.is_deleted is null then 13
+    when $2 and t.created_at is null then 14
+    when $2 and t.updated_at is null then 15
     when ((advance_paid >= (0)::numeric)) is false then 16
     when (((status <> 'cancelled'::text) OR (cancellation_reason IS NOT NULL))) is false then 17
     when ((((sent_to_lab_at IS NULL) OR (sent_to_lab_at >= ordered_at)) AND ((ready_at IS NULL) OR (ready_at >= ordered_at)) AND ((delivered_at IS NULL) OR (delivered_at >= ordered_at)) AND ((expected_ready_at IS NULL) OR (expected_ready_at >= ordered_at)))) is false then 18
@@ -46,15 +46,24 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((total_amount >= (0)::numeric)) is false then 33
     when (((vertex_distance_mm >= (5)::numeric) AND (vertex_distance_mm <= (25)::numeric))) is false then 34
     when (((wrap_angle_degrees >= (0)::numeric) AND (wrap_angle_degrees <= (35)::numeric))) is false then 35
-    when $2 and  exists (select 1 from app_public.optical_orders x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 36
-    when $2 and  exists (select 1 from app_public.optical_orders x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.order_number = t.order_number) then 37
-    when $2 and t.cancelled_by is not null and not exists (select 1 from app_public.users r where r.id = t.cancelled_by) then 38
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 39
-    when $2 and t.delivered_by is not null and not exists (select 1 from app_public.users r where r.id = t.delivered_by) then 40
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 41
-    when $2 and t.hospital_id is not null and t.optical_prescription_id is not null and not exists (select 1 from app_public.optical_prescriptions r where r.hospital_id = t.hospital_id and r.id = t.optical_prescription_id) then 42
-    when $2 and t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 43
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 44
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{optical_orders_hospital_id_id_key,optical_orders_hospital_id_order_number_key,optical_orders_cancelled_by_fkey,optical_orders_created_by_fkey,optical_orders_delivered_by_fkey,optical_orders_hospital_id_fkey,optical_orders_optical_prescription_fkey,optical_orders_patient_fkey,optical_orders_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,order_number}","{cancelled_by}","{created_by}","{delivered_by}","{hospital_id}","{hospital_id,optical_prescription_id}","{hospital_id,patient_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.optical_orders x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when  exists (select 1 from app_public.optical_orders x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.order_number = t.order_number) then 2
+    when t.cancelled_by is not null and not exists (select 1 from app_public.users r where r.id = t.cancelled_by) then 3
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
+    when t.delivered_by is not null and not exists (select 1 from app_public.users r where r.id = t.delivered_by) then 5
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 6
+    when t.hospital_id is not null and t.optical_prescription_id is not null and not exists (select 1 from app_public.optical_prescriptions r where r.hospital_id = t.hospital_id and r.id = t.optical_prescription_id) then 7
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 8
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 9
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,19 +9,19 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__optical_prescriptions(ap
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{optical_prescriptions_id_not_null,optical_prescriptions_hospital_id_not_null,optical_prescriptions_patient_id_not_null,optical_prescriptions_prescription_type_not_null,optical_prescriptions_examination_date_not_null,optical_prescriptions_prescribed_at_not_null,optical_prescriptions_recommended_coatings_not_null,optical_prescriptions_status_not_null,optical_prescriptions_is_deleted_not_null,optical_prescriptions_created_at_not_null,optical_prescriptions_updated_at_not_null,optical_prescriptions_deleted_check,optical_prescriptions_od_add_check,optical_prescriptions_od_axis_check,optical_prescriptions_od_axis_required_check,optical_prescriptions_od_cylinder_check,optical_prescriptions_od_iop_mmhg_check,optical_prescriptions_od_keratometry_axis_check,optical_prescriptions_od_keratometry_k1_check,optical_prescriptions_od_keratometry_k2_check,optical_prescriptions_od_prism_base_check,optical_prescriptions_od_prism_base_required_check,optical_prescriptions_od_prism_check,optical_prescriptions_od_sphere_check,optical_prescriptions_os_add_check,optical_prescriptions_os_axis_check,optical_prescriptions_os_axis_required_check,optical_prescriptions_os_cylinder_check,optical_prescriptions_os_iop_mmhg_check,optical_prescriptions_os_keratometry_axis_check,optical_prescriptions_os_keratometry_k1_check,optical_prescriptions_os_keratometry_k2_check,optical_prescriptions_os_prism_base_check,optical_prescriptions_os_prism_base_required_check,optical_prescriptions_os_prism_check,optical_prescriptions_os_sphere_check,optical_prescriptions_pd_binocular_mm_check,optical_prescriptions_pd_consistency_check,optical_prescriptions_pd_left_mm_check,optical_prescriptions_pd_near_check,optical_prescriptions_pd_near_mm_check,optical_prescriptions_pd_right_mm_check,optical_prescriptions_power_check,optical_prescriptions_prescriber_check,optical_prescriptions_prescription_type_check,optical_prescriptions_recommended_coatings_check,optical_prescriptions_recommended_lens_type_check,optical_prescriptions_status_check,optical_prescriptions_validity_check,optical_prescriptions_hospital_id_id_key,optical_prescriptions_appointment_fkey,optical_prescriptions_created_by_fkey,optical_prescriptions_doctor_fkey,optical_prescriptions_hospital_id_fkey,optical_prescriptions_patient_fkey,optical_prescriptions_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{patient_id}","{prescription_type}","{examination_date}","{prescribed_at}","{recommended_coatings}","{status}","{is_deleted}","{created_at}","{updated_at}","{is_deleted,deleted_at}","{od_add}","{od_axis}","{od_cylinder,od_axis}","{od_cylinder}","{od_iop_mmhg}","{od_keratometry_axis}","{od_keratometry_k1}","{od_keratometry_k2}","{od_prism_base}","{od_prism,od_prism_base}","{od_prism}","{od_sphere}","{os_add}","{os_axis}","{os_cylinder,os_axis}","{os_cylinder}","{os_iop_mmhg}","{os_keratometry_axis}","{os_keratometry_k1}","{os_keratometry_k2}","{os_prism_base}","{os_prism,os_prism_base}","{os_prism}","{os_sphere}","{pd_binocular_mm}","{pd_right_mm,pd_left_mm,pd_binocular_mm}","{pd_left_mm}","{pd_binocular_mm,pd_near_mm}","{pd_near_mm}","{pd_right_mm}","{od_sphere,os_sphere}","{doctor_id,external_prescriber}","{prescription_type}","{recommended_coatings}","{recommended_lens_type}","{status}","{examination_date,valid_until}","{hospital_id,id}","{hospital_id,appointment_id}","{created_by}","{hospital_id,doctor_id}","{hospital_id}","{hospital_id,patient_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{optical_prescriptions_id_not_null,optical_prescriptions_hospital_id_not_null,optical_prescriptions_patient_id_not_null,optical_prescriptions_prescription_type_not_null,optical_prescriptions_examination_date_not_null,optical_prescriptions_prescribed_at_not_null,optical_prescriptions_recommended_coatings_not_null,optical_prescriptions_status_not_null,optical_prescriptions_is_deleted_not_null,optical_prescriptions_created_at_not_null,optical_prescriptions_updated_at_not_null,optical_prescriptions_deleted_check,optical_prescriptions_od_add_check,optical_prescriptions_od_axis_check,optical_prescriptions_od_axis_required_check,optical_prescriptions_od_cylinder_check,optical_prescriptions_od_iop_mmhg_check,optical_prescriptions_od_keratometry_axis_check,optical_prescriptions_od_keratometry_k1_check,optical_prescriptions_od_keratometry_k2_check,optical_prescriptions_od_prism_base_check,optical_prescriptions_od_prism_base_required_check,optical_prescriptions_od_prism_check,optical_prescriptions_od_sphere_check,optical_prescriptions_os_add_check,optical_prescriptions_os_axis_check,optical_prescriptions_os_axis_required_check,optical_prescriptions_os_cylinder_check,optical_prescriptions_os_iop_mmhg_check,optical_prescriptions_os_keratometry_axis_check,optical_prescriptions_os_keratometry_k1_check,optical_prescriptions_os_keratometry_k2_check,optical_prescriptions_os_prism_base_check,optical_prescriptions_os_prism_base_required_check,optical_prescriptions_os_prism_check,optical_prescriptions_os_sphere_check,optical_prescriptions_pd_binocular_mm_check,optical_prescriptions_pd_consistency_check,optical_prescriptions_pd_left_mm_check,optical_prescriptions_pd_near_check,optical_prescriptions_pd_near_mm_check,optical_prescriptions_pd_right_mm_check,optical_prescriptions_power_check,optical_prescriptions_prescriber_check,optical_prescriptions_prescription_type_check,optical_prescriptions_recommended_coatings_check,optical_prescriptions_recommended_lens_type_check,optical_prescriptions_status_check,optical_prescriptions_validity_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{patient_id}","{prescription_type}","{examination_date}","{prescribed_at}","{recommended_coatings}","{status}","{is_deleted}","{created_at}","{updated_at}","{is_deleted,deleted_at}","{od_add}","{od_axis}","{od_cylinder,od_axis}","{od_cylinder}","{od_iop_mmhg}","{od_keratometry_axis}","{od_keratometry_k1}","{od_keratometry_k2}","{od_prism_base}","{od_prism,od_prism_base}","{od_prism}","{od_sphere}","{os_add}","{os_axis}","{os_cylinder,os_axis}","{os_cylinder}","{os_iop_mmhg}","{os_keratometry_axis}","{os_keratometry_k1}","{os_keratometry_k2}","{os_prism_base}","{os_prism,os_prism_base}","{os_prism}","{os_sphere}","{pd_binocular_mm}","{pd_right_mm,pd_left_mm,pd_binocular_mm}","{pd_left_mm}","{pd_binocular_mm,pd_near_mm}","{pd_near_mm}","{pd_right_mm}","{od_sphere,os_sphere}","{doctor_id,external_prescriber}","{prescription_type}","{recommended_coatings}","{recommended_lens_type}","{status}","{examination_date,valid_until}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.patient_id is null then 3
-    when t.prescription_type is null then 4
-    when t.examination_date is null then 5
-    when t.prescribed_at is null then 6
-    when t.recommended_coatings is null then 7
-    when t.status is null then 8
-    when t.is_deleted is null then 9
-    when t.created_at is null then 10
-    when t.updated_at is null then 11
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.patient_id is null then 3
+    when $2 and t.prescription_type is null then 4
+    when $2 and t.examination_date is null then 5
+    when $2 and t.prescribed_at is null then 6
+    when $2 and t.recommended_coatings is null then 7
+    when $2 and t.status is null then 8
+    when $2 and t.is_deleted is null then 9
+    when $2 and t.created_at is null then 10
+    when $2 and t.updated_at is null then 11
     when ((is_deleted = (deleted_at IS NOT NULL))) is false then 12
     when ((((od_add >= 0.25) AND (od_add <= 4.00)) AND (mod(od_add, 0.25) = (0)::numeric))) is false then 13
     when (((od_axis >= 0) AND (od_axis <= 180))) is false then 14
@@ -60,13 +60,22 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((recommended_lens_type = ANY (ARRAY['single_vision'::text, 'bifocal'::text, 'progressive'::text, 'office'::text, 'plano'::text]))) is false then 47
     when ((status = ANY (ARRAY['active'::text, 'superseded'::text, 'expired'::text]))) is false then 48
     when ((valid_until >= examination_date)) is false then 49
-    when $2 and  exists (select 1 from app_public.optical_prescriptions x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 50
-    when $2 and t.hospital_id is not null and t.appointment_id is not null and not exists (select 1 from app_public.appointments r where r.hospital_id = t.hospital_id and r.id = t.appointment_id) then 51
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 52
-    when $2 and t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 53
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 54
-    when $2 and t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 55
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 56
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{optical_prescriptions_hospital_id_id_key,optical_prescriptions_appointment_fkey,optical_prescriptions_created_by_fkey,optical_prescriptions_doctor_fkey,optical_prescriptions_hospital_id_fkey,optical_prescriptions_patient_fkey,optical_prescriptions_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,appointment_id}","{created_by}","{hospital_id,doctor_id}","{hospital_id}","{hospital_id,patient_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.optical_prescriptions x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when t.hospital_id is not null and t.appointment_id is not null and not exists (select 1 from app_public.appointments r where r.hospital_id = t.hospital_id and r.id = t.appointment_id) then 2
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 3
+    when t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 4
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 5
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 6
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 7
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,23 +9,23 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__optical_products(app_pub
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{optical_products_id_not_null,optical_products_hospital_id_not_null,optical_products_sku_not_null,optical_products_name_not_null,optical_products_product_type_not_null,optical_products_coatings_not_null,optical_products_unit_of_measure_not_null,optical_products_selling_price_not_null,optical_products_quantity_on_hand_not_null,optical_products_reorder_level_not_null,optical_products_warranty_months_not_null,optical_products_is_active_not_null,optical_products_is_deleted_not_null,optical_products_created_at_not_null,optical_products_updated_at_not_null,optical_products_barcode_check,optical_products_base_curve_mm_check,optical_products_bridge_mm_check,optical_products_coatings_check,optical_products_contact_lens_attributes_check,optical_products_cylinder_max_check,optical_products_cylinder_min_check,optical_products_cylinder_range_check,optical_products_deleted_check,optical_products_diameter_mm_check,optical_products_eye_size_mm_check,optical_products_frame_attributes_check,optical_products_frame_shape_check,optical_products_frame_type_check,optical_products_gender_target_check,optical_products_lens_attributes_check,optical_products_lens_index_check,optical_products_lens_material_check,optical_products_lens_type_check,optical_products_mrp_check,optical_products_name_check,optical_products_power_range_check,optical_products_price_check,optical_products_product_type_check,optical_products_purchase_price_check,optical_products_quantity_on_hand_check,optical_products_reorder_level_check,optical_products_replacement_schedule_check,optical_products_selling_price_check,optical_products_sku_check,optical_products_sphere_max_check,optical_products_sphere_min_check,optical_products_sphere_range_check,optical_products_temple_mm_check,optical_products_unit_of_measure_check,optical_products_warranty_months_check,idx_optical_products__hospital_id_barcode,optical_products_hospital_id_id_key,optical_products_hospital_id_sku_key,optical_products_created_by_fkey,optical_products_hospital_id_fkey,optical_products_tax_configuration_fkey,optical_products_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{sku}","{name}","{product_type}","{coatings}","{unit_of_measure}","{selling_price}","{quantity_on_hand}","{reorder_level}","{warranty_months}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{barcode}","{base_curve_mm}","{bridge_mm}","{coatings}","{product_type,replacement_schedule,base_curve_mm,diameter_mm}","{cylinder_max}","{cylinder_min}","{cylinder_min,cylinder_max}","{is_deleted,deleted_at}","{diameter_mm}","{eye_size_mm}","{product_type,frame_type,frame_shape,eye_size_mm,bridge_mm,temple_mm}","{frame_shape}","{frame_type}","{gender_target}","{product_type,lens_type,lens_material,lens_index,coatings}","{lens_index}","{lens_material}","{lens_type}","{mrp}","{name}","{product_type,sphere_min,sphere_max,cylinder_min,cylinder_max}","{selling_price,mrp}","{product_type}","{purchase_price}","{quantity_on_hand}","{reorder_level}","{replacement_schedule}","{selling_price}","{sku}","{sphere_max}","{sphere_min}","{sphere_min,sphere_max}","{temple_mm}","{unit_of_measure}","{warranty_months}","{hospital_id,barcode}","{hospital_id,id}","{hospital_id,sku}","{created_by}","{hospital_id}","{hospital_id,tax_configuration_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{optical_products_id_not_null,optical_products_hospital_id_not_null,optical_products_sku_not_null,optical_products_name_not_null,optical_products_product_type_not_null,optical_products_coatings_not_null,optical_products_unit_of_measure_not_null,optical_products_selling_price_not_null,optical_products_quantity_on_hand_not_null,optical_products_reorder_level_not_null,optical_products_warranty_months_not_null,optical_products_is_active_not_null,optical_products_is_deleted_not_null,optical_products_created_at_not_null,optical_products_updated_at_not_null,optical_products_barcode_check,optical_products_base_curve_mm_check,optical_products_bridge_mm_check,optical_products_coatings_check,optical_products_contact_lens_attributes_check,optical_products_cylinder_max_check,optical_products_cylinder_min_check,optical_products_cylinder_range_check,optical_products_deleted_check,optical_products_diameter_mm_check,optical_products_eye_size_mm_check,optical_products_frame_attributes_check,optical_products_frame_shape_check,optical_products_frame_type_check,optical_products_gender_target_check,optical_products_lens_attributes_check,optical_products_lens_index_check,optical_products_lens_material_check,optical_products_lens_type_check,optical_products_mrp_check,optical_products_name_check,optical_products_power_range_check,optical_products_price_check,optical_products_product_type_check,optical_products_purchase_price_check,optical_products_quantity_on_hand_check,optical_products_reorder_level_check,optical_products_replacement_schedule_check,optical_products_selling_price_check,optical_products_sku_check,optical_products_sphere_max_check,optical_products_sphere_min_check,optical_products_sphere_range_check,optical_products_temple_mm_check,optical_products_unit_of_measure_check,optical_products_warranty_months_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{sku}","{name}","{product_type}","{coatings}","{unit_of_measure}","{selling_price}","{quantity_on_hand}","{reorder_level}","{warranty_months}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{barcode}","{base_curve_mm}","{bridge_mm}","{coatings}","{product_type,replacement_schedule,base_curve_mm,diameter_mm}","{cylinder_max}","{cylinder_min}","{cylinder_min,cylinder_max}","{is_deleted,deleted_at}","{diameter_mm}","{eye_size_mm}","{product_type,frame_type,frame_shape,eye_size_mm,bridge_mm,temple_mm}","{frame_shape}","{frame_type}","{gender_target}","{product_type,lens_type,lens_material,lens_index,coatings}","{lens_index}","{lens_material}","{lens_type}","{mrp}","{name}","{product_type,sphere_min,sphere_max,cylinder_min,cylinder_max}","{selling_price,mrp}","{product_type}","{purchase_price}","{quantity_on_hand}","{reorder_level}","{replacement_schedule}","{selling_price}","{sku}","{sphere_max}","{sphere_min}","{sphere_min,sphere_max}","{temple_mm}","{unit_of_measure}","{warranty_months}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.sku is null then 3
-    when t.name is null then 4
-    when t.product_type is null then 5
-    when t.coatings is null then 6
-    when t.unit_of_measure is null then 7
-    when t.selling_price is null then 8
-    when t.quantity_on_hand is null then 9
-    when t.reorder_level is null then 10
-    when t.warranty_months is null then 11
-    when t.is_active is null then 12
-    when t.is_deleted is null then 13
-    when t.created_at is null then 14
-    when t.updated_at is null then 15
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.sku is null then 3
+    when $2 and t.name is null then 4
+    when $2 and t.product_type is null then 5
+    when $2 and t.coatings is null then 6
+    when $2 and t.unit_of_measure is null then 7
+    when $2 and t.selling_price is null then 8
+    when $2 and t.quantity_on_hand is null then 9
+    when $2 and t.reorder_level is null then 10
+    when $2 and t.warranty_months is null then 11
+    when $2 and t.is_active is null then 12
+    when $2 and t.is_deleted is null then 13
+    when $2 and t.created_at is null then 14
+    when $2 and t.updated_at is null then 15
     when ((barcode ~ '^[0-9A-Za-z-]{4,48}$'::text)) is false then 16
     when (((base_curve_mm >= 6.0) AND (base_curve_mm <= 10.0))) is false then 17
     when (((bridge_mm >= 10) AND (bridge_mm <= 30))) is false then 18
@@ -62,13 +62,22 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when (((temple_mm >= 100) AND (temple_mm <= 165))) is false then 49
     when ((unit_of_measure = ANY (ARRAY['piece'::text, 'pair'::text, 'box'::text, 'bottle'::text, 'set'::text]))) is false then 50
     when (((warranty_months >= 0) AND (warranty_months <= 120))) is false then 51
-    when $2 and (((barcode IS NOT NULL) AND (NOT is_deleted))) is true and exists (select 1 from app_public.optical_products x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.barcode = t.barcode and (((barcode IS NOT NULL) AND (NOT is_deleted)))) then 52
-    when $2 and  exists (select 1 from app_public.optical_products x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 53
-    when $2 and  exists (select 1 from app_public.optical_products x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.sku = t.sku) then 54
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 55
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 56
-    when $2 and t.hospital_id is not null and t.tax_configuration_id is not null and not exists (select 1 from app_public.tax_configurations r where r.hospital_id = t.hospital_id and r.id = t.tax_configuration_id) then 57
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 58
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{idx_optical_products__hospital_id_barcode,optical_products_hospital_id_id_key,optical_products_hospital_id_sku_key,optical_products_created_by_fkey,optical_products_hospital_id_fkey,optical_products_tax_configuration_fkey,optical_products_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,barcode}","{hospital_id,id}","{hospital_id,sku}","{created_by}","{hospital_id}","{hospital_id,tax_configuration_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when (((barcode IS NOT NULL) AND (NOT is_deleted))) is true and exists (select 1 from app_public.optical_products x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.barcode = t.barcode and (((barcode IS NOT NULL) AND (NOT is_deleted)))) then 1
+    when  exists (select 1 from app_public.optical_products x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
+    when  exists (select 1 from app_public.optical_products x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.sku = t.sku) then 3
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 5
+    when t.hospital_id is not null and t.tax_configuration_id is not null and not exists (select 1 from app_public.tax_configurations r where r.hospital_id = t.hospital_id and r.id = t.tax_configuration_id) then 6
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 7
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

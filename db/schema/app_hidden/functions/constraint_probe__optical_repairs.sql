@@ -9,20 +9,20 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__optical_repairs(app_publ
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{optical_repairs_id_not_null,optical_repairs_hospital_id_not_null,optical_repairs_repair_number_not_null,optical_repairs_item_description_not_null,optical_repairs_repair_type_not_null,optical_repairs_problem_description_not_null,optical_repairs_status_not_null,optical_repairs_received_at_not_null,optical_repairs_is_under_warranty_not_null,optical_repairs_is_deleted_not_null,optical_repairs_created_at_not_null,optical_repairs_updated_at_not_null,optical_repairs_customer_check,optical_repairs_customer_phone_check,optical_repairs_dates_check,optical_repairs_deleted_check,optical_repairs_estimated_cost_check,optical_repairs_final_cost_check,optical_repairs_item_description_check,optical_repairs_repair_type_check,optical_repairs_returned_check,optical_repairs_status_check,optical_repairs_hospital_id_id_key,optical_repairs_hospital_id_repair_number_key,optical_repairs_created_by_fkey,optical_repairs_hospital_id_fkey,optical_repairs_optical_order_fkey,optical_repairs_patient_fkey,optical_repairs_technician_user_id_fkey,optical_repairs_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{repair_number}","{item_description}","{repair_type}","{problem_description}","{status}","{received_at}","{is_under_warranty}","{is_deleted}","{created_at}","{updated_at}","{patient_id,customer_name}","{customer_phone}","{received_at,promised_at,ready_at,returned_at}","{is_deleted,deleted_at}","{estimated_cost}","{final_cost}","{item_description}","{repair_type}","{status,returned_at}","{status}","{hospital_id,id}","{hospital_id,repair_number}","{created_by}","{hospital_id}","{hospital_id,optical_order_id}","{hospital_id,patient_id}","{technician_user_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{optical_repairs_id_not_null,optical_repairs_hospital_id_not_null,optical_repairs_repair_number_not_null,optical_repairs_item_description_not_null,optical_repairs_repair_type_not_null,optical_repairs_problem_description_not_null,optical_repairs_status_not_null,optical_repairs_received_at_not_null,optical_repairs_is_under_warranty_not_null,optical_repairs_is_deleted_not_null,optical_repairs_created_at_not_null,optical_repairs_updated_at_not_null,optical_repairs_customer_check,optical_repairs_customer_phone_check,optical_repairs_dates_check,optical_repairs_deleted_check,optical_repairs_estimated_cost_check,optical_repairs_final_cost_check,optical_repairs_item_description_check,optical_repairs_repair_type_check,optical_repairs_returned_check,optical_repairs_status_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{repair_number}","{item_description}","{repair_type}","{problem_description}","{status}","{received_at}","{is_under_warranty}","{is_deleted}","{created_at}","{updated_at}","{patient_id,customer_name}","{customer_phone}","{received_at,promised_at,ready_at,returned_at}","{is_deleted,deleted_at}","{estimated_cost}","{final_cost}","{item_description}","{repair_type}","{status,returned_at}","{status}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.repair_number is null then 3
-    when t.item_description is null then 4
-    when t.repair_type is null then 5
-    when t.problem_description is null then 6
-    when t.status is null then 7
-    when t.received_at is null then 8
-    when t.is_under_warranty is null then 9
-    when t.is_deleted is null then 10
-    when t.created_at is null then 11
-    when t.updated_at is null then 12
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.repair_number is null then 3
+    when $2 and t.item_description is null then 4
+    when $2 and t.repair_type is null then 5
+    when $2 and t.problem_description is null then 6
+    when $2 and t.status is null then 7
+    when $2 and t.received_at is null then 8
+    when $2 and t.is_under_warranty is null then 9
+    when $2 and t.is_deleted is null then 10
+    when $2 and t.created_at is null then 11
+    when $2 and t.updated_at is null then 12
     when (((patient_id IS NOT NULL) OR (customer_name IS NOT NULL))) is false then 13
     when ((customer_phone ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 14
     when ((((promised_at IS NULL) OR (promised_at >= received_at)) AND ((ready_at IS NULL) OR (ready_at >= received_at)) AND ((returned_at IS NULL) OR (returned_at >= received_at)))) is false then 15
@@ -33,14 +33,23 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((repair_type = ANY (ARRAY['frame_adjustment'::text, 'hinge'::text, 'nose_pad'::text, 'screw'::text, 'lens_replacement'::text, 'frame_replacement'::text, 'soldering'::text, 'cleaning'::text, 'other'::text]))) is false then 20
     when (((status <> 'returned'::text) OR (returned_at IS NOT NULL))) is false then 21
     when ((status = ANY (ARRAY['received'::text, 'in_repair'::text, 'ready'::text, 'returned'::text, 'cancelled'::text]))) is false then 22
-    when $2 and  exists (select 1 from app_public.optical_repairs x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 23
-    when $2 and  exists (select 1 from app_public.optical_repairs x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.repair_number = t.repair_number) then 24
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 25
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 26
-    when $2 and t.hospital_id is not null and t.optical_order_id is not null and not exists (select 1 from app_public.optical_orders r where r.hospital_id = t.hospital_id and r.id = t.optical_order_id) then 27
-    when $2 and t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 28
-    when $2 and t.technician_user_id is not null and not exists (select 1 from app_public.users r where r.id = t.technician_user_id) then 29
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 30
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{optical_repairs_hospital_id_id_key,optical_repairs_hospital_id_repair_number_key,optical_repairs_created_by_fkey,optical_repairs_hospital_id_fkey,optical_repairs_optical_order_fkey,optical_repairs_patient_fkey,optical_repairs_technician_user_id_fkey,optical_repairs_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,repair_number}","{created_by}","{hospital_id}","{hospital_id,optical_order_id}","{hospital_id,patient_id}","{technician_user_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.optical_repairs x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when  exists (select 1 from app_public.optical_repairs x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.repair_number = t.repair_number) then 2
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 3
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 4
+    when t.hospital_id is not null and t.optical_order_id is not null and not exists (select 1 from app_public.optical_orders r where r.hospital_id = t.hospital_id and r.id = t.optical_order_id) then 5
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 6
+    when t.technician_user_id is not null and not exists (select 1 from app_public.users r where r.id = t.technician_user_id) then 7
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 8
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,26 +9,35 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__password_emails(app_publ
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{password_emails_id_not_null,password_emails_user_id_not_null,password_emails_purpose_not_null,password_emails_sent_to_not_null,password_emails_status_not_null,password_emails_requested_at_not_null,password_emails_expires_at_not_null,password_emails_created_at_not_null,password_emails_updated_at_not_null,password_emails_expiry_check,password_emails_purpose_check,password_emails_sent_to_check,password_emails_status_check,password_emails_used_check,password_emails_created_by_fkey,password_emails_requested_by_fkey,password_emails_updated_by_fkey,password_emails_user_id_fkey}'::text[])[p.i], (('{"{id}","{user_id}","{purpose}","{sent_to}","{status}","{requested_at}","{expires_at}","{created_at}","{updated_at}","{requested_at,expires_at}","{purpose}","{sent_to}","{status}","{status,used_at}","{created_by}","{requested_by}","{updated_by}","{user_id}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check}'::text[])[p.i], ('{password_emails_id_not_null,password_emails_user_id_not_null,password_emails_purpose_not_null,password_emails_sent_to_not_null,password_emails_status_not_null,password_emails_requested_at_not_null,password_emails_expires_at_not_null,password_emails_created_at_not_null,password_emails_updated_at_not_null,password_emails_expiry_check,password_emails_purpose_check,password_emails_sent_to_check,password_emails_status_check,password_emails_used_check}'::text[])[p.i], (('{"{id}","{user_id}","{purpose}","{sent_to}","{status}","{requested_at}","{expires_at}","{created_at}","{updated_at}","{requested_at,expires_at}","{purpose}","{sent_to}","{status}","{status,used_at}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.user_id is null then 2
-    when t.purpose is null then 3
-    when t.sent_to is null then 4
-    when t.status is null then 5
-    when t.requested_at is null then 6
-    when t.expires_at is null then 7
-    when t.created_at is null then 8
-    when t.updated_at is null then 9
+    when $2 and t.id is null then 1
+    when $2 and t.user_id is null then 2
+    when $2 and t.purpose is null then 3
+    when $2 and t.sent_to is null then 4
+    when $2 and t.status is null then 5
+    when $2 and t.requested_at is null then 6
+    when $2 and t.expires_at is null then 7
+    when $2 and t.created_at is null then 8
+    when $2 and t.updated_at is null then 9
     when ((expires_at > requested_at)) is false then 10
     when ((purpose = ANY (ARRAY['invite'::text, 'reset'::text]))) is false then 11
     when ((sent_to OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext)) is false then 12
     when ((status = ANY (ARRAY['pending'::text, 'sent'::text, 'used'::text, 'expired'::text, 'revoked'::text]))) is false then 13
     when (((status = 'used'::text) = (used_at IS NOT NULL))) is false then 14
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 15
-    when $2 and t.requested_by is not null and not exists (select 1 from app_public.users r where r.id = t.requested_by) then 16
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 17
-    when $2 and t.user_id is not null and not exists (select 1 from app_public.users r where r.id = t.user_id) then 18
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{password_emails_created_by_fkey,password_emails_requested_by_fkey,password_emails_updated_by_fkey,password_emails_user_id_fkey}'::text[])[p.i], (('{"{created_by}","{requested_by}","{updated_by}","{user_id}"}'::text[])[p.i])::text[]
+  from (select case
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 1
+    when t.requested_by is not null and not exists (select 1 from app_public.users r where r.id = t.requested_by) then 2
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 3
+    when t.user_id is not null and not exists (select 1 from app_public.users r where r.id = t.user_id) then 4
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,30 +9,39 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__patient_consents(app_pub
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{patient_consents_id_not_null,patient_consents_hospital_id_not_null,patient_consents_patient_id_not_null,patient_consents_consent_type_not_null,patient_consents_status_not_null,patient_consents_granted_at_not_null,patient_consents_signed_by_not_null,patient_consents_created_at_not_null,patient_consents_updated_at_not_null,patient_consents_consent_type_check,patient_consents_expiry_check,patient_consents_signatory_check,patient_consents_signed_by_check,patient_consents_status_check,patient_consents_withdrawn_check,patient_consents_hospital_id_id_key,patient_consents_created_by_fkey,patient_consents_hospital_id_fkey,patient_consents_obtained_by_fkey,patient_consents_patient_fkey,patient_consents_updated_by_fkey,patient_consents_witness_user_id_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{patient_id}","{consent_type}","{status}","{granted_at}","{signed_by}","{created_at}","{updated_at}","{consent_type}","{granted_at,expires_at}","{signed_by,signatory_name}","{signed_by}","{status}","{status,granted_at,withdrawn_at}","{hospital_id,id}","{created_by}","{hospital_id}","{obtained_by}","{hospital_id,patient_id}","{updated_by}","{witness_user_id}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{patient_consents_id_not_null,patient_consents_hospital_id_not_null,patient_consents_patient_id_not_null,patient_consents_consent_type_not_null,patient_consents_status_not_null,patient_consents_granted_at_not_null,patient_consents_signed_by_not_null,patient_consents_created_at_not_null,patient_consents_updated_at_not_null,patient_consents_consent_type_check,patient_consents_expiry_check,patient_consents_signatory_check,patient_consents_signed_by_check,patient_consents_status_check,patient_consents_withdrawn_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{patient_id}","{consent_type}","{status}","{granted_at}","{signed_by}","{created_at}","{updated_at}","{consent_type}","{granted_at,expires_at}","{signed_by,signatory_name}","{signed_by}","{status}","{status,granted_at,withdrawn_at}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.patient_id is null then 3
-    when t.consent_type is null then 4
-    when t.status is null then 5
-    when t.granted_at is null then 6
-    when t.signed_by is null then 7
-    when t.created_at is null then 8
-    when t.updated_at is null then 9
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.patient_id is null then 3
+    when $2 and t.consent_type is null then 4
+    when $2 and t.status is null then 5
+    when $2 and t.granted_at is null then 6
+    when $2 and t.signed_by is null then 7
+    when $2 and t.created_at is null then 8
+    when $2 and t.updated_at is null then 9
     when ((consent_type = ANY (ARRAY['treatment'::text, 'surgery'::text, 'anesthesia'::text, 'data_processing'::text, 'research'::text, 'telemedicine'::text, 'photography'::text, 'marketing_communications'::text, 'data_sharing'::text]))) is false then 10
     when (((expires_at IS NULL) OR (expires_at > granted_at))) is false then 11
     when (((signed_by = 'patient'::text) OR (signatory_name IS NOT NULL))) is false then 12
     when ((signed_by = ANY (ARRAY['patient'::text, 'guardian'::text, 'representative'::text]))) is false then 13
     when ((status = ANY (ARRAY['granted'::text, 'withdrawn'::text, 'expired'::text]))) is false then 14
     when ((((status = 'withdrawn'::text) = (withdrawn_at IS NOT NULL)) AND ((withdrawn_at IS NULL) OR (withdrawn_at >= granted_at)))) is false then 15
-    when $2 and  exists (select 1 from app_public.patient_consents x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 16
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 17
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 18
-    when $2 and t.obtained_by is not null and not exists (select 1 from app_public.users r where r.id = t.obtained_by) then 19
-    when $2 and t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 20
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 21
-    when $2 and t.witness_user_id is not null and not exists (select 1 from app_public.users r where r.id = t.witness_user_id) then 22
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{patient_consents_hospital_id_id_key,patient_consents_created_by_fkey,patient_consents_hospital_id_fkey,patient_consents_obtained_by_fkey,patient_consents_patient_fkey,patient_consents_updated_by_fkey,patient_consents_witness_user_id_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{created_by}","{hospital_id}","{obtained_by}","{hospital_id,patient_id}","{updated_by}","{witness_user_id}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.patient_consents x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 2
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 3
+    when t.obtained_by is not null and not exists (select 1 from app_public.users r where r.id = t.obtained_by) then 4
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 5
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 6
+    when t.witness_user_id is not null and not exists (select 1 from app_public.users r where r.id = t.witness_user_id) then 7
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

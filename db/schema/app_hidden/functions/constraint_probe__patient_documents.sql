@@ -9,31 +9,40 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__patient_documents(app_pu
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{patient_documents_id_not_null,patient_documents_hospital_id_not_null,patient_documents_patient_id_not_null,patient_documents_document_type_not_null,patient_documents_title_not_null,patient_documents_file_name_not_null,patient_documents_file_url_not_null,patient_documents_is_confidential_not_null,patient_documents_is_deleted_not_null,patient_documents_created_at_not_null,patient_documents_updated_at_not_null,patient_documents_deleted_check,patient_documents_document_type_check,patient_documents_mime_type_check,patient_documents_sha256_check,patient_documents_size_bytes_check,patient_documents_title_check,patient_documents_hospital_id_id_key,patient_documents_created_by_fkey,patient_documents_hospital_id_fkey,patient_documents_patient_fkey,patient_documents_updated_by_fkey,patient_documents_uploaded_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{patient_id}","{document_type}","{title}","{file_name}","{file_url}","{is_confidential}","{is_deleted}","{created_at}","{updated_at}","{is_deleted,deleted_at}","{document_type}","{mime_type}","{sha256}","{size_bytes}","{title}","{hospital_id,id}","{created_by}","{hospital_id}","{hospital_id,patient_id}","{updated_by}","{uploaded_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{patient_documents_id_not_null,patient_documents_hospital_id_not_null,patient_documents_patient_id_not_null,patient_documents_document_type_not_null,patient_documents_title_not_null,patient_documents_file_name_not_null,patient_documents_file_url_not_null,patient_documents_is_confidential_not_null,patient_documents_is_deleted_not_null,patient_documents_created_at_not_null,patient_documents_updated_at_not_null,patient_documents_deleted_check,patient_documents_document_type_check,patient_documents_mime_type_check,patient_documents_sha256_check,patient_documents_size_bytes_check,patient_documents_title_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{patient_id}","{document_type}","{title}","{file_name}","{file_url}","{is_confidential}","{is_deleted}","{created_at}","{updated_at}","{is_deleted,deleted_at}","{document_type}","{mime_type}","{sha256}","{size_bytes}","{title}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.patient_id is null then 3
-    when t.document_type is null then 4
-    when t.title is null then 5
-    when t.file_name is null then 6
-    when t.file_url is null then 7
-    when t.is_confidential is null then 8
-    when t.is_deleted is null then 9
-    when t.created_at is null then 10
-    when t.updated_at is null then 11
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.patient_id is null then 3
+    when $2 and t.document_type is null then 4
+    when $2 and t.title is null then 5
+    when $2 and t.file_name is null then 6
+    when $2 and t.file_url is null then 7
+    when $2 and t.is_confidential is null then 8
+    when $2 and t.is_deleted is null then 9
+    when $2 and t.created_at is null then 10
+    when $2 and t.updated_at is null then 11
     when ((is_deleted = (deleted_at IS NOT NULL))) is false then 12
     when ((document_type = ANY (ARRAY['id_proof'::text, 'insurance_card'::text, 'lab_report'::text, 'imaging'::text, 'discharge_summary'::text, 'referral_letter'::text, 'prescription_scan'::text, 'consent_form'::text, 'other'::text]))) is false then 13
     when ((mime_type ~ '^[a-z]+/[A-Za-z0-9.+-]+$'::text)) is false then 14
     when ((sha256 ~ '^[0-9a-f]{64}$'::text)) is false then 15
     when ((size_bytes >= 0)) is false then 16
     when (((length(TRIM(BOTH FROM title)) >= 1) AND (length(TRIM(BOTH FROM title)) <= 200))) is false then 17
-    when $2 and  exists (select 1 from app_public.patient_documents x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 18
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 19
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 20
-    when $2 and t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 21
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 22
-    when $2 and t.uploaded_by is not null and not exists (select 1 from app_public.users r where r.id = t.uploaded_by) then 23
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{patient_documents_hospital_id_id_key,patient_documents_created_by_fkey,patient_documents_hospital_id_fkey,patient_documents_patient_fkey,patient_documents_updated_by_fkey,patient_documents_uploaded_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{created_by}","{hospital_id}","{hospital_id,patient_id}","{updated_by}","{uploaded_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.patient_documents x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 2
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 3
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 4
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 5
+    when t.uploaded_by is not null and not exists (select 1 from app_public.users r where r.id = t.uploaded_by) then 6
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

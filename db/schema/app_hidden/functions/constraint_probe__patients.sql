@@ -9,29 +9,29 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__patients(app_public.pati
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{patients_id_not_null,patients_hospital_id_not_null,patients_mrn_not_null,patients_first_name_not_null,patients_date_of_birth_not_null,patients_date_of_birth_is_estimated_not_null,patients_gender_not_null,patients_blood_group_not_null,patients_allergies_not_null,patients_chronic_conditions_not_null,patients_current_medications_not_null,patients_registration_date_not_null,patients_is_vip_not_null,patients_is_deceased_not_null,patients_sms_consent_not_null,patients_email_consent_not_null,patients_whatsapp_consent_not_null,patients_is_active_not_null,patients_is_deleted_not_null,patients_created_at_not_null,patients_updated_at_not_null,patients_blood_group_check,patients_country_code_check,patients_date_of_birth_check,patients_death_check,patients_deleted_check,patients_email_check,patients_emergency_contact_phone_check,patients_first_name_check,patients_gender_check,patients_last_name_check,patients_marital_status_check,patients_national_id_check,patients_national_id_type_check,patients_nationality_check,patients_phone_alternate_check,patients_phone_primary_check,patients_preferred_language_check,patients_sex_at_birth_check,patients_hospital_id_id_key,patients_hospital_id_mrn_key,patients_created_by_fkey,patients_hospital_id_fkey,patients_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{mrn}","{first_name}","{date_of_birth}","{date_of_birth_is_estimated}","{gender}","{blood_group}","{allergies}","{chronic_conditions}","{current_medications}","{registration_date}","{is_vip}","{is_deceased}","{sms_consent}","{email_consent}","{whatsapp_consent}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{blood_group}","{country_code}","{date_of_birth}","{date_of_birth,is_deceased,date_of_death}","{is_deleted,deleted_at}","{email}","{emergency_contact_phone}","{first_name}","{gender}","{last_name}","{marital_status}","{national_id_type,national_id_number}","{national_id_type}","{nationality}","{phone_alternate}","{phone_primary}","{preferred_language}","{sex_at_birth}","{hospital_id,id}","{hospital_id,mrn}","{created_by}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{patients_id_not_null,patients_hospital_id_not_null,patients_mrn_not_null,patients_first_name_not_null,patients_date_of_birth_not_null,patients_date_of_birth_is_estimated_not_null,patients_gender_not_null,patients_blood_group_not_null,patients_allergies_not_null,patients_chronic_conditions_not_null,patients_current_medications_not_null,patients_registration_date_not_null,patients_is_vip_not_null,patients_is_deceased_not_null,patients_sms_consent_not_null,patients_email_consent_not_null,patients_whatsapp_consent_not_null,patients_is_active_not_null,patients_is_deleted_not_null,patients_created_at_not_null,patients_updated_at_not_null,patients_blood_group_check,patients_country_code_check,patients_date_of_birth_check,patients_death_check,patients_deleted_check,patients_email_check,patients_emergency_contact_phone_check,patients_first_name_check,patients_gender_check,patients_last_name_check,patients_marital_status_check,patients_national_id_check,patients_national_id_type_check,patients_nationality_check,patients_phone_alternate_check,patients_phone_primary_check,patients_preferred_language_check,patients_sex_at_birth_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{mrn}","{first_name}","{date_of_birth}","{date_of_birth_is_estimated}","{gender}","{blood_group}","{allergies}","{chronic_conditions}","{current_medications}","{registration_date}","{is_vip}","{is_deceased}","{sms_consent}","{email_consent}","{whatsapp_consent}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{blood_group}","{country_code}","{date_of_birth}","{date_of_birth,is_deceased,date_of_death}","{is_deleted,deleted_at}","{email}","{emergency_contact_phone}","{first_name}","{gender}","{last_name}","{marital_status}","{national_id_type,national_id_number}","{national_id_type}","{nationality}","{phone_alternate}","{phone_primary}","{preferred_language}","{sex_at_birth}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.mrn is null then 3
-    when t.first_name is null then 4
-    when t.date_of_birth is null then 5
-    when t.date_of_birth_is_estimated is null then 6
-    when t.gender is null then 7
-    when t.blood_group is null then 8
-    when t.allergies is null then 9
-    when t.chronic_conditions is null then 10
-    when t.current_medications is null then 11
-    when t.registration_date is null then 12
-    when t.is_vip is null then 13
-    when t.is_deceased is null then 14
-    when t.sms_consent is null then 15
-    when t.email_consent is null then 16
-    when t.whatsapp_consent is null then 17
-    when t.is_active is null then 18
-    when t.is_deleted is null then 19
-    when t.created_at is null then 20
-    when t.updated_at is null then 21
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.mrn is null then 3
+    when $2 and t.first_name is null then 4
+    when $2 and t.date_of_birth is null then 5
+    when $2 and t.date_of_birth_is_estimated is null then 6
+    when $2 and t.gender is null then 7
+    when $2 and t.blood_group is null then 8
+    when $2 and t.allergies is null then 9
+    when $2 and t.chronic_conditions is null then 10
+    when $2 and t.current_medications is null then 11
+    when $2 and t.registration_date is null then 12
+    when $2 and t.is_vip is null then 13
+    when $2 and t.is_deceased is null then 14
+    when $2 and t.sms_consent is null then 15
+    when $2 and t.email_consent is null then 16
+    when $2 and t.whatsapp_consent is null then 17
+    when $2 and t.is_active is null then 18
+    when $2 and t.is_deleted is null then 19
+    when $2 and t.created_at is null then 20
+    when $2 and t.updated_at is null then 21
     when ((blood_group = ANY (ARRAY['A+'::text, 'A-'::text, 'B+'::text, 'B-'::text, 'AB+'::text, 'AB-'::text, 'O+'::text, 'O-'::text, 'unknown'::text]))) is false then 22
     when ((country_code ~ '^[A-Z]{2}$'::text)) is false then 23
     when (((date_of_birth > '1900-01-01'::date) AND (date_of_birth <= (CURRENT_DATE + 1)))) is false then 24
@@ -50,11 +50,20 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((phone_primary ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 37
     when ((preferred_language ~ '^[a-z]{2,3}(-[A-Z]{2})?$'::text)) is false then 38
     when ((sex_at_birth = ANY (ARRAY['male'::text, 'female'::text, 'intersex'::text, 'unknown'::text]))) is false then 39
-    when $2 and  exists (select 1 from app_public.patients x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 40
-    when $2 and  exists (select 1 from app_public.patients x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.mrn = t.mrn) then 41
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 42
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 43
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 44
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{patients_hospital_id_id_key,patients_hospital_id_mrn_key,patients_created_by_fkey,patients_hospital_id_fkey,patients_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,mrn}","{created_by}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.patients x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when  exists (select 1 from app_public.patients x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.mrn = t.mrn) then 2
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 3
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 4
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 5
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,20 +9,20 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__payments(app_public.paym
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{payments_id_not_null,payments_hospital_id_not_null,payments_receipt_number_not_null,payments_invoice_id_not_null,payments_patient_id_not_null,payments_amount_not_null,payments_payment_method_not_null,payments_payment_date_not_null,payments_status_not_null,payments_is_deleted_not_null,payments_created_at_not_null,payments_updated_at_not_null,payments_amount_check,payments_cancelled_check,payments_card_last4_check,payments_cheque_check,payments_deleted_check,payments_payment_method_check,payments_status_check,payments_hospital_id_id_key,payments_hospital_id_receipt_number_key,payments_cancelled_by_fkey,payments_created_by_fkey,payments_hospital_id_fkey,payments_invoice_fkey,payments_patient_fkey,payments_received_by_fkey,payments_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{receipt_number}","{invoice_id}","{patient_id}","{amount}","{payment_method}","{payment_date}","{status}","{is_deleted}","{created_at}","{updated_at}","{amount}","{status,cancelled_at}","{card_last4}","{payment_method,cheque_number}","{is_deleted,deleted_at}","{payment_method}","{status}","{hospital_id,id}","{hospital_id,receipt_number}","{cancelled_by}","{created_by}","{hospital_id}","{hospital_id,invoice_id}","{hospital_id,patient_id}","{received_by}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check}'::text[])[p.i], ('{payments_id_not_null,payments_hospital_id_not_null,payments_receipt_number_not_null,payments_invoice_id_not_null,payments_patient_id_not_null,payments_amount_not_null,payments_payment_method_not_null,payments_payment_date_not_null,payments_status_not_null,payments_is_deleted_not_null,payments_created_at_not_null,payments_updated_at_not_null,payments_amount_check,payments_cancelled_check,payments_card_last4_check,payments_cheque_check,payments_deleted_check,payments_payment_method_check,payments_status_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{receipt_number}","{invoice_id}","{patient_id}","{amount}","{payment_method}","{payment_date}","{status}","{is_deleted}","{created_at}","{updated_at}","{amount}","{status,cancelled_at}","{card_last4}","{payment_method,cheque_number}","{is_deleted,deleted_at}","{payment_method}","{status}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.receipt_number is null then 3
-    when t.invoice_id is null then 4
-    when t.patient_id is null then 5
-    when t.amount is null then 6
-    when t.payment_method is null then 7
-    when t.payment_date is null then 8
-    when t.status is null then 9
-    when t.is_deleted is null then 10
-    when t.created_at is null then 11
-    when t.updated_at is null then 12
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.receipt_number is null then 3
+    when $2 and t.invoice_id is null then 4
+    when $2 and t.patient_id is null then 5
+    when $2 and t.amount is null then 6
+    when $2 and t.payment_method is null then 7
+    when $2 and t.payment_date is null then 8
+    when $2 and t.status is null then 9
+    when $2 and t.is_deleted is null then 10
+    when $2 and t.created_at is null then 11
+    when $2 and t.updated_at is null then 12
     when ((amount > (0)::numeric)) is false then 13
     when (((status <> 'cancelled'::text) OR (cancelled_at IS NOT NULL))) is false then 14
     when ((card_last4 ~ '^[0-9]{4}$'::text)) is false then 15
@@ -30,15 +30,24 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((is_deleted = (deleted_at IS NOT NULL))) is false then 17
     when ((payment_method = ANY (ARRAY['cash'::text, 'card'::text, 'upi'::text, 'bank_transfer'::text, 'cheque'::text, 'mobile_wallet'::text, 'insurance'::text, 'online'::text, 'other'::text]))) is false then 18
     when ((status = ANY (ARRAY['completed'::text, 'pending'::text, 'failed'::text, 'cancelled'::text]))) is false then 19
-    when $2 and  exists (select 1 from app_public.payments x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 20
-    when $2 and  exists (select 1 from app_public.payments x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.receipt_number = t.receipt_number) then 21
-    when $2 and t.cancelled_by is not null and not exists (select 1 from app_public.users r where r.id = t.cancelled_by) then 22
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 23
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 24
-    when $2 and t.hospital_id is not null and t.invoice_id is not null and not exists (select 1 from app_public.invoices r where r.hospital_id = t.hospital_id and r.id = t.invoice_id) then 25
-    when $2 and t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 26
-    when $2 and t.received_by is not null and not exists (select 1 from app_public.users r where r.id = t.received_by) then 27
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 28
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{payments_hospital_id_id_key,payments_hospital_id_receipt_number_key,payments_cancelled_by_fkey,payments_created_by_fkey,payments_hospital_id_fkey,payments_invoice_fkey,payments_patient_fkey,payments_received_by_fkey,payments_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,receipt_number}","{cancelled_by}","{created_by}","{hospital_id}","{hospital_id,invoice_id}","{hospital_id,patient_id}","{received_by}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.payments x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when  exists (select 1 from app_public.payments x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.receipt_number = t.receipt_number) then 2
+    when t.cancelled_by is not null and not exists (select 1 from app_public.users r where r.id = t.cancelled_by) then 3
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 5
+    when t.hospital_id is not null and t.invoice_id is not null and not exists (select 1 from app_public.invoices r where r.hospital_id = t.hospital_id and r.id = t.invoice_id) then 6
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 7
+    when t.received_by is not null and not exists (select 1 from app_public.users r where r.id = t.received_by) then 8
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 9
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,21 +9,30 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__permissions(app_public.p
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,unique,foreign_key,foreign_key}'::text[])[p.i], ('{permissions_id_not_null,permissions_code_not_null,permissions_module_not_null,permissions_action_not_null,permissions_description_not_null,permissions_is_sensitive_not_null,permissions_created_at_not_null,permissions_updated_at_not_null,permissions_code_check,permissions_code_parts_check,permissions_code_key,permissions_created_by_fkey,permissions_updated_by_fkey}'::text[])[p.i], (('{"{id}","{code}","{module}","{action}","{description}","{is_sensitive}","{created_at}","{updated_at}","{code}","{code,module,action}","{code}","{created_by}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check}'::text[])[p.i], ('{permissions_id_not_null,permissions_code_not_null,permissions_module_not_null,permissions_action_not_null,permissions_description_not_null,permissions_is_sensitive_not_null,permissions_created_at_not_null,permissions_updated_at_not_null,permissions_code_check,permissions_code_parts_check}'::text[])[p.i], (('{"{id}","{code}","{module}","{action}","{description}","{is_sensitive}","{created_at}","{updated_at}","{code}","{code,module,action}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.code is null then 2
-    when t.module is null then 3
-    when t.action is null then 4
-    when t.description is null then 5
-    when t.is_sensitive is null then 6
-    when t.created_at is null then 7
-    when t.updated_at is null then 8
+    when $2 and t.id is null then 1
+    when $2 and t.code is null then 2
+    when $2 and t.module is null then 3
+    when $2 and t.action is null then 4
+    when $2 and t.description is null then 5
+    when $2 and t.is_sensitive is null then 6
+    when $2 and t.created_at is null then 7
+    when $2 and t.updated_at is null then 8
     when ((code ~ '^[a-z][a-z_]*\.[a-z][a-z_]*$'::text)) is false then 9
     when ((code = ((module || '.'::text) || action))) is false then 10
-    when $2 and  exists (select 1 from app_public.permissions x where x.id is distinct from t.id and x.code = t.code) then 11
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 12
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 13
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,foreign_key,foreign_key}'::text[])[p.i], ('{permissions_code_key,permissions_created_by_fkey,permissions_updated_by_fkey}'::text[])[p.i], (('{"{code}","{created_by}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.permissions x where x.id is distinct from t.id and x.code = t.code) then 1
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 2
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 3
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

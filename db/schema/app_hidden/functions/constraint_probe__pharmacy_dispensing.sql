@@ -9,20 +9,20 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__pharmacy_dispensing(app_
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{pharmacy_dispensing_id_not_null,pharmacy_dispensing_hospital_id_not_null,pharmacy_dispensing_dispensing_number_not_null,pharmacy_dispensing_dispensing_type_not_null,pharmacy_dispensing_status_not_null,pharmacy_dispensing_total_amount_not_null,pharmacy_dispensing_discount_amount_not_null,pharmacy_dispensing_tax_amount_not_null,pharmacy_dispensing_net_amount_not_null,pharmacy_dispensing_is_deleted_not_null,pharmacy_dispensing_created_at_not_null,pharmacy_dispensing_updated_at_not_null,pharmacy_dispensing_cancelled_check,pharmacy_dispensing_customer_phone_check,pharmacy_dispensing_deleted_check,pharmacy_dispensing_discount_amount_check,pharmacy_dispensing_discount_check,pharmacy_dispensing_dispensed_check,pharmacy_dispensing_dispensing_type_check,pharmacy_dispensing_net_amount_check,pharmacy_dispensing_prescription_check,pharmacy_dispensing_recipient_check,pharmacy_dispensing_status_check,pharmacy_dispensing_tax_amount_check,pharmacy_dispensing_total_amount_check,pharmacy_dispensing_hospital_id_dispensing_number_key,pharmacy_dispensing_hospital_id_id_key,pharmacy_dispensing_cancelled_by_fkey,pharmacy_dispensing_created_by_fkey,pharmacy_dispensing_dispensed_by_fkey,pharmacy_dispensing_hospital_id_fkey,pharmacy_dispensing_patient_fkey,pharmacy_dispensing_prescription_fkey,pharmacy_dispensing_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{dispensing_number}","{dispensing_type}","{status}","{total_amount}","{discount_amount}","{tax_amount}","{net_amount}","{is_deleted}","{created_at}","{updated_at}","{status,cancelled_at}","{customer_phone}","{is_deleted,deleted_at}","{discount_amount}","{total_amount,discount_amount}","{status,dispensed_at}","{dispensing_type}","{net_amount}","{prescription_id,external_prescriber,dispensing_type}","{patient_id,customer_name}","{status}","{tax_amount}","{total_amount}","{hospital_id,dispensing_number}","{hospital_id,id}","{cancelled_by}","{created_by}","{dispensed_by}","{hospital_id}","{hospital_id,patient_id}","{hospital_id,prescription_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{pharmacy_dispensing_id_not_null,pharmacy_dispensing_hospital_id_not_null,pharmacy_dispensing_dispensing_number_not_null,pharmacy_dispensing_dispensing_type_not_null,pharmacy_dispensing_status_not_null,pharmacy_dispensing_total_amount_not_null,pharmacy_dispensing_discount_amount_not_null,pharmacy_dispensing_tax_amount_not_null,pharmacy_dispensing_net_amount_not_null,pharmacy_dispensing_is_deleted_not_null,pharmacy_dispensing_created_at_not_null,pharmacy_dispensing_updated_at_not_null,pharmacy_dispensing_cancelled_check,pharmacy_dispensing_customer_phone_check,pharmacy_dispensing_deleted_check,pharmacy_dispensing_discount_amount_check,pharmacy_dispensing_discount_check,pharmacy_dispensing_dispensed_check,pharmacy_dispensing_dispensing_type_check,pharmacy_dispensing_net_amount_check,pharmacy_dispensing_prescription_check,pharmacy_dispensing_recipient_check,pharmacy_dispensing_status_check,pharmacy_dispensing_tax_amount_check,pharmacy_dispensing_total_amount_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{dispensing_number}","{dispensing_type}","{status}","{total_amount}","{discount_amount}","{tax_amount}","{net_amount}","{is_deleted}","{created_at}","{updated_at}","{status,cancelled_at}","{customer_phone}","{is_deleted,deleted_at}","{discount_amount}","{total_amount,discount_amount}","{status,dispensed_at}","{dispensing_type}","{net_amount}","{prescription_id,external_prescriber,dispensing_type}","{patient_id,customer_name}","{status}","{tax_amount}","{total_amount}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.dispensing_number is null then 3
-    when t.dispensing_type is null then 4
-    when t.status is null then 5
-    when t.total_amount is null then 6
-    when t.discount_amount is null then 7
-    when t.tax_amount is null then 8
-    when t.net_amount is null then 9
-    when t.is_deleted is null then 10
-    when t.created_at is null then 11
-    when t.updated_at is null then 12
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.dispensing_number is null then 3
+    when $2 and t.dispensing_type is null then 4
+    when $2 and t.status is null then 5
+    when $2 and t.total_amount is null then 6
+    when $2 and t.discount_amount is null then 7
+    when $2 and t.tax_amount is null then 8
+    when $2 and t.net_amount is null then 9
+    when $2 and t.is_deleted is null then 10
+    when $2 and t.created_at is null then 11
+    when $2 and t.updated_at is null then 12
     when (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))) is false then 13
     when ((customer_phone ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 14
     when ((is_deleted = (deleted_at IS NOT NULL))) is false then 15
@@ -36,15 +36,24 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((status = ANY (ARRAY['draft'::text, 'completed'::text, 'partially_dispensed'::text, 'cancelled'::text]))) is false then 23
     when ((tax_amount >= (0)::numeric)) is false then 24
     when ((total_amount >= (0)::numeric)) is false then 25
-    when $2 and  exists (select 1 from app_public.pharmacy_dispensing x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.dispensing_number = t.dispensing_number) then 26
-    when $2 and  exists (select 1 from app_public.pharmacy_dispensing x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 27
-    when $2 and t.cancelled_by is not null and not exists (select 1 from app_public.users r where r.id = t.cancelled_by) then 28
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 29
-    when $2 and t.dispensed_by is not null and not exists (select 1 from app_public.users r where r.id = t.dispensed_by) then 30
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 31
-    when $2 and t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 32
-    when $2 and t.hospital_id is not null and t.prescription_id is not null and not exists (select 1 from app_public.prescriptions r where r.hospital_id = t.hospital_id and r.id = t.prescription_id) then 33
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 34
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{pharmacy_dispensing_hospital_id_dispensing_number_key,pharmacy_dispensing_hospital_id_id_key,pharmacy_dispensing_cancelled_by_fkey,pharmacy_dispensing_created_by_fkey,pharmacy_dispensing_dispensed_by_fkey,pharmacy_dispensing_hospital_id_fkey,pharmacy_dispensing_patient_fkey,pharmacy_dispensing_prescription_fkey,pharmacy_dispensing_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,dispensing_number}","{hospital_id,id}","{cancelled_by}","{created_by}","{dispensed_by}","{hospital_id}","{hospital_id,patient_id}","{hospital_id,prescription_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.pharmacy_dispensing x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.dispensing_number = t.dispensing_number) then 1
+    when  exists (select 1 from app_public.pharmacy_dispensing x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
+    when t.cancelled_by is not null and not exists (select 1 from app_public.users r where r.id = t.cancelled_by) then 3
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
+    when t.dispensed_by is not null and not exists (select 1 from app_public.users r where r.id = t.dispensed_by) then 5
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 6
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 7
+    when t.hospital_id is not null and t.prescription_id is not null and not exists (select 1 from app_public.prescriptions r where r.hospital_id = t.hospital_id and r.id = t.prescription_id) then 8
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 9
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,24 +9,24 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__pharmacy_dispensing_item
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{pharmacy_dispensing_items_id_not_null,pharmacy_dispensing_items_hospital_id_not_null,pharmacy_dispensing_items_dispensing_id_not_null,pharmacy_dispensing_items_medicine_id_not_null,pharmacy_dispensing_items_batch_id_not_null,pharmacy_dispensing_items_quantity_not_null,pharmacy_dispensing_items_quantity_returned_not_null,pharmacy_dispensing_items_unit_price_not_null,pharmacy_dispensing_items_discount_percent_not_null,pharmacy_dispensing_items_discount_amount_not_null,pharmacy_dispensing_items_tax_percent_not_null,pharmacy_dispensing_items_tax_amount_not_null,pharmacy_dispensing_items_line_total_not_null,pharmacy_dispensing_items_expiry_date_not_null,pharmacy_dispensing_items_created_at_not_null,pharmacy_dispensing_items_updated_at_not_null,pharmacy_dispensing_items_discount_amount_check,pharmacy_dispensing_items_discount_percent_check,pharmacy_dispensing_items_line_total_check,pharmacy_dispensing_items_quantity_check,pharmacy_dispensing_items_quantity_returned_check,pharmacy_dispensing_items_returned_check,pharmacy_dispensing_items_tax_amount_check,pharmacy_dispensing_items_tax_percent_check,pharmacy_dispensing_items_unit_price_check,pharmacy_dispensing_items_hospital_id_id_key,pharmacy_dispensing_items_batch_fkey,pharmacy_dispensing_items_created_by_fkey,pharmacy_dispensing_items_dispensing_fkey,pharmacy_dispensing_items_hospital_id_fkey,pharmacy_dispensing_items_medicine_fkey,pharmacy_dispensing_items_prescription_item_fkey,pharmacy_dispensing_items_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{dispensing_id}","{medicine_id}","{batch_id}","{quantity}","{quantity_returned}","{unit_price}","{discount_percent}","{discount_amount}","{tax_percent}","{tax_amount}","{line_total}","{expiry_date}","{created_at}","{updated_at}","{discount_amount}","{discount_percent}","{line_total}","{quantity}","{quantity_returned}","{quantity,quantity_returned}","{tax_amount}","{tax_percent}","{unit_price}","{hospital_id,id}","{hospital_id,medicine_id,batch_id}","{created_by}","{hospital_id,dispensing_id}","{hospital_id}","{hospital_id,medicine_id}","{hospital_id,prescription_item_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{pharmacy_dispensing_items_id_not_null,pharmacy_dispensing_items_hospital_id_not_null,pharmacy_dispensing_items_dispensing_id_not_null,pharmacy_dispensing_items_medicine_id_not_null,pharmacy_dispensing_items_batch_id_not_null,pharmacy_dispensing_items_quantity_not_null,pharmacy_dispensing_items_quantity_returned_not_null,pharmacy_dispensing_items_unit_price_not_null,pharmacy_dispensing_items_discount_percent_not_null,pharmacy_dispensing_items_discount_amount_not_null,pharmacy_dispensing_items_tax_percent_not_null,pharmacy_dispensing_items_tax_amount_not_null,pharmacy_dispensing_items_line_total_not_null,pharmacy_dispensing_items_expiry_date_not_null,pharmacy_dispensing_items_created_at_not_null,pharmacy_dispensing_items_updated_at_not_null,pharmacy_dispensing_items_discount_amount_check,pharmacy_dispensing_items_discount_percent_check,pharmacy_dispensing_items_line_total_check,pharmacy_dispensing_items_quantity_check,pharmacy_dispensing_items_quantity_returned_check,pharmacy_dispensing_items_returned_check,pharmacy_dispensing_items_tax_amount_check,pharmacy_dispensing_items_tax_percent_check,pharmacy_dispensing_items_unit_price_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{dispensing_id}","{medicine_id}","{batch_id}","{quantity}","{quantity_returned}","{unit_price}","{discount_percent}","{discount_amount}","{tax_percent}","{tax_amount}","{line_total}","{expiry_date}","{created_at}","{updated_at}","{discount_amount}","{discount_percent}","{line_total}","{quantity}","{quantity_returned}","{quantity,quantity_returned}","{tax_amount}","{tax_percent}","{unit_price}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.dispensing_id is null then 3
-    when t.medicine_id is null then 4
-    when t.batch_id is null then 5
-    when t.quantity is null then 6
-    when t.quantity_returned is null then 7
-    when t.unit_price is null then 8
-    when t.discount_percent is null then 9
-    when t.discount_amount is null then 10
-    when t.tax_percent is null then 11
-    when t.tax_amount is null then 12
-    when t.line_total is null then 13
-    when t.expiry_date is null then 14
-    when t.created_at is null then 15
-    when t.updated_at is null then 16
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.dispensing_id is null then 3
+    when $2 and t.medicine_id is null then 4
+    when $2 and t.batch_id is null then 5
+    when $2 and t.quantity is null then 6
+    when $2 and t.quantity_returned is null then 7
+    when $2 and t.unit_price is null then 8
+    when $2 and t.discount_percent is null then 9
+    when $2 and t.discount_amount is null then 10
+    when $2 and t.tax_percent is null then 11
+    when $2 and t.tax_amount is null then 12
+    when $2 and t.line_total is null then 13
+    when $2 and t.expiry_date is null then 14
+    when $2 and t.created_at is null then 15
+    when $2 and t.updated_at is null then 16
     when ((discount_amount >= (0)::numeric)) is false then 17
     when (((discount_percent >= (0)::numeric) AND (discount_percent <= (100)::numeric))) is false then 18
     when ((line_total >= (0)::numeric)) is false then 19
@@ -36,14 +36,23 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((tax_amount >= (0)::numeric)) is false then 23
     when (((tax_percent >= (0)::numeric) AND (tax_percent <= (100)::numeric))) is false then 24
     when ((unit_price >= (0)::numeric)) is false then 25
-    when $2 and  exists (select 1 from app_public.pharmacy_dispensing_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 26
-    when $2 and t.hospital_id is not null and t.medicine_id is not null and t.batch_id is not null and not exists (select 1 from app_public.medicine_batches r where r.hospital_id = t.hospital_id and r.medicine_id = t.medicine_id and r.id = t.batch_id) then 27
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 28
-    when $2 and t.hospital_id is not null and t.dispensing_id is not null and not exists (select 1 from app_public.pharmacy_dispensing r where r.hospital_id = t.hospital_id and r.id = t.dispensing_id) then 29
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 30
-    when $2 and t.hospital_id is not null and t.medicine_id is not null and not exists (select 1 from app_public.medicines r where r.hospital_id = t.hospital_id and r.id = t.medicine_id) then 31
-    when $2 and t.hospital_id is not null and t.prescription_item_id is not null and not exists (select 1 from app_public.prescription_items r where r.hospital_id = t.hospital_id and r.id = t.prescription_item_id) then 32
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 33
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{pharmacy_dispensing_items_hospital_id_id_key,pharmacy_dispensing_items_batch_fkey,pharmacy_dispensing_items_created_by_fkey,pharmacy_dispensing_items_dispensing_fkey,pharmacy_dispensing_items_hospital_id_fkey,pharmacy_dispensing_items_medicine_fkey,pharmacy_dispensing_items_prescription_item_fkey,pharmacy_dispensing_items_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,medicine_id,batch_id}","{created_by}","{hospital_id,dispensing_id}","{hospital_id}","{hospital_id,medicine_id}","{hospital_id,prescription_item_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.pharmacy_dispensing_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when t.hospital_id is not null and t.medicine_id is not null and t.batch_id is not null and not exists (select 1 from app_public.medicine_batches r where r.hospital_id = t.hospital_id and r.medicine_id = t.medicine_id and r.id = t.batch_id) then 2
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 3
+    when t.hospital_id is not null and t.dispensing_id is not null and not exists (select 1 from app_public.pharmacy_dispensing r where r.hospital_id = t.hospital_id and r.id = t.dispensing_id) then 4
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 5
+    when t.hospital_id is not null and t.medicine_id is not null and not exists (select 1 from app_public.medicines r where r.hospital_id = t.hospital_id and r.id = t.medicine_id) then 6
+    when t.hospital_id is not null and t.prescription_item_id is not null and not exists (select 1 from app_public.prescription_items r where r.hospital_id = t.hospital_id and r.id = t.prescription_item_id) then 7
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 8
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,35 +9,44 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__pharmacy_return_items(ap
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{pharmacy_return_items_id_not_null,pharmacy_return_items_hospital_id_not_null,pharmacy_return_items_return_id_not_null,pharmacy_return_items_dispensing_item_id_not_null,pharmacy_return_items_medicine_id_not_null,pharmacy_return_items_batch_id_not_null,pharmacy_return_items_quantity_not_null,pharmacy_return_items_unit_price_not_null,pharmacy_return_items_line_refund_not_null,pharmacy_return_items_condition_not_null,pharmacy_return_items_restocked_not_null,pharmacy_return_items_created_at_not_null,pharmacy_return_items_updated_at_not_null,pharmacy_return_items_condition_check,pharmacy_return_items_line_refund_check,pharmacy_return_items_quantity_check,pharmacy_return_items_restocked_check,pharmacy_return_items_unit_price_check,pharmacy_return_items_hospital_id_id_key,pharmacy_return_items_hospital_id_return_id_dispensing_item_id_,pharmacy_return_items_batch_fkey,pharmacy_return_items_created_by_fkey,pharmacy_return_items_dispensing_item_fkey,pharmacy_return_items_hospital_id_fkey,pharmacy_return_items_medicine_fkey,pharmacy_return_items_return_fkey,pharmacy_return_items_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{return_id}","{dispensing_item_id}","{medicine_id}","{batch_id}","{quantity}","{unit_price}","{line_refund}","{condition}","{restocked}","{created_at}","{updated_at}","{condition}","{line_refund}","{quantity}","{condition,restocked}","{unit_price}","{hospital_id,id}","{hospital_id,return_id,dispensing_item_id}","{hospital_id,medicine_id,batch_id}","{created_by}","{hospital_id,dispensing_item_id}","{hospital_id}","{hospital_id,medicine_id}","{hospital_id,return_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check}'::text[])[p.i], ('{pharmacy_return_items_id_not_null,pharmacy_return_items_hospital_id_not_null,pharmacy_return_items_return_id_not_null,pharmacy_return_items_dispensing_item_id_not_null,pharmacy_return_items_medicine_id_not_null,pharmacy_return_items_batch_id_not_null,pharmacy_return_items_quantity_not_null,pharmacy_return_items_unit_price_not_null,pharmacy_return_items_line_refund_not_null,pharmacy_return_items_condition_not_null,pharmacy_return_items_restocked_not_null,pharmacy_return_items_created_at_not_null,pharmacy_return_items_updated_at_not_null,pharmacy_return_items_condition_check,pharmacy_return_items_line_refund_check,pharmacy_return_items_quantity_check,pharmacy_return_items_restocked_check,pharmacy_return_items_unit_price_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{return_id}","{dispensing_item_id}","{medicine_id}","{batch_id}","{quantity}","{unit_price}","{line_refund}","{condition}","{restocked}","{created_at}","{updated_at}","{condition}","{line_refund}","{quantity}","{condition,restocked}","{unit_price}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.return_id is null then 3
-    when t.dispensing_item_id is null then 4
-    when t.medicine_id is null then 5
-    when t.batch_id is null then 6
-    when t.quantity is null then 7
-    when t.unit_price is null then 8
-    when t.line_refund is null then 9
-    when t.condition is null then 10
-    when t.restocked is null then 11
-    when t.created_at is null then 12
-    when t.updated_at is null then 13
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.return_id is null then 3
+    when $2 and t.dispensing_item_id is null then 4
+    when $2 and t.medicine_id is null then 5
+    when $2 and t.batch_id is null then 6
+    when $2 and t.quantity is null then 7
+    when $2 and t.unit_price is null then 8
+    when $2 and t.line_refund is null then 9
+    when $2 and t.condition is null then 10
+    when $2 and t.restocked is null then 11
+    when $2 and t.created_at is null then 12
+    when $2 and t.updated_at is null then 13
     when ((condition = ANY (ARRAY['resalable'::text, 'damaged'::text, 'expired'::text]))) is false then 14
     when ((line_refund >= (0)::numeric)) is false then 15
     when ((quantity > 0)) is false then 16
     when (((NOT restocked) OR (condition = 'resalable'::text))) is false then 17
     when ((unit_price >= (0)::numeric)) is false then 18
-    when $2 and  exists (select 1 from app_public.pharmacy_return_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 19
-    when $2 and  exists (select 1 from app_public.pharmacy_return_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.return_id = t.return_id and x.dispensing_item_id = t.dispensing_item_id) then 20
-    when $2 and t.hospital_id is not null and t.medicine_id is not null and t.batch_id is not null and not exists (select 1 from app_public.medicine_batches r where r.hospital_id = t.hospital_id and r.medicine_id = t.medicine_id and r.id = t.batch_id) then 21
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 22
-    when $2 and t.hospital_id is not null and t.dispensing_item_id is not null and not exists (select 1 from app_public.pharmacy_dispensing_items r where r.hospital_id = t.hospital_id and r.id = t.dispensing_item_id) then 23
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 24
-    when $2 and t.hospital_id is not null and t.medicine_id is not null and not exists (select 1 from app_public.medicines r where r.hospital_id = t.hospital_id and r.id = t.medicine_id) then 25
-    when $2 and t.hospital_id is not null and t.return_id is not null and not exists (select 1 from app_public.pharmacy_returns r where r.hospital_id = t.hospital_id and r.id = t.return_id) then 26
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 27
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{pharmacy_return_items_hospital_id_id_key,pharmacy_return_items_hospital_id_return_id_dispensing_item_id_,pharmacy_return_items_batch_fkey,pharmacy_return_items_created_by_fkey,pharmacy_return_items_dispensing_item_fkey,pharmacy_return_items_hospital_id_fkey,pharmacy_return_items_medicine_fkey,pharmacy_return_items_return_fkey,pharmacy_return_items_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,return_id,dispensing_item_id}","{hospital_id,medicine_id,batch_id}","{created_by}","{hospital_id,dispensing_item_id}","{hospital_id}","{hospital_id,medicine_id}","{hospital_id,return_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.pharmacy_return_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when  exists (select 1 from app_public.pharmacy_return_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.return_id = t.return_id and x.dispensing_item_id = t.dispensing_item_id) then 2
+    when t.hospital_id is not null and t.medicine_id is not null and t.batch_id is not null and not exists (select 1 from app_public.medicine_batches r where r.hospital_id = t.hospital_id and r.medicine_id = t.medicine_id and r.id = t.batch_id) then 3
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
+    when t.hospital_id is not null and t.dispensing_item_id is not null and not exists (select 1 from app_public.pharmacy_dispensing_items r where r.hospital_id = t.hospital_id and r.id = t.dispensing_item_id) then 5
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 6
+    when t.hospital_id is not null and t.medicine_id is not null and not exists (select 1 from app_public.medicines r where r.hospital_id = t.hospital_id and r.id = t.medicine_id) then 7
+    when t.hospital_id is not null and t.return_id is not null and not exists (select 1 from app_public.pharmacy_returns r where r.hospital_id = t.hospital_id and r.id = t.return_id) then 8
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 9
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

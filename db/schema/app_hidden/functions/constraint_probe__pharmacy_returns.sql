@@ -9,20 +9,20 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__pharmacy_returns(app_pub
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{pharmacy_returns_id_not_null,pharmacy_returns_hospital_id_not_null,pharmacy_returns_return_number_not_null,pharmacy_returns_dispensing_id_not_null,pharmacy_returns_returned_at_not_null,pharmacy_returns_reason_not_null,pharmacy_returns_status_not_null,pharmacy_returns_refund_amount_not_null,pharmacy_returns_restock_not_null,pharmacy_returns_is_deleted_not_null,pharmacy_returns_created_at_not_null,pharmacy_returns_updated_at_not_null,pharmacy_returns_approved_check,pharmacy_returns_completed_check,pharmacy_returns_deleted_check,pharmacy_returns_reason_check,pharmacy_returns_reason_notes_check,pharmacy_returns_refund_amount_check,pharmacy_returns_rejected_check,pharmacy_returns_status_check,pharmacy_returns_hospital_id_id_key,pharmacy_returns_hospital_id_return_number_key,pharmacy_returns_approved_by_fkey,pharmacy_returns_created_by_fkey,pharmacy_returns_dispensing_fkey,pharmacy_returns_hospital_id_fkey,pharmacy_returns_patient_fkey,pharmacy_returns_received_by_fkey,pharmacy_returns_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{return_number}","{dispensing_id}","{returned_at}","{reason}","{status}","{refund_amount}","{restock}","{is_deleted}","{created_at}","{updated_at}","{status,approved_at}","{status,completed_at}","{is_deleted,deleted_at}","{reason}","{reason,reason_notes}","{refund_amount}","{status,rejection_reason}","{status}","{hospital_id,id}","{hospital_id,return_number}","{approved_by}","{created_by}","{hospital_id,dispensing_id}","{hospital_id}","{hospital_id,patient_id}","{received_by}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{pharmacy_returns_id_not_null,pharmacy_returns_hospital_id_not_null,pharmacy_returns_return_number_not_null,pharmacy_returns_dispensing_id_not_null,pharmacy_returns_returned_at_not_null,pharmacy_returns_reason_not_null,pharmacy_returns_status_not_null,pharmacy_returns_refund_amount_not_null,pharmacy_returns_restock_not_null,pharmacy_returns_is_deleted_not_null,pharmacy_returns_created_at_not_null,pharmacy_returns_updated_at_not_null,pharmacy_returns_approved_check,pharmacy_returns_completed_check,pharmacy_returns_deleted_check,pharmacy_returns_reason_check,pharmacy_returns_reason_notes_check,pharmacy_returns_refund_amount_check,pharmacy_returns_rejected_check,pharmacy_returns_status_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{return_number}","{dispensing_id}","{returned_at}","{reason}","{status}","{refund_amount}","{restock}","{is_deleted}","{created_at}","{updated_at}","{status,approved_at}","{status,completed_at}","{is_deleted,deleted_at}","{reason}","{reason,reason_notes}","{refund_amount}","{status,rejection_reason}","{status}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.return_number is null then 3
-    when t.dispensing_id is null then 4
-    when t.returned_at is null then 5
-    when t.reason is null then 6
-    when t.status is null then 7
-    when t.refund_amount is null then 8
-    when t.restock is null then 9
-    when t.is_deleted is null then 10
-    when t.created_at is null then 11
-    when t.updated_at is null then 12
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.return_number is null then 3
+    when $2 and t.dispensing_id is null then 4
+    when $2 and t.returned_at is null then 5
+    when $2 and t.reason is null then 6
+    when $2 and t.status is null then 7
+    when $2 and t.refund_amount is null then 8
+    when $2 and t.restock is null then 9
+    when $2 and t.is_deleted is null then 10
+    when $2 and t.created_at is null then 11
+    when $2 and t.updated_at is null then 12
     when (((status <> ALL (ARRAY['approved'::text, 'completed'::text])) OR (approved_at IS NOT NULL))) is false then 13
     when (((status = 'completed'::text) = (completed_at IS NOT NULL))) is false then 14
     when ((is_deleted = (deleted_at IS NOT NULL))) is false then 15
@@ -31,15 +31,24 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((refund_amount >= (0)::numeric)) is false then 18
     when (((status <> 'rejected'::text) OR (rejection_reason IS NOT NULL))) is false then 19
     when ((status = ANY (ARRAY['requested'::text, 'approved'::text, 'completed'::text, 'rejected'::text]))) is false then 20
-    when $2 and  exists (select 1 from app_public.pharmacy_returns x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 21
-    when $2 and  exists (select 1 from app_public.pharmacy_returns x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.return_number = t.return_number) then 22
-    when $2 and t.approved_by is not null and not exists (select 1 from app_public.users r where r.id = t.approved_by) then 23
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 24
-    when $2 and t.hospital_id is not null and t.dispensing_id is not null and not exists (select 1 from app_public.pharmacy_dispensing r where r.hospital_id = t.hospital_id and r.id = t.dispensing_id) then 25
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 26
-    when $2 and t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 27
-    when $2 and t.received_by is not null and not exists (select 1 from app_public.users r where r.id = t.received_by) then 28
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 29
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{pharmacy_returns_hospital_id_id_key,pharmacy_returns_hospital_id_return_number_key,pharmacy_returns_approved_by_fkey,pharmacy_returns_created_by_fkey,pharmacy_returns_dispensing_fkey,pharmacy_returns_hospital_id_fkey,pharmacy_returns_patient_fkey,pharmacy_returns_received_by_fkey,pharmacy_returns_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,return_number}","{approved_by}","{created_by}","{hospital_id,dispensing_id}","{hospital_id}","{hospital_id,patient_id}","{received_by}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.pharmacy_returns x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when  exists (select 1 from app_public.pharmacy_returns x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.return_number = t.return_number) then 2
+    when t.approved_by is not null and not exists (select 1 from app_public.users r where r.id = t.approved_by) then 3
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
+    when t.hospital_id is not null and t.dispensing_id is not null and not exists (select 1 from app_public.pharmacy_dispensing r where r.hospital_id = t.hospital_id and r.id = t.dispensing_id) then 5
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 6
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 7
+    when t.received_by is not null and not exists (select 1 from app_public.users r where r.id = t.received_by) then 8
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 9
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

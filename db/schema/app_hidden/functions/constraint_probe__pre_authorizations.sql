@@ -9,23 +9,23 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__pre_authorizations(app_p
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{pre_authorizations_id_not_null,pre_authorizations_hospital_id_not_null,pre_authorizations_pre_authorization_number_not_null,pre_authorizations_policy_id_not_null,pre_authorizations_patient_id_not_null,pre_authorizations_provider_id_not_null,pre_authorizations_requested_at_not_null,pre_authorizations_procedure_description_not_null,pre_authorizations_diagnosis_codes_not_null,pre_authorizations_procedure_codes_not_null,pre_authorizations_requested_amount_not_null,pre_authorizations_status_not_null,pre_authorizations_is_deleted_not_null,pre_authorizations_created_at_not_null,pre_authorizations_updated_at_not_null,pre_authorizations_approved_amount_check,pre_authorizations_approved_check,pre_authorizations_deleted_check,pre_authorizations_estimated_amount_check,pre_authorizations_procedure_description_check,pre_authorizations_requested_amount_check,pre_authorizations_status_check,pre_authorizations_hospital_id_id_key,pre_authorizations_hospital_id_pre_authorization_number_key,pre_authorizations_appointment_fkey,pre_authorizations_created_by_fkey,pre_authorizations_doctor_fkey,pre_authorizations_hospital_id_fkey,pre_authorizations_patient_fkey,pre_authorizations_policy_fkey,pre_authorizations_provider_fkey,pre_authorizations_requested_by_fkey,pre_authorizations_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{pre_authorization_number}","{policy_id}","{patient_id}","{provider_id}","{requested_at}","{procedure_description}","{diagnosis_codes}","{procedure_codes}","{requested_amount}","{status}","{is_deleted}","{created_at}","{updated_at}","{approved_amount}","{approved_amount,status}","{is_deleted,deleted_at}","{estimated_amount}","{procedure_description}","{requested_amount}","{status}","{hospital_id,id}","{hospital_id,pre_authorization_number}","{hospital_id,appointment_id}","{created_by}","{hospital_id,doctor_id}","{hospital_id}","{hospital_id,patient_id}","{hospital_id,policy_id}","{hospital_id,provider_id}","{requested_by}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check}'::text[])[p.i], ('{pre_authorizations_id_not_null,pre_authorizations_hospital_id_not_null,pre_authorizations_pre_authorization_number_not_null,pre_authorizations_policy_id_not_null,pre_authorizations_patient_id_not_null,pre_authorizations_provider_id_not_null,pre_authorizations_requested_at_not_null,pre_authorizations_procedure_description_not_null,pre_authorizations_diagnosis_codes_not_null,pre_authorizations_procedure_codes_not_null,pre_authorizations_requested_amount_not_null,pre_authorizations_status_not_null,pre_authorizations_is_deleted_not_null,pre_authorizations_created_at_not_null,pre_authorizations_updated_at_not_null,pre_authorizations_approved_amount_check,pre_authorizations_approved_check,pre_authorizations_deleted_check,pre_authorizations_estimated_amount_check,pre_authorizations_procedure_description_check,pre_authorizations_requested_amount_check,pre_authorizations_status_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{pre_authorization_number}","{policy_id}","{patient_id}","{provider_id}","{requested_at}","{procedure_description}","{diagnosis_codes}","{procedure_codes}","{requested_amount}","{status}","{is_deleted}","{created_at}","{updated_at}","{approved_amount}","{approved_amount,status}","{is_deleted,deleted_at}","{estimated_amount}","{procedure_description}","{requested_amount}","{status}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.pre_authorization_number is null then 3
-    when t.policy_id is null then 4
-    when t.patient_id is null then 5
-    when t.provider_id is null then 6
-    when t.requested_at is null then 7
-    when t.procedure_description is null then 8
-    when t.diagnosis_codes is null then 9
-    when t.procedure_codes is null then 10
-    when t.requested_amount is null then 11
-    when t.status is null then 12
-    when t.is_deleted is null then 13
-    when t.created_at is null then 14
-    when t.updated_at is null then 15
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.pre_authorization_number is null then 3
+    when $2 and t.policy_id is null then 4
+    when $2 and t.patient_id is null then 5
+    when $2 and t.provider_id is null then 6
+    when $2 and t.requested_at is null then 7
+    when $2 and t.procedure_description is null then 8
+    when $2 and t.diagnosis_codes is null then 9
+    when $2 and t.procedure_codes is null then 10
+    when $2 and t.requested_amount is null then 11
+    when $2 and t.status is null then 12
+    when $2 and t.is_deleted is null then 13
+    when $2 and t.created_at is null then 14
+    when $2 and t.updated_at is null then 15
     when ((approved_amount >= (0)::numeric)) is false then 16
     when (((status <> ALL (ARRAY['approved'::text, 'partially_approved'::text, 'used'::text])) OR (approved_amount IS NOT NULL))) is false then 17
     when ((is_deleted = (deleted_at IS NOT NULL))) is false then 18
@@ -33,17 +33,26 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when (((length(TRIM(BOTH FROM procedure_description)) >= 2) AND (length(TRIM(BOTH FROM procedure_description)) <= 2000))) is false then 20
     when ((requested_amount > (0)::numeric)) is false then 21
     when ((status = ANY (ARRAY['requested'::text, 'approved'::text, 'partially_approved'::text, 'denied'::text, 'used'::text, 'expired'::text, 'cancelled'::text]))) is false then 22
-    when $2 and  exists (select 1 from app_public.pre_authorizations x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 23
-    when $2 and  exists (select 1 from app_public.pre_authorizations x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.pre_authorization_number = t.pre_authorization_number) then 24
-    when $2 and t.hospital_id is not null and t.appointment_id is not null and not exists (select 1 from app_public.appointments r where r.hospital_id = t.hospital_id and r.id = t.appointment_id) then 25
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 26
-    when $2 and t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 27
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 28
-    when $2 and t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 29
-    when $2 and t.hospital_id is not null and t.policy_id is not null and not exists (select 1 from app_public.insurance_policies r where r.hospital_id = t.hospital_id and r.id = t.policy_id) then 30
-    when $2 and t.hospital_id is not null and t.provider_id is not null and not exists (select 1 from app_public.insurance_providers r where r.hospital_id = t.hospital_id and r.id = t.provider_id) then 31
-    when $2 and t.requested_by is not null and not exists (select 1 from app_public.users r where r.id = t.requested_by) then 32
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 33
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{pre_authorizations_hospital_id_id_key,pre_authorizations_hospital_id_pre_authorization_number_key,pre_authorizations_appointment_fkey,pre_authorizations_created_by_fkey,pre_authorizations_doctor_fkey,pre_authorizations_hospital_id_fkey,pre_authorizations_patient_fkey,pre_authorizations_policy_fkey,pre_authorizations_provider_fkey,pre_authorizations_requested_by_fkey,pre_authorizations_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,pre_authorization_number}","{hospital_id,appointment_id}","{created_by}","{hospital_id,doctor_id}","{hospital_id}","{hospital_id,patient_id}","{hospital_id,policy_id}","{hospital_id,provider_id}","{requested_by}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.pre_authorizations x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when  exists (select 1 from app_public.pre_authorizations x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.pre_authorization_number = t.pre_authorization_number) then 2
+    when t.hospital_id is not null and t.appointment_id is not null and not exists (select 1 from app_public.appointments r where r.hospital_id = t.hospital_id and r.id = t.appointment_id) then 3
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
+    when t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 5
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 6
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 7
+    when t.hospital_id is not null and t.policy_id is not null and not exists (select 1 from app_public.insurance_policies r where r.hospital_id = t.hospital_id and r.id = t.policy_id) then 8
+    when t.hospital_id is not null and t.provider_id is not null and not exists (select 1 from app_public.insurance_providers r where r.hospital_id = t.hospital_id and r.id = t.provider_id) then 9
+    when t.requested_by is not null and not exists (select 1 from app_public.users r where r.id = t.requested_by) then 10
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 11
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,21 +9,21 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__prescription_items(app_p
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{prescription_items_id_not_null,prescription_items_hospital_id_not_null,prescription_items_prescription_id_not_null,prescription_items_line_number_not_null,prescription_items_drug_name_not_null,prescription_items_route_not_null,prescription_items_quantity_prescribed_not_null,prescription_items_quantity_dispensed_not_null,prescription_items_timing_not_null,prescription_items_is_prn_not_null,prescription_items_substitution_allowed_not_null,prescription_items_created_at_not_null,prescription_items_updated_at_not_null,prescription_items_dispensed_check,prescription_items_dose_check,prescription_items_dose_quantity_check,prescription_items_drug_name_check,prescription_items_duration_days_check,prescription_items_frequency_per_day_check,prescription_items_line_number_check,prescription_items_quantity_dispensed_check,prescription_items_quantity_prescribed_check,prescription_items_route_check,prescription_items_timing_check,prescription_items_hospital_id_id_key,prescription_items_hospital_id_prescription_id_line_number_key,prescription_items_created_by_fkey,prescription_items_hospital_id_fkey,prescription_items_medicine_fkey,prescription_items_prescription_fkey,prescription_items_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{prescription_id}","{line_number}","{drug_name}","{route}","{quantity_prescribed}","{quantity_dispensed}","{timing}","{is_prn}","{substitution_allowed}","{created_at}","{updated_at}","{quantity_prescribed,quantity_dispensed}","{dose_quantity,dose_unit}","{dose_quantity}","{drug_name}","{duration_days}","{frequency_per_day}","{line_number}","{quantity_dispensed}","{quantity_prescribed}","{route}","{timing}","{hospital_id,id}","{hospital_id,prescription_id,line_number}","{created_by}","{hospital_id}","{hospital_id,medicine_id}","{hospital_id,prescription_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{prescription_items_id_not_null,prescription_items_hospital_id_not_null,prescription_items_prescription_id_not_null,prescription_items_line_number_not_null,prescription_items_drug_name_not_null,prescription_items_route_not_null,prescription_items_quantity_prescribed_not_null,prescription_items_quantity_dispensed_not_null,prescription_items_timing_not_null,prescription_items_is_prn_not_null,prescription_items_substitution_allowed_not_null,prescription_items_created_at_not_null,prescription_items_updated_at_not_null,prescription_items_dispensed_check,prescription_items_dose_check,prescription_items_dose_quantity_check,prescription_items_drug_name_check,prescription_items_duration_days_check,prescription_items_frequency_per_day_check,prescription_items_line_number_check,prescription_items_quantity_dispensed_check,prescription_items_quantity_prescribed_check,prescription_items_route_check,prescription_items_timing_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{prescription_id}","{line_number}","{drug_name}","{route}","{quantity_prescribed}","{quantity_dispensed}","{timing}","{is_prn}","{substitution_allowed}","{created_at}","{updated_at}","{quantity_prescribed,quantity_dispensed}","{dose_quantity,dose_unit}","{dose_quantity}","{drug_name}","{duration_days}","{frequency_per_day}","{line_number}","{quantity_dispensed}","{quantity_prescribed}","{route}","{timing}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.prescription_id is null then 3
-    when t.line_number is null then 4
-    when t.drug_name is null then 5
-    when t.route is null then 6
-    when t.quantity_prescribed is null then 7
-    when t.quantity_dispensed is null then 8
-    when t.timing is null then 9
-    when t.is_prn is null then 10
-    when t.substitution_allowed is null then 11
-    when t.created_at is null then 12
-    when t.updated_at is null then 13
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.prescription_id is null then 3
+    when $2 and t.line_number is null then 4
+    when $2 and t.drug_name is null then 5
+    when $2 and t.route is null then 6
+    when $2 and t.quantity_prescribed is null then 7
+    when $2 and t.quantity_dispensed is null then 8
+    when $2 and t.timing is null then 9
+    when $2 and t.is_prn is null then 10
+    when $2 and t.substitution_allowed is null then 11
+    when $2 and t.created_at is null then 12
+    when $2 and t.updated_at is null then 13
     when ((quantity_dispensed <= quantity_prescribed)) is false then 14
     when (((dose_quantity IS NULL) = (dose_unit IS NULL))) is false then 15
     when ((dose_quantity > (0)::numeric)) is false then 16
@@ -35,13 +35,22 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((quantity_prescribed > 0)) is false then 22
     when ((route = ANY (ARRAY['oral'::text, 'sublingual'::text, 'topical'::text, 'inhalation'::text, 'intravenous'::text, 'intramuscular'::text, 'subcutaneous'::text, 'rectal'::text, 'ophthalmic'::text, 'otic'::text, 'nasal'::text, 'other'::text]))) is false then 23
     when ((timing = ANY (ARRAY['before_food'::text, 'after_food'::text, 'with_food'::text, 'empty_stomach'::text, 'bedtime'::text, 'any'::text]))) is false then 24
-    when $2 and  exists (select 1 from app_public.prescription_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 25
-    when $2 and  exists (select 1 from app_public.prescription_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.prescription_id = t.prescription_id and x.line_number = t.line_number) then 26
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 27
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 28
-    when $2 and t.hospital_id is not null and t.medicine_id is not null and not exists (select 1 from app_public.medicines r where r.hospital_id = t.hospital_id and r.id = t.medicine_id) then 29
-    when $2 and t.hospital_id is not null and t.prescription_id is not null and not exists (select 1 from app_public.prescriptions r where r.hospital_id = t.hospital_id and r.id = t.prescription_id) then 30
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 31
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{prescription_items_hospital_id_id_key,prescription_items_hospital_id_prescription_id_line_number_key,prescription_items_created_by_fkey,prescription_items_hospital_id_fkey,prescription_items_medicine_fkey,prescription_items_prescription_fkey,prescription_items_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,prescription_id,line_number}","{created_by}","{hospital_id}","{hospital_id,medicine_id}","{hospital_id,prescription_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.prescription_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when  exists (select 1 from app_public.prescription_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.prescription_id = t.prescription_id and x.line_number = t.line_number) then 2
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 3
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 4
+    when t.hospital_id is not null and t.medicine_id is not null and not exists (select 1 from app_public.medicines r where r.hospital_id = t.hospital_id and r.id = t.medicine_id) then 5
+    when t.hospital_id is not null and t.prescription_id is not null and not exists (select 1 from app_public.prescriptions r where r.hospital_id = t.hospital_id and r.id = t.prescription_id) then 6
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 7
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,29 +9,38 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__prescription_templates(a
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{prescription_templates_id_not_null,prescription_templates_hospital_id_not_null,prescription_templates_name_not_null,prescription_templates_diagnosis_codes_not_null,prescription_templates_items_not_null,prescription_templates_is_shared_not_null,prescription_templates_is_active_not_null,prescription_templates_usage_count_not_null,prescription_templates_created_at_not_null,prescription_templates_updated_at_not_null,prescription_templates_diagnosis_codes_check,prescription_templates_items_check,prescription_templates_name_check,prescription_templates_usage_count_check,prescription_templates_hospital_id_doctor_id_name_key,prescription_templates_hospital_id_id_key,prescription_templates_created_by_fkey,prescription_templates_department_fkey,prescription_templates_doctor_fkey,prescription_templates_hospital_id_fkey,prescription_templates_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{name}","{diagnosis_codes}","{items}","{is_shared}","{is_active}","{usage_count}","{created_at}","{updated_at}","{diagnosis_codes}","{items}","{name}","{usage_count}","{hospital_id,doctor_id,name}","{hospital_id,id}","{created_by}","{hospital_id,department_id}","{hospital_id,doctor_id}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check}'::text[])[p.i], ('{prescription_templates_id_not_null,prescription_templates_hospital_id_not_null,prescription_templates_name_not_null,prescription_templates_diagnosis_codes_not_null,prescription_templates_items_not_null,prescription_templates_is_shared_not_null,prescription_templates_is_active_not_null,prescription_templates_usage_count_not_null,prescription_templates_created_at_not_null,prescription_templates_updated_at_not_null,prescription_templates_diagnosis_codes_check,prescription_templates_items_check,prescription_templates_name_check,prescription_templates_usage_count_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{name}","{diagnosis_codes}","{items}","{is_shared}","{is_active}","{usage_count}","{created_at}","{updated_at}","{diagnosis_codes}","{items}","{name}","{usage_count}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.name is null then 3
-    when t.diagnosis_codes is null then 4
-    when t.items is null then 5
-    when t.is_shared is null then 6
-    when t.is_active is null then 7
-    when t.usage_count is null then 8
-    when t.created_at is null then 9
-    when t.updated_at is null then 10
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.name is null then 3
+    when $2 and t.diagnosis_codes is null then 4
+    when $2 and t.items is null then 5
+    when $2 and t.is_shared is null then 6
+    when $2 and t.is_active is null then 7
+    when $2 and t.usage_count is null then 8
+    when $2 and t.created_at is null then 9
+    when $2 and t.updated_at is null then 10
     when ((array_to_string(diagnosis_codes, ','::text, '?'::text) ~ '^([A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?(,|$))*$'::text)) is false then 11
     when ((jsonb_typeof(items) = 'array'::text)) is false then 12
     when (((length(TRIM(BOTH FROM name)) >= 2) AND (length(TRIM(BOTH FROM name)) <= 120))) is false then 13
     when ((usage_count >= 0)) is false then 14
-    when $2 and  exists (select 1 from app_public.prescription_templates x where x.id is distinct from t.id and x.hospital_id is not distinct from t.hospital_id and x.doctor_id is not distinct from t.doctor_id and x.name is not distinct from t.name) then 15
-    when $2 and  exists (select 1 from app_public.prescription_templates x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 16
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 17
-    when $2 and t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 18
-    when $2 and t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 19
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 20
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 21
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{prescription_templates_hospital_id_doctor_id_name_key,prescription_templates_hospital_id_id_key,prescription_templates_created_by_fkey,prescription_templates_department_fkey,prescription_templates_doctor_fkey,prescription_templates_hospital_id_fkey,prescription_templates_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,doctor_id,name}","{hospital_id,id}","{created_by}","{hospital_id,department_id}","{hospital_id,doctor_id}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.prescription_templates x where x.id is distinct from t.id and x.hospital_id is not distinct from t.hospital_id and x.doctor_id is not distinct from t.doctor_id and x.name is not distinct from t.name) then 1
+    when  exists (select 1 from app_public.prescription_templates x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 3
+    when t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 4
+    when t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 5
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 6
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 7
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,25 +9,34 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__prescription_versions(ap
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{prescription_versions_id_not_null,prescription_versions_hospital_id_not_null,prescription_versions_prescription_id_not_null,prescription_versions_version_not_null,prescription_versions_snapshot_not_null,prescription_versions_changed_at_not_null,prescription_versions_created_at_not_null,prescription_versions_updated_at_not_null,prescription_versions_snapshot_check,prescription_versions_version_check,prescription_versions_hospital_id_id_key,prescription_versions_hospital_id_prescription_id_version_key,prescription_versions_changed_by_fkey,prescription_versions_created_by_fkey,prescription_versions_hospital_id_fkey,prescription_versions_prescription_fkey,prescription_versions_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{prescription_id}","{version}","{snapshot}","{changed_at}","{created_at}","{updated_at}","{snapshot}","{version}","{hospital_id,id}","{hospital_id,prescription_id,version}","{changed_by}","{created_by}","{hospital_id}","{hospital_id,prescription_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check}'::text[])[p.i], ('{prescription_versions_id_not_null,prescription_versions_hospital_id_not_null,prescription_versions_prescription_id_not_null,prescription_versions_version_not_null,prescription_versions_snapshot_not_null,prescription_versions_changed_at_not_null,prescription_versions_created_at_not_null,prescription_versions_updated_at_not_null,prescription_versions_snapshot_check,prescription_versions_version_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{prescription_id}","{version}","{snapshot}","{changed_at}","{created_at}","{updated_at}","{snapshot}","{version}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.prescription_id is null then 3
-    when t.version is null then 4
-    when t.snapshot is null then 5
-    when t.changed_at is null then 6
-    when t.created_at is null then 7
-    when t.updated_at is null then 8
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.prescription_id is null then 3
+    when $2 and t.version is null then 4
+    when $2 and t.snapshot is null then 5
+    when $2 and t.changed_at is null then 6
+    when $2 and t.created_at is null then 7
+    when $2 and t.updated_at is null then 8
     when ((jsonb_typeof(snapshot) = 'object'::text)) is false then 9
     when ((version >= 1)) is false then 10
-    when $2 and  exists (select 1 from app_public.prescription_versions x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 11
-    when $2 and  exists (select 1 from app_public.prescription_versions x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.prescription_id = t.prescription_id and x.version = t.version) then 12
-    when $2 and t.changed_by is not null and not exists (select 1 from app_public.users r where r.id = t.changed_by) then 13
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 14
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 15
-    when $2 and t.hospital_id is not null and t.prescription_id is not null and not exists (select 1 from app_public.prescriptions r where r.hospital_id = t.hospital_id and r.id = t.prescription_id) then 16
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 17
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{prescription_versions_hospital_id_id_key,prescription_versions_hospital_id_prescription_id_version_key,prescription_versions_changed_by_fkey,prescription_versions_created_by_fkey,prescription_versions_hospital_id_fkey,prescription_versions_prescription_fkey,prescription_versions_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,prescription_id,version}","{changed_by}","{created_by}","{hospital_id}","{hospital_id,prescription_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.prescription_versions x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when  exists (select 1 from app_public.prescription_versions x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.prescription_id = t.prescription_id and x.version = t.version) then 2
+    when t.changed_by is not null and not exists (select 1 from app_public.users r where r.id = t.changed_by) then 3
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 5
+    when t.hospital_id is not null and t.prescription_id is not null and not exists (select 1 from app_public.prescriptions r where r.hospital_id = t.hospital_id and r.id = t.prescription_id) then 6
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 7
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

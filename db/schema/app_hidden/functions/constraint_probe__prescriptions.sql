@@ -9,36 +9,45 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__prescriptions(app_public
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{prescriptions_id_not_null,prescriptions_hospital_id_not_null,prescriptions_prescription_number_not_null,prescriptions_patient_id_not_null,prescriptions_doctor_id_not_null,prescriptions_prescribed_at_not_null,prescriptions_status_not_null,prescriptions_version_not_null,prescriptions_diagnosis_codes_not_null,prescriptions_is_deleted_not_null,prescriptions_created_at_not_null,prescriptions_updated_at_not_null,prescriptions_cancelled_check,prescriptions_deleted_check,prescriptions_diagnosis_codes_check,prescriptions_finalized_check,prescriptions_status_check,prescriptions_version_check,prescriptions_hospital_id_id_key,prescriptions_hospital_id_prescription_number_key,prescriptions_appointment_fkey,prescriptions_cancelled_by_fkey,prescriptions_created_by_fkey,prescriptions_doctor_fkey,prescriptions_finalized_by_fkey,prescriptions_hospital_id_fkey,prescriptions_patient_fkey,prescriptions_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{prescription_number}","{patient_id}","{doctor_id}","{prescribed_at}","{status}","{version}","{diagnosis_codes}","{is_deleted}","{created_at}","{updated_at}","{status,cancelled_at}","{is_deleted,deleted_at}","{diagnosis_codes}","{status,finalized_at}","{status}","{version}","{hospital_id,id}","{hospital_id,prescription_number}","{hospital_id,appointment_id}","{cancelled_by}","{created_by}","{hospital_id,doctor_id}","{finalized_by}","{hospital_id}","{hospital_id,patient_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{prescriptions_id_not_null,prescriptions_hospital_id_not_null,prescriptions_prescription_number_not_null,prescriptions_patient_id_not_null,prescriptions_doctor_id_not_null,prescriptions_prescribed_at_not_null,prescriptions_status_not_null,prescriptions_version_not_null,prescriptions_diagnosis_codes_not_null,prescriptions_is_deleted_not_null,prescriptions_created_at_not_null,prescriptions_updated_at_not_null,prescriptions_cancelled_check,prescriptions_deleted_check,prescriptions_diagnosis_codes_check,prescriptions_finalized_check,prescriptions_status_check,prescriptions_version_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{prescription_number}","{patient_id}","{doctor_id}","{prescribed_at}","{status}","{version}","{diagnosis_codes}","{is_deleted}","{created_at}","{updated_at}","{status,cancelled_at}","{is_deleted,deleted_at}","{diagnosis_codes}","{status,finalized_at}","{status}","{version}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.prescription_number is null then 3
-    when t.patient_id is null then 4
-    when t.doctor_id is null then 5
-    when t.prescribed_at is null then 6
-    when t.status is null then 7
-    when t.version is null then 8
-    when t.diagnosis_codes is null then 9
-    when t.is_deleted is null then 10
-    when t.created_at is null then 11
-    when t.updated_at is null then 12
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.prescription_number is null then 3
+    when $2 and t.patient_id is null then 4
+    when $2 and t.doctor_id is null then 5
+    when $2 and t.prescribed_at is null then 6
+    when $2 and t.status is null then 7
+    when $2 and t.version is null then 8
+    when $2 and t.diagnosis_codes is null then 9
+    when $2 and t.is_deleted is null then 10
+    when $2 and t.created_at is null then 11
+    when $2 and t.updated_at is null then 12
     when (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))) is false then 13
     when ((is_deleted = (deleted_at IS NOT NULL))) is false then 14
     when ((array_to_string(diagnosis_codes, ','::text, '?'::text) ~ '^([A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?(,|$))*$'::text)) is false then 15
     when (((status = ANY (ARRAY['draft'::text, 'cancelled'::text])) OR (finalized_at IS NOT NULL))) is false then 16
     when ((status = ANY (ARRAY['draft'::text, 'finalized'::text, 'partially_dispensed'::text, 'dispensed'::text, 'cancelled'::text, 'expired'::text]))) is false then 17
     when ((version >= 1)) is false then 18
-    when $2 and  exists (select 1 from app_public.prescriptions x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 19
-    when $2 and  exists (select 1 from app_public.prescriptions x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.prescription_number = t.prescription_number) then 20
-    when $2 and t.hospital_id is not null and t.appointment_id is not null and not exists (select 1 from app_public.appointments r where r.hospital_id = t.hospital_id and r.id = t.appointment_id) then 21
-    when $2 and t.cancelled_by is not null and not exists (select 1 from app_public.users r where r.id = t.cancelled_by) then 22
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 23
-    when $2 and t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 24
-    when $2 and t.finalized_by is not null and not exists (select 1 from app_public.users r where r.id = t.finalized_by) then 25
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 26
-    when $2 and t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 27
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 28
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{prescriptions_hospital_id_id_key,prescriptions_hospital_id_prescription_number_key,prescriptions_appointment_fkey,prescriptions_cancelled_by_fkey,prescriptions_created_by_fkey,prescriptions_doctor_fkey,prescriptions_finalized_by_fkey,prescriptions_hospital_id_fkey,prescriptions_patient_fkey,prescriptions_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,prescription_number}","{hospital_id,appointment_id}","{cancelled_by}","{created_by}","{hospital_id,doctor_id}","{finalized_by}","{hospital_id}","{hospital_id,patient_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.prescriptions x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when  exists (select 1 from app_public.prescriptions x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.prescription_number = t.prescription_number) then 2
+    when t.hospital_id is not null and t.appointment_id is not null and not exists (select 1 from app_public.appointments r where r.hospital_id = t.hospital_id and r.id = t.appointment_id) then 3
+    when t.cancelled_by is not null and not exists (select 1 from app_public.users r where r.id = t.cancelled_by) then 4
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 5
+    when t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 6
+    when t.finalized_by is not null and not exists (select 1 from app_public.users r where r.id = t.finalized_by) then 7
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 8
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 9
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 10
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

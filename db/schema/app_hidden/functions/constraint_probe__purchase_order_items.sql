@@ -9,23 +9,23 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__purchase_order_items(app
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{purchase_order_items_id_not_null,purchase_order_items_hospital_id_not_null,purchase_order_items_purchase_order_id_not_null,purchase_order_items_line_number_not_null,purchase_order_items_item_type_not_null,purchase_order_items_pack_size_not_null,purchase_order_items_quantity_ordered_not_null,purchase_order_items_quantity_received_not_null,purchase_order_items_free_quantity_not_null,purchase_order_items_unit_cost_not_null,purchase_order_items_discount_percent_not_null,purchase_order_items_tax_percent_not_null,purchase_order_items_line_total_not_null,purchase_order_items_created_at_not_null,purchase_order_items_updated_at_not_null,purchase_order_items_discount_percent_check,purchase_order_items_free_quantity_check,purchase_order_items_item_check,purchase_order_items_item_type_check,purchase_order_items_line_number_check,purchase_order_items_line_total_check,purchase_order_items_pack_size_check,purchase_order_items_quantity_ordered_check,purchase_order_items_quantity_received_check,purchase_order_items_quantity_received_max_check,purchase_order_items_tax_percent_check,purchase_order_items_unit_cost_check,purchase_order_items_hospital_id_id_key,purchase_order_items_purchase_order_id_line_number_key,purchase_order_items_created_by_fkey,purchase_order_items_hospital_id_fkey,purchase_order_items_medicine_fkey,purchase_order_items_optical_product_fkey,purchase_order_items_purchase_order_fkey,purchase_order_items_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{purchase_order_id}","{line_number}","{item_type}","{pack_size}","{quantity_ordered}","{quantity_received}","{free_quantity}","{unit_cost}","{discount_percent}","{tax_percent}","{line_total}","{created_at}","{updated_at}","{discount_percent}","{free_quantity}","{item_type,medicine_id,optical_product_id,description}","{item_type}","{line_number}","{line_total}","{pack_size}","{quantity_ordered}","{quantity_received}","{quantity_ordered,quantity_received}","{tax_percent}","{unit_cost}","{hospital_id,id}","{hospital_id,purchase_order_id,line_number}","{created_by}","{hospital_id}","{hospital_id,medicine_id}","{hospital_id,optical_product_id}","{hospital_id,purchase_order_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{purchase_order_items_id_not_null,purchase_order_items_hospital_id_not_null,purchase_order_items_purchase_order_id_not_null,purchase_order_items_line_number_not_null,purchase_order_items_item_type_not_null,purchase_order_items_pack_size_not_null,purchase_order_items_quantity_ordered_not_null,purchase_order_items_quantity_received_not_null,purchase_order_items_free_quantity_not_null,purchase_order_items_unit_cost_not_null,purchase_order_items_discount_percent_not_null,purchase_order_items_tax_percent_not_null,purchase_order_items_line_total_not_null,purchase_order_items_created_at_not_null,purchase_order_items_updated_at_not_null,purchase_order_items_discount_percent_check,purchase_order_items_free_quantity_check,purchase_order_items_item_check,purchase_order_items_item_type_check,purchase_order_items_line_number_check,purchase_order_items_line_total_check,purchase_order_items_pack_size_check,purchase_order_items_quantity_ordered_check,purchase_order_items_quantity_received_check,purchase_order_items_quantity_received_max_check,purchase_order_items_tax_percent_check,purchase_order_items_unit_cost_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{purchase_order_id}","{line_number}","{item_type}","{pack_size}","{quantity_ordered}","{quantity_received}","{free_quantity}","{unit_cost}","{discount_percent}","{tax_percent}","{line_total}","{created_at}","{updated_at}","{discount_percent}","{free_quantity}","{item_type,medicine_id,optical_product_id,description}","{item_type}","{line_number}","{line_total}","{pack_size}","{quantity_ordered}","{quantity_received}","{quantity_ordered,quantity_received}","{tax_percent}","{unit_cost}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.purchase_order_id is null then 3
-    when t.line_number is null then 4
-    when t.item_type is null then 5
-    when t.pack_size is null then 6
-    when t.quantity_ordered is null then 7
-    when t.quantity_received is null then 8
-    when t.free_quantity is null then 9
-    when t.unit_cost is null then 10
-    when t.discount_percent is null then 11
-    when t.tax_percent is null then 12
-    when t.line_total is null then 13
-    when t.created_at is null then 14
-    when t.updated_at is null then 15
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.purchase_order_id is null then 3
+    when $2 and t.line_number is null then 4
+    when $2 and t.item_type is null then 5
+    when $2 and t.pack_size is null then 6
+    when $2 and t.quantity_ordered is null then 7
+    when $2 and t.quantity_received is null then 8
+    when $2 and t.free_quantity is null then 9
+    when $2 and t.unit_cost is null then 10
+    when $2 and t.discount_percent is null then 11
+    when $2 and t.tax_percent is null then 12
+    when $2 and t.line_total is null then 13
+    when $2 and t.created_at is null then 14
+    when $2 and t.updated_at is null then 15
     when (((discount_percent >= (0)::numeric) AND (discount_percent <= (100)::numeric))) is false then 16
     when ((free_quantity >= 0)) is false then 17
     when (
@@ -43,14 +43,23 @@ END) is false then 18
     when ((quantity_received <= quantity_ordered)) is false then 25
     when (((tax_percent >= (0)::numeric) AND (tax_percent <= (100)::numeric))) is false then 26
     when ((unit_cost >= (0)::numeric)) is false then 27
-    when $2 and  exists (select 1 from app_public.purchase_order_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 28
-    when $2 and  exists (select 1 from app_public.purchase_order_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.purchase_order_id = t.purchase_order_id and x.line_number = t.line_number) then 29
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 30
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 31
-    when $2 and t.hospital_id is not null and t.medicine_id is not null and not exists (select 1 from app_public.medicines r where r.hospital_id = t.hospital_id and r.id = t.medicine_id) then 32
-    when $2 and t.hospital_id is not null and t.optical_product_id is not null and not exists (select 1 from app_public.optical_products r where r.hospital_id = t.hospital_id and r.id = t.optical_product_id) then 33
-    when $2 and t.hospital_id is not null and t.purchase_order_id is not null and not exists (select 1 from app_public.purchase_orders r where r.hospital_id = t.hospital_id and r.id = t.purchase_order_id) then 34
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 35
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{purchase_order_items_hospital_id_id_key,purchase_order_items_purchase_order_id_line_number_key,purchase_order_items_created_by_fkey,purchase_order_items_hospital_id_fkey,purchase_order_items_medicine_fkey,purchase_order_items_optical_product_fkey,purchase_order_items_purchase_order_fkey,purchase_order_items_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,purchase_order_id,line_number}","{created_by}","{hospital_id}","{hospital_id,medicine_id}","{hospital_id,optical_product_id}","{hospital_id,purchase_order_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.purchase_order_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when  exists (select 1 from app_public.purchase_order_items x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.purchase_order_id = t.purchase_order_id and x.line_number = t.line_number) then 2
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 3
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 4
+    when t.hospital_id is not null and t.medicine_id is not null and not exists (select 1 from app_public.medicines r where r.hospital_id = t.hospital_id and r.id = t.medicine_id) then 5
+    when t.hospital_id is not null and t.optical_product_id is not null and not exists (select 1 from app_public.optical_products r where r.hospital_id = t.hospital_id and r.id = t.optical_product_id) then 6
+    when t.hospital_id is not null and t.purchase_order_id is not null and not exists (select 1 from app_public.purchase_orders r where r.hospital_id = t.hospital_id and r.id = t.purchase_order_id) then 7
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 8
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,23 +9,23 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__purchase_orders(app_publ
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{purchase_orders_id_not_null,purchase_orders_hospital_id_not_null,purchase_orders_po_number_not_null,purchase_orders_supplier_id_not_null,purchase_orders_status_not_null,purchase_orders_is_urgent_not_null,purchase_orders_order_date_not_null,purchase_orders_subtotal_not_null,purchase_orders_discount_amount_not_null,purchase_orders_tax_amount_not_null,purchase_orders_shipping_amount_not_null,purchase_orders_total_amount_not_null,purchase_orders_is_deleted_not_null,purchase_orders_created_at_not_null,purchase_orders_updated_at_not_null,purchase_orders_approved_check,purchase_orders_cancellation_reason_check,purchase_orders_cancelled_check,purchase_orders_currency_code_check,purchase_orders_deleted_check,purchase_orders_discount_amount_check,purchase_orders_discount_check,purchase_orders_expected_delivery_date_check,purchase_orders_sent_check,purchase_orders_shipping_amount_check,purchase_orders_status_check,purchase_orders_subtotal_check,purchase_orders_tax_amount_check,purchase_orders_total_amount_check,purchase_orders_totals_check,purchase_orders_hospital_id_id_key,purchase_orders_hospital_id_po_number_key,purchase_orders_approved_by_fkey,purchase_orders_cancelled_by_fkey,purchase_orders_created_by_fkey,purchase_orders_department_fkey,purchase_orders_hospital_id_fkey,purchase_orders_supplier_fkey,purchase_orders_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{po_number}","{supplier_id}","{status}","{is_urgent}","{order_date}","{subtotal}","{discount_amount}","{tax_amount}","{shipping_amount}","{total_amount}","{is_deleted}","{created_at}","{updated_at}","{status,approved_at}","{status,cancellation_reason}","{status,cancelled_at}","{currency_code}","{is_deleted,deleted_at}","{discount_amount}","{subtotal,discount_amount}","{order_date,expected_delivery_date}","{status,sent_at}","{shipping_amount}","{status}","{subtotal}","{tax_amount}","{total_amount}","{subtotal,discount_amount,tax_amount,shipping_amount,total_amount}","{hospital_id,id}","{hospital_id,po_number}","{approved_by}","{cancelled_by}","{created_by}","{hospital_id,department_id}","{hospital_id}","{hospital_id,supplier_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{purchase_orders_id_not_null,purchase_orders_hospital_id_not_null,purchase_orders_po_number_not_null,purchase_orders_supplier_id_not_null,purchase_orders_status_not_null,purchase_orders_is_urgent_not_null,purchase_orders_order_date_not_null,purchase_orders_subtotal_not_null,purchase_orders_discount_amount_not_null,purchase_orders_tax_amount_not_null,purchase_orders_shipping_amount_not_null,purchase_orders_total_amount_not_null,purchase_orders_is_deleted_not_null,purchase_orders_created_at_not_null,purchase_orders_updated_at_not_null,purchase_orders_approved_check,purchase_orders_cancellation_reason_check,purchase_orders_cancelled_check,purchase_orders_currency_code_check,purchase_orders_deleted_check,purchase_orders_discount_amount_check,purchase_orders_discount_check,purchase_orders_expected_delivery_date_check,purchase_orders_sent_check,purchase_orders_shipping_amount_check,purchase_orders_status_check,purchase_orders_subtotal_check,purchase_orders_tax_amount_check,purchase_orders_total_amount_check,purchase_orders_totals_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{po_number}","{supplier_id}","{status}","{is_urgent}","{order_date}","{subtotal}","{discount_amount}","{tax_amount}","{shipping_amount}","{total_amount}","{is_deleted}","{created_at}","{updated_at}","{status,approved_at}","{status,cancellation_reason}","{status,cancelled_at}","{currency_code}","{is_deleted,deleted_at}","{discount_amount}","{subtotal,discount_amount}","{order_date,expected_delivery_date}","{status,sent_at}","{shipping_amount}","{status}","{subtotal}","{tax_amount}","{total_amount}","{subtotal,discount_amount,tax_amount,shipping_amount,total_amount}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.po_number is null then 3
-    when t.supplier_id is null then 4
-    when t.status is null then 5
-    when t.is_urgent is null then 6
-    when t.order_date is null then 7
-    when t.subtotal is null then 8
-    when t.discount_amount is null then 9
-    when t.tax_amount is null then 10
-    when t.shipping_amount is null then 11
-    when t.total_amount is null then 12
-    when t.is_deleted is null then 13
-    when t.created_at is null then 14
-    when t.updated_at is null then 15
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.po_number is null then 3
+    when $2 and t.supplier_id is null then 4
+    when $2 and t.status is null then 5
+    when $2 and t.is_urgent is null then 6
+    when $2 and t.order_date is null then 7
+    when $2 and t.subtotal is null then 8
+    when $2 and t.discount_amount is null then 9
+    when $2 and t.tax_amount is null then 10
+    when $2 and t.shipping_amount is null then 11
+    when $2 and t.total_amount is null then 12
+    when $2 and t.is_deleted is null then 13
+    when $2 and t.created_at is null then 14
+    when $2 and t.updated_at is null then 15
     when (((status = ANY (ARRAY['draft'::text, 'cancelled'::text])) OR (approved_at IS NOT NULL))) is false then 16
     when (((status <> 'cancelled'::text) OR (cancellation_reason IS NOT NULL))) is false then 17
     when (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))) is false then 18
@@ -41,15 +41,24 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((tax_amount >= (0)::numeric)) is false then 28
     when ((total_amount >= (0)::numeric)) is false then 29
     when ((total_amount = (((subtotal - discount_amount) + tax_amount) + shipping_amount))) is false then 30
-    when $2 and  exists (select 1 from app_public.purchase_orders x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 31
-    when $2 and  exists (select 1 from app_public.purchase_orders x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.po_number = t.po_number) then 32
-    when $2 and t.approved_by is not null and not exists (select 1 from app_public.users r where r.id = t.approved_by) then 33
-    when $2 and t.cancelled_by is not null and not exists (select 1 from app_public.users r where r.id = t.cancelled_by) then 34
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 35
-    when $2 and t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 36
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 37
-    when $2 and t.hospital_id is not null and t.supplier_id is not null and not exists (select 1 from app_public.suppliers r where r.hospital_id = t.hospital_id and r.id = t.supplier_id) then 38
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 39
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{purchase_orders_hospital_id_id_key,purchase_orders_hospital_id_po_number_key,purchase_orders_approved_by_fkey,purchase_orders_cancelled_by_fkey,purchase_orders_created_by_fkey,purchase_orders_department_fkey,purchase_orders_hospital_id_fkey,purchase_orders_supplier_fkey,purchase_orders_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,po_number}","{approved_by}","{cancelled_by}","{created_by}","{hospital_id,department_id}","{hospital_id}","{hospital_id,supplier_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.purchase_orders x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when  exists (select 1 from app_public.purchase_orders x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.po_number = t.po_number) then 2
+    when t.approved_by is not null and not exists (select 1 from app_public.users r where r.id = t.approved_by) then 3
+    when t.cancelled_by is not null and not exists (select 1 from app_public.users r where r.id = t.cancelled_by) then 4
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 5
+    when t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 6
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 7
+    when t.hospital_id is not null and t.supplier_id is not null and not exists (select 1 from app_public.suppliers r where r.hospital_id = t.hospital_id and r.id = t.supplier_id) then 8
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 9
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

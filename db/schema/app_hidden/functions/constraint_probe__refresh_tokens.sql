@@ -9,25 +9,34 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__refresh_tokens(app_publi
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{refresh_tokens_id_not_null,refresh_tokens_session_id_not_null,refresh_tokens_user_id_not_null,refresh_tokens_hospital_id_not_null,refresh_tokens_issued_at_not_null,refresh_tokens_expires_at_not_null,refresh_tokens_created_at_not_null,refresh_tokens_updated_at_not_null,refresh_tokens_expiry_check,refresh_tokens_revoked_check,refresh_tokens_revoked_reason_check,refresh_tokens_created_by_fkey,refresh_tokens_hospital_id_fkey,refresh_tokens_replaced_by_id_fkey,refresh_tokens_session_id_fkey,refresh_tokens_updated_by_fkey,refresh_tokens_user_id_fkey}'::text[])[p.i], (('{"{id}","{session_id}","{user_id}","{hospital_id}","{issued_at}","{expires_at}","{created_at}","{updated_at}","{issued_at,expires_at}","{revoked_at,revoked_reason}","{revoked_reason}","{created_by}","{hospital_id}","{replaced_by_id}","{session_id}","{updated_by}","{user_id}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check}'::text[])[p.i], ('{refresh_tokens_id_not_null,refresh_tokens_session_id_not_null,refresh_tokens_user_id_not_null,refresh_tokens_hospital_id_not_null,refresh_tokens_issued_at_not_null,refresh_tokens_expires_at_not_null,refresh_tokens_created_at_not_null,refresh_tokens_updated_at_not_null,refresh_tokens_expiry_check,refresh_tokens_revoked_check,refresh_tokens_revoked_reason_check}'::text[])[p.i], (('{"{id}","{session_id}","{user_id}","{hospital_id}","{issued_at}","{expires_at}","{created_at}","{updated_at}","{issued_at,expires_at}","{revoked_at,revoked_reason}","{revoked_reason}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.session_id is null then 2
-    when t.user_id is null then 3
-    when t.hospital_id is null then 4
-    when t.issued_at is null then 5
-    when t.expires_at is null then 6
-    when t.created_at is null then 7
-    when t.updated_at is null then 8
+    when $2 and t.id is null then 1
+    when $2 and t.session_id is null then 2
+    when $2 and t.user_id is null then 3
+    when $2 and t.hospital_id is null then 4
+    when $2 and t.issued_at is null then 5
+    when $2 and t.expires_at is null then 6
+    when $2 and t.created_at is null then 7
+    when $2 and t.updated_at is null then 8
     when ((expires_at > issued_at)) is false then 9
     when (((revoked_at IS NULL) = (revoked_reason IS NULL))) is false then 10
     when ((revoked_reason = ANY (ARRAY['logout'::text, 'reuse_detected'::text, 'password_changed'::text, 'admin_revoked'::text, 'user_deactivated'::text]))) is false then 11
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 12
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 13
-    when $2 and t.replaced_by_id is not null and not exists (select 1 from app_public.refresh_tokens r where r.id = t.replaced_by_id) then 14
-    when $2 and t.session_id is not null and not exists (select 1 from app_private.sessions r where r.id = t.session_id) then 15
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 16
-    when $2 and t.user_id is not null and not exists (select 1 from app_public.users r where r.id = t.user_id) then 17
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{refresh_tokens_created_by_fkey,refresh_tokens_hospital_id_fkey,refresh_tokens_replaced_by_id_fkey,refresh_tokens_session_id_fkey,refresh_tokens_updated_by_fkey,refresh_tokens_user_id_fkey}'::text[])[p.i], (('{"{created_by}","{hospital_id}","{replaced_by_id}","{session_id}","{updated_by}","{user_id}"}'::text[])[p.i])::text[]
+  from (select case
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 1
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 2
+    when t.replaced_by_id is not null and not exists (select 1 from app_public.refresh_tokens r where r.id = t.replaced_by_id) then 3
+    when t.session_id is not null and not exists (select 1 from app_private.sessions r where r.id = t.session_id) then 4
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 5
+    when t.user_id is not null and not exists (select 1 from app_public.users r where r.id = t.user_id) then 6
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,40 +9,49 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__refunds(app_public.refun
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{refunds_id_not_null,refunds_hospital_id_not_null,refunds_refund_number_not_null,refunds_invoice_id_not_null,refunds_patient_id_not_null,refunds_amount_not_null,refunds_refund_method_not_null,refunds_reason_not_null,refunds_status_not_null,refunds_requested_at_not_null,refunds_is_deleted_not_null,refunds_created_at_not_null,refunds_updated_at_not_null,refunds_amount_check,refunds_deleted_check,refunds_processed_check,refunds_reason_check,refunds_refund_method_check,refunds_status_check,refunds_hospital_id_id_key,refunds_hospital_id_refund_number_key,refunds_approved_by_fkey,refunds_created_by_fkey,refunds_hospital_id_fkey,refunds_invoice_fkey,refunds_patient_fkey,refunds_payment_fkey,refunds_pharmacy_return_fkey,refunds_processed_by_fkey,refunds_rejected_by_fkey,refunds_requested_by_fkey,refunds_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{refund_number}","{invoice_id}","{patient_id}","{amount}","{refund_method}","{reason}","{status}","{requested_at}","{is_deleted}","{created_at}","{updated_at}","{amount}","{is_deleted,deleted_at}","{status,processed_at}","{reason}","{refund_method}","{status}","{hospital_id,id}","{hospital_id,refund_number}","{approved_by}","{created_by}","{hospital_id}","{hospital_id,invoice_id}","{hospital_id,patient_id}","{hospital_id,payment_id}","{hospital_id,pharmacy_return_id}","{processed_by}","{rejected_by}","{requested_by}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{refunds_id_not_null,refunds_hospital_id_not_null,refunds_refund_number_not_null,refunds_invoice_id_not_null,refunds_patient_id_not_null,refunds_amount_not_null,refunds_refund_method_not_null,refunds_reason_not_null,refunds_status_not_null,refunds_requested_at_not_null,refunds_is_deleted_not_null,refunds_created_at_not_null,refunds_updated_at_not_null,refunds_amount_check,refunds_deleted_check,refunds_processed_check,refunds_reason_check,refunds_refund_method_check,refunds_status_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{refund_number}","{invoice_id}","{patient_id}","{amount}","{refund_method}","{reason}","{status}","{requested_at}","{is_deleted}","{created_at}","{updated_at}","{amount}","{is_deleted,deleted_at}","{status,processed_at}","{reason}","{refund_method}","{status}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.refund_number is null then 3
-    when t.invoice_id is null then 4
-    when t.patient_id is null then 5
-    when t.amount is null then 6
-    when t.refund_method is null then 7
-    when t.reason is null then 8
-    when t.status is null then 9
-    when t.requested_at is null then 10
-    when t.is_deleted is null then 11
-    when t.created_at is null then 12
-    when t.updated_at is null then 13
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.refund_number is null then 3
+    when $2 and t.invoice_id is null then 4
+    when $2 and t.patient_id is null then 5
+    when $2 and t.amount is null then 6
+    when $2 and t.refund_method is null then 7
+    when $2 and t.reason is null then 8
+    when $2 and t.status is null then 9
+    when $2 and t.requested_at is null then 10
+    when $2 and t.is_deleted is null then 11
+    when $2 and t.created_at is null then 12
+    when $2 and t.updated_at is null then 13
     when ((amount > (0)::numeric)) is false then 14
     when ((is_deleted = (deleted_at IS NOT NULL))) is false then 15
     when (((status <> 'processed'::text) OR (processed_at IS NOT NULL))) is false then 16
     when ((reason = ANY (ARRAY['service_not_rendered'::text, 'overbilling'::text, 'duplicate_payment'::text, 'cancellation'::text, 'insurance_adjustment'::text, 'medicine_return'::text, 'other'::text]))) is false then 17
     when ((refund_method = ANY (ARRAY['cash'::text, 'card'::text, 'upi'::text, 'bank_transfer'::text, 'cheque'::text, 'mobile_wallet'::text, 'insurance'::text, 'online'::text, 'other'::text]))) is false then 18
     when ((status = ANY (ARRAY['requested'::text, 'approved'::text, 'rejected'::text, 'processed'::text]))) is false then 19
-    when $2 and  exists (select 1 from app_public.refunds x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 20
-    when $2 and  exists (select 1 from app_public.refunds x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.refund_number = t.refund_number) then 21
-    when $2 and t.approved_by is not null and not exists (select 1 from app_public.users r where r.id = t.approved_by) then 22
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 23
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 24
-    when $2 and t.hospital_id is not null and t.invoice_id is not null and not exists (select 1 from app_public.invoices r where r.hospital_id = t.hospital_id and r.id = t.invoice_id) then 25
-    when $2 and t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 26
-    when $2 and t.hospital_id is not null and t.payment_id is not null and not exists (select 1 from app_public.payments r where r.hospital_id = t.hospital_id and r.id = t.payment_id) then 27
-    when $2 and t.hospital_id is not null and t.pharmacy_return_id is not null and not exists (select 1 from app_public.pharmacy_returns r where r.hospital_id = t.hospital_id and r.id = t.pharmacy_return_id) then 28
-    when $2 and t.processed_by is not null and not exists (select 1 from app_public.users r where r.id = t.processed_by) then 29
-    when $2 and t.rejected_by is not null and not exists (select 1 from app_public.users r where r.id = t.rejected_by) then 30
-    when $2 and t.requested_by is not null and not exists (select 1 from app_public.users r where r.id = t.requested_by) then 31
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 32
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{refunds_hospital_id_id_key,refunds_hospital_id_refund_number_key,refunds_approved_by_fkey,refunds_created_by_fkey,refunds_hospital_id_fkey,refunds_invoice_fkey,refunds_patient_fkey,refunds_payment_fkey,refunds_pharmacy_return_fkey,refunds_processed_by_fkey,refunds_rejected_by_fkey,refunds_requested_by_fkey,refunds_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,refund_number}","{approved_by}","{created_by}","{hospital_id}","{hospital_id,invoice_id}","{hospital_id,patient_id}","{hospital_id,payment_id}","{hospital_id,pharmacy_return_id}","{processed_by}","{rejected_by}","{requested_by}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.refunds x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when  exists (select 1 from app_public.refunds x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.refund_number = t.refund_number) then 2
+    when t.approved_by is not null and not exists (select 1 from app_public.users r where r.id = t.approved_by) then 3
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 5
+    when t.hospital_id is not null and t.invoice_id is not null and not exists (select 1 from app_public.invoices r where r.hospital_id = t.hospital_id and r.id = t.invoice_id) then 6
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 7
+    when t.hospital_id is not null and t.payment_id is not null and not exists (select 1 from app_public.payments r where r.hospital_id = t.hospital_id and r.id = t.payment_id) then 8
+    when t.hospital_id is not null and t.pharmacy_return_id is not null and not exists (select 1 from app_public.pharmacy_returns r where r.hospital_id = t.hospital_id and r.id = t.pharmacy_return_id) then 9
+    when t.processed_by is not null and not exists (select 1 from app_public.users r where r.id = t.processed_by) then 10
+    when t.rejected_by is not null and not exists (select 1 from app_public.users r where r.id = t.rejected_by) then 11
+    when t.requested_by is not null and not exists (select 1 from app_public.users r where r.id = t.requested_by) then 12
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 13
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,18 +9,27 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__role_permissions(app_pub
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,unique,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{role_permissions_id_not_null,role_permissions_role_id_not_null,role_permissions_permission_id_not_null,role_permissions_created_at_not_null,role_permissions_updated_at_not_null,role_permissions_role_id_permission_id_key,role_permissions_created_by_fkey,role_permissions_permission_id_fkey,role_permissions_role_id_fkey,role_permissions_updated_by_fkey}'::text[])[p.i], (('{"{id}","{role_id}","{permission_id}","{created_at}","{updated_at}","{role_id,permission_id}","{created_by}","{permission_id}","{role_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null}'::text[])[p.i], ('{role_permissions_id_not_null,role_permissions_role_id_not_null,role_permissions_permission_id_not_null,role_permissions_created_at_not_null,role_permissions_updated_at_not_null}'::text[])[p.i], (('{"{id}","{role_id}","{permission_id}","{created_at}","{updated_at}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.role_id is null then 2
-    when t.permission_id is null then 3
-    when t.created_at is null then 4
-    when t.updated_at is null then 5
-    when $2 and  exists (select 1 from app_public.role_permissions x where x.id is distinct from t.id and x.role_id = t.role_id and x.permission_id = t.permission_id) then 6
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 7
-    when $2 and t.permission_id is not null and not exists (select 1 from app_public.permissions r where r.id = t.permission_id) then 8
-    when $2 and t.role_id is not null and not exists (select 1 from app_public.roles r where r.id = t.role_id) then 9
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 10
+    when $2 and t.id is null then 1
+    when $2 and t.role_id is null then 2
+    when $2 and t.permission_id is null then 3
+    when $2 and t.created_at is null then 4
+    when $2 and t.updated_at is null then 5
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{role_permissions_role_id_permission_id_key,role_permissions_created_by_fkey,role_permissions_permission_id_fkey,role_permissions_role_id_fkey,role_permissions_updated_by_fkey}'::text[])[p.i], (('{"{role_id,permission_id}","{created_by}","{permission_id}","{role_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.role_permissions x where x.id is distinct from t.id and x.role_id = t.role_id and x.permission_id = t.permission_id) then 1
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 2
+    when t.permission_id is not null and not exists (select 1 from app_public.permissions r where r.id = t.permission_id) then 3
+    when t.role_id is not null and not exists (select 1 from app_public.roles r where r.id = t.role_id) then 4
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 5
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

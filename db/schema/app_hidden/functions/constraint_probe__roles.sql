@@ -9,24 +9,33 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__roles(app_public.roles, 
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,unique,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{roles_id_not_null,roles_code_not_null,roles_name_not_null,roles_scope_not_null,roles_is_system_not_null,roles_sort_order_not_null,roles_is_active_not_null,roles_created_at_not_null,roles_updated_at_not_null,roles_chain_scope_is_system_check,roles_code_check,roles_scope_check,roles_hospital_id_code_key,roles_created_by_fkey,roles_hospital_id_fkey,roles_updated_by_fkey}'::text[])[p.i], (('{"{id}","{code}","{name}","{scope}","{is_system}","{sort_order}","{is_active}","{created_at}","{updated_at}","{hospital_id,scope,is_system}","{code}","{scope}","{hospital_id,code}","{created_by}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check}'::text[])[p.i], ('{roles_id_not_null,roles_code_not_null,roles_name_not_null,roles_scope_not_null,roles_is_system_not_null,roles_sort_order_not_null,roles_is_active_not_null,roles_created_at_not_null,roles_updated_at_not_null,roles_chain_scope_is_system_check,roles_code_check,roles_scope_check}'::text[])[p.i], (('{"{id}","{code}","{name}","{scope}","{is_system}","{sort_order}","{is_active}","{created_at}","{updated_at}","{hospital_id,scope,is_system}","{code}","{scope}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.code is null then 2
-    when t.name is null then 3
-    when t.scope is null then 4
-    when t.is_system is null then 5
-    when t.sort_order is null then 6
-    when t.is_active is null then 7
-    when t.created_at is null then 8
-    when t.updated_at is null then 9
+    when $2 and t.id is null then 1
+    when $2 and t.code is null then 2
+    when $2 and t.name is null then 3
+    when $2 and t.scope is null then 4
+    when $2 and t.is_system is null then 5
+    when $2 and t.sort_order is null then 6
+    when $2 and t.is_active is null then 7
+    when $2 and t.created_at is null then 8
+    when $2 and t.updated_at is null then 9
     when (((scope = 'hospital'::text) OR (is_system AND (hospital_id IS NULL)))) is false then 10
     when ((code ~ '^[a-z][a-z0-9_]{1,47}$'::text)) is false then 11
     when ((scope = ANY (ARRAY['chain'::text, 'hospital'::text]))) is false then 12
-    when $2 and  exists (select 1 from app_public.roles x where x.id is distinct from t.id and x.hospital_id is not distinct from t.hospital_id and x.code is not distinct from t.code) then 13
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 14
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 15
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 16
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{roles_hospital_id_code_key,roles_created_by_fkey,roles_hospital_id_fkey,roles_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,code}","{created_by}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.roles x where x.id is distinct from t.id and x.hospital_id is not distinct from t.hospital_id and x.code is not distinct from t.code) then 1
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 2
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 3
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 4
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

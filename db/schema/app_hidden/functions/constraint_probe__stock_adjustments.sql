@@ -9,18 +9,18 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__stock_adjustments(app_pu
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{stock_adjustments_id_not_null,stock_adjustments_hospital_id_not_null,stock_adjustments_adjustment_number_not_null,stock_adjustments_item_type_not_null,stock_adjustments_quantity_change_not_null,stock_adjustments_reason_not_null,stock_adjustments_status_not_null,stock_adjustments_is_deleted_not_null,stock_adjustments_created_at_not_null,stock_adjustments_updated_at_not_null,stock_adjustments_approved_check,stock_adjustments_deleted_check,stock_adjustments_item_check,stock_adjustments_item_type_check,stock_adjustments_quantity_change_check,stock_adjustments_reason_check,stock_adjustments_reason_notes_check,stock_adjustments_reason_sign_check,stock_adjustments_rejected_check,stock_adjustments_rejection_reason_check,stock_adjustments_requested_check,stock_adjustments_status_check,stock_adjustments_unit_cost_check,stock_adjustments_hospital_id_adjustment_number_key,stock_adjustments_hospital_id_id_key,stock_adjustments_approved_by_fkey,stock_adjustments_batch_fkey,stock_adjustments_created_by_fkey,stock_adjustments_hospital_id_fkey,stock_adjustments_medicine_fkey,stock_adjustments_optical_product_fkey,stock_adjustments_rejected_by_fkey,stock_adjustments_requested_by_fkey,stock_adjustments_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{adjustment_number}","{item_type}","{quantity_change}","{reason}","{status}","{is_deleted}","{created_at}","{updated_at}","{status,approved_at}","{is_deleted,deleted_at}","{item_type,medicine_id,batch_id,optical_product_id}","{item_type}","{quantity_change}","{reason}","{reason,reason_notes}","{quantity_change,reason}","{status,rejected_at}","{status,rejection_reason}","{status,requested_at}","{status}","{unit_cost}","{hospital_id,adjustment_number}","{hospital_id,id}","{approved_by}","{hospital_id,medicine_id,batch_id}","{created_by}","{hospital_id}","{hospital_id,medicine_id}","{hospital_id,optical_product_id}","{rejected_by}","{requested_by}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{stock_adjustments_id_not_null,stock_adjustments_hospital_id_not_null,stock_adjustments_adjustment_number_not_null,stock_adjustments_item_type_not_null,stock_adjustments_quantity_change_not_null,stock_adjustments_reason_not_null,stock_adjustments_status_not_null,stock_adjustments_is_deleted_not_null,stock_adjustments_created_at_not_null,stock_adjustments_updated_at_not_null,stock_adjustments_approved_check,stock_adjustments_deleted_check,stock_adjustments_item_check,stock_adjustments_item_type_check,stock_adjustments_quantity_change_check,stock_adjustments_reason_check,stock_adjustments_reason_notes_check,stock_adjustments_reason_sign_check,stock_adjustments_rejected_check,stock_adjustments_rejection_reason_check,stock_adjustments_requested_check,stock_adjustments_status_check,stock_adjustments_unit_cost_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{adjustment_number}","{item_type}","{quantity_change}","{reason}","{status}","{is_deleted}","{created_at}","{updated_at}","{status,approved_at}","{is_deleted,deleted_at}","{item_type,medicine_id,batch_id,optical_product_id}","{item_type}","{quantity_change}","{reason}","{reason,reason_notes}","{quantity_change,reason}","{status,rejected_at}","{status,rejection_reason}","{status,requested_at}","{status}","{unit_cost}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.adjustment_number is null then 3
-    when t.item_type is null then 4
-    when t.quantity_change is null then 5
-    when t.reason is null then 6
-    when t.status is null then 7
-    when t.is_deleted is null then 8
-    when t.created_at is null then 9
-    when t.updated_at is null then 10
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.adjustment_number is null then 3
+    when $2 and t.item_type is null then 4
+    when $2 and t.quantity_change is null then 5
+    when $2 and t.reason is null then 6
+    when $2 and t.status is null then 7
+    when $2 and t.is_deleted is null then 8
+    when $2 and t.created_at is null then 9
+    when $2 and t.updated_at is null then 10
     when (((status <> 'approved'::text) OR (approved_at IS NOT NULL))) is false then 11
     when ((is_deleted = (deleted_at IS NOT NULL))) is false then 12
     when (
@@ -43,17 +43,26 @@ END) is false then 18
     when (((status = 'draft'::text) OR (requested_at IS NOT NULL))) is false then 21
     when ((status = ANY (ARRAY['draft'::text, 'pending_approval'::text, 'approved'::text, 'rejected'::text, 'cancelled'::text]))) is false then 22
     when ((unit_cost >= (0)::numeric)) is false then 23
-    when $2 and  exists (select 1 from app_public.stock_adjustments x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.adjustment_number = t.adjustment_number) then 24
-    when $2 and  exists (select 1 from app_public.stock_adjustments x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 25
-    when $2 and t.approved_by is not null and not exists (select 1 from app_public.users r where r.id = t.approved_by) then 26
-    when $2 and t.hospital_id is not null and t.medicine_id is not null and t.batch_id is not null and not exists (select 1 from app_public.medicine_batches r where r.hospital_id = t.hospital_id and r.medicine_id = t.medicine_id and r.id = t.batch_id) then 27
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 28
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 29
-    when $2 and t.hospital_id is not null and t.medicine_id is not null and not exists (select 1 from app_public.medicines r where r.hospital_id = t.hospital_id and r.id = t.medicine_id) then 30
-    when $2 and t.hospital_id is not null and t.optical_product_id is not null and not exists (select 1 from app_public.optical_products r where r.hospital_id = t.hospital_id and r.id = t.optical_product_id) then 31
-    when $2 and t.rejected_by is not null and not exists (select 1 from app_public.users r where r.id = t.rejected_by) then 32
-    when $2 and t.requested_by is not null and not exists (select 1 from app_public.users r where r.id = t.requested_by) then 33
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 34
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{stock_adjustments_hospital_id_adjustment_number_key,stock_adjustments_hospital_id_id_key,stock_adjustments_approved_by_fkey,stock_adjustments_batch_fkey,stock_adjustments_created_by_fkey,stock_adjustments_hospital_id_fkey,stock_adjustments_medicine_fkey,stock_adjustments_optical_product_fkey,stock_adjustments_rejected_by_fkey,stock_adjustments_requested_by_fkey,stock_adjustments_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,adjustment_number}","{hospital_id,id}","{approved_by}","{hospital_id,medicine_id,batch_id}","{created_by}","{hospital_id}","{hospital_id,medicine_id}","{hospital_id,optical_product_id}","{rejected_by}","{requested_by}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.stock_adjustments x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.adjustment_number = t.adjustment_number) then 1
+    when  exists (select 1 from app_public.stock_adjustments x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
+    when t.approved_by is not null and not exists (select 1 from app_public.users r where r.id = t.approved_by) then 3
+    when t.hospital_id is not null and t.medicine_id is not null and t.batch_id is not null and not exists (select 1 from app_public.medicine_batches r where r.hospital_id = t.hospital_id and r.medicine_id = t.medicine_id and r.id = t.batch_id) then 4
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 5
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 6
+    when t.hospital_id is not null and t.medicine_id is not null and not exists (select 1 from app_public.medicines r where r.hospital_id = t.hospital_id and r.id = t.medicine_id) then 7
+    when t.hospital_id is not null and t.optical_product_id is not null and not exists (select 1 from app_public.optical_products r where r.hospital_id = t.hospital_id and r.id = t.optical_product_id) then 8
+    when t.rejected_by is not null and not exists (select 1 from app_public.users r where r.id = t.rejected_by) then 9
+    when t.requested_by is not null and not exists (select 1 from app_public.users r where r.id = t.requested_by) then 10
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 11
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,17 +9,17 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__stock_movements(app_publ
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{stock_movements_id_not_null,stock_movements_hospital_id_not_null,stock_movements_movement_type_not_null,stock_movements_item_type_not_null,stock_movements_quantity_not_null,stock_movements_balance_after_not_null,stock_movements_occurred_at_not_null,stock_movements_created_at_not_null,stock_movements_updated_at_not_null,stock_movements_balance_after_check,stock_movements_item_check,stock_movements_item_type_check,stock_movements_item_type_movement_check,stock_movements_movement_type_check,stock_movements_quantity_check,stock_movements_quantity_sign_check,stock_movements_source_check,stock_movements_unit_cost_check,stock_movements_hospital_id_id_key,stock_movements_adjustment_fkey,stock_movements_batch_fkey,stock_movements_created_by_fkey,stock_movements_cycle_count_item_fkey,stock_movements_dispensing_item_fkey,stock_movements_grn_item_fkey,stock_movements_hospital_id_fkey,stock_movements_medicine_fkey,stock_movements_optical_order_item_fkey,stock_movements_optical_product_fkey,stock_movements_performed_by_fkey,stock_movements_return_item_fkey,stock_movements_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{movement_type}","{item_type}","{quantity}","{balance_after}","{occurred_at}","{created_at}","{updated_at}","{balance_after}","{item_type,medicine_id,batch_id,optical_product_id}","{item_type}","{movement_type,item_type}","{movement_type}","{quantity}","{movement_type,quantity}","{movement_type,grn_item_id,dispensing_item_id,return_item_id,adjustment_id,cycle_count_item_id,optical_order_item_id}","{unit_cost}","{hospital_id,id}","{hospital_id,adjustment_id}","{hospital_id,medicine_id,batch_id}","{created_by}","{hospital_id,cycle_count_item_id}","{hospital_id,dispensing_item_id}","{hospital_id,grn_item_id}","{hospital_id}","{hospital_id,medicine_id}","{hospital_id,optical_order_item_id}","{hospital_id,optical_product_id}","{performed_by}","{hospital_id,return_item_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{stock_movements_id_not_null,stock_movements_hospital_id_not_null,stock_movements_movement_type_not_null,stock_movements_item_type_not_null,stock_movements_quantity_not_null,stock_movements_balance_after_not_null,stock_movements_occurred_at_not_null,stock_movements_created_at_not_null,stock_movements_updated_at_not_null,stock_movements_balance_after_check,stock_movements_item_check,stock_movements_item_type_check,stock_movements_item_type_movement_check,stock_movements_movement_type_check,stock_movements_quantity_check,stock_movements_quantity_sign_check,stock_movements_source_check,stock_movements_unit_cost_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{movement_type}","{item_type}","{quantity}","{balance_after}","{occurred_at}","{created_at}","{updated_at}","{balance_after}","{item_type,medicine_id,batch_id,optical_product_id}","{item_type}","{movement_type,item_type}","{movement_type}","{quantity}","{movement_type,quantity}","{movement_type,grn_item_id,dispensing_item_id,return_item_id,adjustment_id,cycle_count_item_id,optical_order_item_id}","{unit_cost}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.movement_type is null then 3
-    when t.item_type is null then 4
-    when t.quantity is null then 5
-    when t.balance_after is null then 6
-    when t.occurred_at is null then 7
-    when t.created_at is null then 8
-    when t.updated_at is null then 9
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.movement_type is null then 3
+    when $2 and t.item_type is null then 4
+    when $2 and t.quantity is null then 5
+    when $2 and t.balance_after is null then 6
+    when $2 and t.occurred_at is null then 7
+    when $2 and t.created_at is null then 8
+    when $2 and t.updated_at is null then 9
     when ((balance_after >= 0)) is false then 10
     when (
 CASE item_type
@@ -54,20 +54,29 @@ CASE movement_type
     ELSE true
 END)) is false then 17
     when ((unit_cost >= (0)::numeric)) is false then 18
-    when $2 and  exists (select 1 from app_public.stock_movements x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 19
-    when $2 and t.hospital_id is not null and t.adjustment_id is not null and not exists (select 1 from app_public.stock_adjustments r where r.hospital_id = t.hospital_id and r.id = t.adjustment_id) then 20
-    when $2 and t.hospital_id is not null and t.medicine_id is not null and t.batch_id is not null and not exists (select 1 from app_public.medicine_batches r where r.hospital_id = t.hospital_id and r.medicine_id = t.medicine_id and r.id = t.batch_id) then 21
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 22
-    when $2 and t.hospital_id is not null and t.cycle_count_item_id is not null and not exists (select 1 from app_public.cycle_count_items r where r.hospital_id = t.hospital_id and r.id = t.cycle_count_item_id) then 23
-    when $2 and t.hospital_id is not null and t.dispensing_item_id is not null and not exists (select 1 from app_public.pharmacy_dispensing_items r where r.hospital_id = t.hospital_id and r.id = t.dispensing_item_id) then 24
-    when $2 and t.hospital_id is not null and t.grn_item_id is not null and not exists (select 1 from app_public.grn_items r where r.hospital_id = t.hospital_id and r.id = t.grn_item_id) then 25
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 26
-    when $2 and t.hospital_id is not null and t.medicine_id is not null and not exists (select 1 from app_public.medicines r where r.hospital_id = t.hospital_id and r.id = t.medicine_id) then 27
-    when $2 and t.hospital_id is not null and t.optical_order_item_id is not null and not exists (select 1 from app_public.optical_order_items r where r.hospital_id = t.hospital_id and r.id = t.optical_order_item_id) then 28
-    when $2 and t.hospital_id is not null and t.optical_product_id is not null and not exists (select 1 from app_public.optical_products r where r.hospital_id = t.hospital_id and r.id = t.optical_product_id) then 29
-    when $2 and t.performed_by is not null and not exists (select 1 from app_public.users r where r.id = t.performed_by) then 30
-    when $2 and t.hospital_id is not null and t.return_item_id is not null and not exists (select 1 from app_public.pharmacy_return_items r where r.hospital_id = t.hospital_id and r.id = t.return_item_id) then 31
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 32
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{stock_movements_hospital_id_id_key,stock_movements_adjustment_fkey,stock_movements_batch_fkey,stock_movements_created_by_fkey,stock_movements_cycle_count_item_fkey,stock_movements_dispensing_item_fkey,stock_movements_grn_item_fkey,stock_movements_hospital_id_fkey,stock_movements_medicine_fkey,stock_movements_optical_order_item_fkey,stock_movements_optical_product_fkey,stock_movements_performed_by_fkey,stock_movements_return_item_fkey,stock_movements_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,adjustment_id}","{hospital_id,medicine_id,batch_id}","{created_by}","{hospital_id,cycle_count_item_id}","{hospital_id,dispensing_item_id}","{hospital_id,grn_item_id}","{hospital_id}","{hospital_id,medicine_id}","{hospital_id,optical_order_item_id}","{hospital_id,optical_product_id}","{performed_by}","{hospital_id,return_item_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.stock_movements x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when t.hospital_id is not null and t.adjustment_id is not null and not exists (select 1 from app_public.stock_adjustments r where r.hospital_id = t.hospital_id and r.id = t.adjustment_id) then 2
+    when t.hospital_id is not null and t.medicine_id is not null and t.batch_id is not null and not exists (select 1 from app_public.medicine_batches r where r.hospital_id = t.hospital_id and r.medicine_id = t.medicine_id and r.id = t.batch_id) then 3
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
+    when t.hospital_id is not null and t.cycle_count_item_id is not null and not exists (select 1 from app_public.cycle_count_items r where r.hospital_id = t.hospital_id and r.id = t.cycle_count_item_id) then 5
+    when t.hospital_id is not null and t.dispensing_item_id is not null and not exists (select 1 from app_public.pharmacy_dispensing_items r where r.hospital_id = t.hospital_id and r.id = t.dispensing_item_id) then 6
+    when t.hospital_id is not null and t.grn_item_id is not null and not exists (select 1 from app_public.grn_items r where r.hospital_id = t.hospital_id and r.id = t.grn_item_id) then 7
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 8
+    when t.hospital_id is not null and t.medicine_id is not null and not exists (select 1 from app_public.medicines r where r.hospital_id = t.hospital_id and r.id = t.medicine_id) then 9
+    when t.hospital_id is not null and t.optical_order_item_id is not null and not exists (select 1 from app_public.optical_order_items r where r.hospital_id = t.hospital_id and r.id = t.optical_order_item_id) then 10
+    when t.hospital_id is not null and t.optical_product_id is not null and not exists (select 1 from app_public.optical_products r where r.hospital_id = t.hospital_id and r.id = t.optical_product_id) then 11
+    when t.performed_by is not null and not exists (select 1 from app_public.users r where r.id = t.performed_by) then 12
+    when t.hospital_id is not null and t.return_item_id is not null and not exists (select 1 from app_public.pharmacy_return_items r where r.hospital_id = t.hospital_id and r.id = t.return_item_id) then 13
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 14
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,18 +9,18 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__suppliers(app_public.sup
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,unique,unique,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{suppliers_id_not_null,suppliers_hospital_id_not_null,suppliers_code_not_null,suppliers_name_not_null,suppliers_supplier_type_not_null,suppliers_payment_terms_days_not_null,suppliers_is_active_not_null,suppliers_is_deleted_not_null,suppliers_created_at_not_null,suppliers_updated_at_not_null,suppliers_alternate_phone_check,suppliers_bank_swift_code_check,suppliers_code_check,suppliers_country_code_check,suppliers_credit_limit_check,suppliers_currency_code_check,suppliers_deleted_check,suppliers_drug_licence_check,suppliers_email_check,suppliers_lead_time_days_check,suppliers_name_check,suppliers_payment_terms_days_check,suppliers_phone_check,suppliers_rating_check,suppliers_supplier_type_check,suppliers_hospital_id_code_key,suppliers_hospital_id_id_key,suppliers_created_by_fkey,suppliers_hospital_id_fkey,suppliers_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{code}","{name}","{supplier_type}","{payment_terms_days}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{alternate_phone}","{bank_swift_code}","{code}","{country_code}","{credit_limit}","{currency_code}","{is_deleted,deleted_at}","{drug_licence_number,drug_licence_expiry}","{email}","{lead_time_days}","{name}","{payment_terms_days}","{phone}","{rating}","{supplier_type}","{hospital_id,code}","{hospital_id,id}","{created_by}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{suppliers_id_not_null,suppliers_hospital_id_not_null,suppliers_code_not_null,suppliers_name_not_null,suppliers_supplier_type_not_null,suppliers_payment_terms_days_not_null,suppliers_is_active_not_null,suppliers_is_deleted_not_null,suppliers_created_at_not_null,suppliers_updated_at_not_null,suppliers_alternate_phone_check,suppliers_bank_swift_code_check,suppliers_code_check,suppliers_country_code_check,suppliers_credit_limit_check,suppliers_currency_code_check,suppliers_deleted_check,suppliers_drug_licence_check,suppliers_email_check,suppliers_lead_time_days_check,suppliers_name_check,suppliers_payment_terms_days_check,suppliers_phone_check,suppliers_rating_check,suppliers_supplier_type_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{code}","{name}","{supplier_type}","{payment_terms_days}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{alternate_phone}","{bank_swift_code}","{code}","{country_code}","{credit_limit}","{currency_code}","{is_deleted,deleted_at}","{drug_licence_number,drug_licence_expiry}","{email}","{lead_time_days}","{name}","{payment_terms_days}","{phone}","{rating}","{supplier_type}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.code is null then 3
-    when t.name is null then 4
-    when t.supplier_type is null then 5
-    when t.payment_terms_days is null then 6
-    when t.is_active is null then 7
-    when t.is_deleted is null then 8
-    when t.created_at is null then 9
-    when t.updated_at is null then 10
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.code is null then 3
+    when $2 and t.name is null then 4
+    when $2 and t.supplier_type is null then 5
+    when $2 and t.payment_terms_days is null then 6
+    when $2 and t.is_active is null then 7
+    when $2 and t.is_deleted is null then 8
+    when $2 and t.created_at is null then 9
+    when $2 and t.updated_at is null then 10
     when ((alternate_phone ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 11
     when ((bank_swift_code ~ '^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$'::text)) is false then 12
     when ((code ~ '^[A-Z][A-Z0-9_-]{1,19}$'::text)) is false then 13
@@ -36,11 +36,20 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((phone ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 23
     when (((rating >= 1) AND (rating <= 5))) is false then 24
     when ((supplier_type = ANY (ARRAY['manufacturer'::text, 'distributor'::text, 'wholesaler'::text, 'local_vendor'::text, 'optical_lab'::text, 'other'::text]))) is false then 25
-    when $2 and  exists (select 1 from app_public.suppliers x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.code = t.code) then 26
-    when $2 and  exists (select 1 from app_public.suppliers x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 27
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 28
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 29
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 30
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{suppliers_hospital_id_code_key,suppliers_hospital_id_id_key,suppliers_created_by_fkey,suppliers_hospital_id_fkey,suppliers_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,code}","{hospital_id,id}","{created_by}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.suppliers x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.code = t.code) then 1
+    when  exists (select 1 from app_public.suppliers x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 3
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 4
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 5
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

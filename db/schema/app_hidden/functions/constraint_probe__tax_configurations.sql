@@ -9,34 +9,43 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__tax_configurations(app_p
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,unique,unique,unique,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{tax_configurations_id_not_null,tax_configurations_hospital_id_not_null,tax_configurations_code_not_null,tax_configurations_name_not_null,tax_configurations_tax_type_not_null,tax_configurations_applies_to_not_null,tax_configurations_rate_percent_not_null,tax_configurations_components_not_null,tax_configurations_is_inclusive_not_null,tax_configurations_is_default_not_null,tax_configurations_effective_from_not_null,tax_configurations_is_active_not_null,tax_configurations_created_at_not_null,tax_configurations_updated_at_not_null,tax_configurations_applies_to_check,tax_configurations_code_check,tax_configurations_components_check,tax_configurations_rate_percent_check,tax_configurations_tax_type_check,tax_configurations_validity_check,idx_tax_configurations__one_default_per_category,tax_configurations_hospital_id_code_key,tax_configurations_hospital_id_id_key,tax_configurations_created_by_fkey,tax_configurations_hospital_id_fkey,tax_configurations_updated_by_fkey}'::text[])[p.i], (('{"{id}","{hospital_id}","{code}","{name}","{tax_type}","{applies_to}","{rate_percent}","{components}","{is_inclusive}","{is_default}","{effective_from}","{is_active}","{created_at}","{updated_at}","{applies_to}","{code}","{components}","{rate_percent}","{tax_type}","{effective_from,effective_to}","{hospital_id,applies_to}","{hospital_id,code}","{hospital_id,id}","{created_by}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{tax_configurations_id_not_null,tax_configurations_hospital_id_not_null,tax_configurations_code_not_null,tax_configurations_name_not_null,tax_configurations_tax_type_not_null,tax_configurations_applies_to_not_null,tax_configurations_rate_percent_not_null,tax_configurations_components_not_null,tax_configurations_is_inclusive_not_null,tax_configurations_is_default_not_null,tax_configurations_effective_from_not_null,tax_configurations_is_active_not_null,tax_configurations_created_at_not_null,tax_configurations_updated_at_not_null,tax_configurations_applies_to_check,tax_configurations_code_check,tax_configurations_components_check,tax_configurations_rate_percent_check,tax_configurations_tax_type_check,tax_configurations_validity_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{code}","{name}","{tax_type}","{applies_to}","{rate_percent}","{components}","{is_inclusive}","{is_default}","{effective_from}","{is_active}","{created_at}","{updated_at}","{applies_to}","{code}","{components}","{rate_percent}","{tax_type}","{effective_from,effective_to}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.hospital_id is null then 2
-    when t.code is null then 3
-    when t.name is null then 4
-    when t.tax_type is null then 5
-    when t.applies_to is null then 6
-    when t.rate_percent is null then 7
-    when t.components is null then 8
-    when t.is_inclusive is null then 9
-    when t.is_default is null then 10
-    when t.effective_from is null then 11
-    when t.is_active is null then 12
-    when t.created_at is null then 13
-    when t.updated_at is null then 14
+    when $2 and t.id is null then 1
+    when $2 and t.hospital_id is null then 2
+    when $2 and t.code is null then 3
+    when $2 and t.name is null then 4
+    when $2 and t.tax_type is null then 5
+    when $2 and t.applies_to is null then 6
+    when $2 and t.rate_percent is null then 7
+    when $2 and t.components is null then 8
+    when $2 and t.is_inclusive is null then 9
+    when $2 and t.is_default is null then 10
+    when $2 and t.effective_from is null then 11
+    when $2 and t.is_active is null then 12
+    when $2 and t.created_at is null then 13
+    when $2 and t.updated_at is null then 14
     when ((applies_to = ANY (ARRAY['all'::text, 'consultation'::text, 'procedure'::text, 'medicine'::text, 'lab'::text, 'optical'::text, 'room'::text, 'other'::text]))) is false then 15
     when ((code ~ '^[A-Z][A-Z0-9_]{1,23}$'::text)) is false then 16
     when ((jsonb_typeof(components) = 'array'::text)) is false then 17
     when (((rate_percent >= (0)::numeric) AND (rate_percent <= (100)::numeric))) is false then 18
     when ((tax_type = ANY (ARRAY['vat'::text, 'gst'::text, 'sales_tax'::text, 'service_tax'::text, 'exempt'::text, 'other'::text]))) is false then 19
     when (((effective_to IS NULL) OR (effective_to >= effective_from))) is false then 20
-    when $2 and ((is_default AND is_active)) is true and exists (select 1 from app_public.tax_configurations x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.applies_to = t.applies_to and ((is_default AND is_active))) then 21
-    when $2 and  exists (select 1 from app_public.tax_configurations x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.code = t.code) then 22
-    when $2 and  exists (select 1 from app_public.tax_configurations x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 23
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 24
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 25
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 26
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,unique,unique,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{idx_tax_configurations__one_default_per_category,tax_configurations_hospital_id_code_key,tax_configurations_hospital_id_id_key,tax_configurations_created_by_fkey,tax_configurations_hospital_id_fkey,tax_configurations_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,applies_to}","{hospital_id,code}","{hospital_id,id}","{created_by}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when ((is_default AND is_active)) is true and exists (select 1 from app_public.tax_configurations x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.applies_to = t.applies_to and ((is_default AND is_active))) then 1
+    when  exists (select 1 from app_public.tax_configurations x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.code = t.code) then 2
+    when  exists (select 1 from app_public.tax_configurations x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 3
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 5
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 6
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

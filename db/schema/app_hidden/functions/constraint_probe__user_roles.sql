@@ -9,26 +9,35 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__user_roles(app_public.us
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{user_roles_id_not_null,user_roles_user_id_not_null,user_roles_role_id_not_null,user_roles_is_primary_not_null,user_roles_valid_from_not_null,user_roles_granted_at_not_null,user_roles_created_at_not_null,user_roles_updated_at_not_null,user_roles_department_needs_hospital_check,user_roles_validity_check,user_roles_user_id_role_id_hospital_id_key,user_roles_created_by_fkey,user_roles_department_fkey,user_roles_granted_by_fkey,user_roles_hospital_id_fkey,user_roles_role_id_fkey,user_roles_updated_by_fkey,user_roles_user_id_fkey}'::text[])[p.i], (('{"{id}","{user_id}","{role_id}","{is_primary}","{valid_from}","{granted_at}","{created_at}","{updated_at}","{hospital_id,department_id}","{valid_from,valid_until}","{user_id,role_id,hospital_id}","{created_by}","{hospital_id,department_id}","{granted_by}","{hospital_id}","{role_id}","{updated_by}","{user_id}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check}'::text[])[p.i], ('{user_roles_id_not_null,user_roles_user_id_not_null,user_roles_role_id_not_null,user_roles_is_primary_not_null,user_roles_valid_from_not_null,user_roles_granted_at_not_null,user_roles_created_at_not_null,user_roles_updated_at_not_null,user_roles_department_needs_hospital_check,user_roles_validity_check}'::text[])[p.i], (('{"{id}","{user_id}","{role_id}","{is_primary}","{valid_from}","{granted_at}","{created_at}","{updated_at}","{hospital_id,department_id}","{valid_from,valid_until}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.user_id is null then 2
-    when t.role_id is null then 3
-    when t.is_primary is null then 4
-    when t.valid_from is null then 5
-    when t.granted_at is null then 6
-    when t.created_at is null then 7
-    when t.updated_at is null then 8
+    when $2 and t.id is null then 1
+    when $2 and t.user_id is null then 2
+    when $2 and t.role_id is null then 3
+    when $2 and t.is_primary is null then 4
+    when $2 and t.valid_from is null then 5
+    when $2 and t.granted_at is null then 6
+    when $2 and t.created_at is null then 7
+    when $2 and t.updated_at is null then 8
     when (((department_id IS NULL) OR (hospital_id IS NOT NULL))) is false then 9
     when (((valid_until IS NULL) OR (valid_until >= valid_from))) is false then 10
-    when $2 and  exists (select 1 from app_public.user_roles x where x.id is distinct from t.id and x.user_id is not distinct from t.user_id and x.role_id is not distinct from t.role_id and x.hospital_id is not distinct from t.hospital_id) then 11
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 12
-    when $2 and t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 13
-    when $2 and t.granted_by is not null and not exists (select 1 from app_public.users r where r.id = t.granted_by) then 14
-    when $2 and t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 15
-    when $2 and t.role_id is not null and not exists (select 1 from app_public.roles r where r.id = t.role_id) then 16
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 17
-    when $2 and t.user_id is not null and not exists (select 1 from app_public.users r where r.id = t.user_id) then 18
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{user_roles_user_id_role_id_hospital_id_key,user_roles_created_by_fkey,user_roles_department_fkey,user_roles_granted_by_fkey,user_roles_hospital_id_fkey,user_roles_role_id_fkey,user_roles_updated_by_fkey,user_roles_user_id_fkey}'::text[])[p.i], (('{"{user_id,role_id,hospital_id}","{created_by}","{hospital_id,department_id}","{granted_by}","{hospital_id}","{role_id}","{updated_by}","{user_id}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.user_roles x where x.id is distinct from t.id and x.user_id is not distinct from t.user_id and x.role_id is not distinct from t.role_id and x.hospital_id is not distinct from t.hospital_id) then 1
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 2
+    when t.hospital_id is not null and t.department_id is not null and not exists (select 1 from app_public.departments r where r.hospital_id = t.hospital_id and r.id = t.department_id) then 3
+    when t.granted_by is not null and not exists (select 1 from app_public.users r where r.id = t.granted_by) then 4
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 5
+    when t.role_id is not null and not exists (select 1 from app_public.roles r where r.id = t.role_id) then 6
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 7
+    when t.user_id is not null and not exists (select 1 from app_public.users r where r.id = t.user_id) then 8
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

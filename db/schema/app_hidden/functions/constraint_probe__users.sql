@@ -9,28 +9,37 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__users(app_public.users, 
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,unique,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{users_id_not_null,users_email_not_null,users_first_name_not_null,users_last_name_not_null,users_locale_not_null,users_must_change_password_not_null,users_is_active_not_null,users_is_deleted_not_null,users_created_at_not_null,users_updated_at_not_null,users_deleted_check,users_email_check,users_first_name_check,users_last_name_check,users_locale_check,users_phone_check,users_email_key,users_created_by_fkey,users_home_hospital_id_fkey,users_updated_by_fkey}'::text[])[p.i], (('{"{id}","{email}","{first_name}","{last_name}","{locale}","{must_change_password}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{is_deleted,deleted_at}","{email}","{first_name}","{last_name}","{locale}","{phone}","{email}","{created_by}","{home_hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{users_id_not_null,users_email_not_null,users_first_name_not_null,users_last_name_not_null,users_locale_not_null,users_must_change_password_not_null,users_is_active_not_null,users_is_deleted_not_null,users_created_at_not_null,users_updated_at_not_null,users_deleted_check,users_email_check,users_first_name_check,users_last_name_check,users_locale_check,users_phone_check}'::text[])[p.i], (('{"{id}","{email}","{first_name}","{last_name}","{locale}","{must_change_password}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{is_deleted,deleted_at}","{email}","{first_name}","{last_name}","{locale}","{phone}"}'::text[])[p.i])::text[]
   from (select case
-    when t.id is null then 1
-    when t.email is null then 2
-    when t.first_name is null then 3
-    when t.last_name is null then 4
-    when t.locale is null then 5
-    when t.must_change_password is null then 6
-    when t.is_active is null then 7
-    when t.is_deleted is null then 8
-    when t.created_at is null then 9
-    when t.updated_at is null then 10
+    when $2 and t.id is null then 1
+    when $2 and t.email is null then 2
+    when $2 and t.first_name is null then 3
+    when $2 and t.last_name is null then 4
+    when $2 and t.locale is null then 5
+    when $2 and t.must_change_password is null then 6
+    when $2 and t.is_active is null then 7
+    when $2 and t.is_deleted is null then 8
+    when $2 and t.created_at is null then 9
+    when $2 and t.updated_at is null then 10
     when ((is_deleted = (deleted_at IS NOT NULL))) is false then 11
     when ((email OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext)) is false then 12
     when (((length(TRIM(BOTH FROM first_name)) >= 1) AND (length(TRIM(BOTH FROM first_name)) <= 100))) is false then 13
     when (((length(TRIM(BOTH FROM last_name)) >= 1) AND (length(TRIM(BOTH FROM last_name)) <= 100))) is false then 14
     when ((locale ~ '^[a-z]{2,3}(-[A-Z]{2})?$'::text)) is false then 15
     when ((phone ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 16
-    when $2 and  exists (select 1 from app_public.users x where x.id is distinct from t.id and x.email = t.email) then 17
-    when $2 and t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 18
-    when $2 and t.home_hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.home_hospital_id) then 19
-    when $2 and t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 20
+  end as i
+  from (select ($1).*) t) p
+ where p.i is not null;
+  if found or not $2 then
+    return;
+  end if;
+  return query
+select ('{unique,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{users_email_key,users_created_by_fkey,users_home_hospital_id_fkey,users_updated_by_fkey}'::text[])[p.i], (('{"{email}","{created_by}","{home_hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+  from (select case
+    when  exists (select 1 from app_public.users x where x.id is distinct from t.id and x.email = t.email) then 1
+    when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 2
+    when t.home_hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.home_hospital_id) then 3
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 4
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -14,15 +14,15 @@ begin
   if nullif(current_setting('request.jwt.claims', true), '') is null then
     return NEW;  -- the owner, migrations, demo data: the constraints answer themselves
   end if;
+  -- Tables no client writes (the audit trail, the ledger, status logs, versions) are written only
+  -- by the database's own functions: a broken rule there is a defect to see as it is.
+  if not exists (select 1 from app_hidden.table_registry r where r.table_name = TG_TABLE_NAME and r.write_permissions <> '{}') then
+    return NEW;
+  end if;
   -- Only a writer the policies will let through hears which rule the row breaks: PostgreSQL
   -- checks row-level security before constraints, and so must the probe (a row of another
   -- hospital, or a writer without the permission, meets 42501 first and learns nothing).
   if not app_hidden.policies_may_admit(TG_RELID, to_jsonb(NEW)) then
-    return NEW;
-  end if;
-  -- Tables no client writes (the audit trail, the ledger, status logs, versions) are written only
-  -- by the database's own functions: a broken rule there is a defect to see as it is.
-  if not exists (select 1 from app_hidden.table_registry r where r.table_name = TG_TABLE_NAME and r.write_permissions <> '{}') then
     return NEW;
   end if;
   -- Rules about other rows (unique values, references) are probed for the rows a client writes

@@ -2,18 +2,33 @@
 
 CREATE OR REPLACE FUNCTION app_hidden.workflow_frame(p_context text)
  RETURNS text
- LANGUAGE sql
+ LANGUAGE plpgsql
  IMMUTABLE
 AS $function$
-  select coalesce((
-    select f.frame
-      from unnest(string_to_array(p_context, E'\n')) with ordinality as c(line, n)
-     cross join lateral (select coalesce(substring(c.line from '^(PL/pgSQL function .+?) line [0-9]+'),
-                                         substring(c.line from '^(SQL function "[^"]+")')) as frame) f
-     where f.frame is not null
-       and f.frame !~ '^PL/pgSQL function app_hidden\.(enter_workflow|in_workflow|require_permission)\('
-     order by c.n
-     limit 1), '');
+declare
+  v_line text;
+  v_at integer;
+begin
+  -- Plain string functions, not patterns: the mark is taken on every workflow call.
+  foreach v_line in array string_to_array(p_context, E'\n') loop
+    if starts_with(v_line, 'PL/pgSQL function ') then
+      v_at := position(' line ' in v_line);
+      if v_at > 0 then
+        v_line := left(v_line, v_at - 1);
+      end if;
+    elsif starts_with(v_line, 'SQL function "') then
+      v_line := left(v_line, position('"' in substr(v_line, 15)) + 14);
+    else
+      continue;
+    end if;
+    if not (starts_with(v_line, 'PL/pgSQL function app_hidden.enter_workflow(')
+            or starts_with(v_line, 'PL/pgSQL function app_hidden.in_workflow(')
+            or starts_with(v_line, 'PL/pgSQL function app_hidden.require_permission(')) then
+      return v_line;
+    end if;
+  end loop;
+  return '';
+end;
 $function$;
 
 comment on function app_hidden.workflow_frame(text) is 'The innermost function call of a call stack that is not the kit''s own (the RPC or trigger a workflow mark belongs to).';
