@@ -10,7 +10,7 @@ declare
   v_claims jsonb := nullif(current_setting('request.jwt.claims', true), '')::jsonb;
   v_user_id uuid;
 begin
-  if v_claims is null then
+  if v_claims is null or v_claims ->> 'aud' is distinct from 'hms' then
     return null;
   end if;
   select s.user_id into v_user_id
@@ -24,7 +24,7 @@ begin
 end;
 $function$;
 
-comment on function app_hidden.current_user_id() is 'The acting user, resolved through the live session of the JWT (null when the session is revoked or expired, or the user deactivated).';
+comment on function app_hidden.current_user_id() is 'The acting user, resolved through the live session of the JWT (null when the token lacks the aud "hms", the session is revoked or expired, or the user deactivated).';
 
 revoke execute on function app_hidden.current_user_id() from public;
 grant execute on function app_hidden.current_user_id() to hms_anonymous;

@@ -11,10 +11,12 @@ create table app_public.permissions (
   updated_at timestamp with time zone not null default now(),
   created_by uuid,
   updated_by uuid,
+  scope text not null default 'hospital'::text,
   constraint permissions_code_check CHECK (code ~ '^[a-z][a-z_]*\.[a-z][a-z_]*$'::text),
   constraint permissions_code_key UNIQUE (code),
   constraint permissions_code_parts_check CHECK (code = ((module || '.'::text) || action)),
-  constraint permissions_pkey PRIMARY KEY (id)
+  constraint permissions_pkey PRIMARY KEY (id),
+  constraint permissions_scope_check CHECK (scope = ANY (ARRAY['hospital'::text, 'chain'::text]))
 );
 
 alter table app_public.permissions add constraint permissions_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;
@@ -31,6 +33,7 @@ comment on column app_public.permissions.created_at is 'When the row was created
 comment on column app_public.permissions.updated_at is 'When the row was last changed.';
 comment on column app_public.permissions.created_by is 'User who created the row (null for system and seed data).';
 comment on column app_public.permissions.updated_by is 'User who last changed the row.';
+comment on column app_public.permissions.scope is 'hospital: may enter a hospital role; chain: about the whole chain (e.g. hospitals.manage), held only by the super admin role.';
 
 alter table app_public.permissions enable row level security;
 alter table app_public.permissions force row level security;
