@@ -1,14 +1,12 @@
 /*
- * Issue 8, identity (items 1, 3, 6, 10): privilege inside a hospital for accounts and access.
+ * Privilege inside a hospital, for accounts and access (first part).
  * - Writing RPCs answer only POST: PostgREST runs GET/HEAD in a read-only transaction, where the
  *   first write fails and its error text told a caller whether a password was right (an oracle that
  *   also skipped the lockout and the audit). The pre-request refuses a non-POST call of every
  *   volatile app_public function before the function runs, with one answer for all.
  * - A token must name the audience login mints ('hms'); PostgREST checks aud only when present.
- * - Permissions are hospital-level or chain-level; chain-level ones never enter a hospital role,
- *   nobody grants (composes into a role, or gives through a role) a permission they do not hold,
- *   and only a super admin touches chain-level account fields and super admin accounts.
- * - change_password counts wrong current passwords toward the login lockout.
+ * - Permissions are hospital-level or chain-level (permissions.scope), the basis for keeping
+ *   chain-level permissions out of hospital roles.
  */
 
 alter table app_hidden.error_codes drop constraint error_codes_http_status_check,
