@@ -142,7 +142,9 @@ export const ACCESS_MODEL: readonly TableAccess[] = [
     rule: 'audit.read reads the active hospital\'s trail; chain-level events (no hospital) are for the super admin' },
   // 5 ID system
   { table: 'id_sequences', scope: 'hospital', read: MEMBER, insert: NOBODY, update: ['settings.manage'], delete: NOBODY, softDelete: false },
-  { table: 'id_cards', scope: 'hospital', read: ['patients.read', 'users.read'], insert: ['patients.write'], update: ['patients.write'], delete: ['patients.write'], softDelete: false },
+  // Patient cards need patients.write, staff badges users.manage (a row trigger; the fixtures are patient cards).
+  { table: 'id_cards', scope: 'hospital', read: ['patients.read', 'users.read'], insert: ['patients.write', 'users.manage'], update: ['patients.write', 'users.manage'], delete: ['patients.write', 'users.manage'], softDelete: false,
+    workflow: { insert: { code: 'HMS_FORBIDDEN', unless: ['patients.write'] }, update: { code: 'HMS_FORBIDDEN', unless: ['patients.write'] }, delete: { code: 'HMS_FORBIDDEN', unless: ['patients.write'] } } },
   { table: 'password_emails', scope: 'chain', read: MEMBER, insert: NOBODY, update: NOBODY, delete: NOBODY, softDelete: false,
     rule: 'users see their own password emails; users.manage those of the active hospital\'s staff' },
 ];

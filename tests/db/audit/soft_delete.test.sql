@@ -128,10 +128,10 @@ select is(
   1, 'the admin (audit.read) still sees the soft-deleted patient');
 select tests.clear_authentication();
 
--- Staff without patients.delete: the policy filters the row out before the trigger runs.
+-- Staff without patients.delete: refused (403 HMS_FORBIDDEN) before any row is looked at.
 select tests.authenticate_as('doctor.ny@hms.test', 'NY');
-select lives_ok($$delete from app_public.patients where id = 'a0250000-0000-4000-8000-000000000104'$$,
-  'a doctor''s delete of a patient is accepted by the database');
+select is(tests.try($$delete from app_public.patients where id = 'a0250000-0000-4000-8000-000000000104'$$), 'HMS_FORBIDDEN',
+  'a doctor''s delete of a patient is refused: HMS_FORBIDDEN');
 select tests.clear_authentication();
 select results_eq(
   $$select is_deleted from app_public.patients where id = 'a0250000-0000-4000-8000-000000000104'$$,

@@ -25,8 +25,8 @@ select is(tests.try($$select no_such_column from try_probe$$), 'E:42703', 'try: 
 select is(tests.try($$insert into app_public.departments (hospital_id, code, name) values ('10000000-0000-4000-8000-000000000001', 'TRYOWN', 'Owner')$$),
   'ok', 'try as the owner: RLS does not apply');
 select tests.authenticate_as('doctor.ny@hms.test', 'NY');
-select is(tests.try($$insert into app_public.departments (code, name) values ('TRYDOC', 'Doctor')$$), 'E:42501',
-  'try as a doctor (no settings.manage): the policy refuses the insert');
+select is(tests.try($$insert into app_public.departments (code, name) values ('TRYDOC', 'Doctor')$$), 'HMS_FORBIDDEN',
+  'try as a doctor (no settings.manage): the statement check refuses the insert (HMS_FORBIDDEN)');
 select is(tests.try($q$do $d$ begin if current_user <> 'hms_staff' then raise exception 'not staff'; end if; end $d$$q$), 'ok',
   'try as a doctor: the statement runs as hms_staff');
 select is(current_user::text, 'hms_staff', 'try leaves the identity as it was');

@@ -58,6 +58,19 @@ begin
     'before insert or update of status on %TABLE% for each row execute function app_hidden.tg__status_machine()');
   perform app_hidden.set_trigger(p_table, '_990_friendly_constraints', true,
     'before insert or update on %TABLE% for each row execute function app_hidden.tg__friendly_constraints()');
+  -- One permission check per statement (0100-forbidden-writes.sql): a member of staff without
+  -- the permission a command needs is refused with 403 HMS_FORBIDDEN before any row is touched.
+  perform app_hidden.set_trigger(p_table, '_001_forbidden_insert',
+    register_table.write_mode in ('read_write', 'insert_only') and register_table.write_permissions <> '{}',
+    format('before insert on %%TABLE%% for each statement execute function app_hidden.tg__forbidden_write(%L, %L, %L)',
+           register_table.entity, 'insert', register_table.write_permissions));
+  perform app_hidden.set_trigger(p_table, '_001_forbidden_update',
+    register_table.write_mode in ('read_write', 'update_only') and register_table.write_permissions <> '{}',
+    format('before update on %%TABLE%% for each statement execute function app_hidden.tg__forbidden_write(%L, %L, %L)',
+           register_table.entity, 'update', register_table.write_permissions));
+  perform app_hidden.set_trigger(p_table, '_001_forbidden_delete', register_table.delete_permissions <> '{}',
+    format('before delete on %%TABLE%% for each statement execute function app_hidden.tg__forbidden_write(%L, %L, %L)',
+           register_table.entity, 'delete', register_table.delete_permissions));
   perform app_hidden.set_trigger(p_table, '_900_audit', register_table.audited,
     'after insert or update or delete on %TABLE% for each row execute function app_hidden.tg__audit()');
 
@@ -78,6 +91,6 @@ begin
 end;
 $function$;
 
-comment on function app_hidden.register_table(regclass,text,text[],text[],text[],text,text[],text[],boolean,boolean,text) is 'Registers an app_public table: conventions, number, stamps, soft delete, status machine, friendly constraint errors, audit, RLS and (for hospital-scoped tables) the generated tenant/permission policies and column-listed grants. Idempotent. See 0033-register-table.sql.';
+comment on function app_hidden.register_table(regclass,text,text[],text[],text[],text,text[],text[],boolean,boolean,text) is 'Registers an app_public table: conventions, number, stamps, soft delete, status machine, friendly constraint errors, audit, RLS, the statement-level forbidden-write check (403 HMS_FORBIDDEN per command, from write_permissions / delete_permissions / write_mode, for hand-written policies too) and (for hospital-scoped tables) the generated tenant/permission policies and column-listed grants. Idempotent. See 0033-register-table.sql and 0100-forbidden-writes.sql.';
 
 revoke execute on function app_hidden.register_table(regclass,text,text[],text[],text[],text,text[],text[],boolean,boolean,text) from public;

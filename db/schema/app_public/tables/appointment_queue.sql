@@ -78,6 +78,8 @@ CREATE INDEX idx_appointment_queue__hospital_id_queue_date_status ON app_public.
 alter table app_public.appointment_queue enable row level security;
 alter table app_public.appointment_queue force row level security;
 
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.appointment_queue FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('queue token', 'insert', '{appointments.checkin}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.appointment_queue FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('queue token', 'update', '{appointments.checkin}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.appointment_queue FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('token_label', 'queue_token', 'department_id');
 CREATE TRIGGER _020_token_number BEFORE INSERT OR UPDATE ON app_public.appointment_queue FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_appointment_queue__token_number();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.appointment_queue FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();

@@ -111,6 +111,9 @@ CREATE INDEX idx_appointments__hospital_id_status_scheduled_start ON app_public.
 alter table app_public.appointments enable row level security;
 alter table app_public.appointments force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.appointments FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('appointment', 'delete', '{appointments.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.appointments FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('appointment', 'insert', '{appointments.manage,appointments.checkin}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.appointments FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('appointment', 'update', '{appointments.manage,appointments.checkin}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.appointments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('appointment_number', 'appointment', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.appointments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.appointments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();

@@ -83,6 +83,9 @@ CREATE INDEX idx_credit_notes__voided_by ON app_public.credit_notes USING btree 
 alter table app_public.credit_notes enable row level security;
 alter table app_public.credit_notes force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.credit_notes FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('credit note', 'delete', '{billing.refund}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.credit_notes FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('credit note', 'insert', '{billing.refund}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.credit_notes FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('credit note', 'update', '{billing.refund}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('credit_note_number', 'credit_note', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'status,void_reason,notes', '', '');

@@ -74,6 +74,9 @@ CREATE INDEX idx_cycle_count_items__hospital_id_optical_product_id ON app_public
 alter table app_public.cycle_count_items enable row level security;
 alter table app_public.cycle_count_items force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.cycle_count_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('cycle count line', 'delete', '{inventory.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.cycle_count_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('cycle count line', 'insert', '{inventory.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.cycle_count_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('cycle count line', 'update', '{inventory.manage}');
 CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.cycle_count_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('', 'reason', 'app_public.cycle_counts', 'cycle_count_id');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.cycle_count_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _800_refresh_totals AFTER INSERT OR DELETE OR UPDATE ON app_public.cycle_count_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_totals('cycle_count_id', 'app_hidden.refresh_cycle_count_totals');

@@ -82,6 +82,9 @@ CREATE INDEX idx_cycle_counts__hospital_id_status ON app_public.cycle_counts USI
 alter table app_public.cycle_counts enable row level security;
 alter table app_public.cycle_counts force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.cycle_counts FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('cycle count', 'delete', '{inventory.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.cycle_counts FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('cycle count', 'insert', '{inventory.manage,inventory.approve}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.cycle_counts FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('cycle count', 'update', '{inventory.manage,inventory.approve}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.cycle_counts FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('count_number', 'cycle_count', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.cycle_counts FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.cycle_counts FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft,counting,counted,cancelled', 'status,notes', '', '');

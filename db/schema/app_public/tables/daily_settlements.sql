@@ -107,6 +107,8 @@ CREATE INDEX idx_daily_settlements__unsettled ON app_public.daily_settlements US
 alter table app_public.daily_settlements enable row level security;
 alter table app_public.daily_settlements force row level security;
 
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.daily_settlements FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('daily settlement', 'insert', '{billing.settle}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.daily_settlements FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('daily settlement', 'update', '{billing.settle}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.daily_settlements FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('settlement_number', 'settlement', '');
 CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.daily_settlements FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('open,reconciling,reopened', 'status,notes', '', '');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.daily_settlements FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();

@@ -64,6 +64,9 @@ CREATE INDEX idx_departments__hospital_id_parent_department_id ON app_public.dep
 alter table app_public.departments enable row level security;
 alter table app_public.departments force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.departments FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('department', 'delete', '{settings.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.departments FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('department', 'insert', '{settings.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.departments FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('department', 'update', '{settings.manage}');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.departments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.departments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.departments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();

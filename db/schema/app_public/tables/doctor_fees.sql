@@ -54,6 +54,9 @@ CREATE INDEX idx_doctor_fees__hospital_id_tax_configuration_id ON app_public.doc
 alter table app_public.doctor_fees enable row level security;
 alter table app_public.doctor_fees force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.doctor_fees FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('doctor fee', 'delete', '{doctors.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.doctor_fees FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('doctor fee', 'insert', '{doctors.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.doctor_fees FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('doctor fee', 'update', '{doctors.manage}');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.doctor_fees FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.doctor_fees FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.doctor_fees FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();

@@ -69,6 +69,9 @@ CREATE INDEX idx_doctor_leaves__hospital_id_substitute_doctor_id ON app_public.d
 alter table app_public.doctor_leaves enable row level security;
 alter table app_public.doctor_leaves force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.doctor_leaves FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('doctor leave', 'delete', '{doctors.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.doctor_leaves FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('doctor leave', 'insert', '{doctors.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.doctor_leaves FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('doctor leave', 'update', '{doctors.manage}');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.doctor_leaves FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.doctor_leaves FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.doctor_leaves FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();

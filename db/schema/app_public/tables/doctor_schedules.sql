@@ -66,6 +66,9 @@ CREATE INDEX idx_doctor_schedules__hospital_id_doctor_id_day_of_week ON app_publ
 alter table app_public.doctor_schedules enable row level security;
 alter table app_public.doctor_schedules force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.doctor_schedules FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('doctor schedule', 'delete', '{doctors.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.doctor_schedules FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('doctor schedule', 'insert', '{doctors.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.doctor_schedules FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('doctor schedule', 'update', '{doctors.manage}');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.doctor_schedules FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.doctor_schedules FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.doctor_schedules FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();

@@ -84,6 +84,9 @@ CREATE INDEX idx_doctors__user_id ON app_public.doctors USING btree (user_id);
 alter table app_public.doctors enable row level security;
 alter table app_public.doctors force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.doctors FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('doctor', 'delete', '{doctors.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.doctors FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('doctor', 'insert', '{doctors.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.doctors FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('doctor', 'update', '{doctors.manage}');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.doctors FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.doctors FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.doctors FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();

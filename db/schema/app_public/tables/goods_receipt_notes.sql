@@ -114,6 +114,9 @@ CREATE UNIQUE INDEX idx_goods_receipt_notes__supplier_invoice ON app_public.good
 alter table app_public.goods_receipt_notes enable row level security;
 alter table app_public.goods_receipt_notes force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.goods_receipt_notes FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('goods receipt note', 'delete', '{inventory.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.goods_receipt_notes FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('goods receipt note', 'insert', '{inventory.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.goods_receipt_notes FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('goods receipt note', 'update', '{inventory.manage}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.goods_receipt_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('grn_number', 'goods_receipt', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.goods_receipt_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.goods_receipt_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'status,department_id,supplier_invoice_number,supplier_invoice_date,supplier_invoice_amount,delivery_note_number,notes', '', '');

@@ -104,6 +104,9 @@ CREATE INDEX idx_grn_items__hospital_id_purchase_order_item_id ON app_public.grn
 alter table app_public.grn_items enable row level security;
 alter table app_public.grn_items force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.grn_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('goods receipt line', 'delete', '{inventory.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.grn_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('goods receipt line', 'insert', '{inventory.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.grn_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('goods receipt line', 'update', '{inventory.manage}');
 CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.grn_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'notes', 'app_public.goods_receipt_notes', 'grn_id');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.grn_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _200_line_total BEFORE INSERT OR UPDATE ON app_public.grn_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_grn_items__line_total();

@@ -87,6 +87,7 @@ comment on column app_public.hospital_settings.updated_by is 'User who last chan
 alter table app_public.hospital_settings enable row level security;
 alter table app_public.hospital_settings force row level security;
 
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.hospital_settings FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('hospital settings', 'update', '{settings.manage}');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.hospital_settings FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.hospital_settings FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.hospital_settings FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();

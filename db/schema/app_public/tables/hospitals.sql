@@ -82,6 +82,9 @@ comment on column app_public.hospitals.updated_by is 'User who last changed the 
 alter table app_public.hospitals enable row level security;
 alter table app_public.hospitals force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.hospitals FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('hospital', 'delete', '{hospitals.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.hospitals FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('hospital', 'insert', '{hospitals.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.hospitals FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('hospital', 'update', '{hospitals.manage}');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.hospitals FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.hospitals FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.hospitals FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();

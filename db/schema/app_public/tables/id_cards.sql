@@ -92,7 +92,11 @@ CREATE INDEX idx_id_cards__user_id ON app_public.id_cards USING btree (user_id) 
 alter table app_public.id_cards enable row level security;
 alter table app_public.id_cards force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.id_cards FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('id card', 'delete', '{patients.write,users.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.id_cards FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('id card', 'insert', '{patients.write,users.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.id_cards FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('id card', 'update', '{patients.write,users.manage}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.id_cards FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('card_number', 'id_card', '');
+CREATE TRIGGER _020_holder_permission BEFORE INSERT OR DELETE OR UPDATE ON app_public.id_cards FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_id_cards__holder_permission();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.id_cards FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.id_cards FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.id_cards FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
@@ -101,15 +105,15 @@ create policy delete_with_permission on app_public.id_cards
   as permissive
   for delete
   to hms_staff
-  using (( SELECT app_hidden.has_any_permission('{patients.write}'::text[]) AS has_any_permission));
-comment on policy delete_with_permission on app_public.id_cards is 'Deletable with any of: patients.write.';
+  using (( SELECT app_hidden.has_any_permission('{patients.write,users.manage}'::text[]) AS has_any_permission));
+comment on policy delete_with_permission on app_public.id_cards is 'Deletable with any of: patients.write, users.manage.';
 
 create policy insert_with_permission on app_public.id_cards
   as permissive
   for insert
   to hms_staff
-  with check (( SELECT app_hidden.has_any_permission('{patients.write}'::text[]) AS has_any_permission));
-comment on policy insert_with_permission on app_public.id_cards is 'Insertable with any of: patients.write.';
+  with check (( SELECT app_hidden.has_any_permission('{patients.write,users.manage}'::text[]) AS has_any_permission));
+comment on policy insert_with_permission on app_public.id_cards is 'Insertable with any of: patients.write, users.manage.';
 
 create policy select_with_permission on app_public.id_cards
   as permissive
@@ -130,9 +134,9 @@ create policy update_with_permission on app_public.id_cards
   as permissive
   for update
   to hms_staff
-  using (( SELECT app_hidden.has_any_permission('{patients.write}'::text[]) AS has_any_permission))
-  with check (( SELECT app_hidden.has_any_permission('{patients.write}'::text[]) AS has_any_permission));
-comment on policy update_with_permission on app_public.id_cards is 'Updatable with any of: patients.write.';
+  using (( SELECT app_hidden.has_any_permission('{patients.write,users.manage}'::text[]) AS has_any_permission))
+  with check (( SELECT app_hidden.has_any_permission('{patients.write,users.manage}'::text[]) AS has_any_permission));
+comment on policy update_with_permission on app_public.id_cards is 'Updatable with any of: patients.write, users.manage.';
 
 grant select, delete on table app_public.id_cards to hms_staff;
 grant insert (id, holder_type, patient_id, user_id, card_type, department_id, issued_at, valid_from,

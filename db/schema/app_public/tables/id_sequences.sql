@@ -58,7 +58,9 @@ CREATE INDEX idx_id_sequences__document_type ON app_public.id_sequences USING bt
 alter table app_public.id_sequences enable row level security;
 alter table app_public.id_sequences force row level security;
 
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.id_sequences FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('id sequence', 'update', '{settings.manage}');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.id_sequences FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.id_sequences FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.id_sequences FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy select_with_permission on app_public.id_sequences

@@ -102,6 +102,9 @@ CREATE INDEX idx_insurance_claims__submitted_by ON app_public.insurance_claims U
 alter table app_public.insurance_claims enable row level security;
 alter table app_public.insurance_claims force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.insurance_claims FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('insurance claim', 'delete', '{insurance.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.insurance_claims FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('insurance claim', 'insert', '{insurance.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.insurance_claims FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('insurance claim', 'update', '{insurance.manage}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.insurance_claims FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('claim_number', 'insurance_claim', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.insurance_claims FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.insurance_claims FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();

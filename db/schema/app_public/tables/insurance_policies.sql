@@ -102,6 +102,9 @@ CREATE INDEX idx_insurance_policies__verified_by ON app_public.insurance_policie
 alter table app_public.insurance_policies enable row level security;
 alter table app_public.insurance_policies force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.insurance_policies FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('insurance policy', 'delete', '{insurance.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.insurance_policies FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('insurance policy', 'insert', '{insurance.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.insurance_policies FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('insurance policy', 'update', '{insurance.manage}');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.insurance_policies FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.insurance_policies FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.insurance_policies FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();

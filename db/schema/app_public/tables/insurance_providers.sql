@@ -91,6 +91,9 @@ CREATE INDEX idx_insurance_providers__name_trgm ON app_public.insurance_provider
 alter table app_public.insurance_providers enable row level security;
 alter table app_public.insurance_providers force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.insurance_providers FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('insurance provider', 'delete', '{insurance.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.insurance_providers FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('insurance provider', 'insert', '{insurance.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.insurance_providers FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('insurance provider', 'update', '{insurance.manage}');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.insurance_providers FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.insurance_providers FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.insurance_providers FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();

@@ -103,6 +103,9 @@ CREATE INDEX idx_invoice_items__hospital_id_tax_configuration_id ON app_public.i
 alter table app_public.invoice_items enable row level security;
 alter table app_public.invoice_items force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.invoice_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('invoice line', 'delete', '{billing.write}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.invoice_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('invoice line', 'insert', '{billing.write}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.invoice_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('invoice line', 'update', '{billing.write}');
 CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.invoice_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', '', 'app_public.invoices', 'invoice_id');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.invoice_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _200_compute BEFORE INSERT OR UPDATE ON app_public.invoice_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_invoice_items__compute();

@@ -144,6 +144,9 @@ CREATE INDEX idx_invoices__voided_by ON app_public.invoices USING btree (voided_
 alter table app_public.invoices enable row level security;
 alter table app_public.invoices force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.invoices FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('invoice', 'delete', '{billing.write}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.invoices FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('invoice', 'insert', '{billing.write}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.invoices FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('invoice', 'update', '{billing.write}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('invoice_number', 'invoice', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'status,due_date,discount_reason,bill_to_name,bill_to_tax_identifier,billing_address_line1,billing_address_line2,billing_city,billing_state_province,billing_postal_code,billing_country_code,notes,dispensing_id,optical_order_id', '', '');

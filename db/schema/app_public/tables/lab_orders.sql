@@ -147,6 +147,9 @@ CREATE INDEX idx_lab_orders__sample_collected_by ON app_public.lab_orders USING 
 alter table app_public.lab_orders enable row level security;
 alter table app_public.lab_orders force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.lab_orders FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('lab order', 'delete', '{lab.order}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.lab_orders FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('lab order', 'insert', '{lab.order,lab.process}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.lab_orders FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('lab order', 'update', '{lab.order,lab.process}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.lab_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('order_number', 'lab_order', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.lab_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.lab_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();

@@ -70,6 +70,8 @@ CREATE INDEX idx_medicine_batches__hospital_id_medicine_id_expiry_date ON app_pu
 alter table app_public.medicine_batches enable row level security;
 alter table app_public.medicine_batches force row level security;
 
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.medicine_batches FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('medicine batch', 'insert', '{medicines.manage,inventory.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.medicine_batches FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('medicine batch', 'update', '{medicines.manage,inventory.manage}');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.medicine_batches FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.medicine_batches FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.medicine_batches FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();

@@ -124,6 +124,9 @@ CREATE INDEX idx_medicines__hospital_id_therapeutic_class ON app_public.medicine
 alter table app_public.medicines enable row level security;
 alter table app_public.medicines force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.medicines FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('medicine', 'delete', '{medicines.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.medicines FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('medicine', 'insert', '{medicines.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.medicines FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('medicine', 'update', '{medicines.manage}');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.medicines FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.medicines FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.medicines FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();

@@ -64,6 +64,9 @@ comment on column app_public.notification_templates.updated_by is 'User who last
 alter table app_public.notification_templates enable row level security;
 alter table app_public.notification_templates force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.notification_templates FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('notification template', 'delete', '{settings.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.notification_templates FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('notification template', 'insert', '{settings.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.notification_templates FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('notification template', 'update', '{settings.manage}');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.notification_templates FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.notification_templates FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.notification_templates FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();

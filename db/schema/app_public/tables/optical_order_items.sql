@@ -60,6 +60,9 @@ CREATE INDEX idx_optical_order_items__hospital_id_optical_product_id ON app_publ
 alter table app_public.optical_order_items enable row level security;
 alter table app_public.optical_order_items force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.optical_order_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('optical order line', 'delete', '{optical.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.optical_order_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('optical order line', 'insert', '{optical.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.optical_order_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('optical order line', 'update', '{optical.manage}');
 CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.optical_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', '', 'app_public.optical_orders', 'optical_order_id');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.optical_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _200_line_total BEFORE INSERT OR UPDATE ON app_public.optical_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_optical_order_items__line_total();

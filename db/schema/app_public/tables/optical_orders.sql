@@ -127,6 +127,9 @@ CREATE INDEX idx_optical_orders__hospital_id_status_ordered_at ON app_public.opt
 alter table app_public.optical_orders enable row level security;
 alter table app_public.optical_orders force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.optical_orders FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('optical order', 'delete', '{optical.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.optical_orders FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('optical order', 'insert', '{optical.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.optical_orders FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('optical order', 'update', '{optical.manage}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.optical_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('order_number', 'optical_order', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.optical_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.optical_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();

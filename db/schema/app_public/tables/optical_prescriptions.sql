@@ -164,6 +164,9 @@ CREATE INDEX idx_optical_prescriptions__hospital_id_prescribed_at ON app_public.
 alter table app_public.optical_prescriptions enable row level security;
 alter table app_public.optical_prescriptions force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.optical_prescriptions FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('eye prescription', 'delete', '{optical.prescribe}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.optical_prescriptions FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('eye prescription', 'insert', '{optical.prescribe}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.optical_prescriptions FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('eye prescription', 'update', '{optical.prescribe}');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.optical_prescriptions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.optical_prescriptions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.optical_prescriptions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();

@@ -145,6 +145,9 @@ CREATE INDEX idx_optical_products__name_trgm ON app_public.optical_products USIN
 alter table app_public.optical_products enable row level security;
 alter table app_public.optical_products force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.optical_products FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('optical product', 'delete', '{optical.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.optical_products FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('optical product', 'insert', '{optical.manage,inventory.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.optical_products FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('optical product', 'update', '{optical.manage,inventory.manage}');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.optical_products FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.optical_products FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.optical_products FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();

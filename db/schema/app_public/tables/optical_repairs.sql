@@ -90,6 +90,9 @@ CREATE INDEX idx_optical_repairs__technician_user_id ON app_public.optical_repai
 alter table app_public.optical_repairs enable row level security;
 alter table app_public.optical_repairs force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.optical_repairs FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('optical repair', 'delete', '{optical.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.optical_repairs FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('optical repair', 'insert', '{optical.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.optical_repairs FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('optical repair', 'update', '{optical.manage}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.optical_repairs FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('repair_number', 'optical_repair', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.optical_repairs FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.optical_repairs FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();

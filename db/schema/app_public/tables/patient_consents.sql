@@ -72,6 +72,9 @@ CREATE INDEX idx_patient_consents__witness_user_id ON app_public.patient_consent
 alter table app_public.patient_consents enable row level security;
 alter table app_public.patient_consents force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.patient_consents FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('patient consent', 'delete', '{patients.write}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.patient_consents FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('patient consent', 'insert', '{patients.write}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.patient_consents FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('patient consent', 'update', '{patients.write}');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.patient_consents FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.patient_consents FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.patient_consents FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();

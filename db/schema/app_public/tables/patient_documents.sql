@@ -67,6 +67,9 @@ CREATE INDEX idx_patient_documents__uploaded_by ON app_public.patient_documents 
 alter table app_public.patient_documents enable row level security;
 alter table app_public.patient_documents force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.patient_documents FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('patient document', 'delete', '{patients.delete}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.patient_documents FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('patient document', 'insert', '{patients.write}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.patient_documents FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('patient document', 'update', '{patients.write}');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.patient_documents FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.patient_documents FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.patient_documents FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();

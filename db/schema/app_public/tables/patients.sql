@@ -145,6 +145,9 @@ CREATE INDEX idx_patients__phone_primary_trgm ON app_public.patients USING gin (
 alter table app_public.patients enable row level security;
 alter table app_public.patients force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.patients FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('patient', 'delete', '{patients.delete}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.patients FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('patient', 'insert', '{patients.write}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.patients FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('patient', 'update', '{patients.write}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.patients FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('mrn', 'patient', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.patients FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.patients FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();

@@ -85,6 +85,9 @@ CREATE INDEX idx_payments__received_by ON app_public.payments USING btree (recei
 alter table app_public.payments enable row level security;
 alter table app_public.payments force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.payments FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('payment', 'delete', '{billing.collect}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.payments FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('payment', 'insert', '{billing.collect}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.payments FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('payment', 'update', '{billing.collect}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('receipt_number', 'receipt', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();

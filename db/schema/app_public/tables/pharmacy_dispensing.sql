@@ -93,6 +93,9 @@ CREATE INDEX idx_pharmacy_dispensing__hospital_id_prescription_id ON app_public.
 alter table app_public.pharmacy_dispensing enable row level security;
 alter table app_public.pharmacy_dispensing force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.pharmacy_dispensing FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('dispensing', 'delete', '{pharmacy.dispense}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.pharmacy_dispensing FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('dispensing', 'insert', '{pharmacy.dispense}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.pharmacy_dispensing FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('dispensing', 'update', '{pharmacy.dispense}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.pharmacy_dispensing FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('dispensing_number', 'dispensing', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.pharmacy_dispensing FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.pharmacy_dispensing FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'status,customer_name,customer_phone,external_prescriber,notes,counselling_notes,cancellation_reason,is_deleted,deleted_at', '', '');

@@ -71,6 +71,9 @@ CREATE INDEX idx_pharmacy_dispensing_items__hospital_id_prescription_item_id ON 
 alter table app_public.pharmacy_dispensing_items enable row level security;
 alter table app_public.pharmacy_dispensing_items force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.pharmacy_dispensing_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('dispensing line', 'delete', '{pharmacy.dispense}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.pharmacy_dispensing_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('dispensing line', 'insert', '{pharmacy.dispense}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.pharmacy_dispensing_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('dispensing line', 'update', '{pharmacy.dispense}');
 CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.pharmacy_dispensing_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', '', 'app_public.pharmacy_dispensing', 'dispensing_id');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.pharmacy_dispensing_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _800_refresh_totals AFTER INSERT OR DELETE OR UPDATE ON app_public.pharmacy_dispensing_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_totals('dispensing_id', 'app_hidden.refresh_pharmacy_dispensing_totals');

@@ -80,6 +80,9 @@ CREATE INDEX idx_pharmacy_returns__received_by ON app_public.pharmacy_returns US
 alter table app_public.pharmacy_returns enable row level security;
 alter table app_public.pharmacy_returns force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.pharmacy_returns FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('pharmacy return', 'delete', '{pharmacy.return}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.pharmacy_returns FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('pharmacy return', 'insert', '{pharmacy.return}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.pharmacy_returns FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('pharmacy return', 'update', '{pharmacy.return}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.pharmacy_returns FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('return_number', 'pharmacy_return', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.pharmacy_returns FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.pharmacy_returns FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('requested,approved', 'status,returned_at,reason_notes,rejection_reason,notes,is_deleted,deleted_at', '', '');

@@ -96,6 +96,9 @@ CREATE INDEX idx_pre_authorizations__requested_by ON app_public.pre_authorizatio
 alter table app_public.pre_authorizations enable row level security;
 alter table app_public.pre_authorizations force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.pre_authorizations FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('pre authorization', 'delete', '{insurance.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.pre_authorizations FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('pre authorization', 'insert', '{insurance.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.pre_authorizations FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('pre authorization', 'update', '{insurance.manage}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.pre_authorizations FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('pre_authorization_number', 'pre_authorization', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.pre_authorizations FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.pre_authorizations FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();

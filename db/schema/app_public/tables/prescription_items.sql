@@ -76,6 +76,9 @@ CREATE INDEX idx_prescription_items__hospital_id_medicine_id ON app_public.presc
 alter table app_public.prescription_items enable row level security;
 alter table app_public.prescription_items force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.prescription_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('prescription line', 'delete', '{prescriptions.write}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.prescription_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('prescription line', 'insert', '{prescriptions.write}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.prescription_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('prescription line', 'update', '{prescriptions.write}');
 CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.prescription_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'quantity_dispensed', 'app_public.prescriptions', 'prescription_id');
 CREATE TRIGGER _070_line_number BEFORE INSERT ON app_public.prescription_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_prescription_items__line_number();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.prescription_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();

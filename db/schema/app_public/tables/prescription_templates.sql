@@ -57,6 +57,9 @@ CREATE INDEX idx_prescription_templates__hospital_id_department_id ON app_public
 alter table app_public.prescription_templates enable row level security;
 alter table app_public.prescription_templates force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.prescription_templates FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('prescription template', 'delete', '{prescriptions.write}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.prescription_templates FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('prescription template', 'insert', '{prescriptions.write}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.prescription_templates FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('prescription template', 'update', '{prescriptions.write}');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.prescription_templates FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.prescription_templates FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.prescription_templates FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();

@@ -90,6 +90,9 @@ CREATE INDEX idx_prescriptions__hospital_id_status_prescribed_at ON app_public.p
 alter table app_public.prescriptions enable row level security;
 alter table app_public.prescriptions force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.prescriptions FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('prescription', 'delete', '{prescriptions.write}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.prescriptions FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('prescription', 'insert', '{prescriptions.write}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.prescriptions FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('prescription', 'update', '{prescriptions.write}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.prescriptions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('prescription_number', 'prescription', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.prescriptions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.prescriptions FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'status,cancellation_reason,notes,is_deleted,deleted_at', '', '');

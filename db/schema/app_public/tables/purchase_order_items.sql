@@ -82,6 +82,9 @@ CREATE INDEX idx_purchase_order_items__hospital_id_optical_product_id ON app_pub
 alter table app_public.purchase_order_items enable row level security;
 alter table app_public.purchase_order_items force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.purchase_order_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('purchase order line', 'delete', '{inventory.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.purchase_order_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('purchase order line', 'insert', '{inventory.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.purchase_order_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('purchase order line', 'update', '{inventory.manage}');
 CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.purchase_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'notes', 'app_public.purchase_orders', 'purchase_order_id');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.purchase_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _200_line_total BEFORE INSERT OR UPDATE ON app_public.purchase_order_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_purchase_order_items__line_total();

@@ -105,6 +105,9 @@ CREATE INDEX idx_purchase_orders__hospital_id_supplier_id ON app_public.purchase
 alter table app_public.purchase_orders enable row level security;
 alter table app_public.purchase_orders force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.purchase_orders FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('purchase order', 'delete', '{inventory.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.purchase_orders FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('purchase order', 'insert', '{inventory.manage,inventory.approve}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.purchase_orders FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('purchase order', 'update', '{inventory.manage,inventory.approve}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('po_number', 'purchase_order', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'status,is_urgent,order_date,expected_delivery_date,supplier_quotation_reference,payment_terms,delivery_address,notes', '', '');

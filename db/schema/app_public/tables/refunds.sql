@@ -96,6 +96,9 @@ CREATE INDEX idx_refunds__requested_by ON app_public.refunds USING btree (reques
 alter table app_public.refunds enable row level security;
 alter table app_public.refunds force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.refunds FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('refund', 'delete', '{billing.refund}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.refunds FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('refund', 'insert', '{billing.refund}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.refunds FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('refund', 'update', '{billing.refund}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('refund_number', 'refund', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();

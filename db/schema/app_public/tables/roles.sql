@@ -43,6 +43,9 @@ comment on column app_public.roles.updated_by is 'User who last changed the row.
 alter table app_public.roles enable row level security;
 alter table app_public.roles force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.roles FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('role', 'delete', '{roles.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.roles FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('role', 'insert', '{roles.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.roles FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('role', 'update', '{roles.manage}');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.roles FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.roles FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.roles FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();

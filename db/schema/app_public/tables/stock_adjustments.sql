@@ -103,6 +103,9 @@ CREATE INDEX idx_stock_adjustments__requested_by ON app_public.stock_adjustments
 alter table app_public.stock_adjustments enable row level security;
 alter table app_public.stock_adjustments force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.stock_adjustments FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('stock adjustment', 'delete', '{inventory.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.stock_adjustments FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('stock adjustment', 'insert', '{inventory.manage,inventory.approve}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.stock_adjustments FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('stock adjustment', 'update', '{inventory.manage,inventory.approve}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.stock_adjustments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('adjustment_number', 'stock_adjustment', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.stock_adjustments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.stock_adjustments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft,pending_approval,rejected,cancelled', 'status,reason_notes', '', '');

@@ -108,6 +108,9 @@ CREATE INDEX idx_suppliers__name_trgm ON app_public.suppliers USING gin (name pu
 alter table app_public.suppliers enable row level security;
 alter table app_public.suppliers force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.suppliers FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('supplier', 'delete', '{inventory.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.suppliers FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('supplier', 'insert', '{inventory.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.suppliers FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('supplier', 'update', '{inventory.manage}');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.suppliers FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.suppliers FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.suppliers FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();

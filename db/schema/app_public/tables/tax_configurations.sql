@@ -61,6 +61,9 @@ CREATE UNIQUE INDEX idx_tax_configurations__one_default_per_category ON app_publ
 alter table app_public.tax_configurations enable row level security;
 alter table app_public.tax_configurations force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.tax_configurations FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('tax configuration', 'delete', '{settings.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.tax_configurations FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('tax configuration', 'insert', '{settings.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.tax_configurations FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('tax configuration', 'update', '{settings.manage}');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.tax_configurations FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.tax_configurations FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.tax_configurations FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();

@@ -55,6 +55,9 @@ CREATE INDEX idx_user_roles__role_id ON app_public.user_roles USING btree (role_
 alter table app_public.user_roles enable row level security;
 alter table app_public.user_roles force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.user_roles FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('role assignment', 'delete', '{users.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.user_roles FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('role assignment', 'insert', '{users.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.user_roles FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('role assignment', 'update', '{users.manage}');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.user_roles FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.user_roles FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.user_roles FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();

@@ -65,6 +65,9 @@ CREATE INDEX idx_users__name_trgm ON app_public.users USING gin (lower((first_na
 alter table app_public.users enable row level security;
 alter table app_public.users force row level security;
 
+CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.users FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('user', 'delete', '{users.manage}');
+CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.users FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('user', 'insert', '{users.manage}');
+CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.users FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('user', 'update', '{users.manage}');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
