@@ -105,6 +105,17 @@ describe('reading through PostgREST as staff', () => {
     expect(data).toBe(false);
   });
 
+  it('refuses an oversize document number at once with 422 HMS_VALUE_TOO_LONG', async () => {
+    const token = await loginToken('accountant.ny@hms.test');
+    const started = Date.now();
+    const response = await apiFetch('/rpc/check_document_number', { token, method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ number: 'A7'.repeat(50_000) }) });
+    expect(response.status).toBe(422);
+    const body = await response.json();
+    expect(body.code).toBe('HMS_VALUE_TOO_LONG');
+    expect(JSON.parse(body.details)).toEqual({ parameter: 'number', max_length: 128 });
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
   it('caps a list at db-max-rows (10 in the test stack)', async () => {
     const token = await loginToken('admin.ny@hms.test');
     const response = await apiFetch('/id_sequences?select=id', { token, headers: { Prefer: 'count=exact' } });

@@ -7,15 +7,20 @@ CREATE OR REPLACE FUNCTION app_hidden.hms_calculate_checksum(p_input text)
 AS $function$
 declare
   v_alphabet constant text := '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ';
-  v_clean text := regexp_replace(upper(coalesce(p_input, '')), '[^0-9A-Z]', '', 'g');
+  -- Only 0-9 and A-Z remain: one byte per character, so get_byte reads the i-th one in O(1).
+  v_clean bytea := convert_to(regexp_replace(upper(coalesce(p_input, '')), '[^0-9A-Z]', '', 'g'), 'UTF8');
+  v_length integer := length(v_clean);
+  v_byte integer;
   v_product integer := 36;
   v_sum integer;
 begin
-  if v_clean = '' then
+  if v_length = 0 then
     perform app_hidden.raise_error('HMS_CHECKSUM_INPUT_INVALID', 'A check character needs at least one letter or digit.');
   end if;
-  for i in 1 .. length(v_clean) loop
-    v_sum := (v_product + position(substr(v_clean, i, 1) in v_alphabet) - 1) % 36;
+  for i in 0 .. v_length - 1 loop
+    v_byte := get_byte(v_clean, i);
+    -- the character's value in the alphabet: '0'..'9' are bytes 48..57, 'A'..'Z' 65..90
+    v_sum := (v_product + case when v_byte <= 57 then v_byte - 48 else v_byte - 55 end) % 36;
     if v_sum = 0 then
       v_sum := 36;
     end if;
@@ -25,7 +30,7 @@ begin
 end;
 $function$;
 
-comment on function app_hidden.hms_calculate_checksum(text) is 'ISO 7064 MOD 37,36 check character (0-9, A-Z) of the letters and digits of the input.';
+comment on function app_hidden.hms_calculate_checksum(text) is 'ISO 7064 MOD 37,36 check character (0-9, A-Z) of the letters and digits of the input; linear in the input''s length.';
 
 revoke execute on function app_hidden.hms_calculate_checksum(text) from public;
 grant execute on function app_hidden.hms_calculate_checksum(text) to hms_staff;

@@ -2,18 +2,27 @@
 
 CREATE OR REPLACE FUNCTION app_public.check_document_number(number text)
  RETURNS boolean
- LANGUAGE sql
+ LANGUAGE plpgsql
  IMMUTABLE
 AS $function$
-  select case
-    when length(regexp_replace(upper(coalesce(number, '')), '[^0-9A-Z]', '', 'g')) < 2 then false
-    else right(regexp_replace(upper(number), '[^0-9A-Z]', '', 'g'), 1)
-       = app_hidden.hms_calculate_checksum(left(regexp_replace(upper(number), '[^0-9A-Z]', '', 'g'),
-                                               length(regexp_replace(upper(number), '[^0-9A-Z]', '', 'g')) - 1))
-  end;
+declare
+  c_max_length constant integer := 128;
+  v_clean text;
+begin
+  if length(check_document_number.number) > c_max_length then
+    perform app_hidden.raise_error('HMS_VALUE_TOO_LONG',
+      format('The parameter number may hold at most %s characters.', c_max_length),
+      jsonb_build_object('parameter', 'number', 'max_length', c_max_length));
+  end if;
+  v_clean := regexp_replace(upper(coalesce(check_document_number.number, '')), '[^0-9A-Z]', '', 'g');
+  if length(v_clean) < 2 then
+    return false;
+  end if;
+  return right(v_clean, 1) = app_hidden.hms_calculate_checksum(left(v_clean, length(v_clean) - 1));
+end;
 $function$;
 
-comment on function app_public.check_document_number(text) is 'True when the number''s last character is its valid check character (catches a mistyped MRN, invoice number, …). Does not say whether the document exists.';
+comment on function app_public.check_document_number(text) is 'True when the number''s last character is its valid check character (catches a mistyped MRN, invoice number, …). Does not say whether the document exists. Errors: 422 HMS_VALUE_TOO_LONG when the number is longer than 128 characters.';
 
 revoke execute on function app_public.check_document_number(text) from public;
 grant execute on function app_public.check_document_number(text) to hms_staff;
