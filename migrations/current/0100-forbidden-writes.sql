@@ -1,6 +1,6 @@
 --! split: 0100-forbidden-writes.sql
 /*
- * A forbidden write answers 403 whatever the verb (issue 8, the error contract).
+ * A forbidden write answers 403 whatever the verb.
  *
  * Row-level security alone answers a write the member may not make in three different ways: an
  * INSERT fails the policy's WITH CHECK (a raw 42501, no HMS code), an UPDATE or DELETE finds no row

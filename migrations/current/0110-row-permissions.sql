@@ -1,6 +1,6 @@
 --! split: 0110-row-permissions.sql
 /*
- * Rows that mean different things need different permissions (issue 8, item 4).
+ * Rows that mean different things need different permissions.
  *
  * An id card is a patient's health or insurance card (reception: patients.write) or a staff badge
  * (administration: users.manage). The table-level policy admits either permission; this row
@@ -44,7 +44,7 @@ select app_hidden.register_table('app_public.id_cards', 'id card',
   protected_columns => '{print_count,last_printed_at}');
 
 /*
- * Configuration changes are audited (issue 8, item 8): numbering formats (prefix, pattern, padding,
+ * Configuration changes are audited: numbering formats (prefix, pattern, padding,
  * reset) configure the hospital like settings and taxes. The counters move on every number issued;
  * those updates are audited too (one row per number: the price of a trail that misses nothing).
  * Deliberately unaudited, and tested so: audit_logs (the trail itself), refresh_tokens (token

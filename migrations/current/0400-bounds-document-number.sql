@@ -1,5 +1,5 @@
 /*
-  Request bounds, first piece (issue 8 item 5): the document-number check.
+  Request bounds: the document-number check.
 
   WHY: POST /rpc/check_document_number with a 30,000-character number took 4.8 s and 100,000
   characters more than 20 s — hms_calculate_checksum read the input with substr(text, i, 1),

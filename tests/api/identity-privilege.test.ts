@@ -1,7 +1,6 @@
 /**
- * Issue 8 (identity): writing RPCs answer POST only (no read-only password oracle), tokens need
- * aud "hms", chain-level permissions never enter a hospital role, nobody grants what they do not
- * hold, and only a super admin touches chain-level account fields and super admin accounts.
+ * Writing RPCs answer POST only (no read-only password oracle), tokens need aud "hms", and every
+ * permission says whether it is hospital-level or chain-level.
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';

@@ -73,7 +73,7 @@ select matches(app_hidden.hms_generate_id('99000000-0000-4000-8000-000000000001'
                'a number issued in a rolled-back transaction is issued again');
 
 -- The check character is linear in the input and the same as the reference loop (ISO 7064 MOD 37,36,
--- written here character by character as the function was before issue 8).
+-- written here character by character as the quadratic version was).
 create function pg_temp.reference_checksum(p_input text) returns text language plpgsql as $f$
 declare
   v_alphabet constant text := '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ';

@@ -1,4 +1,4 @@
--- Issue 8: the audit trail covers every table but three deliberate exceptions (item 8), and the
+-- The audit trail covers every table but three deliberate exceptions, and the
 -- id card rule (item 4): staff badges need users.manage, patient cards patients.write.
 begin;
 select tests.access_fixtures();
