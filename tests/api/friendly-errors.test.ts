@@ -53,9 +53,9 @@ describe('constraint violations through PostgREST', () => {
     expect([elsewhere.status, elsewhere.body.code]).toEqual([422, 'HMS_REFERENCE_NOT_FOUND']);
   });
 
-  it('a writer without the permission gets 403 (42501), not the rule the row breaks', async () => {
+  it('a writer without the permission gets 403 HMS_FORBIDDEN (raw 42501 through the front), not the rule the row breaks', async () => {
     const { status, body } = await post('departments', { code }, reception);
-    expect([status, body.code]).toEqual([403, '42501']);
+    expect([status, body.code]).toEqual([403, 'HMS_FORBIDDEN']);
   });
 
   it('an upsert that ignores duplicates is not refused as one', async () => {
