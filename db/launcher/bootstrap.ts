@@ -47,6 +47,12 @@ export async function bootstrap(config: HmsConfig, options: { withShadow?: boole
     await ensureRole(root, config.roles.authenticator, 'login noinherit nosuperuser nocreatedb nocreaterole', config.authenticatorPassword);
     await ensureRole(root, config.roles.anonymous, 'nologin');
     await ensureRole(root, config.roles.staff, 'nologin');
+    // Every request is bounded (issue 8 item 5): PostgREST 12 applies the settings of the role it
+    // impersonates (it reads them when its configuration loads), so a runaway query as either
+    // role is cancelled (57014, which the front answers as 504 HMS_STATEMENT_TIMEOUT). Set on the
+    // role, not the database, so it also holds on an external server.
+    await root.query(`alter role ${ident(config.roles.anonymous)} set statement_timeout = ${literal(`${config.statementTimeoutMs.anonymous}ms`)}`);
+    await root.query(`alter role ${ident(config.roles.staff)} set statement_timeout = ${literal(`${config.statementTimeoutMs.staff}ms`)}`);
     await root.query(`grant ${ident(config.roles.anonymous)}, ${ident(config.roles.staff)} to ${ident(config.roles.authenticator)}`);
     // The owner must be able to grant the API roles to nobody else but may need to SET ROLE in tests.
     await root.query(`grant ${ident(config.roles.anonymous)}, ${ident(config.roles.staff)} to ${ident(config.roles.owner)}`);

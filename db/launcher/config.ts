@@ -40,9 +40,22 @@ export interface HmsConfig {
   authenticatorPassword: string;
   roles: RoleNames;
   databaseName: string;
+  /** The front (one origin: `/`, `/api/`, `/health`). */
   apiHost: string;
   apiPort: number;
+  /** PostgREST's admin server (`/ready`, `/live`), 127.0.0.1 only. */
   apiAdminPort: number;
+  /** PostgREST's API port, 127.0.0.1 only: only the front talks to it. */
+  postgrestPort: number;
+  /** Where the front finds PostgREST. */
+  postgrestUrl: string;
+  /** Peers whose X-Forwarded-For the front believes (addresses or CIDRs). */
+  trustedProxies: string[];
+  maxBodyBytes: number;
+  maxResponseBytes: number;
+  maxEmbedDepth: number;
+  /** statement_timeout of the API roles, in milliseconds. */
+  statementTimeoutMs: { anonymous: number; staff: number };
   jwtSecret: string;
   maxRows: number;
   loadDemoData: boolean;
@@ -179,9 +192,56 @@ export const configSchema = z
       default: '.hms',
       description: 'Folder for the embedded cluster, the generated JWT secret and the launcher lock (git-ignored).',
     }),
-    HMS_API_HOST: text({ default: '127.0.0.1', description: 'Address PostgREST listens on.' }),
-    HMS_API_PORT: integer({ default: 3000, description: 'REST API port.' }),
-    HMS_API_ADMIN_PORT: integer({ shownDefault: 'API port + 1', description: 'PostgREST admin port (`/ready`, `/live`).' }),
+    HMS_API_HOST: text({ default: '127.0.0.1', description: 'Address the front listens on: the one origin of HMS.' }),
+    HMS_API_PORT: integer({
+      default: 3000,
+      description: 'Port of the one origin: a placeholder page at `/`, REST at `/api/` (OpenAPI at `/api/`), readiness at `/health`.',
+    }),
+    HMS_API_ADMIN_PORT: integer({ shownDefault: 'API port + 1', description: 'PostgREST admin port (`/ready`, `/live`), on 127.0.0.1.' }),
+    HMS_POSTGREST_PORT: integer({ shownDefault: 'API port + 2', description: 'Internal PostgREST port on 127.0.0.1; only the front talks to it.' }),
+    HMS_POSTGREST_URL: text({
+      shownDefault: '`http://127.0.0.1:`*HMS_POSTGREST_PORT*',
+      description: 'Where the front finds PostgREST (docker-compose: its container).',
+    }),
+    HMS_TRUSTED_PROXIES: variable(
+      z
+        .string()
+        .optional()
+        .transform((raw, ctx) => {
+          const list = (raw ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+          for (const item of list) {
+            if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(item)) {
+              ctx.addIssue({ code: 'custom', message: `must be a comma-separated list of IP addresses or CIDRs (got "${item}").` });
+              return z.NEVER;
+            }
+          }
+          return list;
+        }),
+      {
+        shownDefault: '*(none)*',
+        description:
+          'Comma-separated addresses or CIDRs of the reverse proxies in front of HMS: only from them does the front believe `X-Forwarded-For`; the database believes only the front (`X-HMS-Client-Address`).',
+      },
+    ),
+    HMS_MAX_BODY_BYTES: integer({ default: 1_048_576, max: 1_073_741_824, description: 'Largest request body the front accepts (413 `HMS_BODY_TOO_LARGE`).' }),
+    HMS_MAX_RESPONSE_BYTES: integer({
+      default: 5_242_880,
+      max: 1_073_741_824,
+      description: 'Largest answer the front sends (400 `HMS_RESPONSE_TOO_LARGE` instead).',
+    }),
+    HMS_MAX_EMBED_DEPTH: integer({ default: 3, max: 20, description: 'Deepest nesting of embedded resources in a `select` (400 `HMS_EMBED_TOO_DEEP`).' }),
+    HMS_ANONYMOUS_STATEMENT_TIMEOUT_MS: integer({
+      default: 3000,
+      min: 100,
+      max: 3_600_000,
+      description: '`statement_timeout` of the anonymous API role, in ms (504 `HMS_STATEMENT_TIMEOUT`).',
+    }),
+    HMS_STAFF_STATEMENT_TIMEOUT_MS: integer({
+      default: 8000,
+      min: 100,
+      max: 3_600_000,
+      description: '`statement_timeout` of the staff API role, in ms (504 `HMS_STATEMENT_TIMEOUT`).',
+    }),
     HMS_JWT_SECRET: variable(
       z
         .string()
@@ -205,8 +265,13 @@ export const configSchema = z
         message: 'is set but DATABASE_URL is not: set both to use an existing PostgreSQL, or neither for the embedded one.',
       });
     }
-    if ((env.HMS_API_ADMIN_PORT ?? env.HMS_API_PORT! + 1) === env.HMS_API_PORT) {
+    const adminPort = env.HMS_API_ADMIN_PORT ?? env.HMS_API_PORT! + 1;
+    const postgrestPort = env.HMS_POSTGREST_PORT ?? env.HMS_API_PORT! + 2;
+    if (adminPort === env.HMS_API_PORT) {
       ctx.addIssue({ code: 'custom', path: ['HMS_API_ADMIN_PORT'], message: 'must differ from HMS_API_PORT.' });
+    }
+    if (postgrestPort === env.HMS_API_PORT || postgrestPort === adminPort) {
+      ctx.addIssue({ code: 'custom', path: ['HMS_POSTGREST_PORT'], message: 'must differ from HMS_API_PORT and HMS_API_ADMIN_PORT.' });
     }
   });
 
@@ -282,6 +347,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HmsConfig {
     apiHost: vars.HMS_API_HOST!,
     apiPort,
     apiAdminPort: vars.HMS_API_ADMIN_PORT ?? apiPort + 1,
+    postgrestPort: vars.HMS_POSTGREST_PORT ?? apiPort + 2,
+    postgrestUrl: vars.HMS_POSTGREST_URL ?? `http://127.0.0.1:${vars.HMS_POSTGREST_PORT ?? apiPort + 2}`,
+    trustedProxies: vars.HMS_TRUSTED_PROXIES,
+    maxBodyBytes: vars.HMS_MAX_BODY_BYTES!,
+    maxResponseBytes: vars.HMS_MAX_RESPONSE_BYTES!,
+    maxEmbedDepth: vars.HMS_MAX_EMBED_DEPTH!,
+    statementTimeoutMs: { anonymous: vars.HMS_ANONYMOUS_STATEMENT_TIMEOUT_MS!, staff: vars.HMS_STAFF_STATEMENT_TIMEOUT_MS! },
     jwtSecret: resolveJwtSecret(vars.HMS_JWT_SECRET, dataDir),
     maxRows: vars.HMS_DB_MAX_ROWS!,
     loadDemoData: vars.HMS_DEMO_DATA,

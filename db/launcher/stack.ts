@@ -2,7 +2,8 @@
  * The whole stack in one call — used by `npm start`, `npm run db:setup|db:reset` and the test
  * suite, so all three prepare the database the same way:
  *   PostgreSQL (embedded, or the one DATABASE_URL names) → roles/database/extensions →
- *   graphile-migrate → demo data once → PostgREST.
+ *   graphile-migrate → demo data once → PostgREST (internal port) → the front (the one origin,
+ *   db/launcher/front.ts, in this process).
  * stop() stops, by PID, everything that was started, in reverse order.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,12 +13,13 @@ import { bootstrap } from './bootstrap.ts';
 import { ConfigError, repoRoot, type HmsConfig } from './config.ts';
 import { currentMigrationFiles, graphileMigrateCommand, migrate } from './migrate.ts';
 import { assertPortFree, assertReachable, startEmbeddedPostgres, type EmbeddedServer } from './postgres.ts';
+import { startFront, type FrontServer } from './front.ts';
 import { startPostgrest, type PostgrestServer } from './postgrest.ts';
 import { storeJwtSecret } from './secrets.ts';
 import { loadDemoDataOnce } from './seed.ts';
 
 export interface StackOptions {
-  /** Start PostgREST (false: database only, e.g. db:setup). */
+  /** Start PostgREST and the front (false: database only, e.g. db:setup). */
   api?: boolean;
   /** Drop and recreate the database first (db:reset, throwaway test databases). */
   reset?: boolean;
@@ -30,6 +32,7 @@ export interface Stack {
   config: HmsConfig;
   postgres?: EmbeddedServer;
   postgrest?: PostgrestServer;
+  front?: FrontServer;
   demoDataLoadedNow: boolean;
   timings: Record<string, number>;
   stop(): Promise<void>;
@@ -79,12 +82,16 @@ export async function startStack(config: HmsConfig, options: StackOptions = {}):
 
   if (options.api !== false) {
     await assertPortFree(config.apiPort, config.apiHost, 'HMS_API_PORT');
-    await assertPortFree(config.apiAdminPort, config.apiHost, 'HMS_API_ADMIN_PORT');
+    await assertPortFree(config.apiAdminPort, '127.0.0.1', 'HMS_API_ADMIN_PORT');
+    await assertPortFree(config.postgrestPort, '127.0.0.1', 'HMS_POSTGREST_PORT');
   }
 
   let postgres: EmbeddedServer | undefined;
   let postgrest: PostgrestServer | undefined;
+  let front: FrontServer | undefined;
   const stop = async () => {
+    await front?.stop();
+    front = undefined;
     await postgrest?.stop();
     postgrest = undefined;
     await postgres?.stop();
@@ -117,11 +124,14 @@ export async function startStack(config: HmsConfig, options: StackOptions = {}):
     if (options.api !== false) {
       postgrest = await startPostgrest(config);
       lap('postgrest');
+      front = await startFront({ config, log });
+      lap('front');
     }
     return {
       config,
       postgres,
       postgrest,
+      front,
       demoDataLoadedNow,
       timings,
       stop,

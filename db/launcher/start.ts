@@ -96,8 +96,9 @@ async function main(): Promise<void> {
   console.log(`
 HMS is running (ready in ${seconds} s${stack.demoDataLoadedNow ? ', demo data loaded' : ''}).
 
-  REST API (PostgREST)   ${stack.postgrest!.url}/            OpenAPI document at /
-  API health             http://${config.apiHost}:${config.apiAdminPort}/ready
+  HMS                    ${stack.front!.url}/
+  REST API               ${stack.front!.apiUrl}/        OpenAPI document at /api/
+  Health                 ${stack.front!.url}/health
   PostgreSQL             ${db.toString()}${config.embedded ? `  (embedded, data in ${path.relative(process.cwd(), config.dataDir) || '.'})` : ''}
 ${logins.length ? `
 Demo logins (password Admin@123):

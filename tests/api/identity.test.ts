@@ -285,7 +285,7 @@ describe('access tokens', () => {
     for (const name of ['me', 'logout']) {
       const answer = await rpc(name);
       expect(answer.status, name).toBe(401);
-      expect(answer.body.code, name).toBe('42501');
+      expect(answer.body.code, name).toBe('HMS_SESSION_INVALID');
     }
     for (const name of ['switch_hospital', 'change_password']) {
       const body = name === 'switch_hospital' ? { hospital_id: NY } : { old_password: 'x', new_password: 'y' };

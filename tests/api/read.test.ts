@@ -155,7 +155,7 @@ describe('refusals are clear 4xx answers', () => {
   it('refuses anonymous reads of business tables with 401', async () => {
     const response = await apiFetch('/patients');
     expect(response.status).toBe(401);
-    expect((await response.json()).code).toBe('42501');
+    expect((await response.json()).code).toBe('HMS_SESSION_INVALID');
   });
 
   it('refuses a well-signed token without a live session with 401 HMS_SESSION_INVALID', async () => {

@@ -119,7 +119,7 @@ describe('writes never reach another hospital', () => {
       body: JSON.stringify({ hospital_id: NY, code: 'EVIL', name: 'Planted department' }),
     });
     expect(insert.status).toBe(403);
-    expect((await insert.json()).code).toBe('42501');
+    expect((await insert.json()).code).toBe('HMS_FORBIDDEN');
 
     const update = await apiFetch(`/patients?id=eq.${nyPatientId}`, {
       method: 'PATCH',

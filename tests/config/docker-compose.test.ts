@@ -18,12 +18,21 @@ const npmEnv = postgrestEnv(loadConfig({ HMS_DATA_DIR: '/tmp/hms-compose-test', 
 
 describe('docker-compose.yml', () => {
   it('has postgres 16, the one-shot migrate service and PostgREST v12.0.2', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['migrate', 'postgres', 'postgrest']);
+    expect(Object.keys(compose.services).sort()).toEqual(['front', 'migrate', 'postgres', 'postgrest']);
     expect(compose.services.postgres.image).toBe('postgres:16');
     expect(compose.services.postgrest.image).toBe('postgrest/postgrest:v12.0.2');
     expect(compose.services.migrate.command.join(' ')).toContain('npm run db:setup');
     expect(compose.services.migrate.restart).toBe('no');
     expect(compose.services.postgrest.depends_on.migrate.condition).toBe('service_completed_successfully');
+  });
+
+  it('publishes only the front; PostgREST stays internal and the front finds it by its container name', () => {
+    expect(compose.services.postgrest.ports).toBeUndefined();
+    expect(compose.services.front.ports).toEqual(['127.0.0.1:3000:3000']);
+    expect(compose.services.front.command.join(' ')).toContain('db/launcher/front-main.ts');
+    const port = compose.services.postgrest.environment.PGRST_SERVER_PORT;
+    expect(compose.services.front.environment.HMS_POSTGREST_URL).toBe(`http://postgrest:${port}`);
+    for (const name of Object.keys(compose.services.front.environment)) expect(configVariables, name).toContain(name);
   });
 
   it('configures PostgREST with exactly the PGRST_* names npm start uses', () => {

@@ -35,6 +35,7 @@ describe('npm start with DATABASE_URL and ROOT_DATABASE_URL', () => {
       ROOT_DATABASE_URL: server!.rootUrl,
       HMS_API_PORT: String(apiPort),
       HMS_API_ADMIN_PORT: String(await freePort()),
+      HMS_POSTGREST_PORT: String(await freePort()),
       HMS_JWT_SECRET: SECRET,
     };
     const run = launcher('start.ts', env);
@@ -42,8 +43,8 @@ describe('npm start with DATABASE_URL and ROOT_DATABASE_URL', () => {
     expect(run.output()).toContain('demo data loaded');
     expect(run.output()).not.toContain('embedded');
 
-    const token = await loginAt(`http://127.0.0.1:${apiPort}`);
-    const response = await fetch(`http://127.0.0.1:${apiPort}/hospitals?select=code&order=code`, { headers: { Authorization: `Bearer ${token}` } });
+    const token = await loginAt(`http://127.0.0.1:${apiPort}/api`);
+    const response = await fetch(`http://127.0.0.1:${apiPort}/api/hospitals?select=code&order=code`, { headers: { Authorization: `Bearer ${token}` } });
     expect(await response.json()).toEqual([{ code: 'CHI' }, { code: 'LA' }, { code: 'NY' }]);
 
     const client = new pg.Client({ connectionString: env.DATABASE_URL });

@@ -21,7 +21,7 @@ afterAll(stopLaunched);
 const RUNNING = /HMS is running/;
 
 /** The ports of a stack's variables. */
-const portsOf = (env: Record<string, string>) => [env.HMS_PG_PORT, env.HMS_API_PORT, env.HMS_API_ADMIN_PORT].map(Number);
+const portsOf = (env: Record<string, string>) => [env.HMS_PG_PORT, env.HMS_API_PORT, env.HMS_API_ADMIN_PORT, env.HMS_POSTGREST_PORT].map(Number);
 
 /** Waits (bounded) until none of the PIDs is alive and none of the ports accepts connections. */
 async function expectAllGone(pids: number[], ports: number[], timeoutMs = 10_000): Promise<void> {
@@ -56,7 +56,7 @@ function scratchRepo(files: Record<string, string>): string {
 describe('npm start', () => {
   it('starts the stack, refuses a second launcher, reloads the API schema on db:watch, stops on SIGTERM to npm and on Ctrl-C, restarts on the same data and rebuilds with db:reset', async () => {
     const env = await stackEnv();
-    const api = `http://127.0.0.1:${env.HMS_API_PORT}`;
+    const api = `http://127.0.0.1:${env.HMS_API_PORT}/api`; // REST on the front's one origin
     const lock = path.join(env.HMS_DATA_DIR, 'launcher.pid');
 
     const first = npm(['start'], env);
@@ -148,7 +148,7 @@ grant select on app_public.watch_probe to :DATABASE_ANONYMOUS;
       expect(alive([postgresPid])).toEqual([postgresPid]);
       expect((await run!.exited).code).toBe(2);
       expect(run!.output().trim().split('\n').at(-1)).toMatch(/^hms: Port \d+ on 127\.0\.0\.1 is already in use \(HMS_API_PORT\)/);
-      await expectAllGone([postgresPid], [Number(env.HMS_PG_PORT), Number(env.HMS_API_ADMIN_PORT)]);
+      await expectAllGone([postgresPid], [Number(env.HMS_PG_PORT), Number(env.HMS_API_ADMIN_PORT), Number(env.HMS_POSTGREST_PORT)]);
       expect(processesUsing(env.HMS_DATA_DIR)).toEqual([]);
       expect(existsSync(path.join(env.HMS_DATA_DIR, 'launcher.pid'))).toBe(false);
     } finally {

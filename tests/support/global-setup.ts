@@ -1,7 +1,8 @@
 /**
  * vitest global setup: one throwaway stack for the whole suite — an embedded PostgreSQL in a
  * temporary folder on free ports, migrated (committed + current work) with the demo data, the
- * real PostgREST in front of it, and a scratch copy of the database for tests that commit. Everything is stopped by PID and the folder removed at the end.
+ * real PostgREST behind the real front (db/launcher/front.ts: every API test goes through /api on
+ * the one origin), and a scratch copy of the database for tests that commit. Everything is stopped by PID and the folder removed at the end.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../../db/launcher/config.ts';
 import { freePort } from '../../db/launcher/ports.ts';
+import { startFront, type FrontServer } from '../../db/launcher/front.ts';
 import { startPostgrest, type PostgrestServer } from '../../db/launcher/postgrest.ts';
 import { startStack, type Stack } from '../../db/launcher/stack.ts';
 import { ensurePgTap } from './pgtap.ts';
@@ -22,7 +24,12 @@ export interface TestStackInfo {
   pristineDatabaseUrl: string;
   rootDatabaseUrl: string;
   authenticatorUrl: string;
+  /** The front's /api: where every API test sends its requests. */
   apiUrl: string;
+  /** The front's origin (/, /health). */
+  frontUrl: string;
+  /** PostgREST's internal port, for tests that prove what the database believes without the front. */
+  postgrestUrl: string;
   jwtSecret: string;
   roles: { owner: string; authenticator: string; anonymous: string; staff: string };
 }
@@ -35,6 +42,7 @@ declare module 'vitest' {
 
 let stack: Stack | undefined;
 let postgrest: PostgrestServer | undefined;
+let front: FrontServer | undefined;
 let dataDir: string | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
@@ -46,6 +54,7 @@ export async function setup(project: TestProject): Promise<void> {
     HMS_PG_PORT: String(await freePort()),
     HMS_API_PORT: String(apiPort),
     HMS_API_ADMIN_PORT: String(await freePort()),
+    HMS_POSTGREST_PORT: String(await freePort()),
     HMS_JWT_SECRET: 'test-secret-that-is-long-enough-0123456789',
     // Small enough that a test can see PostgREST cap a list (a hospital has 21 id_sequences).
     HMS_DB_MAX_ROWS: '10',
@@ -71,6 +80,7 @@ export async function setup(project: TestProject): Promise<void> {
   await scratch.query(`create database "${config.databaseName}_pristine" template "${config.databaseName}" owner "${config.roles.owner}"`);
   await scratch.end();
   postgrest = await startPostgrest(config);
+  front = await startFront({ config, log: (line) => console.error(line) });
   const scratchUrl = new URL(config.databaseUrl);
   scratchUrl.pathname = `/${config.databaseName}_scratch`;
   const pristineUrl = new URL(config.databaseUrl);
@@ -81,13 +91,16 @@ export async function setup(project: TestProject): Promise<void> {
     authenticatorUrl: config.authenticatorUrl,
     scratchDatabaseUrl: scratchUrl.toString(),
     pristineDatabaseUrl: pristineUrl.toString(),
-    apiUrl: postgrest.url,
+    apiUrl: front.apiUrl,
+    frontUrl: front.url,
+    postgrestUrl: postgrest.url,
     jwtSecret: config.jwtSecret,
     roles: config.roles,
   });
 }
 
 export async function teardown(): Promise<void> {
+  await front?.stop();
   await postgrest?.stop();
   await stack?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });

@@ -24,6 +24,7 @@ export async function stackEnv(secret = 'launched-test-secret-0123456789abcdefgh
     HMS_PG_PORT: String(await freePort()),
     HMS_API_PORT: String(await freePort()),
     HMS_API_ADMIN_PORT: String(await freePort()),
+    HMS_POSTGREST_PORT: String(await freePort()),
     HMS_JWT_SECRET: secret,
   };
 }

@@ -133,10 +133,10 @@ describe('booking through /rpc/book_appointment', () => {
     expect(JSON.parse(refusal.details)).toMatchObject({ entity: 'appointment', to: 'checked_in', use: 'check_in_appointment' });
     const move = await patch({ scheduled_start: slot.slot_end });
     expect(move.status).toBe(403);
-    expect((await move.json()).code).toBe('42501');
+    expect((await move.json()).code).toBe('HMS_FORBIDDEN');
     const stamp = await patch({ status: 'confirmed', confirmed_at: '2020-01-01T00:00:00Z' });
     expect(stamp.status).toBe(403);
-    expect((await stamp.json()).code).toBe('42501');
+    expect((await stamp.json()).code).toBe('HMS_FORBIDDEN');
     const confirmed = await patch({ status: 'confirmed' });
     expect(confirmed.status).toBe(204);
     const [row] = await ownerQuery<{ status: string; stamped: boolean }>(

@@ -87,7 +87,7 @@ describe('billing workflow over REST', () => {
       method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ issued_by: null }), token: accountant,
     });
     expect(patchStamp.status).toBe(403);
-    expect((await patchStamp.json()).code).toBe('42501');
+    expect((await patchStamp.json()).code).toBe('HMS_FORBIDDEN');
 
     const again = await rpc('issue_invoice', { invoice_id: invoiceId }, accountant);
     expect(again.status).toBe(409);

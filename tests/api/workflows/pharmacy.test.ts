@@ -145,7 +145,7 @@ describe('dispense_prescription over REST', () => {
       token: pharmacist,
     });
     expect(response.status).toBe(403);
-    expect((await response.json()).code).toBe('42501');
+    expect((await response.json()).code).toBe('HMS_FORBIDDEN');
   });
 
   it('a dispensing is never created as completed by POST (409 HMS_WORKFLOW_REQUIRED)', async () => {

@@ -110,7 +110,7 @@ describe('prescriptions as doctor.ny@hms.test', () => {
       method: 'PATCH', token: doctor, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ finalized_at: '2020-01-01T00:00:00Z' }),
     });
     expect(stamp.status).toBe(403);
-    expect((await stamp.json()).code).toBe('42501');
+    expect((await stamp.json()).code).toBe('HMS_FORBIDDEN');
   });
 
   it('signs only through finalize_prescription: a PATCH to finalized is refused (409)', async () => {

@@ -56,7 +56,7 @@ beforeAll(async () => {
     if (found.code !== 0) throw new Error(`The README walk-through needs ${tool}: ${install}`);
   }
   const env = await stackEnv();
-  api = `http://127.0.0.1:${env.HMS_API_PORT}`;
+  api = `http://127.0.0.1:${env.HMS_API_PORT}/api`; // REST on the front's one origin
   stack = npm(['start'], env);
   await stack.waitForOutput(/HMS is running/, 180_000);
   owner = new pg.Client({ connectionString: `postgresql://hms_user:${encodeURIComponent('HMS@2026')}@127.0.0.1:${env.HMS_PG_PORT}/hms_db` });

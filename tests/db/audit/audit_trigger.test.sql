@@ -1,7 +1,7 @@
 -- The generic audit trigger (db/schema/app_hidden/functions/tg__audit.sql, installed by register_table.sql): which
 -- tables it covers, and the
 -- audit_logs row it writes for insert, update, soft delete, restore and delete — with the request
--- context (user, session, hospital, request id, user agent, forwarded address, api).
+-- context (user, session, hospital, request id, user agent, client address as the front passed it, api).
 -- A request is simulated as PostgREST does it, but without switching role: a live session of
 -- admin.ny@hms.test in NY, its claims in request.jwt.claims, the headers in request.headers.
 begin;
@@ -62,7 +62,7 @@ $$;
 -- ---------------------------------------------------------------------------------------------
 -- Insert, update, soft delete, restore, delete of a patient (tenant table)
 -- ---------------------------------------------------------------------------------------------
-select pg_temp.as_request('{"user-agent":"x","x-forwarded-for":"203.0.113.7, 10.0.0.1","x-request-id":"r1"}');
+select pg_temp.as_request('{"user-agent":"x","x-forwarded-for":"198.51.100.1","x-hms-client-address":"203.0.113.7","x-request-id":"r1"}');
 
 insert into app_public.patients (id, hospital_id, mrn, first_name, last_name, date_of_birth, gender, phone_primary)
 values ('a0240000-0000-4000-8000-000000000101', '10000000-0000-4000-8000-000000000001', 'AUD-0101',
@@ -76,7 +76,7 @@ select results_eq(
   $$values ('insert', 'patients', 'a0240000-0000-4000-8000-000000000101'::uuid, '10000000-0000-4000-8000-000000000001'::uuid,
             '20000000-0000-4000-8000-000000000002'::uuid, 'a0240000-0000-4000-8000-0000000000e1'::uuid, true, null::text[],
             'r1', '203.0.113.7', 'x', 'rest')$$,
-  'an insert writes one audit row: table, record, hospital, user, session, no old values, and the request headers (first forwarded address)');
+  'an insert writes one audit row: table, record, hospital, user, session, no old values, and the request headers (the front''s X-HMS-Client-Address, not X-Forwarded-For)');
 select is(
   (select new_values from app_public.audit_logs
     where table_name = 'patients' and record_id = 'a0240000-0000-4000-8000-000000000101' and action = 'insert'),
@@ -127,11 +127,11 @@ select results_eq(
   $$values ('{is_deleted,deleted_at}'::text[], 'true'::jsonb, 'false'::jsonb, 'null'::jsonb)$$,
   'is_deleted true → false is audited as restore');
 
--- A malformed x-forwarded-for never blocks the write it describes.
-select pg_temp.as_request('{"user-agent":"y","x-forwarded-for":"unknown, 10.0.0.1"}');
+-- A malformed client address never blocks the write it describes.
+select pg_temp.as_request('{"user-agent":"y","x-hms-client-address":"unknown"}');
 select lives_ok(
   $$update app_public.patients set notes = 'Evenings now' where id = 'a0240000-0000-4000-8000-000000000101'$$,
-  'an update with a malformed x-forwarded-for header succeeds');
+  'an update with a malformed X-HMS-Client-Address header succeeds');
 select results_eq(
   $$select client_address, user_agent, request_id, changed_columns
       from app_public.audit_logs

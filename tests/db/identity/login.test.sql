@@ -44,7 +44,7 @@ select ok(
   'user_secrets keeps no failure counters (one place for lockout state)');
 
 -- A successful login, as anonymous (the request context as PostgREST passes it).
-select set_config('request.headers', '{"user-agent": "pgtap-agent/1.0", "x-forwarded-for": "203.0.113.9, 10.0.0.1"}', true);
+select set_config('request.headers', '{"user-agent": "pgtap-agent/1.0", "x-forwarded-for": "198.51.100.1", "x-hms-client-address": "203.0.113.9"}', true);
 insert into answers values ('ok', pg_temp.login('pgtap-login@hms.test', 'Login-Passw0rd'));
 create temporary table ok_claims as
 select convert_from(decode(rpad(translate(split_part(pg_temp.answer('ok') #>> '{body,access_token}', '.', 2), '-_', '+/'),
@@ -61,7 +61,7 @@ select ok(exists (select 1 from app_private.sessions s, ok_claims
                    where s.id = (c ->> 'sid')::uuid and s.user_id = '23100000-0000-4000-8000-000000000001'
                      and s.hospital_id = '10000000-0000-4000-8000-000000000001' and s.expires_at = now() + interval '30 days'
                      and s.user_agent = 'pgtap-agent/1.0' and s.client_address = '203.0.113.9' and s.revoked_at is null),
-  'a session opens: the hospital, 30 days, the user agent and the forwarded client address');
+  'a session opens: the hospital, 30 days, the user agent and the client address the front passed (X-HMS-Client-Address, never X-Forwarded-For)');
 select ok(exists (select 1 from app_public.refresh_tokens t, ok_claims
                    where t.session_id = (c ->> 'sid')::uuid and t.user_id = '23100000-0000-4000-8000-000000000001'
                      and t.hospital_id = '10000000-0000-4000-8000-000000000001' and t.expires_at = now() + interval '7 days'

@@ -6,7 +6,7 @@ create table app_hidden.error_codes (
   module text not null,
   meaning text not null,
   constraint error_codes_code_check CHECK (code ~ '^HMS_[A-Z][A-Z0-9_]*[A-Z0-9]$'::text),
-  constraint error_codes_http_status_check CHECK (http_status = ANY (ARRAY[400, 401, 403, 404, 405, 409, 422, 429])),
+  constraint error_codes_http_status_check CHECK (http_status = ANY (ARRAY[400, 401, 403, 404, 405, 406, 409, 413, 422, 429, 500, 503, 504])),
   constraint error_codes_meaning_check CHECK (length(TRIM(BOTH FROM meaning)) >= 10),
   constraint error_codes_pkey PRIMARY KEY (code)
 );

@@ -6,12 +6,12 @@ CREATE OR REPLACE FUNCTION app_private.request_client_address()
  STABLE
 AS $function$
 begin
-  return nullif(trim(split_part(coalesce(nullif(current_setting('request.headers', true), '')::jsonb ->> 'x-forwarded-for', ''), ',', 1)), '')::inet;
+  return nullif(trim(coalesce(nullif(current_setting('request.headers', true), '')::jsonb ->> 'x-hms-client-address', '')), '')::inet;
 exception when others then
   return null; -- a malformed header must never block a login
 end;
 $function$;
 
-comment on function app_private.request_client_address() is 'Client address forwarded by the proxy (first X-Forwarded-For entry), or null.';
+comment on function app_private.request_client_address() is 'Client address as the front saw it (X-HMS-Client-Address, which the front always overwrites; X-Forwarded-For is believed by the front only from HMS_TRUSTED_PROXIES), or null outside a request.';
 
 revoke execute on function app_private.request_client_address() from public;

@@ -8,14 +8,7 @@ CREATE OR REPLACE FUNCTION app_private.write_audit_log(p_action text, p_table_na
 AS $function$
 declare
   v_headers jsonb := nullif(current_setting('request.headers', true), '')::jsonb;
-  v_forwarded text := split_part(coalesce(v_headers ->> 'x-forwarded-for', ''), ',', 1);
-  v_address inet;
 begin
-  begin
-    v_address := nullif(trim(v_forwarded), '')::inet;
-  exception when others then
-    v_address := null; -- a malformed header must never block the write it describes
-  end;
   insert into app_public.audit_logs
     (hospital_id, user_id, session_id, action, table_name, record_id, old_values, new_values, changed_columns,
      request_id, client_address, user_agent, api, description)
@@ -24,12 +17,12 @@ begin
      coalesce(p_user_id, app_hidden.current_user_id()),
      app_hidden.current_session_id(),
      p_action, p_table_name, p_record_id, p_old_values, p_new_values, p_changed_columns,
-     left(v_headers ->> 'x-request-id', 200), v_address, left(v_headers ->> 'user-agent', 500),
+     left(v_headers ->> 'x-request-id', 200), app_private.request_client_address(), left(v_headers ->> 'user-agent', 500),
      case when nullif(current_setting('request.method', true), '') is not null then 'rest' else 'sql' end,
      p_description);
 end;
 $function$;
 
-comment on function app_private.write_audit_log(text,text,uuid,uuid,jsonb,jsonb,text[],text,uuid) is 'Appends one audit_logs row with the request context (user, session, hospital, request id, user agent, forwarded address).';
+comment on function app_private.write_audit_log(text,text,uuid,uuid,jsonb,jsonb,text[],text,uuid) is 'Appends one audit_logs row with the request context (user, session, hospital, request id and client address as the front set them, user agent).';
 
 revoke execute on function app_private.write_audit_log(text,text,uuid,uuid,jsonb,jsonb,text[],text,uuid) from public;

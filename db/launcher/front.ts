@@ -1,0 +1,304 @@
+/**
+ * The front: the one origin of HMS (issue 10 §1), a small fastify server in the launcher's own
+ * process, in front of PostgREST (which listens on an internal 127.0.0.1 port only):
+ *
+ *   /          a placeholder page (the console comes later)
+ *   /api/…     PostgREST (OpenAPI at /api/), through @fastify/reply-from
+ *   /health    200 once the database and PostgREST answer, else 503
+ *
+ * Libraries: fastify 5 (the server), @fastify/reply-from (the proxying — we need its onResponse
+ * hook to bound and translate answers, which @fastify/http-proxy hides behind a stream pass-through)
+ * and @fastify/helmet (standard security headers on every answer).
+ *
+ * What it adds to every request (issue 8 item 5, item 10, the error contract):
+ *   - a request id of its own (X-Request-Id, sent to PostgREST — audit_logs.request_id — and back);
+ *   - the client address in X-HMS-Client-Address, the only address the database believes: the
+ *     socket's peer, or the X-Forwarded-For entry added by a peer listed in HMS_TRUSTED_PROXIES.
+ *     Whatever the client sent in X-HMS-Client-Address or X-Forwarded-For is dropped;
+ *   - bounds: the request body (HMS_MAX_BODY_BYTES), the nesting of embeds in `select`
+ *     (HMS_MAX_EMBED_DEPTH) and the size of the answer (HMS_MAX_RESPONSE_BYTES), refused with HMS
+ *     codes; the statement timeout is the database's (role settings, db/launcher/bootstrap.ts);
+ *   - raw errors (a SQLSTATE or a PGRST code) become registered HMS_* codes with human messages,
+ *     through the one mapping app_hidden.raw_errors (read at start-up as the anonymous role over
+ *     PostgREST's own login); an unexpected 5xx becomes HMS_INTERNAL_ERROR and reveals nothing.
+ */
+import helmet from '@fastify/helmet';
+import replyFrom from '@fastify/reply-from';
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import pg from 'pg';
+import type { HmsConfig } from './config.ts';
+import { assertPortFree } from './postgres.ts';
+
+/** One row of app_hidden.raw_errors with the registry's status. */
+export interface RawError {
+  raw_code: string;
+  upstream_status: number | null;
+  code: string;
+  message: string;
+  keep_details: boolean;
+  http_status: number;
+}
+
+/** The HMS error body, the same shape app_hidden.raise_error gives PostgREST. */
+export interface ErrorBody {
+  code: string;
+  message: string;
+  details: string | null;
+  hint: string | null;
+}
+
+const ident = (name: string) => '"' + name.replace(/"/g, '""') + '"';
+
+/** Reads the mapping as the anonymous API role (the authenticator login PostgREST uses, no privileges of its own). */
+export async function loadRawErrors(config: HmsConfig): Promise<RawError[]> {
+  const client = new pg.Client({ connectionString: config.authenticatorUrl });
+  await client.connect();
+  try {
+    await client.query(`set role ${ident(config.roles.anonymous)}`);
+    // Before migration 0500 is committed, `npm start` (committed migrations only) has no mapping:
+    // the front then passes raw errors and answers its own refusals as HMS_INTERNAL_ERROR.
+    const exists = await client.query(`select to_regclass('app_hidden.raw_errors') is not null as present`);
+    if (!exists.rows[0].present) return [];
+    const { rows } = await client.query<RawError>(`
+      select r.raw_code, r.upstream_status, r.code, r.message, r.keep_details, e.http_status
+        from app_hidden.raw_errors r join app_hidden.error_codes e on e.code = r.code`);
+    return rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** The mapping as the front applies it: the row narrowed to PostgREST's status wins over the general one. */
+export class ErrorMap {
+  private readonly rows = new Map<string, RawError>();
+
+  constructor(rows: RawError[]) {
+    for (const row of rows) this.rows.set(`${row.raw_code}|${row.upstream_status ?? ''}`, row);
+  }
+
+  find(rawCode: string, upstreamStatus?: number): RawError | undefined {
+    return this.rows.get(`${rawCode}|${upstreamStatus ?? ''}`) ?? this.rows.get(`${rawCode}|`);
+  }
+
+  /** The front's own refusal (a row of source 'front'): its status and body. */
+  own(key: string, details: Record<string, unknown> | null = null): { status: number; body: ErrorBody } {
+    const row = this.find(key);
+    if (!row) {
+      return { status: 500, body: { code: 'HMS_INTERNAL_ERROR', message: `The front's error mapping (app_hidden.raw_errors) has no row "${key}".`, details: null, hint: null } };
+    }
+    return { status: row.http_status, body: { code: row.code, message: row.message, details: details && JSON.stringify(details), hint: null } };
+  }
+
+  /**
+   * An upstream error answer, translated: HMS_* answers pass unchanged; a mapped raw code gets its
+   * HMS code, message and the registry's status (the raw message under details only where the row
+   * says so); an unmapped 5xx becomes HMS_INTERNAL_ERROR; other unmapped 4xx pass.
+   */
+  translate(status: number, raw: Partial<ErrorBody> | null, requestId: string): { status: number; body: unknown } | null {
+    const code = typeof raw?.code === 'string' ? raw.code : undefined;
+    if (code?.startsWith('HMS_')) return null;
+    const row = code ? this.find(code, status) : undefined;
+    if (row) {
+      const original = [raw?.message, raw?.details].filter((part) => typeof part === 'string' && part !== '').join(' — ');
+      return {
+        status: row.http_status,
+        body: { code: row.code, message: row.message, details: row.keep_details && original ? original : null, hint: null },
+      };
+    }
+    if (status >= 500) return this.own('internal', { request_id: requestId });
+    return null;
+  }
+}
+
+/** The deepest nesting of embedded resources in a PostgREST `select` (`*,a(*,b(*))` → 2). */
+export function embedDepth(select: string): number {
+  let depth = 0;
+  let max = 0;
+  let quoted = false;
+  for (const char of select) {
+    if (char === '"') quoted = !quoted;
+    else if (quoted) continue;
+    else if (char === '(') max = Math.max(max, ++depth);
+    else if (char === ')') depth = Math.max(0, depth - 1);
+  }
+  return max;
+}
+
+export interface FrontOptions {
+  /** Overrides of the configuration (tests start a second front with other bounds). */
+  config: HmsConfig;
+  errors?: RawError[];
+  log?: (line: string) => void;
+}
+
+export interface FrontServer {
+  url: string;
+  apiUrl: string;
+  app: FastifyInstance;
+  stop(): Promise<void>;
+}
+
+const PLACEHOLDER = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>HMS</title></head>
+<body><h1>HMS</h1>
+<p>The console comes here. The REST API is at <a href="/api/">/api/</a> (its OpenAPI document), readiness at <a href="/health">/health</a>.</p>
+</body></html>
+`;
+
+/** Headers a client never sets for the database: the front decides them. */
+const DROPPED_REQUEST_HEADERS = ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'forwarded', 'x-real-ip', 'x-hms-client-address', 'x-request-id'];
+
+/** Headers of PostgREST's answer that no longer describe a body the front replaced. */
+const BODY_HEADERS = ['content-length', 'content-range', 'content-location', 'location', 'preference-applied'];
+
+export async function startFront(options: FrontOptions): Promise<FrontServer> {
+  const { config } = options;
+  const log = options.log ?? (() => {});
+  const errors = new ErrorMap(options.errors ?? (await loadRawErrors(config)));
+  const upstream = config.postgrestUrl.replace(/\/$/, '');
+  const health = new pg.Pool({ connectionString: config.authenticatorUrl, max: 1, idleTimeoutMillis: 10_000 });
+  health.on('error', () => {}); // a dropped idle connection: the next check reconnects
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit: config.maxBodyBytes,
+    // X-Forwarded-For is believed only from the configured proxies (proxy-addr's rules).
+    trustProxy: config.trustedProxies.length ? config.trustedProxies : false,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    return503OnClosing: true,
+  });
+  await app.register(helmet, { global: true });
+  await app.register(replyFrom, { base: upstream, undici: { connections: 32, pipelining: 1 }, disableRequestLogging: true });
+
+  const sendError = (reply: FastifyReply | { removeHeader(name: string): unknown; code(status: number): any }, answer: { status: number; body: unknown }) => {
+    for (const name of BODY_HEADERS) reply.removeHeader(name);
+    return (reply as FastifyReply).code(answer.status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(answer.body));
+  };
+
+  // Bodies travel to PostgREST as they came, bounded by bodyLimit (413 HMS_BODY_TOO_LARGE).
+  app.removeAllContentTypeParsers();
+  // Read whole (so the limit holds), handed on as a stream: reply-from then sends the bytes as they
+  // came instead of re-encoding JSON.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, Readable.from([body])));
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  app.setErrorHandler((error: Error & { code?: string; statusCode?: number }, request, reply) => {
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, errors.own('body_too_large', { limit_bytes: config.maxBodyBytes }));
+    if ((error.statusCode ?? 500) < 500) {
+      return sendError(reply, { status: error.statusCode!, body: { code: 'HMS_BAD_REQUEST', message: error.message, details: null, hint: null } });
+    }
+    log(`front: request ${request.id} failed: ${error.stack ?? error.message}`);
+    return sendError(reply, errors.own('internal', { request_id: request.id }));
+  });
+
+  app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(PLACEHOLDER));
+
+  app.get('/health', async (_request, reply) => {
+    const check = async (probe: () => Promise<boolean>) => {
+      try {
+        return (await probe()) ? 'ok' : 'unavailable';
+      } catch {
+        return 'unavailable';
+      }
+    };
+    const [database, postgrest] = await Promise.all([
+      check(async () => (await health.query('select 1 as ok')).rows[0]?.ok === 1),
+      check(async () => (await fetch(`${upstream}/`, { method: 'HEAD', signal: AbortSignal.timeout(5000) })).ok),
+    ]);
+    const ready = database === 'ok' && postgrest === 'ok';
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', database, postgrest });
+  });
+
+  const proxy = async (request: FastifyRequest, reply: FastifyReply) => {
+    const url = request.raw.url ?? '/api';
+    const rest = url.slice('/api'.length);
+    const path = rest === '' || rest.startsWith('?') ? `/${rest}` : rest;
+    const query = new URLSearchParams(path.includes('?') ? path.slice(path.indexOf('?') + 1) : '');
+    const depth = Math.max(0, ...query.getAll('select').map(embedDepth));
+    if (depth > config.maxEmbedDepth) return sendError(reply, errors.own('embed_too_deep', { depth, max_depth: config.maxEmbedDepth }));
+
+    return reply.from(path, {
+      rewriteRequestHeaders: (_request, headers) => {
+        const out = { ...headers };
+        for (const name of DROPPED_REQUEST_HEADERS) delete out[name];
+        out['x-hms-client-address'] = request.ip;
+        out['x-request-id'] = request.id;
+        return out;
+      },
+      rewriteHeaders: (headers) => {
+        const out = { ...headers };
+        // PostgREST's Location (POST with return=headers-only) names its own paths: put /api in front.
+        for (const name of ['location', 'content-location']) {
+          const value = out[name];
+          if (typeof value === 'string' && value.startsWith('/')) out[name] = `/api${value}`;
+        }
+        return out;
+      },
+      onResponse: async (_request, reply, response) => {
+        const status = response.statusCode;
+        const chunks: Buffer[] = [];
+        let size = 0;
+        try {
+          for await (const chunk of response.stream as AsyncIterable<Buffer>) {
+            size += chunk.length;
+            if (size > config.maxResponseBytes) {
+              (response.stream as { destroy?: () => void }).destroy?.();
+              return sendError(reply, errors.own('response_too_large', { limit_bytes: config.maxResponseBytes }));
+            }
+            chunks.push(chunk);
+          }
+        } catch {
+          return sendError(reply, errors.own('upstream_unavailable'));
+        }
+        const body = Buffer.concat(chunks);
+        if (status >= 400) {
+          let parsed: Partial<ErrorBody> | null = null;
+          try {
+            parsed = body.length ? JSON.parse(body.toString('utf8')) : null;
+          } catch {
+            parsed = null;
+          }
+          const translated = errors.translate(status, parsed, request.id);
+          if (translated) {
+            if (translated.status >= 500) log(`front: request ${request.id}: PostgREST answered ${status} ${body.toString('utf8').slice(0, 2000)}`);
+            return sendError(reply, translated);
+          }
+        }
+        return reply.code(status).send(body);
+      },
+      onError: (reply, failure) => {
+        const error = (failure as { error?: Error }).error ?? (failure as unknown as Error);
+        log(`front: request ${request.id}: PostgREST unreachable: ${error?.message}`);
+        return sendError(reply, errors.own('upstream_unavailable'));
+      },
+    });
+  };
+  const methods = ['GET', 'HEAD', 'POST', 'PATCH', 'PUT', 'DELETE', 'OPTIONS'] as const;
+  app.route({ method: [...methods], url: '/api', handler: proxy });
+  app.route({ method: [...methods], url: '/api/*', handler: proxy });
+
+  try {
+    await app.listen({ host: config.apiHost, port: config.apiPort });
+  } catch (error) {
+    await health.end();
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') await assertPortFree(config.apiPort, config.apiHost, 'HMS_API_PORT');
+    throw error;
+  }
+  const host = config.apiHost.includes(':') ? `[${config.apiHost}]` : config.apiHost;
+  const url = `http://${host}:${config.apiPort}`;
+  return {
+    url,
+    apiUrl: `${url}/api`,
+    app,
+    stop: async () => {
+      await app.close();
+      await health.end();
+    },
+  };
+}
