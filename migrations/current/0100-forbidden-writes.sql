@@ -21,7 +21,7 @@
  * front), so no trigger is installed for them. The policies stay: this check adds a clear answer,
  * it does not replace them.
  */
-create function app_hidden.tg__forbidden_write() returns trigger
+create or replace function app_hidden.tg__forbidden_write() returns trigger
 language plpgsql stable as $$
 declare
   v_entity text := tg_argv[0];
@@ -138,25 +138,41 @@ end;
 $function$;
 comment on function app_hidden.register_table(regclass, text, text[], text[], text[], text, text[], text[], boolean, boolean, text) is 'Registers an app_public table: conventions, number, stamps, soft delete, status machine, friendly constraint errors, audit, RLS, the statement-level forbidden-write check (403 HMS_FORBIDDEN per command, from write_permissions / delete_permissions / write_mode, for hand-written policies too) and (for hospital-scoped tables) the generated tenant/permission policies and column-listed grants. Idempotent. See 0033-register-table.sql and 0100-forbidden-writes.sql.';
 
-/* Every table again, with the arguments it was registered with, so each gets its checks. */
-do $$
+/*
+ * Registering a table again with the arguments it was registered with: a later section that
+ * changes what registration derives from (the status machine's stamps, protected columns, the
+ * checks register_table installs) calls this so the table's grants and triggers follow.
+ */
+create or replace function app_hidden.reregister_table(p_table regclass) returns void
+  language plpgsql
+as $$
 declare
   r record;
 begin
-  for r in select g.table_name, g.entity, g.audited, g.append_only, g.policies, g.write_permissions as reg_write,
-                  a.read_permissions, a.write_permissions, a.delete_permissions, a.write_mode, a.protected_columns, a.immutable_columns
-             from app_hidden.table_registry g left join app_hidden.table_access a using (table_name)
-            order by g.table_name loop
-    if r.policies = 'generated' then
-      perform app_hidden.register_table(('app_public.' || r.table_name)::regclass, r.entity,
-        read_permissions => r.read_permissions, write_permissions => r.write_permissions,
-        delete_permissions => r.delete_permissions, write_mode => r.write_mode,
-        protected_columns => r.protected_columns, immutable_columns => r.immutable_columns,
-        audited => r.audited, append_only => r.append_only);
-    end if;
-  end loop;
+  select g.table_name, g.entity, g.audited, g.append_only, g.policies,
+         a.read_permissions, a.write_permissions, a.delete_permissions, a.write_mode, a.protected_columns, a.immutable_columns
+    into r
+    from app_hidden.table_registry g left join app_hidden.table_access a using (table_name)
+   where g.table_name = (select c.relname::text from pg_catalog.pg_class c where c.oid = p_table);
+  if not found then
+    raise exception 'reregister_table: % was never registered', p_table;
+  end if;
+  if r.policies <> 'generated' then
+    raise exception 'reregister_table: % has hand-written policies: call register_table with its arguments', p_table;
+  end if;
+  perform app_hidden.register_table(p_table, r.entity,
+    read_permissions => r.read_permissions, write_permissions => r.write_permissions,
+    delete_permissions => r.delete_permissions, write_mode => r.write_mode,
+    protected_columns => r.protected_columns, immutable_columns => r.immutable_columns,
+    audited => r.audited, append_only => r.append_only);
 end;
 $$;
+comment on function app_hidden.reregister_table(regclass) is 'Registers a table again with the arguments recorded in table_registry and table_access (generated policies only), so its grants and triggers follow a change of what registration derives from.';
+revoke execute on function app_hidden.reregister_table(regclass) from public;
+
+/* Every table again, so each gets the forbidden-write checks. */
+select app_hidden.reregister_table(('app_public.' || g.table_name)::regclass)
+  from app_hidden.table_registry g where g.policies = 'generated' order by g.table_name;
 
 /* Chain-level tables with hand-written policies: their permissions, per command, for the check. */
 select app_hidden.register_table('app_public.hospitals', 'hospital', policies => 'hand_written',

@@ -8,7 +8,7 @@
  * delete) and as it becomes (insert, update), so a receptionist can neither issue, edit, revoke
  * nor turn a card into a staff badge. Workflow RPCs and the owner pass (is_trusted_writer).
  */
-create function app_hidden.tg_id_cards__holder_permission() returns trigger
+create or replace function app_hidden.tg_id_cards__holder_permission() returns trigger
 language plpgsql stable as $$
 declare
   v_row jsonb;
@@ -35,6 +35,7 @@ comment on function app_hidden.tg_id_cards__holder_permission() is 'Row trigger 
 revoke execute on function app_hidden.tg_id_cards__holder_permission() from public;
 grant execute on function app_hidden.tg_id_cards__holder_permission() to hms_staff;
 
+drop trigger if exists _020_holder_permission on app_public.id_cards;
 create trigger _020_holder_permission before insert or update or delete on app_public.id_cards
   for each row execute function app_hidden.tg_id_cards__holder_permission();
 

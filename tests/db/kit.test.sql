@@ -157,7 +157,7 @@ select is(
   array(select p.oid::regprocedure::text
           from pg_proc p
          where p.pronamespace in ('app_hidden'::regnamespace, 'app_private'::regnamespace)
-           and p.proname not in ('check_request', 'register_table', 'declare_status_machine', 'lock_document', 'refresh_totals_from',
+           and p.proname not in ('check_request', 'register_table', 'reregister_table', 'declare_status_machine', 'lock_document', 'refresh_totals_from',
                                  'register_error_codes')
            -- the generated probes, which the friendly-constraint trigger calls by the table's name
            and p.proname !~ '^constraint_probe__'

@@ -24,7 +24,10 @@ select functions_are('app_public', array[
   'order_lab_test', 'collect_sample', 'start_lab_test', 'record_lab_result', 'report_lab_result',
   'cancel_lab_order',
   -- pharmacy
-  'dispense_prescription', 'dispense_otc', 'return_dispensed_items',
+  'dispense_prescription', 'dispense_otc', 'return_dispensed_items', 'approve_pharmacy_return',
+  'reject_pharmacy_return',
+  -- doctors
+  'approve_doctor_leave', 'reject_doctor_leave',
   -- optical
   'create_optical_prescription', 'create_optical_order', 'confirm_optical_order', 'send_to_lab',
   'mark_order_in_production', 'mark_order_ready', 'deliver_optical_order', 'cancel_optical_order',
@@ -32,9 +35,9 @@ select functions_are('app_public', array[
   -- billing
   'create_invoice', 'add_invoice_item', 'issue_invoice', 'void_invoice', 'record_payment',
   'request_refund', 'approve_refund', 'reject_refund', 'process_refund', 'issue_credit_note',
-  'settle_day', 'reopen_day',
+  'void_credit_note', 'settle_day', 'reopen_day',
   -- insurance
-  'request_pre_authorization', 'decide_pre_authorization', 'create_claim', 'submit_claim',
+  'verify_insurance_policy', 'request_pre_authorization', 'decide_pre_authorization', 'create_claim', 'submit_claim',
   'decide_claim', 'record_claim_payment', 'cancel_claim',
   -- supply chain and stock
   'create_purchase_order', 'approve_purchase_order', 'send_purchase_order', 'cancel_purchase_order',

@@ -348,9 +348,11 @@ begin
     (tests.fixture_id(l, 'anchor:issued_invoice_item'), h, tests.fixture_id(l, 'anchor:issued_invoice'), 1, 'service', 'Matrix service', 500.00),
     (tests.fixture_id(l, 'invoice_items'), h, tests.fixture_id(l, 'anchor:draft_invoice'), 1, 'service', 'Matrix line', 10.00);
   update app_public.invoices set status = 'issued', issued_at = now() where id = tests.fixture_id(l, 'anchor:issued_invoice');
-  insert into app_public.payments (id, hospital_id, invoice_id, patient_id, amount, payment_method) values
-    (tests.fixture_id(l, 'anchor:payment'), h, tests.fixture_id(l, 'anchor:issued_invoice'), tests.fixture_id(l, 'anchor:patient'), 100.00, 'cash'),
-    (tests.fixture_id(l, 'payments'), h, tests.fixture_id(l, 'anchor:issued_invoice'), tests.fixture_id(l, 'anchor:patient'), 10.00, 'cash');
+  -- The anchor payment is completed (refunds lean on it); the matrix's own row is pending, the
+  -- state in which a payment may still be edited or removed (a completed one is locked).
+  insert into app_public.payments (id, hospital_id, invoice_id, patient_id, amount, payment_method, status) values
+    (tests.fixture_id(l, 'anchor:payment'), h, tests.fixture_id(l, 'anchor:issued_invoice'), tests.fixture_id(l, 'anchor:patient'), 100.00, 'cash', 'completed'),
+    (tests.fixture_id(l, 'payments'), h, tests.fixture_id(l, 'anchor:issued_invoice'), tests.fixture_id(l, 'anchor:patient'), 10.00, 'cash', 'pending');
   insert into app_public.refunds (id, hospital_id, invoice_id, payment_id, patient_id, amount, refund_method, reason) values
     (tests.fixture_id(l, 'refunds'), h, tests.fixture_id(l, 'anchor:issued_invoice'), tests.fixture_id(l, 'anchor:payment'),
      tests.fixture_id(l, 'anchor:patient'), 5.00, 'cash', 'overbilling');

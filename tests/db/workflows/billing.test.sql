@@ -4,7 +4,7 @@
 -- computation, invoice totals and status machine, payments, refunds, credit notes and the daily
 -- settlement lock.
 begin;
-select plan(140);
+select plan(148);
 
 create function pg_temp.ny() returns uuid language sql immutable as $$ select '10000000-0000-4000-8000-000000000001'::uuid $$;
 create function pg_temp.la() returns uuid language sql immutable as $$ select '10000000-0000-4000-8000-000000000002'::uuid $$;
@@ -173,15 +173,18 @@ select is(tests.try(format($$update app_public.invoices set status = 'draft' whe
 select is(tests.try(format($$insert into app_public.invoices (patient_id, status) values (%L, 'paid')$$, '30990000-0000-4000-8000-000000000202')),
           'HMS_ILLEGAL_TRANSITION', 'a new invoice over REST starts as a draft');
 
--- issuing by a direct update: the stamps come from the session
+-- issuing is a decision: only issue_invoice takes it, and the stamps come from the session
 select tests.clear_authentication();
 insert into ids values ('d1', app_hidden.ensure_draft_invoice(pg_temp.ny(), '30990000-0000-4000-8000-000000000202', 'optical'));
 select app_hidden.add_invoice_item(pg_temp.id('d1'), 'optical', 'Frame', 1, 50);
 select tests.authenticate_as('accountant.ny@hms.test');
 select is(tests.try(format($$update app_public.invoices set issued_by = %L where id = %L$$, pg_temp.user_id('admin.ny@hms.test'), pg_temp.id('d1'))),
           'E:42501', 'issued_by is never written by a client');
-select is(tests.try(format($$update app_public.invoices set status = 'issued' where id = %L$$, pg_temp.id('d1'))), 'ok',
-          'a draft may be issued by a direct update');
+select is(tests.try(format($$update app_public.invoices set issued_at = '2020-01-01' where id = %L$$, pg_temp.id('d1'))),
+          'E:42501', 'issued_at is never written by a client');
+select is(tests.try(format($$update app_public.invoices set status = 'issued' where id = %L$$, pg_temp.id('d1'))),
+          'HMS_WORKFLOW_REQUIRED', 'a draft is not issued by a direct update: issue_invoice issues it');
+select is(tests.try(format($$select app_public.issue_invoice(%L)$$, pg_temp.id('d1'))), 'ok', 'issue_invoice issues the draft');
 select tests.clear_authentication();
 select results_eq($$select status, issued_by, issued_at is not null, due_date = invoice_date from app_public.invoices where id = pg_temp.id('d1')$$,
                   $$values ('issued'::text, pg_temp.user_id('accountant.ny@hms.test'), true, true)$$,
@@ -189,16 +192,19 @@ select results_eq($$select status, issued_by, issued_at is not null, due_date = 
 select tests.authenticate_as('accountant.ny@hms.test');
 select is(tests.try(format($$update app_public.invoices set status = 'paid' where id = %L$$, pg_temp.id('d1'))),
           'HMS_WORKFLOW_REQUIRED', 'issued → paid by hand is 409 HMS_WORKFLOW_REQUIRED: payments decide it');
+select is(tests.try(format($$update app_public.invoices set bill_to_name = 'Someone Else' where id = %L$$, pg_temp.id('d1'))),
+          'HMS_DOCUMENT_LOCKED', 'an issued invoice''s addressee is frozen: corrections are credit notes');
+select is(tests.try(format($$update app_public.invoices set notes = 'Patient asked for a copy' where id = %L$$, pg_temp.id('d1'))),
+          'ok', '… its internal notes and due date still move');
 
 -- void
 select tests.clear_authentication();
 insert into ids values ('v1', app_hidden.ensure_draft_invoice(pg_temp.ny(), '30990000-0000-4000-8000-000000000202', 'other'));
-select tests.authenticate_as('reception.ny@hms.test');
-select is(tests.try(format($$update app_public.invoices set status = 'void', void_reason = 'x' where id = %L$$, pg_temp.id('v1'))),
-          'HMS_FORBIDDEN', 'voiding by a direct update needs billing.void too');
 select tests.authenticate_as('accountant.ny@hms.test');
-select is(tests.try(format($$update app_public.invoices set status = 'void' where id = %L$$, pg_temp.id('v1'))),
-          'HMS_REASON_REQUIRED', 'voiding by a direct update needs a reason too');
+select is(tests.try(format($$update app_public.invoices set status = 'void', void_reason = 'x' where id = %L$$, pg_temp.id('v1'))),
+          'HMS_WORKFLOW_REQUIRED', 'voiding is not a direct update: void_invoice voids');
+select is(tests.try(format($$select app_public.void_invoice(%L, ' ')$$, pg_temp.id('v1'))),
+          'HMS_REASON_REQUIRED', 'void_invoice needs a reason');
 select tests.authenticate_as('reception.ny@hms.test');
 select is(tests.try(format($$select app_public.void_invoice(%L, 'duplicate')$$, pg_temp.id('v1'))),
           'HMS_FORBIDDEN', 'void_invoice: 403 without billing.void');
@@ -290,7 +296,9 @@ select is(tests.try(format($$select app_public.request_refund(%L, 100.01, 'overb
 select is(tests.try(format($$select app_public.approve_refund(%L)$$, pg_temp.id('f1'))),
           'HMS_APPROVAL_BY_OTHER_USER', 'approve_refund: the requester may not approve above the threshold');
 select is(tests.try(format($$update app_public.refunds set status = 'approved' where id = %L$$, pg_temp.id('f1'))),
-          'HMS_APPROVAL_BY_OTHER_USER', 'the same rule holds for a direct update');
+          'HMS_WORKFLOW_REQUIRED', 'a direct update approves nothing: only approve_refund does');
+select is(tests.try(format($$update app_public.refunds set status = 'rejected', rejection_reason = 'x' where id = %L$$, pg_temp.id('f1'))),
+          'HMS_WORKFLOW_REQUIRED', '… nor rejects: only reject_refund does');
 select is(tests.try(format($$select app_public.process_refund(%L)$$, pg_temp.id('f1'))),
           'HMS_ILLEGAL_TRANSITION', 'process_refund: requested → processed is 409');
 select tests.authenticate_as('admin.ny@hms.test');
@@ -375,8 +383,16 @@ select is(tests.try(format($$insert into app_public.credit_notes (invoice_id, pa
           'E:42501', 'nor are its stamps written by a client');
 select is(tests.try(format($$update app_public.credit_notes set amount = 1 where invoice_id = %L$$, pg_temp.id('k1'))),
           'HMS_DOCUMENT_LOCKED', 'an issued credit note never changes');
-select is(tests.try(format($$update app_public.credit_notes set status = 'void', void_reason = 'Issued in error' where invoice_id = %L$$, pg_temp.id('k1'))),
-          'ok', 'an issued credit note may be voided');
+select is(tests.try(format($$update app_public.credit_notes set status = 'void' where invoice_id = %L$$, pg_temp.id('k1'))),
+          'HMS_WORKFLOW_REQUIRED', 'a credit note is not voided by a direct update');
+select tests.authenticate_as('reception.ny@hms.test');
+select is(tests.try(format($$select app_public.void_credit_note((select id from app_public.credit_notes where invoice_id = %L), 'Issued in error')$$, pg_temp.id('k1'))),
+          'HMS_FORBIDDEN', 'void_credit_note needs billing.void');
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format($$select app_public.void_credit_note((select id from app_public.credit_notes where invoice_id = %L), ' ')$$, pg_temp.id('k1'))),
+          'HMS_REASON_REQUIRED', 'void_credit_note needs a reason');
+select is(tests.try(format($$select app_public.void_credit_note((select id from app_public.credit_notes where invoice_id = %L), 'Issued in error')$$, pg_temp.id('k1'))),
+          'ok', 'an issued credit note is voided through void_credit_note');
 select tests.clear_authentication();
 select results_eq(format($$select c.voided_by, i.status, i.amount_credited, i.balance_due from app_public.credit_notes c join app_public.invoices i on i.id = c.invoice_id where c.invoice_id = %L$$, pg_temp.id('k1')),
                   $$values (pg_temp.user_id('accountant.ny@hms.test'), 'partially_paid'::text, 0.00::numeric(12,2), 40.00::numeric(12,2))$$,
@@ -422,7 +438,7 @@ select is(tests.try(format($$insert into app_public.payments (hospital_id, invoi
           'HMS_DAY_SETTLED', 'no payment may be dated in a settled day (not even by the owner)');
 select tests.authenticate_as('accountant.ny@hms.test');
 select is(tests.try(format($$update app_public.payments set notes = 'x' where invoice_id = %L and payment_method = 'card'$$, pg_temp.id('s1'))),
-          'HMS_DAY_SETTLED', 'no payment of a settled day changes');
+          'HMS_DOCUMENT_LOCKED', 'no payment of a settled day changes (a completed payment is locked before its day is asked)');
 select is(tests.try(format($$update app_public.daily_settlements set status = 'reopened' where settlement_date = %L$$, pg_temp.old_day())),
           'HMS_WORKFLOW_REQUIRED', 'a settlement is not reopened by hand');
 select is(tests.try(format($$update app_public.daily_settlements set counted_cash = 1 where settlement_date = %L$$, pg_temp.old_day())),

@@ -4,7 +4,7 @@
 -- claims — the claimed-amount formula, the payer's decision splitting the invoice, payments,
 -- the status machines (RPCs and direct updates), permissions and tenant isolation.
 begin;
-select plan(87);
+select plan(88);
 
 create function pg_temp.ny() returns uuid language sql immutable as $$ select '10000000-0000-4000-8000-000000000001'::uuid $$;
 create function pg_temp.la() returns uuid language sql immutable as $$ select '10000000-0000-4000-8000-000000000002'::uuid $$;
@@ -300,8 +300,10 @@ select is(tests.try(format($$update app_public.insurance_claims set status = 'dr
 -- Policies: who verified the cover is the session.
 select is(tests.try($$update app_public.insurance_policies set verified_by = '20000000-0000-4000-8000-000000000001' where id = '31990000-0000-4000-8000-000000000013'$$, true),
           'E:42501', 'verified_by is never written by a client');
-select is(tests.try($$update app_public.insurance_policies set verified_at = now() where id = '31990000-0000-4000-8000-000000000013'$$, true),
-          'ok', 'staff record that they verified a policy');
+select is(tests.try($$update app_public.insurance_policies set verified_at = '2020-01-01' where id = '31990000-0000-4000-8000-000000000013'$$, true),
+          'E:42501', 'nor verified_at: a verification is not back-dated');
+select is(tests.try($$select app_public.verify_insurance_policy('31990000-0000-4000-8000-000000000013')$$, true),
+          'ok', 'staff record that they verified a policy (verify_insurance_policy)');
 select is((select verified_by from app_public.insurance_policies where id = '31990000-0000-4000-8000-000000000013'),
           pg_temp.user_id('accountant.ny@hms.test'), 'verified_by comes from the session');
 

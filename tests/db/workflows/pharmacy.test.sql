@@ -3,7 +3,7 @@
 -- prescription and over the counter (first expiry, first out), returns, invoice lines through the
 -- billing contract, guards on direct writes, and the ledger invariant (batch = Σ movements).
 begin;
-select plan(103);
+select plan(106);
 
 -- ---------------------------------------------------------------------------------------------
 -- Fixtures (as the owner, in NY): two test medicines with their own batches, prescriptions.
@@ -378,13 +378,20 @@ select is((select refund_amount from app_public.pharmacy_returns where id = 'e23
   'a return''s refund follows its lines');
 select throws_ok($$update app_public.pharmacy_return_items set restocked = true where return_id = 'e2300000-0000-4000-8000-000000000921'$$,
   '42501', null, 'only return_dispensed_items restocks units');
-select lives_ok($$update app_public.pharmacy_returns set status = 'approved' where id = 'e2300000-0000-4000-8000-000000000921'$$,
-  'a requested return is approved by PATCH');
+select throws_matching($$update app_public.pharmacy_returns set status = 'approved' where id = 'e2300000-0000-4000-8000-000000000921'$$,
+  'HMS_WORKFLOW_REQUIRED', 'a return is not approved by PATCH');
+select throws_matching($$select app_public.approve_pharmacy_return('e2300000-0000-4000-8000-000000000921')$$,
+  'HMS_APPROVAL_BY_OTHER_USER', 'who received a return does not approve it');
+select tests.authenticate_as('admin.ny@hms.test');
+select lives_ok($$select app_public.approve_pharmacy_return('e2300000-0000-4000-8000-000000000921')$$,
+  'another member of staff approves it');
 select ok((select approved_at is not null and approved_by = app_hidden.current_user_id() from app_public.pharmacy_returns where id = 'e2300000-0000-4000-8000-000000000921'),
   '… stamped with the session''s user and time');
 select throws_matching($$update app_public.pharmacy_returns set status = 'rejected' where id = 'e2300000-0000-4000-8000-000000000921'$$,
+  'HMS_WORKFLOW_REQUIRED', 'a return is not rejected by PATCH');
+select throws_matching($$select app_public.reject_pharmacy_return('e2300000-0000-4000-8000-000000000921', ' ')$$,
   'HMS_REASON_REQUIRED', 'a rejection needs its reason');
-select lives_ok($$update app_public.pharmacy_returns set status = 'rejected', rejection_reason = 'Blister opened' where id = 'e2300000-0000-4000-8000-000000000921'$$,
+select lives_ok($$select app_public.reject_pharmacy_return('e2300000-0000-4000-8000-000000000921', 'Blister opened')$$,
   'an approved return is rejected with a reason');
 select throws_matching($$update app_public.pharmacy_return_items set quantity = 2 where return_id = 'e2300000-0000-4000-8000-000000000921'$$,
   'HMS_DOCUMENT_LOCKED', 'lines of a rejected return cannot change');

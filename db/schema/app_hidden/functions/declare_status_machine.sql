@@ -9,13 +9,13 @@ declare
   v_column text;
 begin
   delete from app_hidden.status_transitions t where t.table_name = v_name;
-  insert into app_hidden.status_transitions (table_name, from_status, to_status, via, permission, stamp_at, stamp_by, reason_column)
-  select v_name, s."from", s."to", s.via, s.permission, s.stamp_at, s.stamp_by, s.reason
-    from jsonb_to_recordset(p_steps) as s("from" text, "to" text, via text, permission text, stamp_at text, stamp_by text, reason text);
-  -- Every column named must exist, and every status must pass the table's status CHECK.
+  insert into app_hidden.status_transitions (table_name, from_status, to_status, via, permission, stamp_at, stamp_by, reason_column, distinct_from)
+  select v_name, s."from", s."to", s.via, s.permission, s.stamp_at, s.stamp_by, s.reason, s.distinct_from
+    from jsonb_to_recordset(p_steps) as s("from" text, "to" text, via text, permission text, stamp_at text, stamp_by text, reason text, distinct_from text[]);
+  -- Every column named must exist.
   for v_column in
     select distinct c from app_hidden.status_transitions t
-     cross join lateral unnest(array[t.stamp_at, t.stamp_by, t.reason_column]) c
+     cross join lateral unnest(array[t.stamp_at, t.stamp_by, t.reason_column] || coalesce(t.distinct_from, '{}')) c
      where t.table_name = v_name and c is not null
   loop
     if not exists (select 1 from pg_catalog.pg_attribute a where a.attrelid = p_table and a.attname = v_column and not a.attisdropped) then
@@ -25,6 +25,6 @@ begin
 end;
 $function$;
 
-comment on function app_hidden.declare_status_machine(regclass,jsonb) is 'Declares the legal status steps of a table (replacing its previous ones); register_table installs the trigger that enforces them.';
+comment on function app_hidden.declare_status_machine(regclass,jsonb) is 'Declares the legal status steps of a table (replacing its previous ones): [{"from", "to", "via", "permission", "stamp_at", "stamp_by", "reason", "distinct_from": [columns]}]; register_table installs the trigger that enforces them.';
 
 revoke execute on function app_hidden.declare_status_machine(regclass,jsonb) from public;

@@ -11,6 +11,7 @@ declare
   v_from text;
   v_step app_hidden.status_transitions;
   v_patch jsonb := '{}';
+  v_column text;
 begin
   if TG_OP = 'INSERT' and (v_user is null or not app_hidden.policies_may_admit(TG_RELID, to_jsonb(NEW))) then
     return NEW;  -- the owner may insert in any status; a writer the policies refuse meets 42501
@@ -43,6 +44,20 @@ begin
       format('Moving %s to %s needs the %s permission.', app_hidden.a_or_an(app_hidden.entity_of(TG_RELID)), NEW.status, v_step.permission),
       jsonb_build_object('permission', v_step.permission));
   end if;
+  if TG_OP = 'UPDATE' then
+    foreach v_column in array coalesce(v_step.distinct_from, '{}') loop
+      if (to_jsonb(OLD) ->> v_column)::uuid = v_user then
+        perform app_hidden.raise_error('HMS_APPROVAL_BY_OTHER_USER',
+          format('You %s this %s yourself: another member of staff must move it to %s.',
+                 case v_column when 'created_by' then 'created' when 'requested_by' then 'requested'
+                               when 'received_by' then 'received' when 'counted_by' then 'counted'
+                               else regexp_replace(v_column, '_by$', '') end,
+                 app_hidden.entity_of(TG_RELID), NEW.status),
+          jsonb_build_object('entity', replace(app_hidden.entity_of(TG_RELID), ' ', '_'), 'to', NEW.status,
+                             'column', v_column, 'user_id', v_user));
+      end if;
+    end loop;
+  end if;
   if v_step.reason_column is not null and nullif(trim(to_jsonb(NEW) ->> v_step.reason_column), '') is null then
     perform app_hidden.raise_error('HMS_REASON_REQUIRED',
       format('Say why the %s goes to %s (%s).', app_hidden.entity_of(TG_RELID), NEW.status, v_step.reason_column),
@@ -61,6 +76,6 @@ begin
 end;
 $function$;
 
-comment on function app_hidden.tg__status_machine() is 'BEFORE INSERT/UPDATE OF status (_150_status_machine): legal steps only (HMS_ILLEGAL_TRANSITION), workflow-only steps (HMS_WORKFLOW_REQUIRED), step permissions (HMS_FORBIDDEN) and reasons (HMS_REASON_REQUIRED); stamps who and when from the session.';
+comment on function app_hidden.tg__status_machine() is 'BEFORE INSERT/UPDATE OF status (_150_status_machine): legal steps only (HMS_ILLEGAL_TRANSITION), workflow-only steps (HMS_WORKFLOW_REQUIRED), step permissions (HMS_FORBIDDEN), four eyes (HMS_APPROVAL_BY_OTHER_USER), reasons (HMS_REASON_REQUIRED); stamps who and when from the session.';
 
 revoke execute on function app_hidden.tg__status_machine() from public;

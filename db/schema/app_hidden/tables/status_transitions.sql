@@ -9,6 +9,7 @@ create table app_hidden.status_transitions (
   stamp_at text,
   stamp_by text,
   reason_column text,
+  distinct_from text[],
   constraint status_transitions_key UNIQUE NULLS NOT DISTINCT (table_name, from_status, to_status)
 );
 
@@ -18,5 +19,6 @@ comment on column app_hidden.status_transitions.permission is 'A permission this
 comment on column app_hidden.status_transitions.stamp_at is 'Column set to the business clock when the step is taken.';
 comment on column app_hidden.status_transitions.stamp_by is 'Column set to the acting user when the step is taken (never from the request).';
 comment on column app_hidden.status_transitions.reason_column is 'Column that must hold a reason (not blank) when the step is taken.';
+comment on column app_hidden.status_transitions.distinct_from is 'Four eyes: columns naming users (the requester, the creator, the counter) who may not take this step; the acting user must differ from each (409 HMS_APPROVAL_BY_OTHER_USER, inside workflows too).';
 
 grant select on table app_hidden.status_transitions to hms_staff;

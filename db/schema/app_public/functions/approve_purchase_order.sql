@@ -11,7 +11,6 @@ declare
   v_po app_public.purchase_orders := app_hidden.lock_or_404(null::app_public.purchase_orders, po_id);
 begin
   perform app_hidden.require_transition('app_public.purchase_orders', v_po.status, 'approved');
-  perform app_hidden.require_other_user(v_po.created_by, 'raised');
   update app_public.purchase_orders po set status = 'approved' where po.id = v_po.id and po.hospital_id = v_hospital
   returning * into v_po;
   return v_po;

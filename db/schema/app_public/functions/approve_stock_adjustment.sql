@@ -11,14 +11,14 @@ declare
   v_adj app_public.stock_adjustments := app_hidden.lock_or_404(null::app_public.stock_adjustments, approve_stock_adjustment.adjustment_id);
 begin
   perform app_hidden.require_transition('app_public.stock_adjustments', v_adj.status, 'approved');
-  perform app_hidden.require_other_user(coalesce(v_adj.requested_by, v_adj.created_by), 'requested');
+  -- The status first: its four-eyes check refuses before any stock moves.
+  update app_public.stock_adjustments a set status = 'approved' where a.id = v_adj.id returning * into v_adj;
   insert into app_public.stock_movements
     (hospital_id, movement_type, item_type, medicine_id, batch_id, optical_product_id, quantity, balance_after, unit_cost,
      adjustment_id, reason)
   values (v_hospital, case when v_adj.quantity_change > 0 then 'adjustment_increase' else 'adjustment_decrease' end,
           v_adj.item_type, v_adj.medicine_id, v_adj.batch_id, v_adj.optical_product_id, v_adj.quantity_change, 0, v_adj.unit_cost,
           v_adj.id, format('Stock adjustment %s (%s).', v_adj.adjustment_number, v_adj.reason));
-  update app_public.stock_adjustments a set status = 'approved' where a.id = v_adj.id returning * into v_adj;
   return v_adj;
 end;
 $function$;

@@ -83,6 +83,7 @@ CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.appointment_que
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.appointment_queue FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('token_label', 'queue_token', 'department_id');
 CREATE TRIGGER _020_token_number BEFORE INSERT OR UPDATE ON app_public.appointment_queue FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_appointment_queue__token_number();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.appointment_queue FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.appointment_queue FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.appointment_queue FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.appointment_queue FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
@@ -117,8 +118,6 @@ create policy update_with_permission on app_public.appointment_queue
 comment on policy update_with_permission on app_public.appointment_queue is 'Updatable with any of: appointments.checkin.';
 
 grant select on table app_public.appointment_queue to hms_staff;
-grant insert (id, queue_date, department_id, doctor_id, patient_id, priority, status, checked_in_at,
-    called_at, call_count, consultation_started_at, completed_at, counter, estimated_wait_minutes,
-    notes) on table app_public.appointment_queue to hms_staff;
-grant update (doctor_id, priority, status, checked_in_at, called_at, call_count,
-    consultation_started_at, completed_at, counter, estimated_wait_minutes, notes) on table app_public.appointment_queue to hms_staff;
+grant insert (id, queue_date, department_id, doctor_id, patient_id, priority, status, counter,
+    estimated_wait_minutes, notes) on table app_public.appointment_queue to hms_staff;
+grant update (doctor_id, priority, status, counter, estimated_wait_minutes, notes) on table app_public.appointment_queue to hms_staff;

@@ -88,7 +88,7 @@ CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.credit_notes FO
 CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.credit_notes FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('credit note', 'update', '{billing.refund}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('credit_note_number', 'credit_note', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
-CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'status,void_reason,notes', '', '');
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'status', '', '');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
 CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.credit_notes FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();

@@ -98,6 +98,7 @@ CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.id_cards FOR EA
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.id_cards FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('card_number', 'id_card', '');
 CREATE TRIGGER _020_holder_permission BEFORE INSERT OR DELETE OR UPDATE ON app_public.id_cards FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_id_cards__holder_permission();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.id_cards FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
+CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.id_cards FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.id_cards FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.id_cards FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
@@ -139,9 +140,8 @@ create policy update_with_permission on app_public.id_cards
 comment on policy update_with_permission on app_public.id_cards is 'Updatable with any of: patients.write, users.manage.';
 
 grant select, delete on table app_public.id_cards to hms_staff;
-grant insert (id, holder_type, patient_id, user_id, card_type, department_id, issued_at, valid_from,
-    valid_until, status, replaced_by_id, barcode_value, qr_payload, photo_url, revoked_at,
-    revoked_by, revocation_reason, notes) on table app_public.id_cards to hms_staff;
-grant update (holder_type, patient_id, user_id, card_type, department_id, issued_at, valid_from,
-    valid_until, status, replaced_by_id, barcode_value, qr_payload, photo_url, revoked_at,
-    revoked_by, revocation_reason, notes) on table app_public.id_cards to hms_staff;
+grant insert (id, holder_type, patient_id, user_id, card_type, department_id, valid_from,
+    valid_until, status, replaced_by_id, barcode_value, qr_payload, photo_url, revocation_reason,
+    notes) on table app_public.id_cards to hms_staff;
+grant update (holder_type, patient_id, user_id, card_type, department_id, valid_from, valid_until,
+    status, replaced_by_id, barcode_value, qr_payload, photo_url, revocation_reason, notes) on table app_public.id_cards to hms_staff;

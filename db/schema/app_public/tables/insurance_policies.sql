@@ -108,7 +108,6 @@ CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.insurance_polic
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.insurance_policies FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.insurance_policies FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.insurance_policies FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
-CREATE TRIGGER _200_verified_by BEFORE INSERT OR UPDATE ON app_public.insurance_policies FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_insurance_policies__verified_by();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.insurance_policies FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.insurance_policies FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
@@ -160,8 +159,8 @@ grant select, delete on table app_public.insurance_policies to hms_staff;
 grant insert (id, patient_id, provider_id, policy_number, member_id, group_number, plan_name,
     policy_holder_name, relationship_to_holder, valid_from, valid_to, coverage_percent,
     annual_limit, per_visit_limit, co_pay_amount, co_pay_percent, deductible_amount,
-    room_rent_limit, is_primary, status, verified_at, card_front_url, card_back_url, notes) on table app_public.insurance_policies to hms_staff;
+    room_rent_limit, is_primary, status, card_front_url, card_back_url, notes) on table app_public.insurance_policies to hms_staff;
 grant update (patient_id, provider_id, policy_number, member_id, group_number, plan_name,
     policy_holder_name, relationship_to_holder, valid_from, valid_to, coverage_percent,
     annual_limit, per_visit_limit, co_pay_amount, co_pay_percent, deductible_amount,
-    room_rent_limit, is_primary, status, verified_at, card_front_url, card_back_url, notes) on table app_public.insurance_policies to hms_staff;
+    room_rent_limit, is_primary, status, card_front_url, card_back_url, notes) on table app_public.insurance_policies to hms_staff;

@@ -149,7 +149,7 @@ CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.invoices FOR EA
 CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.invoices FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('invoice', 'update', '{billing.write}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('invoice_number', 'invoice', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
-CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'status,due_date,discount_reason,bill_to_name,bill_to_tax_identifier,billing_address_line1,billing_address_line2,billing_city,billing_state_province,billing_postal_code,billing_country_code,notes,dispensing_id,optical_order_id', '', '');
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('draft', 'status,due_date,notes', '', '');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
 CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();

@@ -14,7 +14,7 @@ create table app_public.patient_documents (
   sha256 text,
   document_date date,
   source text,
-  uploaded_by uuid,
+  uploaded_by uuid default app_hidden.current_user_id(),
   is_confidential boolean not null default false,
   is_deleted boolean not null default false,
   deleted_at timestamp with time zone,
@@ -73,6 +73,7 @@ CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.patient_documen
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.patient_documents FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.patient_documents FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.patient_documents FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
+CREATE TRIGGER _200_uploaded_by BEFORE INSERT ON app_public.patient_documents FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_patient_documents__uploaded_by();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.patient_documents FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.patient_documents FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
@@ -122,6 +123,6 @@ comment on policy update_with_permission on app_public.patient_documents is 'Upd
 
 grant select, delete on table app_public.patient_documents to hms_staff;
 grant insert (id, patient_id, document_type, title, description, file_name, file_url, mime_type,
-    size_bytes, sha256, document_date, source, uploaded_by, is_confidential) on table app_public.patient_documents to hms_staff;
+    size_bytes, sha256, document_date, source, is_confidential) on table app_public.patient_documents to hms_staff;
 grant update (patient_id, document_type, title, description, file_name, file_url, mime_type,
-    size_bytes, sha256, document_date, source, uploaded_by, is_confidential) on table app_public.patient_documents to hms_staff;
+    size_bytes, sha256, document_date, source, is_confidential) on table app_public.patient_documents to hms_staff;

@@ -60,7 +60,7 @@ alter table app_public.pharmacy_return_items force row level security;
 CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.pharmacy_return_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('pharmacy return line', 'delete', '{pharmacy.return}');
 CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.pharmacy_return_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('pharmacy return line', 'insert', '{pharmacy.return}');
 CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.pharmacy_return_items FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('pharmacy return line', 'update', '{pharmacy.return}');
-CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.pharmacy_return_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('requested,approved', '', 'app_public.pharmacy_returns', 'return_id');
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.pharmacy_return_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('requested', '', 'app_public.pharmacy_returns', 'return_id');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.pharmacy_return_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _800_refresh_totals AFTER INSERT OR DELETE OR UPDATE ON app_public.pharmacy_return_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_totals('return_id', 'app_hidden.refresh_pharmacy_return_totals');
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.pharmacy_return_items FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();

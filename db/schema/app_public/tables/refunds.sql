@@ -101,6 +101,7 @@ CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.refunds FOR EAC
 CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.refunds FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('refund', 'update', '{billing.refund}');
 CREATE TRIGGER _010_number BEFORE INSERT ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__assign_number('refund_number', 'refund', '');
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
+CREATE TRIGGER _060_document_lock BEFORE INSERT OR DELETE OR UPDATE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__document_lock('requested', 'status', '', '');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
 CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.refunds FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
