@@ -25,6 +25,7 @@
 import helmet from '@fastify/helmet';
 import replyFrom from '@fastify/reply-from';
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import pg from 'pg';
@@ -150,6 +151,35 @@ const PLACEHOLDER = `<!doctype html>
 /** Headers a client never sets for the database: the front decides them. */
 const DROPPED_REQUEST_HEADERS = ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'forwarded', 'x-real-ip', 'x-hms-client-address', 'x-request-id'];
 
+/**
+ * A refused body may still be on its way when the 413 is ready: fastify refuses on the
+ * Content-Length alone and closes the connection, and closing a socket with unread data resets it,
+ * so a client still writing gets EPIPE/ECONNRESET instead of the 413. The front reads the rest and
+ * throws it away first (nginx's "lingering close"), bounded in bytes and time: past the bound the
+ * 413 goes out and the connection closes as before.
+ */
+const DISCARD_MAX_BYTES = 64 * 1_048_576;
+const DISCARD_MAX_MS = 10_000;
+
+function discardRestOfBody(request: IncomingMessage): Promise<void> {
+  if (request.complete || request.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => {
+      clearTimeout(timer);
+      request.off('data', onData).off('end', done).off('error', done).off('close', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > DISCARD_MAX_BYTES) done();
+    };
+    const timer = setTimeout(done, DISCARD_MAX_MS);
+    request.on('data', onData).once('end', done).once('error', done).once('close', done);
+    request.resume();
+  });
+}
+
 /** Headers of PostgREST's answer that no longer describe a body the front replaced. */
 const BODY_HEADERS = ['content-length', 'content-range', 'content-location', 'location', 'preference-applied'];
 
@@ -188,8 +218,13 @@ export async function startFront(options: FrontOptions): Promise<FrontServer> {
     reply.header('x-request-id', request.id);
   });
 
-  app.setErrorHandler((error: Error & { code?: string; statusCode?: number }, request, reply) => {
-    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, errors.own('body_too_large', { limit_bytes: config.maxBodyBytes }));
+  app.setErrorHandler(async (error: Error & { code?: string; statusCode?: number }, request, reply) => {
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      await discardRestOfBody(request.raw);
+      // Read to the end, the connection is as good as any other and stays open.
+      if (request.raw.complete) reply.removeHeader('connection');
+      return sendError(reply, errors.own('body_too_large', { limit_bytes: config.maxBodyBytes }));
+    }
     if ((error.statusCode ?? 500) < 500) {
       return sendError(reply, { status: error.statusCode!, body: { code: 'HMS_BAD_REQUEST', message: error.message, details: null, hint: null } });
     }

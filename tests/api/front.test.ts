@@ -8,6 +8,7 @@
  * A few checks need a front with other settings (trusted proxies, a small answer cap, no
  * PostgREST behind it): they start a second front in this process on the same PostgREST.
  */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { HmsConfig } from '../../db/launcher/config.ts';
 import { startFront, type FrontServer } from '../../db/launcher/front.ts';
@@ -198,6 +199,24 @@ describe('request bounds', () => {
   it('refuses a body larger than 1 MiB with 413 HMS_BODY_TOO_LARGE', async () => {
     const response = await post('/rpc/login', { email: RECEPTION, password: 'x'.repeat(1_100_000) });
     expect([response.status, (await json(response)).code]).toEqual([413, 'HMS_BODY_TOO_LARGE']);
+  });
+
+  it('lets a client still writing a refused body read its 413: the connection is not reset under it', async () => {
+    // The whole body in one write on a raw socket: a front that answers on the Content-Length and
+    // closes with the body unread resets the connection, and the client sees EPIPE, not the 413.
+    const { hostname, port } = new URL(stack.frontUrl);
+    const body = 'x'.repeat(4_000_000);
+    const outcome = await new Promise<{ error: string | null; statusLine: string }>((resolve) => {
+      const socket = net.connect(Number(port), hostname);
+      let received = '';
+      let error: string | null = null;
+      socket.on('data', (chunk) => (received += chunk));
+      socket.on('error', (e) => (error = e.message));
+      socket.on('close', () => resolve({ error, statusLine: received.split('\r\n')[0] }));
+      socket.write(`POST /api/rpc/login HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`);
+      socket.end(body);
+    });
+    expect(outcome).toEqual({ error: null, statusLine: 'HTTP/1.1 413 Payload Too Large' });
   });
 });
 
