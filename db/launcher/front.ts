@@ -95,7 +95,7 @@ export class ErrorMap {
   /**
    * An upstream error answer, translated: HMS_* answers pass unchanged; a mapped raw code gets its
    * HMS code, message and the registry's status (the raw message under details only where the row
-   * says so); an unmapped 5xx becomes HMS_INTERNAL_ERROR; other unmapped 4xx pass.
+   * says so, with PostgREST's hint); an unmapped 5xx becomes HMS_INTERNAL_ERROR; other unmapped 4xx pass.
    */
   translate(status: number, raw: Partial<ErrorBody> | null, requestId: string): { status: number; body: unknown } | null {
     const code = typeof raw?.code === 'string' ? raw.code : undefined;
@@ -105,7 +105,12 @@ export class ErrorMap {
       const original = [raw?.message, raw?.details].filter((part) => typeof part === 'string' && part !== '').join(' — ');
       return {
         status: row.http_status,
-        body: { code: row.code, message: row.message, details: row.keep_details && original ? original : null, hint: null },
+        body: {
+          code: row.code,
+          message: row.message,
+          details: row.keep_details && original ? original : null,
+          hint: row.keep_details && typeof raw?.hint === 'string' ? raw.hint : null,
+        },
       };
     }
     if (status >= 500) return this.own('internal', { request_id: requestId });
@@ -292,7 +297,8 @@ export async function startFront(options: FrontOptions): Promise<FrontServer> {
           return sendError(reply, errors.own('upstream_unavailable'));
         }
         const body = Buffer.concat(chunks);
-        if (status >= 400) {
+        // 300 too: PostgREST answers an ambiguous embed (PGRST201) with Multiple Choices.
+        if (status >= 400 || status === 300) {
           let parsed: Partial<ErrorBody> | null = null;
           try {
             parsed = body.length ? JSON.parse(body.toString('utf8')) : null;

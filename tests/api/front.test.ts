@@ -271,10 +271,13 @@ describe('raw errors become HMS codes through app_hidden.raw_errors', () => {
     expect(body.details).toMatch(/0 rows/);
   });
 
-  it('PGRST100, PGRST102, PGRST200, PGRST204: parse errors of the query string and body', async () => {
+  it('PGRST100, PGRST102, PGRST200, PGRST201, PGRST204: parse errors of the query string and body', async () => {
     await expectMapped('PGRST100', await apiFetch('/patients?id=nonsense', { token: reception }));
     await expectMapped('PGRST102', await apiFetch('/departments', { method: 'POST', token: reception, headers: { 'Content-Type': 'application/json' }, body: '{"code":' }));
     await expectMapped('PGRST200', await apiFetch('/patients?select=*,no_such_table(*)', { token: reception }));
+    const ambiguous = await apiFetch('/doctors?select=id,staff_directory(display_name)', { token: reception });
+    await expectMapped('PGRST201', ambiguous.clone());
+    expect((await json(ambiguous)).hint).toMatch(/staff_directory!doctors_user_id_fkey/);
     await expectMapped('PGRST204', await post('/departments?columns=no_such_column', { no_such_column: 1 }, reception));
   });
 

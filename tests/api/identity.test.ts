@@ -373,9 +373,26 @@ describe('change_password', () => {
       expect(answer.body.details).toBe(rule);
       expect(answer.body.message).toMatch(message);
     }
-    // A wrong current password does not count towards the login lockout.
-    const { length: rowCount } = await ownerQuery(`select 1 from app_private.login_failures where email = $1`, [user.email]);
-    expect(rowCount).toBe(0);
+    // The wrong current password counted towards the login lockout (one failure) and was audited.
+    const failures = await ownerQuery(`select failed_count from app_private.login_failures where email = $1`, [user.email]);
+    expect(failures).toEqual([{ failed_count: 1 }]);
+    const audit = await auditRows(`action = 'password_change_failed' and user_id = $1`, [user.id]);
+    expect(audit.map((row) => row.new_values.reason)).toEqual(['wrong_password']);
+  });
+
+  it('counts wrong current passwords toward the lockout: the 5th locks the account (429), for login too', async () => {
+    const user = await createUser();
+    const token = (await login(user.email, user.password)).access_token;
+    const guess = () => rpc('change_password', { old_password: 'a-wrong-guess', new_password: 'A-good-new-passw0rd' }, token);
+    for (let attempt = 1; attempt <= 4; attempt++) expect((await guess()).status, `guess ${attempt}`).toBe(403);
+    const fifth = await guess();
+    expect([fifth.status, fifth.body.code]).toEqual([429, 'HMS_ACCOUNT_LOCKED']);
+    // Locked: not even the right current password changes it, and login is refused as well.
+    const right = await rpc('change_password', { old_password: user.password, new_password: 'A-good-new-passw0rd' }, token);
+    expect([right.status, right.body.code]).toEqual([429, 'HMS_ACCOUNT_LOCKED']);
+    expect((await rpc('login', { email: user.email, password: user.password })).status).toBe(429);
+    const audit = await auditRows(`action in ('password_change_failed', 'account_locked') and user_id = $1`, [user.id]);
+    expect(countActions(audit)).toEqual({ password_change_failed: 6, account_locked: 1 });
   });
 
   it('changes the password: the old one then fails, the new one works, other sessions end', async () => {

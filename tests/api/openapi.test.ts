@@ -4,11 +4,12 @@ import { TABLES } from '../support/access-model.ts';
 import { apiFetch, loginToken } from '../support/api.ts';
 
 describe('OpenAPI at /', () => {
-  it('lists every app_public table for a logged-in member of staff, with the comments as descriptions', async () => {
+  it('lists every app_public table and view for a logged-in member of staff, with the comments as descriptions', async () => {
     const response = await apiFetch('/', { token: await loginToken('reception.ny@hms.test') });
     expect(response.status).toBe(200);
     const document = await response.json();
-    expect(Object.keys(document.definitions).sort()).toEqual([...TABLES].sort());
+    expect(Object.keys(document.definitions).sort()).toEqual([...TABLES, 'staff_directory'].sort());
+    expect(document.definitions.staff_directory.description).toMatch(/directory/i);
     for (const table of TABLES) expect(document.paths[`/${table}`], table).toBeDefined();
     expect(document.definitions.patients.description).toMatch(/patient/i);
     expect(document.definitions.patients.properties.mrn.description).toMatch(/number/i);

@@ -25,15 +25,16 @@ describe('reading through PostgREST as staff', () => {
     expect(data!.find((h) => h.code === 'LA')!.departments).toEqual([]);
   });
 
-  it('embeds a doctor with the user account and weekly schedule', async () => {
+  it('embeds a doctor with their directory entry and weekly schedule (the account itself needs users.read)', async () => {
     const api = await as('reception.ny@hms.test');
     const { data, error } = await api
       .from('doctors')
-      .select('specialization, users!doctors_user_id_fkey(email), doctor_schedules(day_of_week, start_time, end_time)')
+      .select('specialization, staff_directory!doctors_user_id_fkey(display_name, role_codes), users!doctors_user_id_fkey(email), doctor_schedules(day_of_week, start_time, end_time)')
       .eq('id', 'd1100000-0000-4000-8000-000000000001');
     expect(error).toBeNull();
     expect(data).toHaveLength(1);
-    expect((data![0].users as unknown as { email: string }).email).toBe('doctor.ny@hms.test');
+    expect(data![0].staff_directory).toEqual({ display_name: 'Dr. Sarah Mitchell', role_codes: ['doctor'] });
+    expect(data![0].users).toBeNull();
     expect(data![0].doctor_schedules).toHaveLength(8);
   });
 

@@ -17,7 +17,7 @@ select plan(78);
 select is((select count(*)::int from app_public.hospitals where created_at = pg_temp.demo_loaded_at()), 3, '3 hospitals');
 select is((select count(*)::int from app_public.departments where created_at = pg_temp.demo_loaded_at()), 10, '10 departments');
 select is((select count(*)::int from app_public.roles where is_system), 9, '9 roles (reference data of migration 000001)');
-select is((select count(*)::int from app_public.permissions), 37, '37 permissions (reference data of migration 000001)');
+select is((select count(*)::int from app_public.permissions), 38, '38 permissions (reference data of migrations 000001 and 000008)');
 -- Demo users are the rows with the demo's fixed ids: other test files may add (and lock out)
 -- users of their own in the shared test database.
 select is((select count(*)::int from (select * from app_public.users where id::text like '20000000-0000-4000-8000-%') u), 10, '10 users');

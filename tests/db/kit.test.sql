@@ -73,9 +73,11 @@ select is(
           join app_hidden.table_access a on a.table_name = r.table_name
          where array(select p.polname::text from pg_policy p where p.polrelid = ('app_public.' || r.table_name)::regclass order by 1)
                <> array(select x from unnest(array[
-                          'delete_with_permission', 'hide_deleted', 'insert_with_permission', 'select_with_permission', 'tenant_isolation',
-                          'update_with_permission']) x
+                          'delete_with_permission', 'hide_confidential', 'hide_deleted', 'insert_with_permission', 'select_with_permission',
+                          'tenant_isolation', 'update_with_permission']) x
                          where (x <> 'hide_deleted' or r.soft_delete)
+                           and (x <> 'hide_confidential' or exists (select 1 from pg_attribute c where c.attrelid = ('app_public.' || r.table_name)::regclass
+                                                                       and c.attname = 'is_confidential' and not c.attisdropped))
                            and (x <> 'delete_with_permission' or a.delete_permissions <> '{}')
                            and (x <> 'insert_with_permission' or (a.write_mode in ('read_write', 'insert_only') and a.write_permissions <> '{}'))
                            and (x <> 'update_with_permission' or (a.write_mode in ('read_write', 'update_only') and a.write_permissions <> '{}'))

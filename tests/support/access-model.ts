@@ -16,7 +16,7 @@ export const PERMISSIONS = [
   'doctors.manage', 'hospitals.manage', 'insurance.manage', 'insurance.read',
   'inventory.approve', 'inventory.manage', 'inventory.read', 'lab.order', 'lab.process', 'lab.read',
   'medicines.manage', 'medicines.read', 'optical.manage', 'optical.prescribe', 'optical.read',
-  'patients.delete', 'patients.read', 'patients.write', 'pharmacy.dispense', 'pharmacy.return',
+  'patients.delete', 'patients.read', 'patients.read_confidential', 'patients.write', 'pharmacy.dispense', 'pharmacy.return',
   'prescriptions.read', 'prescriptions.write', 'reports.read', 'roles.manage', 'settings.manage',
   'users.manage', 'users.read',
 ] as const;
@@ -66,8 +66,8 @@ export const ACCESS_MODEL: readonly TableAccess[] = [
   { table: 'hospital_settings', scope: 'hospital', read: MEMBER, insert: NOBODY, update: ['settings.manage'], delete: NOBODY, softDelete: false },
   { table: 'tax_configurations', scope: 'hospital', read: MEMBER, insert: ['settings.manage'], update: ['settings.manage'], delete: ['settings.manage'], softDelete: false },
   // 0 Auth
-  { table: 'users', scope: 'chain', read: MEMBER, insert: ['users.manage'], update: ['users.manage'], delete: ['users.manage'], softDelete: true,
-    rule: 'staff see themselves and the colleagues holding a role in their active hospital (the super admin: everyone); users.manage edits and removes those colleagues, never oneself' },
+  { table: 'users', scope: 'chain', read: ['users.read', 'users.manage'], insert: ['users.manage'], update: ['users.manage'], delete: ['users.manage'], softDelete: true,
+    rule: 'each member sees their own account; users.read / users.manage the accounts of the colleagues holding a role in the active hospital (the super admin: everyone; colleagues find each other in staff_directory); users.manage edits and removes those accounts, never oneself, and a chain-level account (super admin, or someone working in another hospital too) only the super admin' },
   { table: 'roles', scope: 'chain', read: MEMBER, insert: ['roles.manage'], update: ['roles.manage'], delete: ['roles.manage'], softDelete: false,
     rule: 'staff see the system roles and the custom roles of their active hospital; roles.manage writes the custom roles of the active hospital only' },
   { table: 'permissions', scope: 'chain', read: MEMBER, insert: NOBODY, update: NOBODY, delete: NOBODY, softDelete: false,
@@ -81,6 +81,8 @@ export const ACCESS_MODEL: readonly TableAccess[] = [
   // 1 Core
   { table: 'patients', scope: 'hospital', read: ['patients.read'], insert: ['patients.write'], update: ['patients.write'], delete: ['patients.delete'], softDelete: true },
   { table: 'patient_consents', scope: 'hospital', read: ['patients.read'], insert: ['patients.write'], update: ['patients.write'], delete: ['patients.write'], softDelete: false },
+  // A document marked is_confidential needs patients.read_confidential as well (its matrix rows are
+  // not confidential; tests/db/security/privilege.test.sql covers the confidential ones).
   { table: 'patient_documents', scope: 'hospital', read: ['patients.read'], insert: ['patients.write'], update: ['patients.write'], delete: ['patients.delete'], softDelete: true },
   { table: 'doctors', scope: 'hospital', read: MEMBER, insert: ['doctors.manage'], update: ['doctors.manage'], delete: ['doctors.manage'], softDelete: true },
   { table: 'doctor_schedules', scope: 'hospital', read: MEMBER, insert: ['doctors.manage'], update: ['doctors.manage'], delete: ['doctors.manage'], softDelete: false },

@@ -321,7 +321,7 @@ insert into matrix_cell (table_name, command, who, expected) values
   ('role_permissions', 'select', 'super', 'ok; LA:none NY:all'),
   ('role_permissions', 'select', 'anonymous', 'E:42501; LA:none NY:none'),
   ('role_permissions', 'insert', 'nobody', 'HMS_FORBIDDEN; no new row'),
-  ('role_permissions', 'insert', 'only:roles.manage', 'ok; new row in the chain'),
+  ('role_permissions', 'insert', 'only:roles.manage', 'HMS_GRANT_NOT_HELD; no new row'),
   ('role_permissions', 'insert', 'all', 'ok; new row in the chain'),
   ('role_permissions', 'insert', 'other', 'E:42501; no new row'),
   ('role_permissions', 'insert', 'super', 'ok; new row in the chain'),
@@ -370,7 +370,7 @@ insert into matrix_cell (table_name, command, who, expected) values
   ('user_roles', 'select', 'super', 'ok; LA:all NY:all'),
   ('user_roles', 'select', 'anonymous', 'E:42501; LA:none NY:none'),
   ('user_roles', 'insert', 'nobody', 'HMS_FORBIDDEN; no new row'),
-  ('user_roles', 'insert', 'only:users.manage', 'ok; new row in NY'),
+  ('user_roles', 'insert', 'only:users.manage', 'HMS_GRANT_NOT_HELD; no new row'),
   ('user_roles', 'insert', 'only:users.read', 'HMS_FORBIDDEN; no new row'),
   ('user_roles', 'insert', 'all', 'ok; new row in NY'),
   ('user_roles', 'insert', 'other', 'E:42501; no new row'),
@@ -390,7 +390,7 @@ insert into matrix_cell (table_name, command, who, expected) values
   ('user_roles', 'delete', 'other', 'ok; LA:gone NY:kept'),
   ('user_roles', 'delete', 'super', 'ok; LA:gone NY:gone'),
   ('user_roles', 'delete', 'anonymous', 'E:42501; LA:kept NY:kept'),
-  ('users', 'select', 'nobody', 'ok; LA:none NY:all'),
+  ('users', 'select', 'nobody', 'ok; LA:none NY:none'),
   ('users', 'select', 'only:users.manage', 'ok; LA:none NY:all'),
   ('users', 'select', 'all', 'ok; LA:none NY:all'),
   ('users', 'select', 'other', 'ok; LA:all NY:none'),
@@ -436,27 +436,27 @@ select is(array(select name from access_identity i
 select is(pg_temp.cell(table_name, command, who), expected, format('%s: %s as %s', table_name, command, who))
   from matrix_cell order by table_name, command, who;
 
--- Granting more than one holds. DESIGN §6: a chain-level permission never enters a hospital
--- role, and nobody grants a permission they do not hold. Today the policies check neither; these
--- cells pin that behaviour (the role_permissions and user_roles cells above grant reports.read and a
--- role their author does not hold in the same way) until the rule is enforced.
+-- Granting more than one holds (DESIGN §6): a chain-level permission never enters a hospital
+-- role, and nobody grants a permission they do not hold (the role_permissions and user_roles
+-- cells above are refused for the same reason: their probes grant reports.read, which
+-- only:roles.manage and only:users.manage lack). tests/db/security/privilege.test.sql has the rest.
 select tests.authenticate_as('matrix.only.roles_manage@hms.test', 'NY');
 select is(tests.try($$insert into app_public.role_permissions (role_id, permission_id)
                       select tests.fixture_id('NY', 'roles'), p.id from app_public.permissions p where p.code = 'billing.refund'$$),
-          'ok', 'role_permissions: roles.manage grants billing.refund, which it does not hold (not refused today)');
+          'HMS_GRANT_NOT_HELD', 'role_permissions: roles.manage cannot grant billing.refund, which it does not hold');
 select is(tests.try($$insert into app_public.role_permissions (role_id, permission_id)
                       select tests.fixture_id('NY', 'role:only:roles.manage'), p.id from app_public.permissions p where p.code = 'hospitals.manage'$$),
-          'ok', 'role_permissions: roles.manage puts the chain-level hospitals.manage into its own custom role of NY (not refused today)');
+          'HMS_PERMISSION_CHAIN_LEVEL', 'role_permissions: roles.manage cannot put the chain-level hospitals.manage into its own custom role');
 select is(tests.try($$update app_public.hospitals set legal_name = 'matrix edit'
                        where id in ('10000000-0000-4000-8000-000000000001', '10000000-0000-4000-8000-000000000002')$$),
-          'ok', '… and with it edits hospitals: a chain-level power reached from roles.manage');
+          'HMS_FORBIDDEN', '… so it cannot edit hospitals');
 select tests.clear_authentication();
-select is(array(select code::text from app_public.hospitals where legal_name = 'matrix edit'), array['NY'],
-          '… its own hospital''s row, not LA''s');
+select is(array(select code::text from app_public.hospitals where legal_name = 'matrix edit'), '{}'::text[],
+          '… and no hospital row changed');
 select tests.authenticate_as('matrix.only.users_manage@hms.test', 'NY');
 select is(tests.try($$insert into app_public.user_roles (user_id, role_id)
                       select tests.fixture_id('NY', 'user:only:users.manage'), r.id from app_public.roles r where r.code = 'hospital_admin'$$),
-          'ok', 'user_roles: users.manage makes its holder hospital admin of NY (not refused today)');
+          'HMS_GRANT_NOT_HELD', 'user_roles: users.manage cannot make its holder hospital admin of NY');
 select tests.clear_authentication();
 
 select * from finish();

@@ -9,6 +9,7 @@ declare
   v_access app_hidden.table_access;
   v_policy record;
   v_has_deleted boolean := exists (select 1 from pg_catalog.pg_attribute a where a.attrelid = p_table and a.attname = 'is_deleted' and not a.attisdropped);
+  v_has_confidential boolean := exists (select 1 from pg_catalog.pg_attribute a where a.attrelid = p_table and a.attname = 'is_confidential' and not a.attisdropped);
   v_read text;
 begin
   select * into strict v_access from app_hidden.table_access where table_name = v_name;
@@ -30,6 +31,16 @@ begin
                       using (not is_deleted or (select app_hidden.has_permission('audit.read')))$p$, p_table);
     execute format('comment on policy hide_deleted on %s is %L', p_table,
                    'Soft-deleted rows leave normal lists; holders of audit.read (hospital admins) still see them.');
+  end if;
+
+  -- A row marked confidential is read, changed and removed only with patients.read_confidential
+  -- (whoever may write the table may still file one: an insert is not restricted).
+  if v_has_confidential then
+    execute format($p$create policy hide_confidential on %s as restrictive for all to hms_staff
+                      using (not is_confidential or (select app_hidden.has_permission('patients.read_confidential')))
+                      with check (true)$p$, p_table);
+    execute format('comment on policy hide_confidential on %s is %L', p_table,
+                   'Rows marked confidential are seen, changed and removed only with patients.read_confidential; anyone who may write the table may file one.');
   end if;
 
   v_read := case when v_access.read_permissions is null
@@ -70,6 +81,6 @@ begin
 end;
 $function$;
 
-comment on function app_hidden.apply_access_policies(regclass) is 'Generates the RLS policies and grants of a hospital-scoped table from its app_hidden.table_access row (re-runnable); part of register_table.';
+comment on function app_hidden.apply_access_policies(regclass) is 'Generates the RLS policies and grants of a hospital-scoped table from its app_hidden.table_access row (re-runnable; hide_deleted when it has is_deleted, hide_confidential when it has is_confidential); part of register_table.';
 
 revoke execute on function app_hidden.apply_access_policies(regclass) from public;

@@ -15,7 +15,7 @@ select ('{not_null,not_null,not_null,not_null,check,check,check,check,check,chec
     when $2 and t.occurred_at is null then 2
     when $2 and t.action is null then 3
     when $2 and t.created_at is null then 4
-    when ((action = ANY (ARRAY['insert'::text, 'update'::text, 'delete'::text, 'soft_delete'::text, 'restore'::text, 'login'::text, 'login_failed'::text, 'logout'::text, 'token_refresh'::text, 'account_locked'::text, 'password_changed'::text, 'switch_hospital'::text, 'export'::text, 'print'::text, 'other'::text]))) is false then 5
+    when ((action = ANY (ARRAY['insert'::text, 'update'::text, 'delete'::text, 'soft_delete'::text, 'restore'::text, 'login'::text, 'login_failed'::text, 'logout'::text, 'token_refresh'::text, 'account_locked'::text, 'password_changed'::text, 'password_change_failed'::text, 'switch_hospital'::text, 'export'::text, 'print'::text, 'other'::text]))) is false then 5
     when ((api = ANY (ARRAY['rest'::text, 'graphql'::text, 'worker'::text, 'sql'::text]))) is false then 6
     when ((jsonb_typeof(new_values) = 'object'::text)) is false then 7
     when ((jsonb_typeof(old_values) = 'object'::text)) is false then 8

@@ -16,6 +16,8 @@ declare
   v_local_part text;
   v_hash text;
   v_hospital_id uuid;
+  v_failure app_private.login_failures;
+  v_locked json;
   v_revoked integer;
 begin
   if v_user_id is null then
@@ -23,9 +25,25 @@ begin
       'Your session has ended (logged out, revoked or expired). Please log in again.');
   end if;
   select lower(u.email::text) into v_email from app_public.users u where u.id = v_user_id;
+  select s.hospital_id into v_hospital_id from app_private.sessions s where s.id = v_session_id;
+
+  -- The current password is a guess like a login's: a locked address may not try, a wrong one
+  -- counts toward the lockout and is audited (returned, not raised, so the count commits).
+  select f.* into v_failure from app_private.login_failures f where f.email = v_email::public.citext;
+  if v_failure.locked_until > now() then
+    perform app_private.write_audit_log('password_change_failed', 'users', v_user_id, v_hospital_id, null,
+      jsonb_build_object('email', v_email, 'reason', 'locked'), null, 'Password change refused: account locked', v_user_id);
+    return app_private.account_locked_response(v_failure.locked_until);
+  end if;
   select s.password_hash into v_hash from app_private.user_secrets s where s.user_id = v_user_id for update;
   if v_hash is null or public.crypt(v_old, v_hash) <> v_hash then
-    perform app_hidden.raise_error('HMS_PASSWORD_INCORRECT', 'The current password is incorrect.');
+    perform app_private.write_audit_log('password_change_failed', 'users', v_user_id, v_hospital_id, null,
+      jsonb_build_object('email', v_email, 'reason', 'wrong_password'), null, 'Password change failed: wrong current password', v_user_id);
+    v_locked := app_private.count_password_failure(v_email, v_user_id, v_hospital_id);
+    if v_locked is not null then
+      return v_locked;
+    end if;
+    return app_private.error_response('HMS_PASSWORD_INCORRECT', 'The current password is incorrect.');
   end if;
 
   v_local_part := split_part(v_email, '@', 1);
@@ -52,6 +70,7 @@ begin
      set password_hash = public.crypt(v_new, public.gen_salt('bf', 10)), password_changed_at = now()
    where s.user_id = v_user_id;
   update app_public.users u set must_change_password = false where u.id = v_user_id and u.must_change_password;
+  delete from app_private.login_failures f where f.email = v_email::public.citext;
 
   -- Every other session ends (a thief who knew the old password loses access).
   with revoked as (
@@ -62,15 +81,14 @@ begin
   update app_public.refresh_tokens t set revoked_at = now(), revoked_reason = 'password_changed'
    where t.user_id = v_user_id and t.session_id is distinct from v_session_id and t.revoked_at is null;
 
-  select s.hospital_id into v_hospital_id from app_private.sessions s where s.id = v_session_id;
   perform app_private.write_audit_log('password_changed', 'users', v_user_id, v_hospital_id, null,
     jsonb_build_object('revoked_sessions', v_revoked), null, 'Password changed by the user', v_user_id);
   return json_build_object('password_changed_at', now(), 'revoked_sessions', v_revoked);
 end;
 $function$;
 
-comment on function app_public.change_password(text,text) is 'Change your password. The new one needs at least 10 characters, must not be or contain your email (or its name part) and must differ from the current one. Your other sessions are ended.
-Errors: 403 HMS_PASSWORD_INCORRECT (wrong current password), 422 HMS_PASSWORD_POLICY (details names the rule: min_length, max_bytes, not_email or not_reused), 401 HMS_SESSION_INVALID.';
+comment on function app_public.change_password(text,text) is 'Change your password. The new one needs at least 10 characters, must not be or contain your email (or its name part) and must differ from the current one. Your other sessions are ended. A wrong current password counts toward the login lockout.
+Errors: 403 HMS_PASSWORD_INCORRECT (wrong current password), 429 HMS_ACCOUNT_LOCKED (5 wrong passwords in 15 minutes, at login or here; details.retry_after_seconds), 422 HMS_PASSWORD_POLICY (details names the rule: min_length, max_bytes, not_email or not_reused), 401 HMS_SESSION_INVALID.';
 
 revoke execute on function app_public.change_password(text,text) from public;
 grant execute on function app_public.change_password(text,text) to hms_staff;

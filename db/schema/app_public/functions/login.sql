@@ -8,9 +8,6 @@ CREATE OR REPLACE FUNCTION app_public.login(email text, password text, hospital_
 AS $function$
 #variable_conflict use_column
 declare
-  c_max_failures constant integer := 5;
-  c_window constant interval := interval '15 minutes';
-  c_lock constant interval := interval '15 minutes';
   c_session_ttl constant interval := interval '30 days';
   v_email text := left(lower(trim(coalesce(login.email, ''))), 320);  -- the longest valid address
   v_password text := coalesce(login.password, '');
@@ -20,6 +17,7 @@ declare
   v_ok boolean;
   v_reason text;
   v_failure app_private.login_failures;
+  v_locked json;
   v_hospital_id uuid;
   v_session_id uuid;
   v_previous_claims text;
@@ -31,11 +29,7 @@ begin
   if v_failure.locked_until > now() then
     perform app_private.write_audit_log('login_failed', null, null, v_user.home_hospital_id, null,
       jsonb_build_object('email', v_email, 'reason', 'locked'), null, 'Login refused: account locked', v_user.id);
-    return app_private.error_response('HMS_ACCOUNT_LOCKED',
-      'Too many failed logins: this account is locked for a while. Please try again later.',
-      jsonb_build_object('retry_after_seconds', ceil(extract(epoch from v_failure.locked_until - now()))::integer),
-      null,
-      jsonb_build_array(jsonb_build_object('Retry-After', ceil(extract(epoch from v_failure.locked_until - now()))::integer::text)));
+    return app_private.account_locked_response(v_failure.locked_until);
   end if;
 
   -- One bcrypt computation whether or not the account exists (similar timing).
@@ -59,32 +53,9 @@ begin
     perform app_private.write_audit_log('login_failed', null, null, v_user.home_hospital_id, null,
       jsonb_build_object('email', v_email, 'reason', v_reason), null,
       'Login failed: ' || replace(v_reason, '_', ' '), v_user.id);
-    if v_email <> '' then
-      insert into app_private.login_failures as f (email, failed_count, first_failed_at, last_failed_at)
-      values (v_email, 1, now(), now())
-      on conflict (email) do update set
-        failed_count = case when f.first_failed_at <= now() - c_window or f.locked_until <= now() then 1 else f.failed_count + 1 end,
-        first_failed_at = case when f.first_failed_at <= now() - c_window or f.locked_until <= now() then now() else f.first_failed_at end,
-        locked_until = case when f.locked_until <= now() then null else f.locked_until end,
-        last_failed_at = now()
-      returning f.* into v_failure;
-      if v_failure.failed_count >= c_max_failures then
-        if v_failure.locked_until is null then
-          update app_private.login_failures f set locked_until = now() + c_lock
-           where f.email = v_failure.email
-          returning f.* into v_failure;
-          perform app_private.write_audit_log('account_locked', null, null, v_user.home_hospital_id, null,
-            jsonb_build_object('email', v_failure.email::text, 'failed_count', v_failure.failed_count,
-                               'locked_until', v_failure.locked_until),
-            null, format('Login locked for %s minutes after %s failed attempts', extract(epoch from c_lock)::integer / 60, v_failure.failed_count),
-            v_user.id);
-        end if;
-        return app_private.error_response('HMS_ACCOUNT_LOCKED',
-          'Too many failed logins: this account is locked for a while. Please try again later.',
-          jsonb_build_object('retry_after_seconds', ceil(extract(epoch from v_failure.locked_until - now()))::integer),
-          null,
-          jsonb_build_array(jsonb_build_object('Retry-After', ceil(extract(epoch from v_failure.locked_until - now()))::integer::text)));
-      end if;
+    v_locked := app_private.count_password_failure(v_email, v_user.id, v_user.home_hospital_id);
+    if v_locked is not null then
+      return v_locked;
     end if;
     return app_private.error_response('HMS_LOGIN_FAILED', 'Email or password is incorrect.');
   end if;

@@ -18,7 +18,7 @@ create table app_public.audit_logs (
   api text,
   description text,
   created_at timestamp with time zone not null default now(),
-  constraint audit_logs_action_check CHECK (action = ANY (ARRAY['insert'::text, 'update'::text, 'delete'::text, 'soft_delete'::text, 'restore'::text, 'login'::text, 'login_failed'::text, 'logout'::text, 'token_refresh'::text, 'account_locked'::text, 'password_changed'::text, 'switch_hospital'::text, 'export'::text, 'print'::text, 'other'::text])),
+  constraint audit_logs_action_check CHECK (action = ANY (ARRAY['insert'::text, 'update'::text, 'delete'::text, 'soft_delete'::text, 'restore'::text, 'login'::text, 'login_failed'::text, 'logout'::text, 'token_refresh'::text, 'account_locked'::text, 'password_changed'::text, 'password_change_failed'::text, 'switch_hospital'::text, 'export'::text, 'print'::text, 'other'::text])),
   constraint audit_logs_api_check CHECK (api = ANY (ARRAY['rest'::text, 'graphql'::text, 'worker'::text, 'sql'::text])),
   constraint audit_logs_new_values_check CHECK (jsonb_typeof(new_values) = 'object'::text),
   constraint audit_logs_old_values_check CHECK (jsonb_typeof(old_values) = 'object'::text),

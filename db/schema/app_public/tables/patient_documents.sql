@@ -53,7 +53,7 @@ comment on column app_public.patient_documents.sha256 is 'SHA-256 of the file co
 comment on column app_public.patient_documents.document_date is 'Date the document was issued (e.g. report date), not the upload date.';
 comment on column app_public.patient_documents.source is 'Who issued the document, e.g. the outside lab or hospital.';
 comment on column app_public.patient_documents.uploaded_by is 'Staff member who uploaded or scanned the file.';
-comment on column app_public.patient_documents.is_confidential is 'Restricts viewing to staff with the confidential-documents permission.';
+comment on column app_public.patient_documents.is_confidential is 'Marked confidential: seen only by staff holding patients.read_confidential (doctors, hospital administrators); whoever may write documents may file one.';
 comment on column app_public.patient_documents.is_deleted is 'Soft delete: true hides the row from normal lists; it stays for history and audit.';
 comment on column app_public.patient_documents.deleted_at is 'When the row was soft-deleted.';
 comment on column app_public.patient_documents.created_at is 'When the row was created.';
@@ -83,6 +83,14 @@ create policy delete_with_permission on app_public.patient_documents
   to hms_staff
   using (( SELECT app_hidden.has_any_permission('{patients.delete}'::text[]) AS has_any_permission));
 comment on policy delete_with_permission on app_public.patient_documents is 'Deletable with any of: patients.delete. A delete by staff is a soft delete.';
+
+create policy hide_confidential on app_public.patient_documents
+  as restrictive
+  for all
+  to hms_staff
+  using (NOT is_confidential OR ( SELECT app_hidden.has_permission('patients.read_confidential'::text) AS has_permission))
+  with check (true);
+comment on policy hide_confidential on app_public.patient_documents is 'Rows marked confidential are seen, changed and removed only with patients.read_confidential; anyone who may write the table may file one.';
 
 create policy hide_deleted on app_public.patient_documents
   as restrictive

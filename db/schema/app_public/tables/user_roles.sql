@@ -59,6 +59,7 @@ CREATE TRIGGER _001_forbidden_delete BEFORE DELETE ON app_public.user_roles FOR 
 CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.user_roles FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('role assignment', 'insert', '{users.manage}');
 CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.user_roles FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('role assignment', 'update', '{users.manage}');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.user_roles FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
+CREATE TRIGGER _200_grantable BEFORE INSERT OR UPDATE OF role_id ON app_public.user_roles FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_user_roles__grantable();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.user_roles FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.user_roles FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 

@@ -71,6 +71,7 @@ CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.users FOR EACH 
 CREATE TRIGGER _050_soft_delete BEFORE DELETE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete();
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
+CREATE TRIGGER _200_chain_account BEFORE UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_users__chain_account();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
@@ -88,12 +89,12 @@ create policy insert_with_permission on app_public.users
   with check (( SELECT app_hidden.has_permission('users.manage'::text) AS has_permission));
 comment on policy insert_with_permission on app_public.users is 'Holders of users.manage create accounts (then grant them roles in their hospital).';
 
-create policy select_directory on app_public.users
+create policy select_account on app_public.users
   as permissive
   for select
   to hms_staff
-  using (id = (( SELECT app_hidden.current_user_id() AS current_user_id)) OR (id IN ( SELECT app_hidden.hospital_member_ids() AS hospital_member_ids)) OR ( SELECT app_hidden.is_super_admin() AS is_super_admin));
-comment on policy select_directory on app_public.users is 'Staff see themselves and the colleagues who hold a role in their active hospital; the super admin sees every user.';
+  using (id = (( SELECT app_hidden.current_user_id() AS current_user_id)) OR ( SELECT app_hidden.has_any_permission('{users.read,users.manage}'::text[]) AS has_any_permission) AND (id IN ( SELECT app_hidden.hospital_member_ids() AS hospital_member_ids)) OR ( SELECT app_hidden.is_super_admin() AS is_super_admin));
+comment on policy select_account on app_public.users is 'Account rows: each member of staff sees their own; holders of users.read (or users.manage) the accounts of their hospital''s staff; the super admin every account. Colleagues find each other in staff_directory.';
 
 create policy update_with_permission on app_public.users
   as permissive
