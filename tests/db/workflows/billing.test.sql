@@ -4,7 +4,7 @@
 -- computation, invoice totals and status machine, payments, refunds, credit notes and the daily
 -- settlement lock.
 begin;
-select plan(148);
+select plan(152);
 
 create function pg_temp.ny() returns uuid language sql immutable as $$ select '10000000-0000-4000-8000-000000000001'::uuid $$;
 create function pg_temp.la() returns uuid language sql immutable as $$ select '10000000-0000-4000-8000-000000000002'::uuid $$;
@@ -93,6 +93,24 @@ select is((select count(*)::int from app_public.invoices i
               and i.tax_amount = (select sum(tax_amount) from app_public.invoice_items where invoice_id = i.id)
               and i.total_amount = i.subtotal - i.discount_amount + i.tax_amount), 1,
           'invariant: invoice total = items ± tax and discount');
+-- Four eyes on discounts: above the hospital's threshold (NY: 5.00 here), who raised the invoice
+-- does not give its discount; a colleague with billing.write does.
+update app_public.hospital_settings set discount_approval_threshold = 5 where hospital_id = pg_temp.ny();
+select tests.authenticate_as('reception.ny@hms.test');
+insert into ids select 'dsc1', (tests.call($$select to_jsonb(app_public.create_invoice('30990000-0000-4000-8000-000000000201', 'outpatient'))$$) ->> 'id')::uuid;
+select is(tests.try(format($$update app_public.invoices set invoice_discount_amount = 20, discount_reason = 'Staff family' where id = %L$$, pg_temp.id('dsc1')), true),
+          'HMS_APPROVAL_BY_OTHER_USER/409', 'who raised an invoice does not give it a discount above the threshold');
+select is(tests.try(format($$update app_public.invoices set invoice_discount_amount = 5, discount_reason = 'Rounding' where id = %L$$, pg_temp.id('dsc1'))),
+          'ok', 'up to the threshold they may');
+select tests.clear_authentication();
+select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format($$update app_public.invoices set invoice_discount_amount = 20, discount_reason = 'Staff family' where id = %L$$, pg_temp.id('dsc1'))),
+          'ok', 'a colleague gives the larger discount');
+select tests.clear_authentication();
+select is((select invoice_discount_amount::text || ' ' || discount_approved_by::text from app_public.invoices where id = pg_temp.id('dsc1')),
+          '20.00 ' || pg_temp.user_id('accountant.ny@hms.test')::text, 'and is recorded as who gave it');
+update app_public.hospital_settings set discount_approval_threshold = 0 where hospital_id = pg_temp.ny();
+
 -- a line changes and goes while the invoice is a draft
 select tests.authenticate_as('accountant.ny@hms.test');
 select is(tests.try(format('update app_public.invoice_items set quantity = 4 where id = %L', pg_temp.id('l4'))), 'ok',

@@ -4,7 +4,7 @@
 -- claims — the claimed-amount formula, the payer's decision splitting the invoice, payments,
 -- the status machines (RPCs and direct updates), permissions and tenant isolation.
 begin;
-select plan(88);
+select plan(91);
 
 create function pg_temp.ny() returns uuid language sql immutable as $$ select '10000000-0000-4000-8000-000000000001'::uuid $$;
 create function pg_temp.la() returns uuid language sql immutable as $$ select '10000000-0000-4000-8000-000000000002'::uuid $$;
@@ -99,7 +99,11 @@ select ok((select pre_authorization_number like 'PAU-%' and patient_id = '319900
              from app_public.pre_authorizations where id = pg_temp.id('PA1')),
           'it is numbered, takes patient and provider from the policy, and requested_by from the session');
 
+-- The payer's answer is recorded by someone other than who requested it: the NY admin.
 select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format($$select app_public.decide_pre_authorization(%L, 'partially_approved', 300)$$, pg_temp.id('PA1')), true),
+          'HMS_APPROVAL_BY_OTHER_USER/409', 'who requested a pre-authorization does not record its decision (four eyes)');
+select tests.authenticate_as('admin.ny@hms.test');
 select is(tests.try(format('select app_public.decide_pre_authorization(%L, %L)', pg_temp.id('PA1'), 'maybe'), true),
           'HMS_DECISION_INVALID/422', 'an unknown decision is refused');
 select is(tests.try(format('select app_public.decide_pre_authorization(%L, %L, 900)', pg_temp.id('PA1'), 'partially_approved'), true),
@@ -117,13 +121,14 @@ select tests.authenticate_as('admin.la@hms.test');
 select is(tests.try(format('select app_public.decide_pre_authorization(%L, %L)', pg_temp.id('PA1'), 'approved'), true),
           'HMS_NOT_FOUND/404', 'another hospital cannot decide it');
 
-select tests.authenticate_as('accountant.ny@hms.test');
+select tests.authenticate_as('admin.ny@hms.test');
 select is(tests.call(format($$select to_jsonb(app_public.decide_pre_authorization(%L, 'partially_approved', 300, 'ATL-PA-1', null, current_date + 30))$$, pg_temp.id('PA1')))
             ->> 'status', 'partially_approved', 'partial approval recorded');
 select tests.clear_authentication();
 select ok((select approved_amount = 300 and insurer_reference = 'ATL-PA-1' and decided_at is not null
-             from app_public.pre_authorizations where id = pg_temp.id('PA1')), 'with its amount, reference and decision time');
-select tests.authenticate_as('accountant.ny@hms.test');
+                  and decided_by = pg_temp.user_id('admin.ny@hms.test')
+             from app_public.pre_authorizations where id = pg_temp.id('PA1')), 'with its amount, reference, decision time and who recorded it');
+select tests.authenticate_as('admin.ny@hms.test');
 select is(tests.call(format($$select to_jsonb(app_public.decide_pre_authorization(%L, 'denied', null, null, 'Not covered'))$$, pg_temp.id('PA2')))
             ->> 'status', 'denied', 'a denial is recorded');
 select is(tests.try(format('select app_public.decide_pre_authorization(%L, %L)', pg_temp.id('PA2'), 'approved'), true),
@@ -147,7 +152,7 @@ select is(tests.try($$insert into app_public.pre_authorizations (policy_id, pati
             values ('31990000-0000-4000-8000-000000000011', '31990000-0000-4000-8000-000000000001', 'd3100000-0000-4000-8000-000000000001', 'Direct request', 100)$$, true),
           'ok', 'a request may be recorded directly');
 select is((select requested_by from app_public.pre_authorizations where procedure_description = 'Direct request'),
-          pg_temp.user_id('accountant.ny@hms.test'), 'requested_by of a direct request comes from the session');
+          pg_temp.user_id('admin.ny@hms.test'), 'requested_by of a direct request comes from the session');
 select is(tests.try(format($$update app_public.pre_authorizations set notes = 'called the payer' where id = %L$$, pg_temp.id('PA1')), true),
           'ok', 'ordinary columns stay editable');
 
@@ -235,6 +240,9 @@ select is(tests.try(format('select app_public.submit_claim(%L)', pg_temp.id('C2'
 select tests.authenticate_as('accountant.ny@hms.test');
 select is(tests.call(format('select to_jsonb(app_public.decide_claim(%L, %L))', pg_temp.id('C1'), 'under_review')) ->> 'status',
           'under_review', 'submitted → under_review');
+select is(tests.try(format('select app_public.decide_claim(%L, %L, 250)', pg_temp.id('C1'), 'partially_approved'), true),
+          'HMS_APPROVAL_BY_OTHER_USER/409', 'who submitted a claim does not record the payer''s decision (four eyes)');
+select tests.authenticate_as('admin.ny@hms.test');
 select is(tests.try(format('select app_public.decide_claim(%L, %L, 1000)', pg_temp.id('C1'), 'partially_approved'), true),
           'HMS_APPROVED_AMOUNT_INVALID/422', 'approved cannot exceed claimed');
 select is(tests.try(format('select app_public.decide_claim(%L, %L)', pg_temp.id('C1'), 'denied'), true),
@@ -249,6 +257,8 @@ select is(tests.try(format('select app_public.cancel_claim(%L)', pg_temp.id('C1'
 select is(tests.call(format('select to_jsonb(app_public.decide_claim(%L, %L, 250, null, null, %L))', pg_temp.id('C1'), 'partially_approved', 'ATL-C-1')) ->> 'status',
           'partially_approved', 'partial approval recorded');
 select tests.clear_authentication();
+select is((select decided_by from app_public.insurance_claims where id = pg_temp.id('C1')), pg_temp.user_id('admin.ny@hms.test'),
+          'who recorded the decision is stamped from the session');
 select ok((select approved_amount = 250 and patient_responsibility = i.total_amount - 250 and decided_at is not null
              from app_public.insurance_claims c join app_public.invoices i on i.id = c.invoice_id where c.id = pg_temp.id('C1')),
           'patient responsibility = invoice total − approved');
@@ -283,6 +293,7 @@ select is(tests.try(format($$update app_public.insurance_claims set status = 'su
 
 -- C2: submitted then denied straight from submitted (passes through under_review); then C3 on the same invoice.
 select is(tests.call(format('select to_jsonb(app_public.submit_claim(%L))', pg_temp.id('C2'))) ->> 'status', 'submitted', 'C2 submitted');
+select tests.authenticate_as('admin.ny@hms.test');
 select is(tests.call(format($$select to_jsonb(app_public.decide_claim(%L, 'denied', null, 'Not a covered service', 'N-12'))$$, pg_temp.id('C2'))) ->> 'status',
           'denied', 'a submitted claim can be denied');
 select tests.clear_authentication();

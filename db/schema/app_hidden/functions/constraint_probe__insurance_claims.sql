@@ -44,19 +44,20 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     return;
   end if;
   return query
-select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{insurance_claims_hospital_id_claim_number_key,insurance_claims_hospital_id_id_key,insurance_claims_created_by_fkey,insurance_claims_hospital_id_fkey,insurance_claims_invoice_fkey,insurance_claims_patient_fkey,insurance_claims_policy_fkey,insurance_claims_pre_authorization_fkey,insurance_claims_provider_fkey,insurance_claims_submitted_by_fkey,insurance_claims_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,claim_number}","{hospital_id,id}","{created_by}","{hospital_id}","{hospital_id,invoice_id}","{hospital_id,patient_id}","{hospital_id,policy_id}","{hospital_id,pre_authorization_id}","{hospital_id,provider_id}","{submitted_by}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{insurance_claims_hospital_id_claim_number_key,insurance_claims_hospital_id_id_key,insurance_claims_created_by_fkey,insurance_claims_decided_by_fkey,insurance_claims_hospital_id_fkey,insurance_claims_invoice_fkey,insurance_claims_patient_fkey,insurance_claims_policy_fkey,insurance_claims_pre_authorization_fkey,insurance_claims_provider_fkey,insurance_claims_submitted_by_fkey,insurance_claims_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,claim_number}","{hospital_id,id}","{created_by}","{decided_by}","{hospital_id}","{hospital_id,invoice_id}","{hospital_id,patient_id}","{hospital_id,policy_id}","{hospital_id,pre_authorization_id}","{hospital_id,provider_id}","{submitted_by}","{updated_by}"}'::text[])[p.i])::text[]
   from (select case
     when  exists (select 1 from app_public.insurance_claims x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.claim_number = t.claim_number) then 1
     when  exists (select 1 from app_public.insurance_claims x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 2
     when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 3
-    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 4
-    when t.hospital_id is not null and t.invoice_id is not null and not exists (select 1 from app_public.invoices r where r.hospital_id = t.hospital_id and r.id = t.invoice_id) then 5
-    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 6
-    when t.hospital_id is not null and t.policy_id is not null and not exists (select 1 from app_public.insurance_policies r where r.hospital_id = t.hospital_id and r.id = t.policy_id) then 7
-    when t.hospital_id is not null and t.pre_authorization_id is not null and not exists (select 1 from app_public.pre_authorizations r where r.hospital_id = t.hospital_id and r.id = t.pre_authorization_id) then 8
-    when t.hospital_id is not null and t.provider_id is not null and not exists (select 1 from app_public.insurance_providers r where r.hospital_id = t.hospital_id and r.id = t.provider_id) then 9
-    when t.submitted_by is not null and not exists (select 1 from app_public.users r where r.id = t.submitted_by) then 10
-    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 11
+    when t.decided_by is not null and not exists (select 1 from app_public.users r where r.id = t.decided_by) then 4
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 5
+    when t.hospital_id is not null and t.invoice_id is not null and not exists (select 1 from app_public.invoices r where r.hospital_id = t.hospital_id and r.id = t.invoice_id) then 6
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 7
+    when t.hospital_id is not null and t.policy_id is not null and not exists (select 1 from app_public.insurance_policies r where r.hospital_id = t.hospital_id and r.id = t.policy_id) then 8
+    when t.hospital_id is not null and t.pre_authorization_id is not null and not exists (select 1 from app_public.pre_authorizations r where r.hospital_id = t.hospital_id and r.id = t.pre_authorization_id) then 9
+    when t.hospital_id is not null and t.provider_id is not null and not exists (select 1 from app_public.insurance_providers r where r.hospital_id = t.hospital_id and r.id = t.provider_id) then 10
+    when t.submitted_by is not null and not exists (select 1 from app_public.users r where r.id = t.submitted_by) then 11
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 12
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

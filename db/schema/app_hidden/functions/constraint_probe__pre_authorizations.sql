@@ -40,19 +40,20 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     return;
   end if;
   return query
-select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{pre_authorizations_hospital_id_id_key,pre_authorizations_hospital_id_pre_authorization_number_key,pre_authorizations_appointment_fkey,pre_authorizations_created_by_fkey,pre_authorizations_doctor_fkey,pre_authorizations_hospital_id_fkey,pre_authorizations_patient_fkey,pre_authorizations_policy_fkey,pre_authorizations_provider_fkey,pre_authorizations_requested_by_fkey,pre_authorizations_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,pre_authorization_number}","{hospital_id,appointment_id}","{created_by}","{hospital_id,doctor_id}","{hospital_id}","{hospital_id,patient_id}","{hospital_id,policy_id}","{hospital_id,provider_id}","{requested_by}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{unique,unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{pre_authorizations_hospital_id_id_key,pre_authorizations_hospital_id_pre_authorization_number_key,pre_authorizations_appointment_fkey,pre_authorizations_created_by_fkey,pre_authorizations_decided_by_fkey,pre_authorizations_doctor_fkey,pre_authorizations_hospital_id_fkey,pre_authorizations_patient_fkey,pre_authorizations_policy_fkey,pre_authorizations_provider_fkey,pre_authorizations_requested_by_fkey,pre_authorizations_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,pre_authorization_number}","{hospital_id,appointment_id}","{created_by}","{decided_by}","{hospital_id,doctor_id}","{hospital_id}","{hospital_id,patient_id}","{hospital_id,policy_id}","{hospital_id,provider_id}","{requested_by}","{updated_by}"}'::text[])[p.i])::text[]
   from (select case
     when  exists (select 1 from app_public.pre_authorizations x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
     when  exists (select 1 from app_public.pre_authorizations x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.pre_authorization_number = t.pre_authorization_number) then 2
     when t.hospital_id is not null and t.appointment_id is not null and not exists (select 1 from app_public.appointments r where r.hospital_id = t.hospital_id and r.id = t.appointment_id) then 3
     when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4
-    when t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 5
-    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 6
-    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 7
-    when t.hospital_id is not null and t.policy_id is not null and not exists (select 1 from app_public.insurance_policies r where r.hospital_id = t.hospital_id and r.id = t.policy_id) then 8
-    when t.hospital_id is not null and t.provider_id is not null and not exists (select 1 from app_public.insurance_providers r where r.hospital_id = t.hospital_id and r.id = t.provider_id) then 9
-    when t.requested_by is not null and not exists (select 1 from app_public.users r where r.id = t.requested_by) then 10
-    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 11
+    when t.decided_by is not null and not exists (select 1 from app_public.users r where r.id = t.decided_by) then 5
+    when t.hospital_id is not null and t.doctor_id is not null and not exists (select 1 from app_public.doctors r where r.hospital_id = t.hospital_id and r.id = t.doctor_id) then 6
+    when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 7
+    when t.hospital_id is not null and t.patient_id is not null and not exists (select 1 from app_public.patients r where r.hospital_id = t.hospital_id and r.id = t.patient_id) then 8
+    when t.hospital_id is not null and t.policy_id is not null and not exists (select 1 from app_public.insurance_policies r where r.hospital_id = t.hospital_id and r.id = t.policy_id) then 9
+    when t.hospital_id is not null and t.provider_id is not null and not exists (select 1 from app_public.insurance_providers r where r.hospital_id = t.hospital_id and r.id = t.provider_id) then 10
+    when t.requested_by is not null and not exists (select 1 from app_public.users r where r.id = t.requested_by) then 11
+    when t.updated_by is not null and not exists (select 1 from app_public.users r where r.id = t.updated_by) then 12
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

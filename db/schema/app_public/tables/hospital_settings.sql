@@ -31,10 +31,12 @@ create table app_public.hospital_settings (
   updated_at timestamp with time zone not null default now(),
   created_by uuid,
   updated_by uuid,
+  discount_approval_threshold numeric(12,2) not null default 0,
   constraint hospital_settings_appointment_reminder_hours_check CHECK (appointment_reminder_hours >= 0 AND appointment_reminder_hours <= 336),
   constraint hospital_settings_booking_horizon_days_check CHECK (booking_horizon_days >= 1 AND booking_horizon_days <= 730),
   constraint hospital_settings_cancellation_notice_hours_check CHECK (cancellation_notice_hours >= 0 AND cancellation_notice_hours <= 168),
   constraint hospital_settings_default_slot_minutes_check CHECK (default_slot_minutes >= 5 AND default_slot_minutes <= 240),
+  constraint hospital_settings_discount_approval_threshold_check CHECK (discount_approval_threshold >= 0::numeric),
   constraint hospital_settings_expiry_alert_days_check CHECK (expiry_alert_days >= 0 AND expiry_alert_days <= 730),
   constraint hospital_settings_fiscal_year_start_month_check CHECK (fiscal_year_start_month >= 1 AND fiscal_year_start_month <= 12),
   constraint hospital_settings_hospital_id_key UNIQUE (hospital_id),
@@ -83,6 +85,7 @@ comment on column app_public.hospital_settings.created_at is 'When the row was c
 comment on column app_public.hospital_settings.updated_at is 'When the row was last changed.';
 comment on column app_public.hospital_settings.created_by is 'User who created the row (null for system and seed data).';
 comment on column app_public.hospital_settings.updated_by is 'User who last changed the row.';
+comment on column app_public.hospital_settings.discount_approval_threshold is 'Invoice-level discounts above this amount are given by someone other than who created the invoice (0 = every discount).';
 
 alter table app_public.hospital_settings enable row level security;
 alter table app_public.hospital_settings force row level security;
@@ -121,4 +124,5 @@ grant update (default_slot_minutes, booking_horizon_days, allow_walk_ins, cancel
     fiscal_year_start_month, prices_include_tax, refund_approval_threshold, expiry_alert_days,
     near_expiry_block_days, low_stock_alerts_enabled, email_notifications_enabled,
     sms_notifications_enabled, whatsapp_notifications_enabled, primary_color, letterhead_url,
-    print_paper_size, print_header, print_footer, invoice_terms, prescription_footer) on table app_public.hospital_settings to hms_staff;
+    print_paper_size, print_header, print_footer, invoice_terms, prescription_footer,
+    discount_approval_threshold) on table app_public.hospital_settings to hms_staff;

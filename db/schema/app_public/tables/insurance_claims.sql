@@ -32,6 +32,7 @@ create table app_public.insurance_claims (
   updated_at timestamp with time zone not null default now(),
   created_by uuid,
   updated_by uuid,
+  decided_by uuid,
   constraint insurance_claims_approved_amount_check CHECK (approved_amount >= 0::numeric),
   constraint insurance_claims_approved_within_claimed_check CHECK (approved_amount IS NULL OR approved_amount <= claimed_amount),
   constraint insurance_claims_claim_type_check CHECK (claim_type = ANY (ARRAY['cashless'::text, 'reimbursement'::text])),
@@ -49,6 +50,7 @@ create table app_public.insurance_claims (
 );
 
 alter table app_public.insurance_claims add constraint insurance_claims_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;
+alter table app_public.insurance_claims add constraint insurance_claims_decided_by_fkey FOREIGN KEY (decided_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;
 alter table app_public.insurance_claims add constraint insurance_claims_hospital_id_fkey FOREIGN KEY (hospital_id) REFERENCES app_public.hospitals(id) ON DELETE RESTRICT;
 alter table app_public.insurance_claims add constraint insurance_claims_invoice_fkey FOREIGN KEY (hospital_id, invoice_id) REFERENCES app_public.invoices(hospital_id, id) ON DELETE RESTRICT;
 alter table app_public.insurance_claims add constraint insurance_claims_patient_fkey FOREIGN KEY (hospital_id, patient_id) REFERENCES app_public.patients(hospital_id, id) ON DELETE RESTRICT;
@@ -90,7 +92,9 @@ comment on column app_public.insurance_claims.created_at is 'When the row was cr
 comment on column app_public.insurance_claims.updated_at is 'When the row was last changed.';
 comment on column app_public.insurance_claims.created_by is 'User who created the row (null for system and seed data).';
 comment on column app_public.insurance_claims.updated_by is 'User who last changed the row.';
+comment on column app_public.insurance_claims.decided_by is 'Who recorded the payer''s decision (from the session; never who submitted the claim).';
 
+CREATE INDEX idx_insurance_claims__decided_by ON app_public.insurance_claims USING btree (decided_by) WHERE decided_by IS NOT NULL;
 CREATE INDEX idx_insurance_claims__hospital_id_invoice_id ON app_public.insurance_claims USING btree (hospital_id, invoice_id);
 CREATE INDEX idx_insurance_claims__hospital_id_patient_id ON app_public.insurance_claims USING btree (hospital_id, patient_id);
 CREATE INDEX idx_insurance_claims__hospital_id_policy_id ON app_public.insurance_claims USING btree (hospital_id, policy_id);

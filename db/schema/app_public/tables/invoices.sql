@@ -154,6 +154,7 @@ CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.invoices FOR EAC
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
 CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _200_derive BEFORE INSERT OR UPDATE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_invoices__derive();
+CREATE TRIGGER _210_discount_four_eyes BEFORE INSERT OR UPDATE OF invoice_discount_amount ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_invoices__discount_four_eyes();
 CREATE TRIGGER _800_refresh_totals AFTER INSERT OR UPDATE OF invoice_discount_amount ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_totals('id', 'app_hidden.refresh_invoice_totals');
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();

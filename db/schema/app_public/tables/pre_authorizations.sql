@@ -31,6 +31,7 @@ create table app_public.pre_authorizations (
   updated_at timestamp with time zone not null default now(),
   created_by uuid,
   updated_by uuid,
+  decided_by uuid,
   constraint pre_authorizations_approved_amount_check CHECK (approved_amount >= 0::numeric),
   constraint pre_authorizations_approved_check CHECK ((status <> ALL (ARRAY['approved'::text, 'partially_approved'::text, 'used'::text])) OR approved_amount IS NOT NULL),
   constraint pre_authorizations_deleted_check CHECK (is_deleted = (deleted_at IS NOT NULL)),
@@ -45,6 +46,7 @@ create table app_public.pre_authorizations (
 
 alter table app_public.pre_authorizations add constraint pre_authorizations_appointment_fkey FOREIGN KEY (hospital_id, appointment_id) REFERENCES app_public.appointments(hospital_id, id) ON DELETE SET NULL (appointment_id);
 alter table app_public.pre_authorizations add constraint pre_authorizations_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;
+alter table app_public.pre_authorizations add constraint pre_authorizations_decided_by_fkey FOREIGN KEY (decided_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;
 alter table app_public.pre_authorizations add constraint pre_authorizations_doctor_fkey FOREIGN KEY (hospital_id, doctor_id) REFERENCES app_public.doctors(hospital_id, id) ON DELETE SET NULL (doctor_id);
 alter table app_public.pre_authorizations add constraint pre_authorizations_hospital_id_fkey FOREIGN KEY (hospital_id) REFERENCES app_public.hospitals(id) ON DELETE RESTRICT;
 alter table app_public.pre_authorizations add constraint pre_authorizations_patient_fkey FOREIGN KEY (hospital_id, patient_id) REFERENCES app_public.patients(hospital_id, id) ON DELETE RESTRICT;
@@ -84,7 +86,9 @@ comment on column app_public.pre_authorizations.created_at is 'When the row was 
 comment on column app_public.pre_authorizations.updated_at is 'When the row was last changed.';
 comment on column app_public.pre_authorizations.created_by is 'User who created the row (null for system and seed data).';
 comment on column app_public.pre_authorizations.updated_by is 'User who last changed the row.';
+comment on column app_public.pre_authorizations.decided_by is 'Who recorded the payer''s decision (from the session; never who requested the authorization).';
 
+CREATE INDEX idx_pre_authorizations__decided_by ON app_public.pre_authorizations USING btree (decided_by) WHERE decided_by IS NOT NULL;
 CREATE INDEX idx_pre_authorizations__hospital_id_appointment_id ON app_public.pre_authorizations USING btree (hospital_id, appointment_id) WHERE appointment_id IS NOT NULL;
 CREATE INDEX idx_pre_authorizations__hospital_id_doctor_id ON app_public.pre_authorizations USING btree (hospital_id, doctor_id) WHERE doctor_id IS NOT NULL;
 CREATE INDEX idx_pre_authorizations__hospital_id_patient_id ON app_public.pre_authorizations USING btree (hospital_id, patient_id);
