@@ -15,7 +15,8 @@
  *   - the client address in X-HMS-Client-Address, the only address the database believes: the
  *     socket's peer, or the X-Forwarded-For entry added by a peer listed in HMS_TRUSTED_PROXIES.
  *     Whatever the client sent in X-HMS-Client-Address or X-Forwarded-For is dropped;
- *   - bounds: the request body (HMS_MAX_BODY_BYTES), the nesting of embeds in `select`
+ *   - bounds: the request body (HMS_MAX_BODY_BYTES), each text argument of an RPC
+ *     (app_hidden.rpc_parameter_limits, 422 HMS_VALUE_TOO_LONG), the nesting of embeds in `select`
  *     (HMS_MAX_EMBED_DEPTH) and the size of the answer (HMS_MAX_RESPONSE_BYTES), refused with HMS
  *     codes; the statement timeout is the database's (role settings, db/launcher/bootstrap.ts);
  *   - raw errors (a SQLSTATE or a PGRST code) become registered HMS_* codes with human messages,
@@ -69,6 +70,54 @@ export async function loadRawErrors(config: HmsConfig): Promise<RawError[]> {
   } finally {
     await client.end();
   }
+}
+
+/** The longest value each text parameter of each RPC takes (app_hidden.rpc_parameter_limits). */
+export type ParameterLimits = Map<string, Map<string, number>>;
+
+export async function loadParameterLimits(config: HmsConfig): Promise<ParameterLimits> {
+  const client = new pg.Client({ connectionString: config.authenticatorUrl });
+  await client.connect();
+  try {
+    await client.query(`set role ${ident(config.roles.anonymous)}`);
+    const exists = await client.query(`select to_regclass('app_hidden.rpc_parameter_limits') is not null as present`);
+    if (!exists.rows[0].present) return new Map();
+    const { rows } = await client.query<{ function_name: string; parameter_name: string; max_length: number }>(
+      `select function_name, parameter_name, max_length from app_hidden.rpc_parameter_limits`);
+    const limits: ParameterLimits = new Map();
+    for (const row of rows) {
+      if (!limits.has(row.function_name)) limits.set(row.function_name, new Map());
+      limits.get(row.function_name)!.set(row.parameter_name, row.max_length);
+    }
+    return limits;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The first RPC argument longer than its parameter allows (query string or JSON object body), in
+ * characters as PostgreSQL counts them, or null.
+ */
+export function overlongArgument(limits: Map<string, number> | undefined, query: URLSearchParams, body: Buffer | undefined):
+  { parameter: string; max_length: number } | null {
+  if (!limits) return null;
+  const values: [string, unknown][] = [...query.entries()];
+  if (body?.length) {
+    try {
+      const parsed = JSON.parse(body.toString('utf8'));
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) values.push(...Object.entries(parsed));
+    } catch {
+      // Not JSON: PostgREST answers that itself.
+    }
+  }
+  for (const [name, value] of values) {
+    const max = limits.get(name);
+    if (max !== undefined && typeof value === 'string' && value.length > max && [...value].length > max) {
+      return { parameter: name, max_length: max };
+    }
+  }
+  return null;
 }
 
 /** The mapping as the front applies it: the row narrowed to PostgREST's status wins over the general one. */
@@ -136,6 +185,7 @@ export interface FrontOptions {
   /** Overrides of the configuration (tests start a second front with other bounds). */
   config: HmsConfig;
   errors?: RawError[];
+  parameterLimits?: ParameterLimits;
   log?: (line: string) => void;
 }
 
@@ -192,6 +242,7 @@ export async function startFront(options: FrontOptions): Promise<FrontServer> {
   const { config } = options;
   const log = options.log ?? (() => {});
   const errors = new ErrorMap(options.errors ?? (await loadRawErrors(config)));
+  const parameterLimits = options.parameterLimits ?? (await loadParameterLimits(config));
   const upstream = config.postgrestUrl.replace(/\/$/, '');
   const health = new pg.Pool({ connectionString: config.authenticatorUrl, max: 1, idleTimeoutMillis: 10_000 });
   health.on('error', () => {}); // a dropped idle connection: the next check reconnects
@@ -213,11 +264,16 @@ export async function startFront(options: FrontOptions): Promise<FrontServer> {
     return (reply as FastifyReply).code(answer.status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(answer.body));
   };
 
-  // Bodies travel to PostgREST as they came, bounded by bodyLimit (413 HMS_BODY_TOO_LARGE).
+  // Bodies travel to PostgREST as they came, bounded by bodyLimit (413 HMS_BODY_TOO_LARGE); the
+  // bytes stay at hand for the RPC argument bounds.
+  const bodyBytes = new WeakMap<FastifyRequest, Buffer>();
   app.removeAllContentTypeParsers();
   // Read whole (so the limit holds), handed on as a stream: reply-from then sends the bytes as they
   // came instead of re-encoding JSON.
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, Readable.from([body])));
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+    bodyBytes.set(request, body as Buffer);
+    done(null, Readable.from([body]));
+  });
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -262,6 +318,11 @@ export async function startFront(options: FrontOptions): Promise<FrontServer> {
     const query = new URLSearchParams(path.includes('?') ? path.slice(path.indexOf('?') + 1) : '');
     const depth = Math.max(0, ...query.getAll('select').map(embedDepth));
     if (depth > config.maxEmbedDepth) return sendError(reply, errors.own('embed_too_deep', { depth, max_depth: config.maxEmbedDepth }));
+    const rpc = /^\/rpc\/([^/?]+)/.exec(path)?.[1];
+    if (rpc) {
+      const overlong = overlongArgument(parameterLimits.get(decodeURIComponent(rpc)), query, bodyBytes.get(request));
+      if (overlong) return sendError(reply, errors.own('value_too_long', { function: rpc, ...overlong }));
+    }
 
     return reply.from(path, {
       rewriteRequestHeaders: (_request, headers) => {

@@ -41,6 +41,16 @@ describe('constraint violations through PostgREST', () => {
     expect(body.hint).toMatch(/male, female/);
   });
 
+  it('a value longer than its column allows: 422 HMS_VALUE_TOO_LONG, with the column and its maximum, nothing written', async () => {
+    const { status, body } = await post('departments', { code: `${code}L`, name: 'Long', description: 'd'.repeat(10_001) }, admin);
+    expect([status, body.code]).toEqual([422, 'HMS_VALUE_TOO_LONG']);
+    expect(JSON.parse(body.details)).toEqual({ table: 'departments', constraint: 'departments_description_max_length', column: 'description', columns: ['description'], max_length: 10000 });
+    expect(body.message).toBe('The description of a department may have at most 10000 characters.');
+    expect(await ownerQuery(`select 1 from app_public.departments where code = $1`, [`${code}L`])).toEqual([]);
+    const atLimit = await post('departments', { code: `${code}L`, name: 'Long', description: 'd'.repeat(10_000) }, admin);
+    expect(atLimit.status).toBe(201);
+  });
+
   it('a missing required value: 422 HMS_REQUIRED', async () => {
     const { status, body } = await post('patients', { last_name: 'Friendly', date_of_birth: '1990-01-01', gender: 'female' }, reception);
     expect([status, body.code]).toEqual([422, 'HMS_REQUIRED']);

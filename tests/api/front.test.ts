@@ -201,6 +201,22 @@ describe('request bounds', () => {
     expect([response.status, (await json(response)).code]).toEqual([413, 'HMS_BODY_TOO_LARGE']);
   });
 
+  it('refuses every RPC text argument longer than its parameter allows with 422 HMS_VALUE_TOO_LONG, before the call', async () => {
+    // (front_test_raise is this file's own probe, created after the front read the limits.)
+    const limits = await ownerQuery(`select function_name, parameter_name, max_length from app_hidden.rpc_parameter_limits
+                                      where function_name <> 'front_test_raise' order by 1, 2`);
+    expect(limits.length).toBeGreaterThan(50);
+    for (const { function_name, parameter_name, max_length } of limits) {
+      const response = await post(`/rpc/${function_name}`, { [parameter_name]: 'é'.repeat(max_length + 1) }, reception);
+      const body = await json(response);
+      expect([response.status, body.code], `${function_name}(${parameter_name})`).toEqual([422, 'HMS_VALUE_TOO_LONG']);
+      expect(JSON.parse(body.details)).toEqual({ function: function_name, parameter: parameter_name, max_length });
+    }
+    // At the limit the call goes through to the function (which then answers for itself).
+    const atLimit = await post('/rpc/check_document_number', { number: '9'.repeat(128) }, reception);
+    expect(atLimit.status).toBe(200);
+  });
+
   it('lets a client still writing a refused body read its 413: the connection is not reset under it', async () => {
     // The whole body in one write on a raw socket: a front that answers on the Content-Length and
     // closes with the body unread resets the connection, and the client sees EPIPE, not the 413.
@@ -296,6 +312,8 @@ describe('raw errors become HMS codes through app_hidden.raw_errors', () => {
   it("the front's own refusals are rows of the same mapping", async () => {
     await expectMapped('embed_too_deep', await apiFetch('/patients?select=*,a(*,b(*,c(*,d(*))))', { token: reception }));
     await expectMapped('body_too_large', await post('/rpc/login', { password: 'x'.repeat(1_100_000) }));
+    const overlong = await post('/rpc/login', { email: `${'x'.repeat(320)}@hms.test`, password: 'Admin@123' });
+    expect(JSON.parse((await expectMapped('value_too_long', overlong)).details)).toEqual({ function: 'login', parameter: 'email', max_length: 320 });
     const small = await otherFront({ maxResponseBytes: 10 });
     await expectMapped('response_too_large', await fetch(`${small.apiUrl}/`));
     const nobody = await otherFront({ postgrestUrl: `http://127.0.0.1:${await freePort()}` });

@@ -113,7 +113,7 @@ describe('reading through PostgREST as staff', () => {
     expect(response.status).toBe(422);
     const body = await response.json();
     expect(body.code).toBe('HMS_VALUE_TOO_LONG');
-    expect(JSON.parse(body.details)).toEqual({ parameter: 'number', max_length: 128 });
+    expect(JSON.parse(body.details)).toEqual({ function: 'check_document_number', parameter: 'number', max_length: 128 });
     expect(Date.now() - started).toBeLessThan(2000);
   });
 

@@ -1,7 +1,7 @@
 -- Structure of the hms_db schema, checked from the catalog so that a new table is covered
 -- without editing this file: the tables and RPCs of app_public, conventions on every table and column.
 begin;
-select plan(39);
+select plan(41);
 
 -- The tables and the RPCs of the API change only on purpose: the tables are the golden list
 -- (tests/support/access-model.ts, tests.expected_access), the functions are written out here.
@@ -48,6 +48,27 @@ select functions_are('app_public', array[
 -- Views are read models; staff_directory runs with its owner's rights on purpose (its WHERE is its
 -- access rule, see its migration), every other one would be security_invoker.
 select views_are('app_public', array['staff_directory'], 'app_public holds exactly these views');
+
+-- Every text column is bounded by the kit's <table>_<column>_max_length (422 HMS_VALUE_TOO_LONG).
+select is(array(select format('%s.%s', c.relname, a.attname)
+                  from pg_attribute a join pg_class c on c.oid = a.attrelid
+                 where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped
+                   and a.atttypid in ('text'::regtype, 'varchar'::regtype, 'citext'::regtype)
+                   and not exists (select 1 from pg_constraint k
+                                    where k.conrelid = c.oid and k.contype = 'c' and k.conkey = array[a.attnum]
+                                      and k.conname = left(c.relname || '_' || a.attname || '_max_length', 63)
+                                      and pg_get_constraintdef(k.oid) ~ ('char_length\(\(?' || a.attname || '(\)::text)?\) <= \d+'))
+                 order by 1),
+          '{}'::text[], 'every text column has a maximum length');
+select is(array(select format('%s(%s)', p.proname, a.name)
+                  from pg_proc p
+                 cross join lateral unnest(p.proargnames, coalesce(p.proallargtypes, p.proargtypes::oid[]),
+                                           coalesce(p.proargmodes, array_fill('i'::"char", array[p.pronargs::integer]))) as a(name, type_oid, mode)
+                 where p.pronamespace = 'app_public'::regnamespace and a.mode in ('i', 'b')
+                   and a.type_oid in ('text'::regtype, 'varchar'::regtype, 'citext'::regtype)
+                   and not exists (select 1 from app_hidden.rpc_parameter_limits l where l.function_name = p.proname and l.parameter_name = a.name)
+                 order by 1),
+          '{}'::text[], 'every text parameter of an RPC has a maximum length the front enforces');
 
 select is(
   array(select c.relname::text from pg_class c

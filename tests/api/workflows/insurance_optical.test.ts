@@ -145,8 +145,12 @@ describe('insurance workflow over REST (accountant.ny@hms.test)', () => {
     expect(tooMuch.status).toBe(422);
     expect(tooMuch.body.code).toBe('HMS_APPROVED_AMOUNT_INVALID');
 
-    const decided = await rpc('decide_claim',
+    // Four eyes: who submitted the claim does not record the payer's decision; the hospital admin does.
+    const ownDecision = await rpc('decide_claim',
       { claim_id: claimId, decision: 'partially_approved', approved_amount: 200, insurer_claim_reference: 'ATL-API-1' }, accountant);
+    expect([ownDecision.status, ownDecision.body.code]).toEqual([409, 'HMS_APPROVAL_BY_OTHER_USER']);
+    const decided = await rpc('decide_claim',
+      { claim_id: claimId, decision: 'partially_approved', approved_amount: 200, insurer_claim_reference: 'ATL-API-1' }, await loginToken('admin.ny@hms.test'));
     expect(decided.status).toBe(200);
     expect(decided.body.status).toBe('partially_approved');
     expect(Number(decided.body.patient_responsibility)).toBeCloseTo(total - 200, 2);

@@ -38,9 +38,23 @@ begin
     execute format('alter table %s add constraint %I foreign key (%I) references app_public.users (id) on delete restrict',
                    p_table, v_name || '_' || v_column.name || '_fkey', v_column.name);
   end loop;
+
+  -- Every text column is bounded (422 HMS_VALUE_TOO_LONG through the constraint probe).
+  for v_column in
+    select a.attname::text as name, left(v_name || '_' || a.attname || '_max_length', 63) as constraint_name,
+           app_hidden.text_length_limit(a.attname) as max_length
+      from pg_catalog.pg_attribute a
+     where a.attrelid = p_table and a.attnum > 0 and not a.attisdropped
+       and a.atttypid in ('pg_catalog.text'::regtype, 'pg_catalog.varchar'::regtype, 'public.citext'::regtype)
+       and not exists (select 1 from pg_catalog.pg_constraint k
+                        where k.conrelid = p_table and k.conname = left(v_name || '_' || a.attname || '_max_length', 63))
+  loop
+    execute format('alter table %s add constraint %I check (char_length(%I) <= %s)',
+                   p_table, v_column.constraint_name, v_column.name, v_column.max_length);
+  end loop;
 end;
 $function$;
 
-comment on function app_hidden.apply_table_conventions(regclass) is 'Comments the standard columns of a table and links created_by/updated_by to users (idempotent); part of register_table.';
+comment on function app_hidden.apply_table_conventions(regclass) is 'Comments the standard columns of a table, links created_by/updated_by to users and bounds every text column (<table>_<column>_max_length, app_hidden.text_length_limit) (idempotent); part of register_table.';
 
 revoke execute on function app_hidden.apply_table_conventions(regclass) from public;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__appointment_queue(app_pu
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check}'::text[])[p.i], ('{appointment_queue_id_not_null,appointment_queue_hospital_id_not_null,appointment_queue_queue_date_not_null,appointment_queue_department_id_not_null,appointment_queue_patient_id_not_null,appointment_queue_token_number_not_null,appointment_queue_token_label_not_null,appointment_queue_priority_not_null,appointment_queue_status_not_null,appointment_queue_checked_in_at_not_null,appointment_queue_call_count_not_null,appointment_queue_created_at_not_null,appointment_queue_updated_at_not_null,appointment_queue_call_count_check,appointment_queue_completed_check,appointment_queue_estimated_wait_minutes_check,appointment_queue_priority_check,appointment_queue_status_check,appointment_queue_times_check,appointment_queue_token_number_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{queue_date}","{department_id}","{patient_id}","{token_number}","{token_label}","{priority}","{status}","{checked_in_at}","{call_count}","{created_at}","{updated_at}","{call_count}","{status,completed_at}","{estimated_wait_minutes}","{priority}","{status}","{checked_in_at,called_at,consultation_started_at,completed_at}","{token_number}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{appointment_queue_id_not_null,appointment_queue_hospital_id_not_null,appointment_queue_queue_date_not_null,appointment_queue_department_id_not_null,appointment_queue_patient_id_not_null,appointment_queue_token_number_not_null,appointment_queue_token_label_not_null,appointment_queue_priority_not_null,appointment_queue_status_not_null,appointment_queue_checked_in_at_not_null,appointment_queue_call_count_not_null,appointment_queue_created_at_not_null,appointment_queue_updated_at_not_null,appointment_queue_call_count_check,appointment_queue_completed_check,appointment_queue_counter_max_length,appointment_queue_estimated_wait_minutes_check,appointment_queue_notes_max_length,appointment_queue_priority_check,appointment_queue_priority_max_length,appointment_queue_status_check,appointment_queue_status_max_length,appointment_queue_times_check,appointment_queue_token_label_max_length,appointment_queue_token_number_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{queue_date}","{department_id}","{patient_id}","{token_number}","{token_label}","{priority}","{status}","{checked_in_at}","{call_count}","{created_at}","{updated_at}","{call_count}","{status,completed_at}","{counter}","{estimated_wait_minutes}","{notes}","{priority}","{priority}","{status}","{status}","{checked_in_at,called_at,consultation_started_at,completed_at}","{token_label}","{token_number}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -26,11 +26,16 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.updated_at is null then 13
     when ((call_count >= 0)) is false then 14
     when (((status <> 'completed'::text) OR (completed_at IS NOT NULL))) is false then 15
-    when ((estimated_wait_minutes >= 0)) is false then 16
-    when ((priority = ANY (ARRAY['normal'::text, 'urgent'::text, 'emergency'::text, 'senior_citizen'::text, 'differently_abled'::text]))) is false then 17
-    when ((status = ANY (ARRAY['waiting'::text, 'called'::text, 'in_consultation'::text, 'completed'::text, 'skipped'::text, 'cancelled'::text, 'no_show'::text]))) is false then 18
-    when ((((called_at IS NULL) OR (called_at >= checked_in_at)) AND ((consultation_started_at IS NULL) OR (consultation_started_at >= checked_in_at)) AND ((completed_at IS NULL) OR (completed_at >= checked_in_at)))) is false then 19
-    when ((token_number > 0)) is false then 20
+    when ((char_length(counter) <= 500)) is false then 16
+    when ((estimated_wait_minutes >= 0)) is false then 17
+    when ((char_length(notes) <= 10000)) is false then 18
+    when ((priority = ANY (ARRAY['normal'::text, 'urgent'::text, 'emergency'::text, 'senior_citizen'::text, 'differently_abled'::text]))) is false then 19
+    when ((char_length(priority) <= 500)) is false then 20
+    when ((status = ANY (ARRAY['waiting'::text, 'called'::text, 'in_consultation'::text, 'completed'::text, 'skipped'::text, 'cancelled'::text, 'no_show'::text]))) is false then 21
+    when ((char_length(status) <= 500)) is false then 22
+    when ((((called_at IS NULL) OR (called_at >= checked_in_at)) AND ((consultation_started_at IS NULL) OR (consultation_started_at >= checked_in_at)) AND ((completed_at IS NULL) OR (completed_at >= checked_in_at)))) is false then 23
+    when ((char_length(token_label) <= 128)) is false then 24
+    when ((token_number > 0)) is false then 25
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

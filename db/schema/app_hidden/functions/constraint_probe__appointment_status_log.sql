@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__appointment_status_log(a
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check}'::text[])[p.i], ('{appointment_status_log_id_not_null,appointment_status_log_hospital_id_not_null,appointment_status_log_appointment_id_not_null,appointment_status_log_to_status_not_null,appointment_status_log_changed_at_not_null,appointment_status_log_created_at_not_null,appointment_status_log_updated_at_not_null,appointment_status_log_from_status_check,appointment_status_log_to_status_check,appointment_status_log_transition_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{appointment_id}","{to_status}","{changed_at}","{created_at}","{updated_at}","{from_status}","{to_status}","{from_status,to_status}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check}'::text[])[p.i], ('{appointment_status_log_id_not_null,appointment_status_log_hospital_id_not_null,appointment_status_log_appointment_id_not_null,appointment_status_log_to_status_not_null,appointment_status_log_changed_at_not_null,appointment_status_log_created_at_not_null,appointment_status_log_updated_at_not_null,appointment_status_log_from_status_check,appointment_status_log_from_status_max_length,appointment_status_log_notes_max_length,appointment_status_log_reason_max_length,appointment_status_log_to_status_check,appointment_status_log_to_status_max_length,appointment_status_log_transition_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{appointment_id}","{to_status}","{changed_at}","{created_at}","{updated_at}","{from_status}","{from_status}","{notes}","{reason}","{to_status}","{to_status}","{from_status,to_status}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -19,8 +19,12 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,c
     when $2 and t.created_at is null then 6
     when $2 and t.updated_at is null then 7
     when ((from_status = ANY (ARRAY['booked'::text, 'confirmed'::text, 'checked_in'::text, 'in_progress'::text, 'completed'::text, 'cancelled'::text, 'no_show'::text, 'rescheduled'::text]))) is false then 8
-    when ((to_status = ANY (ARRAY['booked'::text, 'confirmed'::text, 'checked_in'::text, 'in_progress'::text, 'completed'::text, 'cancelled'::text, 'no_show'::text, 'rescheduled'::text]))) is false then 9
-    when ((from_status IS DISTINCT FROM to_status)) is false then 10
+    when ((char_length(from_status) <= 500)) is false then 9
+    when ((char_length(notes) <= 10000)) is false then 10
+    when ((char_length(reason) <= 10000)) is false then 11
+    when ((to_status = ANY (ARRAY['booked'::text, 'confirmed'::text, 'checked_in'::text, 'in_progress'::text, 'completed'::text, 'cancelled'::text, 'no_show'::text, 'rescheduled'::text]))) is false then 12
+    when ((char_length(to_status) <= 500)) is false then 13
+    when ((from_status IS DISTINCT FROM to_status)) is false then 14
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__appointments(app_public.
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{appointments_id_not_null,appointments_hospital_id_not_null,appointments_appointment_number_not_null,appointments_patient_id_not_null,appointments_doctor_id_not_null,appointments_department_id_not_null,appointments_visit_type_not_null,appointments_scheduled_start_not_null,appointments_scheduled_end_not_null,appointments_status_not_null,appointments_booking_source_not_null,appointments_priority_not_null,appointments_is_deleted_not_null,appointments_created_at_not_null,appointments_updated_at_not_null,appointments_booking_source_check,appointments_cancelled_check,appointments_completed_check,appointments_consultation_times_check,appointments_deleted_check,appointments_no_show_check,appointments_not_own_predecessor_check,appointments_priority_check,appointments_quoted_fee_check,appointments_status_check,appointments_time_check,appointments_visit_type_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{appointment_number}","{patient_id}","{doctor_id}","{department_id}","{visit_type}","{scheduled_start}","{scheduled_end}","{status}","{booking_source}","{priority}","{is_deleted}","{created_at}","{updated_at}","{booking_source}","{status,cancelled_at}","{status,completed_at}","{started_at,completed_at}","{is_deleted,deleted_at}","{status,no_show_at}","{id,rescheduled_from_id}","{priority}","{quoted_fee}","{status}","{scheduled_start,scheduled_end}","{visit_type}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{appointments_id_not_null,appointments_hospital_id_not_null,appointments_appointment_number_not_null,appointments_patient_id_not_null,appointments_doctor_id_not_null,appointments_department_id_not_null,appointments_visit_type_not_null,appointments_scheduled_start_not_null,appointments_scheduled_end_not_null,appointments_status_not_null,appointments_booking_source_not_null,appointments_priority_not_null,appointments_is_deleted_not_null,appointments_created_at_not_null,appointments_updated_at_not_null,appointments_appointment_number_max_length,appointments_booking_source_check,appointments_booking_source_max_length,appointments_cancellation_reason_max_length,appointments_cancelled_check,appointments_chief_complaint_max_length,appointments_completed_check,appointments_consultation_times_check,appointments_deleted_check,appointments_no_show_check,appointments_not_own_predecessor_check,appointments_notes_max_length,appointments_priority_check,appointments_priority_max_length,appointments_quoted_fee_check,appointments_reason_for_visit_max_length,appointments_referred_by_max_length,appointments_status_check,appointments_status_max_length,appointments_time_check,appointments_video_call_url_max_length,appointments_visit_type_check,appointments_visit_type_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{appointment_number}","{patient_id}","{doctor_id}","{department_id}","{visit_type}","{scheduled_start}","{scheduled_end}","{status}","{booking_source}","{priority}","{is_deleted}","{created_at}","{updated_at}","{appointment_number}","{booking_source}","{booking_source}","{cancellation_reason}","{status,cancelled_at}","{chief_complaint}","{status,completed_at}","{started_at,completed_at}","{is_deleted,deleted_at}","{status,no_show_at}","{id,rescheduled_from_id}","{notes}","{priority}","{priority}","{quoted_fee}","{reason_for_visit}","{referred_by}","{status}","{status}","{scheduled_start,scheduled_end}","{video_call_url}","{visit_type}","{visit_type}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -26,18 +26,29 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.is_deleted is null then 13
     when $2 and t.created_at is null then 14
     when $2 and t.updated_at is null then 15
-    when ((booking_source = ANY (ARRAY['front_desk'::text, 'phone'::text, 'web'::text, 'app'::text, 'walk_in'::text, 'referral'::text, 'api'::text]))) is false then 16
-    when (((status <> 'cancelled'::text) OR (cancelled_at IS NOT NULL))) is false then 17
-    when (((status <> 'completed'::text) OR (completed_at IS NOT NULL))) is false then 18
-    when (((completed_at IS NULL) OR (started_at IS NULL) OR (completed_at >= started_at))) is false then 19
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 20
-    when (((status <> 'no_show'::text) OR (no_show_at IS NOT NULL))) is false then 21
-    when ((rescheduled_from_id <> id)) is false then 22
-    when ((priority = ANY (ARRAY['routine'::text, 'urgent'::text, 'emergency'::text]))) is false then 23
-    when ((quoted_fee >= (0)::numeric)) is false then 24
-    when ((status = ANY (ARRAY['booked'::text, 'confirmed'::text, 'checked_in'::text, 'in_progress'::text, 'completed'::text, 'cancelled'::text, 'no_show'::text, 'rescheduled'::text]))) is false then 25
-    when ((scheduled_end > scheduled_start)) is false then 26
-    when ((visit_type = ANY (ARRAY['new_consultation'::text, 'follow_up'::text, 'emergency'::text, 'teleconsultation'::text, 'home_visit'::text, 'procedure'::text]))) is false then 27
+    when ((char_length(appointment_number) <= 128)) is false then 16
+    when ((booking_source = ANY (ARRAY['front_desk'::text, 'phone'::text, 'web'::text, 'app'::text, 'walk_in'::text, 'referral'::text, 'api'::text]))) is false then 17
+    when ((char_length(booking_source) <= 500)) is false then 18
+    when ((char_length(cancellation_reason) <= 10000)) is false then 19
+    when (((status <> 'cancelled'::text) OR (cancelled_at IS NOT NULL))) is false then 20
+    when ((char_length(chief_complaint) <= 10000)) is false then 21
+    when (((status <> 'completed'::text) OR (completed_at IS NOT NULL))) is false then 22
+    when (((completed_at IS NULL) OR (started_at IS NULL) OR (completed_at >= started_at))) is false then 23
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 24
+    when (((status <> 'no_show'::text) OR (no_show_at IS NOT NULL))) is false then 25
+    when ((rescheduled_from_id <> id)) is false then 26
+    when ((char_length(notes) <= 10000)) is false then 27
+    when ((priority = ANY (ARRAY['routine'::text, 'urgent'::text, 'emergency'::text]))) is false then 28
+    when ((char_length(priority) <= 500)) is false then 29
+    when ((quoted_fee >= (0)::numeric)) is false then 30
+    when ((char_length(reason_for_visit) <= 10000)) is false then 31
+    when ((char_length(referred_by) <= 200)) is false then 32
+    when ((status = ANY (ARRAY['booked'::text, 'confirmed'::text, 'checked_in'::text, 'in_progress'::text, 'completed'::text, 'cancelled'::text, 'no_show'::text, 'rescheduled'::text]))) is false then 33
+    when ((char_length(status) <= 500)) is false then 34
+    when ((scheduled_end > scheduled_start)) is false then 35
+    when ((char_length(video_call_url) <= 2048)) is false then 36
+    when ((visit_type = ANY (ARRAY['new_consultation'::text, 'follow_up'::text, 'emergency'::text, 'teleconsultation'::text, 'home_visit'::text, 'procedure'::text]))) is false then 37
+    when ((char_length(visit_type) <= 500)) is false then 38
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

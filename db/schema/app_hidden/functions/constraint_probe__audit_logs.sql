@@ -9,19 +9,25 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__audit_logs(app_public.au
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,check,check,check,check,check,check,check}'::text[])[p.i], ('{audit_logs_id_not_null,audit_logs_occurred_at_not_null,audit_logs_action_not_null,audit_logs_created_at_not_null,audit_logs_action_check,audit_logs_api_check,audit_logs_new_values_check,audit_logs_old_values_check,audit_logs_record_check,audit_logs_table_name_check,audit_logs_values_check}'::text[])[p.i], (('{"{id}","{occurred_at}","{action}","{created_at}","{action}","{api}","{new_values}","{old_values}","{action,table_name,record_id}","{table_name}","{action,old_values,new_values}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{audit_logs_id_not_null,audit_logs_occurred_at_not_null,audit_logs_action_not_null,audit_logs_created_at_not_null,audit_logs_action_check,audit_logs_action_max_length,audit_logs_api_check,audit_logs_api_max_length,audit_logs_description_max_length,audit_logs_new_values_check,audit_logs_old_values_check,audit_logs_record_check,audit_logs_request_id_max_length,audit_logs_table_name_check,audit_logs_table_name_max_length,audit_logs_user_agent_max_length,audit_logs_values_check}'::text[])[p.i], (('{"{id}","{occurred_at}","{action}","{created_at}","{action}","{action}","{api}","{api}","{description}","{new_values}","{old_values}","{action,table_name,record_id}","{request_id}","{table_name}","{table_name}","{user_agent}","{action,old_values,new_values}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.occurred_at is null then 2
     when $2 and t.action is null then 3
     when $2 and t.created_at is null then 4
     when ((action = ANY (ARRAY['insert'::text, 'update'::text, 'delete'::text, 'soft_delete'::text, 'restore'::text, 'login'::text, 'login_failed'::text, 'logout'::text, 'token_refresh'::text, 'account_locked'::text, 'password_changed'::text, 'password_change_failed'::text, 'switch_hospital'::text, 'export'::text, 'print'::text, 'other'::text]))) is false then 5
-    when ((api = ANY (ARRAY['rest'::text, 'graphql'::text, 'worker'::text, 'sql'::text]))) is false then 6
-    when ((jsonb_typeof(new_values) = 'object'::text)) is false then 7
-    when ((jsonb_typeof(old_values) = 'object'::text)) is false then 8
-    when (((action <> ALL (ARRAY['insert'::text, 'update'::text, 'delete'::text, 'soft_delete'::text, 'restore'::text])) OR ((table_name IS NOT NULL) AND (record_id IS NOT NULL)))) is false then 9
-    when ((table_name ~ '^[a-z][a-z0-9_]{0,62}(\.[a-z][a-z0-9_]{0,62})?$'::text)) is false then 10
-    when ((((action <> 'insert'::text) OR (old_values IS NULL)) AND ((action <> 'delete'::text) OR (new_values IS NULL)))) is false then 11
+    when ((char_length(action) <= 500)) is false then 6
+    when ((api = ANY (ARRAY['rest'::text, 'graphql'::text, 'worker'::text, 'sql'::text]))) is false then 7
+    when ((char_length(api) <= 500)) is false then 8
+    when ((char_length(description) <= 10000)) is false then 9
+    when ((jsonb_typeof(new_values) = 'object'::text)) is false then 10
+    when ((jsonb_typeof(old_values) = 'object'::text)) is false then 11
+    when (((action <> ALL (ARRAY['insert'::text, 'update'::text, 'delete'::text, 'soft_delete'::text, 'restore'::text])) OR ((table_name IS NOT NULL) AND (record_id IS NOT NULL)))) is false then 12
+    when ((char_length(request_id) <= 128)) is false then 13
+    when ((table_name ~ '^[a-z][a-z0-9_]{0,62}(\.[a-z][a-z0-9_]{0,62})?$'::text)) is false then 14
+    when ((char_length(table_name) <= 200)) is false then 15
+    when ((char_length(user_agent) <= 1000)) is false then 16
+    when ((((action <> 'insert'::text) OR (old_values IS NULL)) AND ((action <> 'delete'::text) OR (new_values IS NULL)))) is false then 17
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__credit_notes(app_public.
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{credit_notes_id_not_null,credit_notes_hospital_id_not_null,credit_notes_credit_note_number_not_null,credit_notes_invoice_id_not_null,credit_notes_patient_id_not_null,credit_notes_amount_not_null,credit_notes_tax_amount_not_null,credit_notes_reason_not_null,credit_notes_status_not_null,credit_notes_lines_not_null,credit_notes_is_deleted_not_null,credit_notes_created_at_not_null,credit_notes_updated_at_not_null,credit_notes_amount_check,credit_notes_deleted_check,credit_notes_issued_check,credit_notes_lines_check,credit_notes_reason_check,credit_notes_status_check,credit_notes_tax_amount_check,credit_notes_tax_within_amount_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{credit_note_number}","{invoice_id}","{patient_id}","{amount}","{tax_amount}","{reason}","{status}","{lines}","{is_deleted}","{created_at}","{updated_at}","{amount}","{is_deleted,deleted_at}","{status,issued_at}","{lines}","{reason}","{status}","{tax_amount}","{amount,tax_amount}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{credit_notes_id_not_null,credit_notes_hospital_id_not_null,credit_notes_credit_note_number_not_null,credit_notes_invoice_id_not_null,credit_notes_patient_id_not_null,credit_notes_amount_not_null,credit_notes_tax_amount_not_null,credit_notes_reason_not_null,credit_notes_status_not_null,credit_notes_lines_not_null,credit_notes_is_deleted_not_null,credit_notes_created_at_not_null,credit_notes_updated_at_not_null,credit_notes_amount_check,credit_notes_credit_note_number_max_length,credit_notes_deleted_check,credit_notes_issued_check,credit_notes_lines_check,credit_notes_notes_max_length,credit_notes_reason_check,credit_notes_reason_max_length,credit_notes_status_check,credit_notes_status_max_length,credit_notes_tax_amount_check,credit_notes_tax_within_amount_check,credit_notes_void_reason_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{credit_note_number}","{invoice_id}","{patient_id}","{amount}","{tax_amount}","{reason}","{status}","{lines}","{is_deleted}","{created_at}","{updated_at}","{amount}","{credit_note_number}","{is_deleted,deleted_at}","{status,issued_at}","{lines}","{notes}","{reason}","{reason}","{status}","{status}","{tax_amount}","{amount,tax_amount}","{void_reason}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -25,13 +25,18 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.created_at is null then 12
     when $2 and t.updated_at is null then 13
     when ((amount > (0)::numeric)) is false then 14
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 15
-    when (((status = ANY (ARRAY['draft'::text, 'void'::text])) OR (issued_at IS NOT NULL))) is false then 16
-    when ((jsonb_typeof(lines) = 'array'::text)) is false then 17
-    when (((length(TRIM(BOTH FROM reason)) >= 2) AND (length(TRIM(BOTH FROM reason)) <= 500))) is false then 18
-    when ((status = ANY (ARRAY['draft'::text, 'issued'::text, 'applied'::text, 'void'::text]))) is false then 19
-    when ((tax_amount >= (0)::numeric)) is false then 20
-    when ((tax_amount <= amount)) is false then 21
+    when ((char_length(credit_note_number) <= 128)) is false then 15
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 16
+    when (((status = ANY (ARRAY['draft'::text, 'void'::text])) OR (issued_at IS NOT NULL))) is false then 17
+    when ((jsonb_typeof(lines) = 'array'::text)) is false then 18
+    when ((char_length(notes) <= 10000)) is false then 19
+    when (((length(TRIM(BOTH FROM reason)) >= 2) AND (length(TRIM(BOTH FROM reason)) <= 500))) is false then 20
+    when ((char_length(reason) <= 10000)) is false then 21
+    when ((status = ANY (ARRAY['draft'::text, 'issued'::text, 'applied'::text, 'void'::text]))) is false then 22
+    when ((char_length(status) <= 500)) is false then 23
+    when ((tax_amount >= (0)::numeric)) is false then 24
+    when ((tax_amount <= amount)) is false then 25
+    when ((char_length(void_reason) <= 10000)) is false then 26
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__cycle_count_items(app_pu
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{cycle_count_items_id_not_null,cycle_count_items_hospital_id_not_null,cycle_count_items_cycle_count_id_not_null,cycle_count_items_item_type_not_null,cycle_count_items_system_quantity_not_null,cycle_count_items_created_at_not_null,cycle_count_items_updated_at_not_null,cycle_count_items_counted_check,cycle_count_items_counted_quantity_check,cycle_count_items_item_check,cycle_count_items_item_type_check,cycle_count_items_system_quantity_check,cycle_count_items_unit_cost_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{cycle_count_id}","{item_type}","{system_quantity}","{created_at}","{updated_at}","{counted_quantity,counted_at}","{counted_quantity}","{item_type,medicine_id,batch_id,optical_product_id}","{item_type}","{system_quantity}","{unit_cost}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{cycle_count_items_id_not_null,cycle_count_items_hospital_id_not_null,cycle_count_items_cycle_count_id_not_null,cycle_count_items_item_type_not_null,cycle_count_items_system_quantity_not_null,cycle_count_items_created_at_not_null,cycle_count_items_updated_at_not_null,cycle_count_items_counted_check,cycle_count_items_counted_quantity_check,cycle_count_items_item_check,cycle_count_items_item_type_check,cycle_count_items_item_type_max_length,cycle_count_items_reason_max_length,cycle_count_items_system_quantity_check,cycle_count_items_unit_cost_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{cycle_count_id}","{item_type}","{system_quantity}","{created_at}","{updated_at}","{counted_quantity,counted_at}","{counted_quantity}","{item_type,medicine_id,batch_id,optical_product_id}","{item_type}","{item_type}","{reason}","{system_quantity}","{unit_cost}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -26,8 +26,10 @@ CASE item_type
     ELSE ((optical_product_id IS NOT NULL) AND (medicine_id IS NULL) AND (batch_id IS NULL))
 END) is false then 10
     when ((item_type = ANY (ARRAY['medicine'::text, 'optical_product'::text]))) is false then 11
-    when ((system_quantity >= 0)) is false then 12
-    when ((unit_cost >= (0)::numeric)) is false then 13
+    when ((char_length(item_type) <= 500)) is false then 12
+    when ((char_length(reason) <= 10000)) is false then 13
+    when ((system_quantity >= 0)) is false then 14
+    when ((unit_cost >= (0)::numeric)) is false then 15
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__cycle_counts(app_public.
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{cycle_counts_id_not_null,cycle_counts_hospital_id_not_null,cycle_counts_count_number_not_null,cycle_counts_count_date_not_null,cycle_counts_scope_not_null,cycle_counts_status_not_null,cycle_counts_total_variance_quantity_not_null,cycle_counts_total_variance_value_not_null,cycle_counts_is_deleted_not_null,cycle_counts_created_at_not_null,cycle_counts_updated_at_not_null,cycle_counts_approved_check,cycle_counts_cancelled_check,cycle_counts_category_check,cycle_counts_completed_check,cycle_counts_dates_check,cycle_counts_deleted_check,cycle_counts_location_check,cycle_counts_scope_check,cycle_counts_started_check,cycle_counts_status_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{count_number}","{count_date}","{scope}","{status}","{total_variance_quantity}","{total_variance_value}","{is_deleted}","{created_at}","{updated_at}","{status,approved_at}","{status,cancelled_at}","{scope,category}","{status,completed_at}","{started_at,completed_at}","{is_deleted,deleted_at}","{scope,location,department_id}","{scope}","{status,started_at}","{status}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{cycle_counts_id_not_null,cycle_counts_hospital_id_not_null,cycle_counts_count_number_not_null,cycle_counts_count_date_not_null,cycle_counts_scope_not_null,cycle_counts_status_not_null,cycle_counts_total_variance_quantity_not_null,cycle_counts_total_variance_value_not_null,cycle_counts_is_deleted_not_null,cycle_counts_created_at_not_null,cycle_counts_updated_at_not_null,cycle_counts_approved_check,cycle_counts_cancelled_check,cycle_counts_category_check,cycle_counts_category_max_length,cycle_counts_completed_check,cycle_counts_count_number_max_length,cycle_counts_dates_check,cycle_counts_deleted_check,cycle_counts_location_check,cycle_counts_location_max_length,cycle_counts_notes_max_length,cycle_counts_scope_check,cycle_counts_scope_max_length,cycle_counts_started_check,cycle_counts_status_check,cycle_counts_status_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{count_number}","{count_date}","{scope}","{status}","{total_variance_quantity}","{total_variance_value}","{is_deleted}","{created_at}","{updated_at}","{status,approved_at}","{status,cancelled_at}","{scope,category}","{category}","{status,completed_at}","{count_number}","{started_at,completed_at}","{is_deleted,deleted_at}","{scope,location,department_id}","{location}","{notes}","{scope}","{scope}","{status,started_at}","{status}","{status}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -25,13 +25,19 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when (((status <> 'approved'::text) OR (approved_at IS NOT NULL))) is false then 12
     when (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))) is false then 13
     when (((scope <> 'medicine_category'::text) OR (category IS NOT NULL))) is false then 14
-    when (((status <> ALL (ARRAY['counted'::text, 'approved'::text])) OR (completed_at IS NOT NULL))) is false then 15
-    when (((completed_at IS NULL) OR (started_at IS NULL) OR (completed_at >= started_at))) is false then 16
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 17
-    when (((scope <> 'location'::text) OR (location IS NOT NULL) OR (department_id IS NOT NULL))) is false then 18
-    when ((scope = ANY (ARRAY['full'::text, 'partial'::text, 'medicine_category'::text, 'location'::text]))) is false then 19
-    when (((status <> ALL (ARRAY['counting'::text, 'counted'::text, 'approved'::text])) OR (started_at IS NOT NULL))) is false then 20
-    when ((status = ANY (ARRAY['draft'::text, 'counting'::text, 'counted'::text, 'approved'::text, 'cancelled'::text]))) is false then 21
+    when ((char_length(category) <= 500)) is false then 15
+    when (((status <> ALL (ARRAY['counted'::text, 'approved'::text])) OR (completed_at IS NOT NULL))) is false then 16
+    when ((char_length(count_number) <= 128)) is false then 17
+    when (((completed_at IS NULL) OR (started_at IS NULL) OR (completed_at >= started_at))) is false then 18
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 19
+    when (((scope <> 'location'::text) OR (location IS NOT NULL) OR (department_id IS NOT NULL))) is false then 20
+    when ((char_length(location) <= 200)) is false then 21
+    when ((char_length(notes) <= 10000)) is false then 22
+    when ((scope = ANY (ARRAY['full'::text, 'partial'::text, 'medicine_category'::text, 'location'::text]))) is false then 23
+    when ((char_length(scope) <= 500)) is false then 24
+    when (((status <> ALL (ARRAY['counting'::text, 'counted'::text, 'approved'::text])) OR (started_at IS NOT NULL))) is false then 25
+    when ((status = ANY (ARRAY['draft'::text, 'counting'::text, 'counted'::text, 'approved'::text, 'cancelled'::text]))) is false then 26
+    when ((char_length(status) <= 500)) is false then 27
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__daily_settlements(app_pu
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{daily_settlements_id_not_null,daily_settlements_hospital_id_not_null,daily_settlements_settlement_number_not_null,daily_settlements_settlement_date_not_null,daily_settlements_status_not_null,daily_settlements_cash_total_not_null,daily_settlements_card_total_not_null,daily_settlements_upi_total_not_null,daily_settlements_bank_transfer_total_not_null,daily_settlements_cheque_total_not_null,daily_settlements_wallet_total_not_null,daily_settlements_insurance_total_not_null,daily_settlements_other_total_not_null,daily_settlements_gross_collections_not_null,daily_settlements_refunds_total_not_null,daily_settlements_net_collections_not_null,daily_settlements_invoice_count_not_null,daily_settlements_payment_count_not_null,daily_settlements_refund_count_not_null,daily_settlements_expected_cash_not_null,daily_settlements_created_at_not_null,daily_settlements_updated_at_not_null,daily_settlements_bank_transfer_total_check,daily_settlements_card_total_check,daily_settlements_cash_total_check,daily_settlements_cheque_total_check,daily_settlements_counted_cash_check,daily_settlements_gross_collections_check,daily_settlements_insurance_total_check,daily_settlements_invoice_count_check,daily_settlements_other_total_check,daily_settlements_payment_count_check,daily_settlements_refund_count_check,daily_settlements_refunds_total_check,daily_settlements_reopened_check,daily_settlements_settled_check,daily_settlements_status_check,daily_settlements_upi_total_check,daily_settlements_wallet_total_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{settlement_number}","{settlement_date}","{status}","{cash_total}","{card_total}","{upi_total}","{bank_transfer_total}","{cheque_total}","{wallet_total}","{insurance_total}","{other_total}","{gross_collections}","{refunds_total}","{net_collections}","{invoice_count}","{payment_count}","{refund_count}","{expected_cash}","{created_at}","{updated_at}","{bank_transfer_total}","{card_total}","{cash_total}","{cheque_total}","{counted_cash}","{gross_collections}","{insurance_total}","{invoice_count}","{other_total}","{payment_count}","{refund_count}","{refunds_total}","{status,reopened_at,reopen_reason}","{status,settled_at}","{status}","{upi_total}","{wallet_total}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{daily_settlements_id_not_null,daily_settlements_hospital_id_not_null,daily_settlements_settlement_number_not_null,daily_settlements_settlement_date_not_null,daily_settlements_status_not_null,daily_settlements_cash_total_not_null,daily_settlements_card_total_not_null,daily_settlements_upi_total_not_null,daily_settlements_bank_transfer_total_not_null,daily_settlements_cheque_total_not_null,daily_settlements_wallet_total_not_null,daily_settlements_insurance_total_not_null,daily_settlements_other_total_not_null,daily_settlements_gross_collections_not_null,daily_settlements_refunds_total_not_null,daily_settlements_net_collections_not_null,daily_settlements_invoice_count_not_null,daily_settlements_payment_count_not_null,daily_settlements_refund_count_not_null,daily_settlements_expected_cash_not_null,daily_settlements_created_at_not_null,daily_settlements_updated_at_not_null,daily_settlements_bank_transfer_total_check,daily_settlements_card_total_check,daily_settlements_cash_total_check,daily_settlements_cheque_total_check,daily_settlements_counted_cash_check,daily_settlements_gross_collections_check,daily_settlements_insurance_total_check,daily_settlements_invoice_count_check,daily_settlements_notes_max_length,daily_settlements_other_total_check,daily_settlements_payment_count_check,daily_settlements_refund_count_check,daily_settlements_refunds_total_check,daily_settlements_reopen_reason_max_length,daily_settlements_reopened_check,daily_settlements_settled_check,daily_settlements_settlement_number_max_length,daily_settlements_status_check,daily_settlements_status_max_length,daily_settlements_upi_total_check,daily_settlements_variance_reason_max_length,daily_settlements_wallet_total_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{settlement_number}","{settlement_date}","{status}","{cash_total}","{card_total}","{upi_total}","{bank_transfer_total}","{cheque_total}","{wallet_total}","{insurance_total}","{other_total}","{gross_collections}","{refunds_total}","{net_collections}","{invoice_count}","{payment_count}","{refund_count}","{expected_cash}","{created_at}","{updated_at}","{bank_transfer_total}","{card_total}","{cash_total}","{cheque_total}","{counted_cash}","{gross_collections}","{insurance_total}","{invoice_count}","{notes}","{other_total}","{payment_count}","{refund_count}","{refunds_total}","{reopen_reason}","{status,reopened_at,reopen_reason}","{status,settled_at}","{settlement_number}","{status}","{status}","{upi_total}","{variance_reason}","{wallet_total}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -41,15 +41,20 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((gross_collections >= (0)::numeric)) is false then 28
     when ((insurance_total >= (0)::numeric)) is false then 29
     when ((invoice_count >= 0)) is false then 30
-    when ((other_total >= (0)::numeric)) is false then 31
-    when ((payment_count >= 0)) is false then 32
-    when ((refund_count >= 0)) is false then 33
-    when ((refunds_total >= (0)::numeric)) is false then 34
-    when (((status <> 'reopened'::text) OR ((reopened_at IS NOT NULL) AND (reopen_reason IS NOT NULL)))) is false then 35
-    when (((status <> 'settled'::text) OR (settled_at IS NOT NULL))) is false then 36
-    when ((status = ANY (ARRAY['open'::text, 'reconciling'::text, 'settled'::text, 'reopened'::text]))) is false then 37
-    when ((upi_total >= (0)::numeric)) is false then 38
-    when ((wallet_total >= (0)::numeric)) is false then 39
+    when ((char_length(notes) <= 10000)) is false then 31
+    when ((other_total >= (0)::numeric)) is false then 32
+    when ((payment_count >= 0)) is false then 33
+    when ((refund_count >= 0)) is false then 34
+    when ((refunds_total >= (0)::numeric)) is false then 35
+    when ((char_length(reopen_reason) <= 10000)) is false then 36
+    when (((status <> 'reopened'::text) OR ((reopened_at IS NOT NULL) AND (reopen_reason IS NOT NULL)))) is false then 37
+    when (((status <> 'settled'::text) OR (settled_at IS NOT NULL))) is false then 38
+    when ((char_length(settlement_number) <= 128)) is false then 39
+    when ((status = ANY (ARRAY['open'::text, 'reconciling'::text, 'settled'::text, 'reopened'::text]))) is false then 40
+    when ((char_length(status) <= 500)) is false then 41
+    when ((upi_total >= (0)::numeric)) is false then 42
+    when ((char_length(variance_reason) <= 10000)) is false then 43
+    when ((wallet_total >= (0)::numeric)) is false then 44
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__departments(app_public.d
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{departments_id_not_null,departments_hospital_id_not_null,departments_code_not_null,departments_name_not_null,departments_department_type_not_null,departments_accepts_appointments_not_null,departments_is_active_not_null,departments_is_deleted_not_null,departments_created_at_not_null,departments_updated_at_not_null,departments_code_check,departments_deleted_check,departments_department_type_check,departments_email_check,departments_name_check,departments_not_own_parent_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{code}","{name}","{department_type}","{accepts_appointments}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{code}","{is_deleted,deleted_at}","{department_type}","{email}","{name}","{id,parent_department_id}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{departments_id_not_null,departments_hospital_id_not_null,departments_code_not_null,departments_name_not_null,departments_department_type_not_null,departments_accepts_appointments_not_null,departments_is_active_not_null,departments_is_deleted_not_null,departments_created_at_not_null,departments_updated_at_not_null,departments_code_check,departments_code_max_length,departments_deleted_check,departments_department_type_check,departments_department_type_max_length,departments_description_max_length,departments_email_check,departments_email_max_length,departments_location_max_length,departments_name_check,departments_name_max_length,departments_not_own_parent_check,departments_phone_extension_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{code}","{name}","{department_type}","{accepts_appointments}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{code}","{code}","{is_deleted,deleted_at}","{department_type}","{department_type}","{description}","{email}","{email}","{location}","{name}","{name}","{id,parent_department_id}","{phone_extension}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -22,11 +22,18 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.created_at is null then 9
     when $2 and t.updated_at is null then 10
     when ((code ~ '^[A-Z][A-Z0-9_]{1,15}$'::text)) is false then 11
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 12
-    when ((department_type = ANY (ARRAY['clinical'::text, 'diagnostic'::text, 'surgical'::text, 'emergency'::text, 'pharmacy'::text, 'optical'::text, 'administrative'::text, 'support'::text]))) is false then 13
-    when ((email OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext)) is false then 14
-    when (((length(TRIM(BOTH FROM name)) >= 2) AND (length(TRIM(BOTH FROM name)) <= 120))) is false then 15
-    when ((parent_department_id <> id)) is false then 16
+    when ((char_length(code) <= 128)) is false then 12
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 13
+    when ((department_type = ANY (ARRAY['clinical'::text, 'diagnostic'::text, 'surgical'::text, 'emergency'::text, 'pharmacy'::text, 'optical'::text, 'administrative'::text, 'support'::text]))) is false then 14
+    when ((char_length(department_type) <= 500)) is false then 15
+    when ((char_length(description) <= 10000)) is false then 16
+    when ((email OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext)) is false then 17
+    when ((char_length((email)::text) <= 320)) is false then 18
+    when ((char_length(location) <= 200)) is false then 19
+    when (((length(TRIM(BOTH FROM name)) >= 2) AND (length(TRIM(BOTH FROM name)) <= 120))) is false then 20
+    when ((char_length(name) <= 200)) is false then 21
+    when ((parent_department_id <> id)) is false then 22
+    when ((char_length(phone_extension) <= 32)) is false then 23
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__doctor_fees(app_public.d
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check}'::text[])[p.i], ('{doctor_fees_id_not_null,doctor_fees_hospital_id_not_null,doctor_fees_doctor_id_not_null,doctor_fees_visit_type_not_null,doctor_fees_amount_not_null,doctor_fees_valid_from_not_null,doctor_fees_is_active_not_null,doctor_fees_created_at_not_null,doctor_fees_updated_at_not_null,doctor_fees_amount_check,doctor_fees_follow_up_window_days_check,doctor_fees_validity_check,doctor_fees_visit_type_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{doctor_id}","{visit_type}","{amount}","{valid_from}","{is_active}","{created_at}","{updated_at}","{amount}","{follow_up_window_days}","{valid_from,valid_to}","{visit_type}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{doctor_fees_id_not_null,doctor_fees_hospital_id_not_null,doctor_fees_doctor_id_not_null,doctor_fees_visit_type_not_null,doctor_fees_amount_not_null,doctor_fees_valid_from_not_null,doctor_fees_is_active_not_null,doctor_fees_created_at_not_null,doctor_fees_updated_at_not_null,doctor_fees_amount_check,doctor_fees_follow_up_window_days_check,doctor_fees_notes_max_length,doctor_fees_validity_check,doctor_fees_visit_type_check,doctor_fees_visit_type_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{doctor_id}","{visit_type}","{amount}","{valid_from}","{is_active}","{created_at}","{updated_at}","{amount}","{follow_up_window_days}","{notes}","{valid_from,valid_to}","{visit_type}","{visit_type}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -22,8 +22,10 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.updated_at is null then 9
     when ((amount >= (0)::numeric)) is false then 10
     when (((follow_up_window_days >= 0) AND (follow_up_window_days <= 365))) is false then 11
-    when (((valid_to IS NULL) OR (valid_to >= valid_from))) is false then 12
-    when ((visit_type = ANY (ARRAY['new_consultation'::text, 'follow_up'::text, 'emergency'::text, 'teleconsultation'::text, 'home_visit'::text, 'procedure'::text]))) is false then 13
+    when ((char_length(notes) <= 10000)) is false then 12
+    when (((valid_to IS NULL) OR (valid_to >= valid_from))) is false then 13
+    when ((visit_type = ANY (ARRAY['new_consultation'::text, 'follow_up'::text, 'emergency'::text, 'teleconsultation'::text, 'home_visit'::text, 'procedure'::text]))) is false then 14
+    when ((char_length(visit_type) <= 500)) is false then 15
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__doctor_leaves(app_public
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{doctor_leaves_id_not_null,doctor_leaves_hospital_id_not_null,doctor_leaves_doctor_id_not_null,doctor_leaves_leave_type_not_null,doctor_leaves_start_date_not_null,doctor_leaves_end_date_not_null,doctor_leaves_status_not_null,doctor_leaves_created_at_not_null,doctor_leaves_updated_at_not_null,doctor_leaves_approval_check,doctor_leaves_cancelled_check,doctor_leaves_dates_check,doctor_leaves_half_day_check,doctor_leaves_half_day_single_date_check,doctor_leaves_leave_type_check,doctor_leaves_status_check,doctor_leaves_substitute_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{doctor_id}","{leave_type}","{start_date}","{end_date}","{status}","{created_at}","{updated_at}","{status,approved_at}","{status,cancelled_at}","{start_date,end_date}","{half_day}","{start_date,end_date,half_day}","{leave_type}","{status}","{doctor_id,substitute_doctor_id}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{doctor_leaves_id_not_null,doctor_leaves_hospital_id_not_null,doctor_leaves_doctor_id_not_null,doctor_leaves_leave_type_not_null,doctor_leaves_start_date_not_null,doctor_leaves_end_date_not_null,doctor_leaves_status_not_null,doctor_leaves_created_at_not_null,doctor_leaves_updated_at_not_null,doctor_leaves_approval_check,doctor_leaves_cancelled_check,doctor_leaves_dates_check,doctor_leaves_half_day_check,doctor_leaves_half_day_max_length,doctor_leaves_half_day_single_date_check,doctor_leaves_leave_type_check,doctor_leaves_leave_type_max_length,doctor_leaves_notes_max_length,doctor_leaves_reason_max_length,doctor_leaves_rejection_reason_max_length,doctor_leaves_status_check,doctor_leaves_status_max_length,doctor_leaves_substitute_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{doctor_id}","{leave_type}","{start_date}","{end_date}","{status}","{created_at}","{updated_at}","{status,approved_at}","{status,cancelled_at}","{start_date,end_date}","{half_day}","{half_day}","{start_date,end_date,half_day}","{leave_type}","{leave_type}","{notes}","{reason}","{rejection_reason}","{status}","{status}","{doctor_id,substitute_doctor_id}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -24,10 +24,16 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))) is false then 11
     when ((end_date >= start_date)) is false then 12
     when ((half_day = ANY (ARRAY['first_half'::text, 'second_half'::text]))) is false then 13
-    when (((half_day IS NULL) OR (start_date = end_date))) is false then 14
-    when ((leave_type = ANY (ARRAY['vacation'::text, 'sick'::text, 'conference'::text, 'training'::text, 'personal'::text, 'other'::text]))) is false then 15
-    when ((status = ANY (ARRAY['requested'::text, 'approved'::text, 'rejected'::text, 'cancelled'::text]))) is false then 16
-    when ((substitute_doctor_id <> doctor_id)) is false then 17
+    when ((char_length(half_day) <= 500)) is false then 14
+    when (((half_day IS NULL) OR (start_date = end_date))) is false then 15
+    when ((leave_type = ANY (ARRAY['vacation'::text, 'sick'::text, 'conference'::text, 'training'::text, 'personal'::text, 'other'::text]))) is false then 16
+    when ((char_length(leave_type) <= 500)) is false then 17
+    when ((char_length(notes) <= 10000)) is false then 18
+    when ((char_length(reason) <= 10000)) is false then 19
+    when ((char_length(rejection_reason) <= 10000)) is false then 20
+    when ((status = ANY (ARRAY['requested'::text, 'approved'::text, 'rejected'::text, 'cancelled'::text]))) is false then 21
+    when ((char_length(status) <= 500)) is false then 22
+    when ((substitute_doctor_id <> doctor_id)) is false then 23
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__doctor_schedules(app_pub
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{doctor_schedules_id_not_null,doctor_schedules_hospital_id_not_null,doctor_schedules_doctor_id_not_null,doctor_schedules_day_of_week_not_null,doctor_schedules_session_not_null,doctor_schedules_start_time_not_null,doctor_schedules_end_time_not_null,doctor_schedules_allows_online_booking_not_null,doctor_schedules_valid_from_not_null,doctor_schedules_is_active_not_null,doctor_schedules_created_at_not_null,doctor_schedules_updated_at_not_null,doctor_schedules_day_of_week_check,doctor_schedules_max_patients_check,doctor_schedules_session_check,doctor_schedules_slot_minutes_check,doctor_schedules_time_check,doctor_schedules_validity_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{doctor_id}","{day_of_week}","{session}","{start_time}","{end_time}","{allows_online_booking}","{valid_from}","{is_active}","{created_at}","{updated_at}","{day_of_week}","{max_patients}","{session}","{slot_minutes}","{start_time,end_time}","{valid_from,valid_to}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{doctor_schedules_id_not_null,doctor_schedules_hospital_id_not_null,doctor_schedules_doctor_id_not_null,doctor_schedules_day_of_week_not_null,doctor_schedules_session_not_null,doctor_schedules_start_time_not_null,doctor_schedules_end_time_not_null,doctor_schedules_allows_online_booking_not_null,doctor_schedules_valid_from_not_null,doctor_schedules_is_active_not_null,doctor_schedules_created_at_not_null,doctor_schedules_updated_at_not_null,doctor_schedules_day_of_week_check,doctor_schedules_max_patients_check,doctor_schedules_notes_max_length,doctor_schedules_room_max_length,doctor_schedules_session_check,doctor_schedules_session_max_length,doctor_schedules_slot_minutes_check,doctor_schedules_time_check,doctor_schedules_validity_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{doctor_id}","{day_of_week}","{session}","{start_time}","{end_time}","{allows_online_booking}","{valid_from}","{is_active}","{created_at}","{updated_at}","{day_of_week}","{max_patients}","{notes}","{room}","{session}","{session}","{slot_minutes}","{start_time,end_time}","{valid_from,valid_to}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -25,10 +25,13 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.updated_at is null then 12
     when (((day_of_week >= 0) AND (day_of_week <= 6))) is false then 13
     when (((max_patients >= 1) AND (max_patients <= 1000))) is false then 14
-    when ((session = ANY (ARRAY['morning'::text, 'afternoon'::text, 'evening'::text, 'other'::text]))) is false then 15
-    when (((slot_minutes >= 5) AND (slot_minutes <= 240))) is false then 16
-    when ((end_time > start_time)) is false then 17
-    when (((valid_to IS NULL) OR (valid_to >= valid_from))) is false then 18
+    when ((char_length(notes) <= 10000)) is false then 15
+    when ((char_length(room) <= 200)) is false then 16
+    when ((session = ANY (ARRAY['morning'::text, 'afternoon'::text, 'evening'::text, 'other'::text]))) is false then 17
+    when ((char_length(session) <= 500)) is false then 18
+    when (((slot_minutes >= 5) AND (slot_minutes <= 240))) is false then 19
+    when ((end_time > start_time)) is false then 20
+    when (((valid_to IS NULL) OR (valid_to >= valid_from))) is false then 21
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

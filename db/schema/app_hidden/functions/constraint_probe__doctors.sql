@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__doctors(app_public.docto
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check}'::text[])[p.i], ('{doctors_id_not_null,doctors_hospital_id_not_null,doctors_user_id_not_null,doctors_department_id_not_null,doctors_registration_number_not_null,doctors_specialization_not_null,doctors_qualifications_not_null,doctors_languages_not_null,doctors_employment_type_not_null,doctors_accepts_new_patients_not_null,doctors_offers_teleconsultation_not_null,doctors_is_active_not_null,doctors_is_deleted_not_null,doctors_created_at_not_null,doctors_updated_at_not_null,doctors_deleted_check,doctors_employment_type_check,doctors_max_patients_per_day_check,doctors_registration_number_check,doctors_years_of_experience_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{user_id}","{department_id}","{registration_number}","{specialization}","{qualifications}","{languages}","{employment_type}","{accepts_new_patients}","{offers_teleconsultation}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{is_deleted,deleted_at}","{employment_type}","{max_patients_per_day}","{registration_number}","{years_of_experience}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{doctors_id_not_null,doctors_hospital_id_not_null,doctors_user_id_not_null,doctors_department_id_not_null,doctors_registration_number_not_null,doctors_specialization_not_null,doctors_qualifications_not_null,doctors_languages_not_null,doctors_employment_type_not_null,doctors_accepts_new_patients_not_null,doctors_offers_teleconsultation_not_null,doctors_is_active_not_null,doctors_is_deleted_not_null,doctors_created_at_not_null,doctors_updated_at_not_null,doctors_bio_max_length,doctors_consultation_room_max_length,doctors_deleted_check,doctors_employment_type_check,doctors_employment_type_max_length,doctors_max_patients_per_day_check,doctors_photo_url_max_length,doctors_registration_council_max_length,doctors_registration_number_check,doctors_registration_number_max_length,doctors_signature_url_max_length,doctors_specialization_max_length,doctors_sub_specialization_max_length,doctors_years_of_experience_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{user_id}","{department_id}","{registration_number}","{specialization}","{qualifications}","{languages}","{employment_type}","{accepts_new_patients}","{offers_teleconsultation}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{bio}","{consultation_room}","{is_deleted,deleted_at}","{employment_type}","{employment_type}","{max_patients_per_day}","{photo_url}","{registration_council}","{registration_number}","{registration_number}","{signature_url}","{specialization}","{sub_specialization}","{years_of_experience}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -26,11 +26,20 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.is_deleted is null then 13
     when $2 and t.created_at is null then 14
     when $2 and t.updated_at is null then 15
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 16
-    when ((employment_type = ANY (ARRAY['full_time'::text, 'part_time'::text, 'visiting'::text, 'resident'::text, 'locum'::text]))) is false then 17
-    when (((max_patients_per_day >= 1) AND (max_patients_per_day <= 1000))) is false then 18
-    when (((length(TRIM(BOTH FROM registration_number)) >= 2) AND (length(TRIM(BOTH FROM registration_number)) <= 50))) is false then 19
-    when (((years_of_experience >= 0) AND (years_of_experience <= 80))) is false then 20
+    when ((char_length(bio) <= 10000)) is false then 16
+    when ((char_length(consultation_room) <= 200)) is false then 17
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 18
+    when ((employment_type = ANY (ARRAY['full_time'::text, 'part_time'::text, 'visiting'::text, 'resident'::text, 'locum'::text]))) is false then 19
+    when ((char_length(employment_type) <= 500)) is false then 20
+    when (((max_patients_per_day >= 1) AND (max_patients_per_day <= 1000))) is false then 21
+    when ((char_length(photo_url) <= 2048)) is false then 22
+    when ((char_length(registration_council) <= 500)) is false then 23
+    when (((length(TRIM(BOTH FROM registration_number)) >= 2) AND (length(TRIM(BOTH FROM registration_number)) <= 50))) is false then 24
+    when ((char_length(registration_number) <= 128)) is false then 25
+    when ((char_length(signature_url) <= 2048)) is false then 26
+    when ((char_length(specialization) <= 200)) is false then 27
+    when ((char_length(sub_specialization) <= 200)) is false then 28
+    when (((years_of_experience >= 0) AND (years_of_experience <= 80))) is false then 29
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

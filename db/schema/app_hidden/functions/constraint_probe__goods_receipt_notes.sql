@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__goods_receipt_notes(app_
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{goods_receipt_notes_id_not_null,goods_receipt_notes_hospital_id_not_null,goods_receipt_notes_grn_number_not_null,goods_receipt_notes_supplier_id_not_null,goods_receipt_notes_received_at_not_null,goods_receipt_notes_status_not_null,goods_receipt_notes_inspection_status_not_null,goods_receipt_notes_subtotal_not_null,goods_receipt_notes_discount_amount_not_null,goods_receipt_notes_tax_amount_not_null,goods_receipt_notes_shipping_amount_not_null,goods_receipt_notes_total_amount_not_null,goods_receipt_notes_is_deleted_not_null,goods_receipt_notes_created_at_not_null,goods_receipt_notes_updated_at_not_null,goods_receipt_notes_cancellation_reason_check,goods_receipt_notes_cancelled_check,goods_receipt_notes_deleted_check,goods_receipt_notes_discount_amount_check,goods_receipt_notes_discount_check,goods_receipt_notes_inspected_check,goods_receipt_notes_inspection_status_check,goods_receipt_notes_posted_check,goods_receipt_notes_shipping_amount_check,goods_receipt_notes_status_check,goods_receipt_notes_subtotal_check,goods_receipt_notes_supplier_invoice_amount_check,goods_receipt_notes_tax_amount_check,goods_receipt_notes_total_amount_check,goods_receipt_notes_totals_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{grn_number}","{supplier_id}","{received_at}","{status}","{inspection_status}","{subtotal}","{discount_amount}","{tax_amount}","{shipping_amount}","{total_amount}","{is_deleted}","{created_at}","{updated_at}","{status,cancellation_reason}","{status,cancelled_at}","{is_deleted,deleted_at}","{discount_amount}","{subtotal,discount_amount}","{inspection_status,inspected_at}","{inspection_status}","{status,posted_at}","{shipping_amount}","{status}","{subtotal}","{supplier_invoice_amount}","{tax_amount}","{total_amount}","{subtotal,discount_amount,tax_amount,shipping_amount,total_amount}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{goods_receipt_notes_id_not_null,goods_receipt_notes_hospital_id_not_null,goods_receipt_notes_grn_number_not_null,goods_receipt_notes_supplier_id_not_null,goods_receipt_notes_received_at_not_null,goods_receipt_notes_status_not_null,goods_receipt_notes_inspection_status_not_null,goods_receipt_notes_subtotal_not_null,goods_receipt_notes_discount_amount_not_null,goods_receipt_notes_tax_amount_not_null,goods_receipt_notes_shipping_amount_not_null,goods_receipt_notes_total_amount_not_null,goods_receipt_notes_is_deleted_not_null,goods_receipt_notes_created_at_not_null,goods_receipt_notes_updated_at_not_null,goods_receipt_notes_cancellation_reason_check,goods_receipt_notes_cancellation_reason_max_length,goods_receipt_notes_cancelled_check,goods_receipt_notes_deleted_check,goods_receipt_notes_delivery_note_number_max_length,goods_receipt_notes_discount_amount_check,goods_receipt_notes_discount_check,goods_receipt_notes_grn_number_max_length,goods_receipt_notes_inspected_check,goods_receipt_notes_inspection_status_check,goods_receipt_notes_inspection_status_max_length,goods_receipt_notes_notes_max_length,goods_receipt_notes_posted_check,goods_receipt_notes_shipping_amount_check,goods_receipt_notes_status_check,goods_receipt_notes_status_max_length,goods_receipt_notes_subtotal_check,goods_receipt_notes_supplier_invoice_amount_check,goods_receipt_notes_supplier_invoice_number_max_length,goods_receipt_notes_tax_amount_check,goods_receipt_notes_total_amount_check,goods_receipt_notes_totals_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{grn_number}","{supplier_id}","{received_at}","{status}","{inspection_status}","{subtotal}","{discount_amount}","{tax_amount}","{shipping_amount}","{total_amount}","{is_deleted}","{created_at}","{updated_at}","{status,cancellation_reason}","{cancellation_reason}","{status,cancelled_at}","{is_deleted,deleted_at}","{delivery_note_number}","{discount_amount}","{subtotal,discount_amount}","{grn_number}","{inspection_status,inspected_at}","{inspection_status}","{inspection_status}","{notes}","{status,posted_at}","{shipping_amount}","{status}","{status}","{subtotal}","{supplier_invoice_amount}","{supplier_invoice_number}","{tax_amount}","{total_amount}","{subtotal,discount_amount,tax_amount,shipping_amount,total_amount}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -27,20 +27,27 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.created_at is null then 14
     when $2 and t.updated_at is null then 15
     when (((status <> 'cancelled'::text) OR (cancellation_reason IS NOT NULL))) is false then 16
-    when (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))) is false then 17
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 18
-    when ((discount_amount >= (0)::numeric)) is false then 19
-    when ((discount_amount <= subtotal)) is false then 20
-    when (((inspection_status = 'pending'::text) OR (inspected_at IS NOT NULL))) is false then 21
-    when ((inspection_status = ANY (ARRAY['pending'::text, 'passed'::text, 'failed'::text, 'partial'::text]))) is false then 22
-    when (((status <> 'posted'::text) OR (posted_at IS NOT NULL))) is false then 23
-    when ((shipping_amount >= (0)::numeric)) is false then 24
-    when ((status = ANY (ARRAY['draft'::text, 'posted'::text, 'cancelled'::text]))) is false then 25
-    when ((subtotal >= (0)::numeric)) is false then 26
-    when ((supplier_invoice_amount >= (0)::numeric)) is false then 27
-    when ((tax_amount >= (0)::numeric)) is false then 28
-    when ((total_amount >= (0)::numeric)) is false then 29
-    when ((total_amount = (((subtotal - discount_amount) + tax_amount) + shipping_amount))) is false then 30
+    when ((char_length(cancellation_reason) <= 10000)) is false then 17
+    when (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))) is false then 18
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 19
+    when ((char_length(delivery_note_number) <= 128)) is false then 20
+    when ((discount_amount >= (0)::numeric)) is false then 21
+    when ((discount_amount <= subtotal)) is false then 22
+    when ((char_length(grn_number) <= 128)) is false then 23
+    when (((inspection_status = 'pending'::text) OR (inspected_at IS NOT NULL))) is false then 24
+    when ((inspection_status = ANY (ARRAY['pending'::text, 'passed'::text, 'failed'::text, 'partial'::text]))) is false then 25
+    when ((char_length(inspection_status) <= 500)) is false then 26
+    when ((char_length(notes) <= 10000)) is false then 27
+    when (((status <> 'posted'::text) OR (posted_at IS NOT NULL))) is false then 28
+    when ((shipping_amount >= (0)::numeric)) is false then 29
+    when ((status = ANY (ARRAY['draft'::text, 'posted'::text, 'cancelled'::text]))) is false then 30
+    when ((char_length(status) <= 500)) is false then 31
+    when ((subtotal >= (0)::numeric)) is false then 32
+    when ((supplier_invoice_amount >= (0)::numeric)) is false then 33
+    when ((char_length(supplier_invoice_number) <= 128)) is false then 34
+    when ((tax_amount >= (0)::numeric)) is false then 35
+    when ((total_amount >= (0)::numeric)) is false then 36
+    when ((total_amount = (((subtotal - discount_amount) + tax_amount) + shipping_amount))) is false then 37
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__grn_items(app_public.grn
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{grn_items_id_not_null,grn_items_hospital_id_not_null,grn_items_grn_id_not_null,grn_items_line_number_not_null,grn_items_item_type_not_null,grn_items_quantity_received_not_null,grn_items_free_quantity_not_null,grn_items_quantity_rejected_not_null,grn_items_unit_cost_not_null,grn_items_discount_percent_not_null,grn_items_tax_percent_not_null,grn_items_line_total_not_null,grn_items_created_at_not_null,grn_items_updated_at_not_null,grn_items_dates_check,grn_items_discount_percent_check,grn_items_free_quantity_check,grn_items_item_check,grn_items_item_type_check,grn_items_line_number_check,grn_items_line_total_check,grn_items_medicine_batch_check,grn_items_mrp_check,grn_items_mrp_selling_price_check,grn_items_quantity_received_check,grn_items_quantity_rejected_check,grn_items_quantity_rejected_max_check,grn_items_rejection_reason_check,grn_items_selling_price_check,grn_items_tax_percent_check,grn_items_unit_cost_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{grn_id}","{line_number}","{item_type}","{quantity_received}","{free_quantity}","{quantity_rejected}","{unit_cost}","{discount_percent}","{tax_percent}","{line_total}","{created_at}","{updated_at}","{manufacture_date,expiry_date}","{discount_percent}","{free_quantity}","{item_type,medicine_id,optical_product_id,description,batch_id}","{item_type}","{line_number}","{line_total}","{item_type,batch_number,expiry_date}","{mrp}","{mrp,selling_price}","{quantity_received}","{quantity_rejected}","{quantity_received,free_quantity,quantity_rejected}","{quantity_rejected,rejection_reason}","{selling_price}","{tax_percent}","{unit_cost}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{grn_items_id_not_null,grn_items_hospital_id_not_null,grn_items_grn_id_not_null,grn_items_line_number_not_null,grn_items_item_type_not_null,grn_items_quantity_received_not_null,grn_items_free_quantity_not_null,grn_items_quantity_rejected_not_null,grn_items_unit_cost_not_null,grn_items_discount_percent_not_null,grn_items_tax_percent_not_null,grn_items_line_total_not_null,grn_items_created_at_not_null,grn_items_updated_at_not_null,grn_items_batch_number_max_length,grn_items_dates_check,grn_items_description_max_length,grn_items_discount_percent_check,grn_items_free_quantity_check,grn_items_item_check,grn_items_item_type_check,grn_items_item_type_max_length,grn_items_line_number_check,grn_items_line_total_check,grn_items_medicine_batch_check,grn_items_mrp_check,grn_items_mrp_selling_price_check,grn_items_notes_max_length,grn_items_quantity_received_check,grn_items_quantity_rejected_check,grn_items_quantity_rejected_max_check,grn_items_rejection_reason_check,grn_items_rejection_reason_max_length,grn_items_selling_price_check,grn_items_tax_percent_check,grn_items_unit_cost_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{grn_id}","{line_number}","{item_type}","{quantity_received}","{free_quantity}","{quantity_rejected}","{unit_cost}","{discount_percent}","{tax_percent}","{line_total}","{created_at}","{updated_at}","{batch_number}","{manufacture_date,expiry_date}","{description}","{discount_percent}","{free_quantity}","{item_type,medicine_id,optical_product_id,description,batch_id}","{item_type}","{item_type}","{line_number}","{line_total}","{item_type,batch_number,expiry_date}","{mrp}","{mrp,selling_price}","{notes}","{quantity_received}","{quantity_rejected}","{quantity_received,free_quantity,quantity_rejected}","{quantity_rejected,rejection_reason}","{rejection_reason}","{selling_price}","{tax_percent}","{unit_cost}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -25,28 +25,33 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.line_total is null then 12
     when $2 and t.created_at is null then 13
     when $2 and t.updated_at is null then 14
-    when (((manufacture_date IS NULL) OR (expiry_date IS NULL) OR (expiry_date > manufacture_date))) is false then 15
-    when (((discount_percent >= (0)::numeric) AND (discount_percent <= (100)::numeric))) is false then 16
-    when ((free_quantity >= 0)) is false then 17
+    when ((char_length(batch_number) <= 128)) is false then 15
+    when (((manufacture_date IS NULL) OR (expiry_date IS NULL) OR (expiry_date > manufacture_date))) is false then 16
+    when ((char_length(description) <= 10000)) is false then 17
+    when (((discount_percent >= (0)::numeric) AND (discount_percent <= (100)::numeric))) is false then 18
+    when ((free_quantity >= 0)) is false then 19
     when (
 CASE item_type
     WHEN 'medicine'::text THEN ((medicine_id IS NOT NULL) AND (optical_product_id IS NULL))
     WHEN 'optical_product'::text THEN ((optical_product_id IS NOT NULL) AND (medicine_id IS NULL) AND (batch_id IS NULL))
     ELSE ((medicine_id IS NULL) AND (optical_product_id IS NULL) AND (batch_id IS NULL) AND (description IS NOT NULL))
-END) is false then 18
-    when ((item_type = ANY (ARRAY['medicine'::text, 'optical_product'::text, 'consumable'::text]))) is false then 19
-    when ((line_number > 0)) is false then 20
-    when ((line_total >= (0)::numeric)) is false then 21
-    when (((item_type <> 'medicine'::text) OR ((batch_number IS NOT NULL) AND (expiry_date IS NOT NULL)))) is false then 22
-    when ((mrp >= (0)::numeric)) is false then 23
-    when (((mrp IS NULL) OR (selling_price IS NULL) OR (selling_price <= mrp))) is false then 24
-    when ((quantity_received > 0)) is false then 25
-    when ((quantity_rejected >= 0)) is false then 26
-    when ((quantity_rejected <= (quantity_received + free_quantity))) is false then 27
-    when (((quantity_rejected = 0) OR (rejection_reason IS NOT NULL))) is false then 28
-    when ((selling_price >= (0)::numeric)) is false then 29
-    when (((tax_percent >= (0)::numeric) AND (tax_percent <= (100)::numeric))) is false then 30
-    when ((unit_cost >= (0)::numeric)) is false then 31
+END) is false then 20
+    when ((item_type = ANY (ARRAY['medicine'::text, 'optical_product'::text, 'consumable'::text]))) is false then 21
+    when ((char_length(item_type) <= 500)) is false then 22
+    when ((line_number > 0)) is false then 23
+    when ((line_total >= (0)::numeric)) is false then 24
+    when (((item_type <> 'medicine'::text) OR ((batch_number IS NOT NULL) AND (expiry_date IS NOT NULL)))) is false then 25
+    when ((mrp >= (0)::numeric)) is false then 26
+    when (((mrp IS NULL) OR (selling_price IS NULL) OR (selling_price <= mrp))) is false then 27
+    when ((char_length(notes) <= 10000)) is false then 28
+    when ((quantity_received > 0)) is false then 29
+    when ((quantity_rejected >= 0)) is false then 30
+    when ((quantity_rejected <= (quantity_received + free_quantity))) is false then 31
+    when (((quantity_rejected = 0) OR (rejection_reason IS NOT NULL))) is false then 32
+    when ((char_length(rejection_reason) <= 10000)) is false then 33
+    when ((selling_price >= (0)::numeric)) is false then 34
+    when (((tax_percent >= (0)::numeric) AND (tax_percent <= (100)::numeric))) is false then 35
+    when ((unit_cost >= (0)::numeric)) is false then 36
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__hospitals(app_public.hos
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{hospitals_id_not_null,hospitals_code_not_null,hospitals_name_not_null,hospitals_hospital_type_not_null,hospitals_country_code_not_null,hospitals_time_zone_not_null,hospitals_currency_code_not_null,hospitals_locale_not_null,hospitals_is_active_not_null,hospitals_is_deleted_not_null,hospitals_created_at_not_null,hospitals_updated_at_not_null,hospitals_bed_capacity_check,hospitals_code_check,hospitals_country_code_check,hospitals_currency_code_check,hospitals_deleted_check,hospitals_email_check,hospitals_hospital_type_check,hospitals_locale_check,hospitals_name_check,hospitals_phone_check,hospitals_time_zone_check}'::text[])[p.i], (('{"{id}","{code}","{name}","{hospital_type}","{country_code}","{time_zone}","{currency_code}","{locale}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{bed_capacity}","{code}","{country_code}","{currency_code}","{is_deleted,deleted_at}","{email}","{hospital_type}","{locale}","{name}","{phone}","{time_zone}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{hospitals_id_not_null,hospitals_code_not_null,hospitals_name_not_null,hospitals_hospital_type_not_null,hospitals_country_code_not_null,hospitals_time_zone_not_null,hospitals_currency_code_not_null,hospitals_locale_not_null,hospitals_is_active_not_null,hospitals_is_deleted_not_null,hospitals_created_at_not_null,hospitals_updated_at_not_null,hospitals_accreditation_max_length,hospitals_address_line1_max_length,hospitals_address_line2_max_length,hospitals_bed_capacity_check,hospitals_city_max_length,hospitals_code_check,hospitals_code_max_length,hospitals_country_code_check,hospitals_currency_code_check,hospitals_deleted_check,hospitals_email_check,hospitals_email_max_length,hospitals_hospital_type_check,hospitals_hospital_type_max_length,hospitals_legal_name_max_length,hospitals_locale_check,hospitals_locale_max_length,hospitals_logo_url_max_length,hospitals_name_check,hospitals_name_max_length,hospitals_phone_check,hospitals_phone_max_length,hospitals_postal_code_max_length,hospitals_registration_number_max_length,hospitals_state_province_max_length,hospitals_tax_identifier_max_length,hospitals_time_zone_check,hospitals_time_zone_max_length,hospitals_website_max_length}'::text[])[p.i], (('{"{id}","{code}","{name}","{hospital_type}","{country_code}","{time_zone}","{currency_code}","{locale}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{accreditation}","{address_line1}","{address_line2}","{bed_capacity}","{city}","{code}","{code}","{country_code}","{currency_code}","{is_deleted,deleted_at}","{email}","{email}","{hospital_type}","{hospital_type}","{legal_name}","{locale}","{locale}","{logo_url}","{name}","{name}","{phone}","{phone}","{postal_code}","{registration_number}","{state_province}","{tax_identifier}","{time_zone}","{time_zone}","{website}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.code is null then 2
@@ -23,17 +23,35 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.is_deleted is null then 10
     when $2 and t.created_at is null then 11
     when $2 and t.updated_at is null then 12
-    when ((bed_capacity >= 0)) is false then 13
-    when ((code ~ '^[A-Z][A-Z0-9]{1,9}$'::text)) is false then 14
-    when ((country_code ~ '^[A-Z]{2}$'::text)) is false then 15
-    when ((currency_code ~ '^[A-Z]{3}$'::text)) is false then 16
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 17
-    when ((email OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext)) is false then 18
-    when ((hospital_type = ANY (ARRAY['general'::text, 'multi_specialty'::text, 'specialty'::text, 'teaching'::text, 'clinic'::text, 'eye_care'::text, 'diagnostic_center'::text]))) is false then 19
-    when ((locale ~ '^[a-z]{2,3}(-[A-Z]{2})?$'::text)) is false then 20
-    when (((length(TRIM(BOTH FROM name)) >= 2) AND (length(TRIM(BOTH FROM name)) <= 200))) is false then 21
-    when ((phone ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 22
-    when (app_hidden.is_valid_time_zone(time_zone)) is false then 23
+    when ((char_length(accreditation) <= 500)) is false then 13
+    when ((char_length(address_line1) <= 500)) is false then 14
+    when ((char_length(address_line2) <= 500)) is false then 15
+    when ((bed_capacity >= 0)) is false then 16
+    when ((char_length(city) <= 500)) is false then 17
+    when ((code ~ '^[A-Z][A-Z0-9]{1,9}$'::text)) is false then 18
+    when ((char_length(code) <= 128)) is false then 19
+    when ((country_code ~ '^[A-Z]{2}$'::text)) is false then 20
+    when ((currency_code ~ '^[A-Z]{3}$'::text)) is false then 21
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 22
+    when ((email OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext)) is false then 23
+    when ((char_length((email)::text) <= 320)) is false then 24
+    when ((hospital_type = ANY (ARRAY['general'::text, 'multi_specialty'::text, 'specialty'::text, 'teaching'::text, 'clinic'::text, 'eye_care'::text, 'diagnostic_center'::text]))) is false then 25
+    when ((char_length(hospital_type) <= 500)) is false then 26
+    when ((char_length(legal_name) <= 200)) is false then 27
+    when ((locale ~ '^[a-z]{2,3}(-[A-Z]{2})?$'::text)) is false then 28
+    when ((char_length(locale) <= 128)) is false then 29
+    when ((char_length(logo_url) <= 2048)) is false then 30
+    when (((length(TRIM(BOTH FROM name)) >= 2) AND (length(TRIM(BOTH FROM name)) <= 200))) is false then 31
+    when ((char_length(name) <= 200)) is false then 32
+    when ((phone ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 33
+    when ((char_length(phone) <= 32)) is false then 34
+    when ((char_length(postal_code) <= 128)) is false then 35
+    when ((char_length(registration_number) <= 128)) is false then 36
+    when ((char_length(state_province) <= 500)) is false then 37
+    when ((char_length(tax_identifier) <= 128)) is false then 38
+    when (app_hidden.is_valid_time_zone(time_zone)) is false then 39
+    when ((char_length(time_zone) <= 128)) is false then 40
+    when ((char_length(website) <= 2048)) is false then 41
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__id_cards(app_public.id_c
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{id_cards_id_not_null,id_cards_hospital_id_not_null,id_cards_card_number_not_null,id_cards_holder_type_not_null,id_cards_card_type_not_null,id_cards_issued_at_not_null,id_cards_valid_from_not_null,id_cards_status_not_null,id_cards_print_count_not_null,id_cards_created_at_not_null,id_cards_updated_at_not_null,id_cards_card_type_check,id_cards_card_type_holder_check,id_cards_holder_check,id_cards_holder_type_check,id_cards_not_own_replacement_check,id_cards_print_count_check,id_cards_printed_check,id_cards_revoked_check,id_cards_status_check,id_cards_validity_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{card_number}","{holder_type}","{card_type}","{issued_at}","{valid_from}","{status}","{print_count}","{created_at}","{updated_at}","{card_type}","{holder_type,card_type}","{holder_type,patient_id,user_id}","{holder_type}","{id,replaced_by_id}","{print_count}","{print_count,last_printed_at}","{status,revoked_at}","{status}","{valid_from,valid_until}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{id_cards_id_not_null,id_cards_hospital_id_not_null,id_cards_card_number_not_null,id_cards_holder_type_not_null,id_cards_card_type_not_null,id_cards_issued_at_not_null,id_cards_valid_from_not_null,id_cards_status_not_null,id_cards_print_count_not_null,id_cards_created_at_not_null,id_cards_updated_at_not_null,id_cards_barcode_value_max_length,id_cards_card_number_max_length,id_cards_card_type_check,id_cards_card_type_holder_check,id_cards_card_type_max_length,id_cards_holder_check,id_cards_holder_type_check,id_cards_holder_type_max_length,id_cards_not_own_replacement_check,id_cards_notes_max_length,id_cards_photo_url_max_length,id_cards_print_count_check,id_cards_printed_check,id_cards_qr_payload_max_length,id_cards_revocation_reason_max_length,id_cards_revoked_check,id_cards_status_check,id_cards_status_max_length,id_cards_validity_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{card_number}","{holder_type}","{card_type}","{issued_at}","{valid_from}","{status}","{print_count}","{created_at}","{updated_at}","{barcode_value}","{card_number}","{card_type}","{holder_type,card_type}","{card_type}","{holder_type,patient_id,user_id}","{holder_type}","{holder_type}","{id,replaced_by_id}","{notes}","{photo_url}","{print_count}","{print_count,last_printed_at}","{qr_payload}","{revocation_reason}","{status,revoked_at}","{status}","{status}","{valid_from,valid_until}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -22,16 +22,25 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.print_count is null then 9
     when $2 and t.created_at is null then 10
     when $2 and t.updated_at is null then 11
-    when ((card_type = ANY (ARRAY['patient_health_card'::text, 'staff_badge'::text, 'visitor_pass'::text, 'insurance_card'::text]))) is false then 12
-    when ((((card_type <> ALL (ARRAY['patient_health_card'::text, 'insurance_card'::text])) OR (holder_type = 'patient'::text)) AND ((card_type <> 'staff_badge'::text) OR (holder_type = 'staff'::text)))) is false then 13
-    when ((((holder_type = 'patient'::text) AND (patient_id IS NOT NULL) AND (user_id IS NULL)) OR ((holder_type = 'staff'::text) AND (user_id IS NOT NULL) AND (patient_id IS NULL)))) is false then 14
-    when ((holder_type = ANY (ARRAY['patient'::text, 'staff'::text]))) is false then 15
-    when ((replaced_by_id <> id)) is false then 16
-    when ((print_count >= 0)) is false then 17
-    when (((print_count = 0) OR (last_printed_at IS NOT NULL))) is false then 18
-    when (((status <> 'revoked'::text) OR (revoked_at IS NOT NULL))) is false then 19
-    when ((status = ANY (ARRAY['active'::text, 'lost'::text, 'replaced'::text, 'revoked'::text, 'expired'::text]))) is false then 20
-    when (((valid_until IS NULL) OR (valid_until >= valid_from))) is false then 21
+    when ((char_length(barcode_value) <= 128)) is false then 12
+    when ((char_length(card_number) <= 128)) is false then 13
+    when ((card_type = ANY (ARRAY['patient_health_card'::text, 'staff_badge'::text, 'visitor_pass'::text, 'insurance_card'::text]))) is false then 14
+    when ((((card_type <> ALL (ARRAY['patient_health_card'::text, 'insurance_card'::text])) OR (holder_type = 'patient'::text)) AND ((card_type <> 'staff_badge'::text) OR (holder_type = 'staff'::text)))) is false then 15
+    when ((char_length(card_type) <= 500)) is false then 16
+    when ((((holder_type = 'patient'::text) AND (patient_id IS NOT NULL) AND (user_id IS NULL)) OR ((holder_type = 'staff'::text) AND (user_id IS NOT NULL) AND (patient_id IS NULL)))) is false then 17
+    when ((holder_type = ANY (ARRAY['patient'::text, 'staff'::text]))) is false then 18
+    when ((char_length(holder_type) <= 500)) is false then 19
+    when ((replaced_by_id <> id)) is false then 20
+    when ((char_length(notes) <= 10000)) is false then 21
+    when ((char_length(photo_url) <= 2048)) is false then 22
+    when ((print_count >= 0)) is false then 23
+    when (((print_count = 0) OR (last_printed_at IS NOT NULL))) is false then 24
+    when ((char_length(qr_payload) <= 10000)) is false then 25
+    when ((char_length(revocation_reason) <= 10000)) is false then 26
+    when (((status <> 'revoked'::text) OR (revoked_at IS NOT NULL))) is false then 27
+    when ((status = ANY (ARRAY['active'::text, 'lost'::text, 'replaced'::text, 'revoked'::text, 'expired'::text]))) is false then 28
+    when ((char_length(status) <= 500)) is false then 29
+    when (((valid_until IS NULL) OR (valid_until >= valid_from))) is false then 30
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

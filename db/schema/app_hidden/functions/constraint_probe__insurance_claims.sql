@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__insurance_claims(app_pub
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{insurance_claims_id_not_null,insurance_claims_hospital_id_not_null,insurance_claims_claim_number_not_null,insurance_claims_invoice_id_not_null,insurance_claims_policy_id_not_null,insurance_claims_provider_id_not_null,insurance_claims_patient_id_not_null,insurance_claims_claim_type_not_null,insurance_claims_status_not_null,insurance_claims_claimed_amount_not_null,insurance_claims_diagnosis_codes_not_null,insurance_claims_documents_not_null,insurance_claims_is_deleted_not_null,insurance_claims_created_at_not_null,insurance_claims_updated_at_not_null,insurance_claims_approved_amount_check,insurance_claims_approved_within_claimed_check,insurance_claims_claim_type_check,insurance_claims_claimed_amount_check,insurance_claims_deleted_check,insurance_claims_documents_check,insurance_claims_paid_amount_check,insurance_claims_paid_within_approved_check,insurance_claims_patient_responsibility_check,insurance_claims_status_check,insurance_claims_submitted_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{claim_number}","{invoice_id}","{policy_id}","{provider_id}","{patient_id}","{claim_type}","{status}","{claimed_amount}","{diagnosis_codes}","{documents}","{is_deleted}","{created_at}","{updated_at}","{approved_amount}","{claimed_amount,approved_amount}","{claim_type}","{claimed_amount}","{is_deleted,deleted_at}","{documents}","{paid_amount}","{approved_amount,paid_amount}","{patient_responsibility}","{status}","{status,submitted_at}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{insurance_claims_id_not_null,insurance_claims_hospital_id_not_null,insurance_claims_claim_number_not_null,insurance_claims_invoice_id_not_null,insurance_claims_policy_id_not_null,insurance_claims_provider_id_not_null,insurance_claims_patient_id_not_null,insurance_claims_claim_type_not_null,insurance_claims_status_not_null,insurance_claims_claimed_amount_not_null,insurance_claims_diagnosis_codes_not_null,insurance_claims_documents_not_null,insurance_claims_is_deleted_not_null,insurance_claims_created_at_not_null,insurance_claims_updated_at_not_null,insurance_claims_approved_amount_check,insurance_claims_approved_within_claimed_check,insurance_claims_claim_number_max_length,insurance_claims_claim_type_check,insurance_claims_claim_type_max_length,insurance_claims_claimed_amount_check,insurance_claims_deleted_check,insurance_claims_denial_code_max_length,insurance_claims_denial_reason_max_length,insurance_claims_documents_check,insurance_claims_insurer_claim_reference_max_length,insurance_claims_notes_max_length,insurance_claims_paid_amount_check,insurance_claims_paid_within_approved_check,insurance_claims_patient_responsibility_check,insurance_claims_payment_reference_max_length,insurance_claims_status_check,insurance_claims_status_max_length,insurance_claims_submitted_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{claim_number}","{invoice_id}","{policy_id}","{provider_id}","{patient_id}","{claim_type}","{status}","{claimed_amount}","{diagnosis_codes}","{documents}","{is_deleted}","{created_at}","{updated_at}","{approved_amount}","{claimed_amount,approved_amount}","{claim_number}","{claim_type}","{claim_type}","{claimed_amount}","{is_deleted,deleted_at}","{denial_code}","{denial_reason}","{documents}","{insurer_claim_reference}","{notes}","{paid_amount}","{approved_amount,paid_amount}","{patient_responsibility}","{payment_reference}","{status}","{status}","{status,submitted_at}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -28,15 +28,23 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.updated_at is null then 15
     when ((approved_amount >= (0)::numeric)) is false then 16
     when (((approved_amount IS NULL) OR (approved_amount <= claimed_amount))) is false then 17
-    when ((claim_type = ANY (ARRAY['cashless'::text, 'reimbursement'::text]))) is false then 18
-    when ((claimed_amount > (0)::numeric)) is false then 19
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 20
-    when ((jsonb_typeof(documents) = 'array'::text)) is false then 21
-    when ((paid_amount >= (0)::numeric)) is false then 22
-    when (((paid_amount IS NULL) OR (approved_amount IS NULL) OR (paid_amount <= approved_amount))) is false then 23
-    when ((patient_responsibility >= (0)::numeric)) is false then 24
-    when ((status = ANY (ARRAY['draft'::text, 'submitted'::text, 'under_review'::text, 'approved'::text, 'partially_approved'::text, 'denied'::text, 'paid'::text, 'cancelled'::text]))) is false then 25
-    when (((status = ANY (ARRAY['draft'::text, 'cancelled'::text])) OR (submitted_at IS NOT NULL))) is false then 26
+    when ((char_length(claim_number) <= 128)) is false then 18
+    when ((claim_type = ANY (ARRAY['cashless'::text, 'reimbursement'::text]))) is false then 19
+    when ((char_length(claim_type) <= 500)) is false then 20
+    when ((claimed_amount > (0)::numeric)) is false then 21
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 22
+    when ((char_length(denial_code) <= 128)) is false then 23
+    when ((char_length(denial_reason) <= 10000)) is false then 24
+    when ((jsonb_typeof(documents) = 'array'::text)) is false then 25
+    when ((char_length(insurer_claim_reference) <= 128)) is false then 26
+    when ((char_length(notes) <= 10000)) is false then 27
+    when ((paid_amount >= (0)::numeric)) is false then 28
+    when (((paid_amount IS NULL) OR (approved_amount IS NULL) OR (paid_amount <= approved_amount))) is false then 29
+    when ((patient_responsibility >= (0)::numeric)) is false then 30
+    when ((char_length(payment_reference) <= 128)) is false then 31
+    when ((status = ANY (ARRAY['draft'::text, 'submitted'::text, 'under_review'::text, 'approved'::text, 'partially_approved'::text, 'denied'::text, 'paid'::text, 'cancelled'::text]))) is false then 32
+    when ((char_length(status) <= 500)) is false then 33
+    when (((status = ANY (ARRAY['draft'::text, 'cancelled'::text])) OR (submitted_at IS NOT NULL))) is false then 34
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

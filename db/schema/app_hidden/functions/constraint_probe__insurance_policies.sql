@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__insurance_policies(app_p
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{insurance_policies_id_not_null,insurance_policies_hospital_id_not_null,insurance_policies_patient_id_not_null,insurance_policies_provider_id_not_null,insurance_policies_policy_number_not_null,insurance_policies_relationship_to_holder_not_null,insurance_policies_coverage_percent_not_null,insurance_policies_co_pay_amount_not_null,insurance_policies_co_pay_percent_not_null,insurance_policies_deductible_amount_not_null,insurance_policies_is_primary_not_null,insurance_policies_status_not_null,insurance_policies_is_deleted_not_null,insurance_policies_created_at_not_null,insurance_policies_updated_at_not_null,insurance_policies_annual_limit_check,insurance_policies_co_pay_amount_check,insurance_policies_co_pay_percent_check,insurance_policies_coverage_percent_check,insurance_policies_deductible_amount_check,insurance_policies_deleted_check,insurance_policies_per_visit_limit_check,insurance_policies_policy_number_check,insurance_policies_relationship_to_holder_check,insurance_policies_remaining_limit_check,insurance_policies_room_rent_limit_check,insurance_policies_status_check,insurance_policies_validity_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{patient_id}","{provider_id}","{policy_number}","{relationship_to_holder}","{coverage_percent}","{co_pay_amount}","{co_pay_percent}","{deductible_amount}","{is_primary}","{status}","{is_deleted}","{created_at}","{updated_at}","{annual_limit}","{co_pay_amount}","{co_pay_percent}","{coverage_percent}","{deductible_amount}","{is_deleted,deleted_at}","{per_visit_limit}","{policy_number}","{relationship_to_holder}","{remaining_limit}","{room_rent_limit}","{status}","{valid_from,valid_to}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{insurance_policies_id_not_null,insurance_policies_hospital_id_not_null,insurance_policies_patient_id_not_null,insurance_policies_provider_id_not_null,insurance_policies_policy_number_not_null,insurance_policies_relationship_to_holder_not_null,insurance_policies_coverage_percent_not_null,insurance_policies_co_pay_amount_not_null,insurance_policies_co_pay_percent_not_null,insurance_policies_deductible_amount_not_null,insurance_policies_is_primary_not_null,insurance_policies_status_not_null,insurance_policies_is_deleted_not_null,insurance_policies_created_at_not_null,insurance_policies_updated_at_not_null,insurance_policies_annual_limit_check,insurance_policies_card_back_url_max_length,insurance_policies_card_front_url_max_length,insurance_policies_co_pay_amount_check,insurance_policies_co_pay_percent_check,insurance_policies_coverage_percent_check,insurance_policies_deductible_amount_check,insurance_policies_deleted_check,insurance_policies_group_number_max_length,insurance_policies_member_id_max_length,insurance_policies_notes_max_length,insurance_policies_per_visit_limit_check,insurance_policies_plan_name_max_length,insurance_policies_policy_holder_name_max_length,insurance_policies_policy_number_check,insurance_policies_policy_number_max_length,insurance_policies_relationship_to_holder_check,insurance_policies_relationship_to_holder_max_length,insurance_policies_remaining_limit_check,insurance_policies_room_rent_limit_check,insurance_policies_status_check,insurance_policies_status_max_length,insurance_policies_validity_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{patient_id}","{provider_id}","{policy_number}","{relationship_to_holder}","{coverage_percent}","{co_pay_amount}","{co_pay_percent}","{deductible_amount}","{is_primary}","{status}","{is_deleted}","{created_at}","{updated_at}","{annual_limit}","{card_back_url}","{card_front_url}","{co_pay_amount}","{co_pay_percent}","{coverage_percent}","{deductible_amount}","{is_deleted,deleted_at}","{group_number}","{member_id}","{notes}","{per_visit_limit}","{plan_name}","{policy_holder_name}","{policy_number}","{policy_number}","{relationship_to_holder}","{relationship_to_holder}","{remaining_limit}","{room_rent_limit}","{status}","{status}","{valid_from,valid_to}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -27,18 +27,28 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.created_at is null then 14
     when $2 and t.updated_at is null then 15
     when ((annual_limit >= (0)::numeric)) is false then 16
-    when ((co_pay_amount >= (0)::numeric)) is false then 17
-    when (((co_pay_percent >= (0)::numeric) AND (co_pay_percent <= (100)::numeric))) is false then 18
-    when (((coverage_percent >= (0)::numeric) AND (coverage_percent <= (100)::numeric))) is false then 19
-    when ((deductible_amount >= (0)::numeric)) is false then 20
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 21
-    when ((per_visit_limit >= (0)::numeric)) is false then 22
-    when (((length(TRIM(BOTH FROM policy_number)) >= 1) AND (length(TRIM(BOTH FROM policy_number)) <= 60))) is false then 23
-    when ((relationship_to_holder = ANY (ARRAY['self'::text, 'spouse'::text, 'child'::text, 'parent'::text, 'other'::text]))) is false then 24
-    when ((remaining_limit >= (0)::numeric)) is false then 25
-    when ((room_rent_limit >= (0)::numeric)) is false then 26
-    when ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'expired'::text, 'cancelled'::text]))) is false then 27
-    when (((valid_to IS NULL) OR (valid_from IS NULL) OR (valid_to >= valid_from))) is false then 28
+    when ((char_length(card_back_url) <= 2048)) is false then 17
+    when ((char_length(card_front_url) <= 2048)) is false then 18
+    when ((co_pay_amount >= (0)::numeric)) is false then 19
+    when (((co_pay_percent >= (0)::numeric) AND (co_pay_percent <= (100)::numeric))) is false then 20
+    when (((coverage_percent >= (0)::numeric) AND (coverage_percent <= (100)::numeric))) is false then 21
+    when ((deductible_amount >= (0)::numeric)) is false then 22
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 23
+    when ((char_length(group_number) <= 128)) is false then 24
+    when ((char_length(member_id) <= 128)) is false then 25
+    when ((char_length(notes) <= 10000)) is false then 26
+    when ((per_visit_limit >= (0)::numeric)) is false then 27
+    when ((char_length(plan_name) <= 200)) is false then 28
+    when ((char_length(policy_holder_name) <= 200)) is false then 29
+    when (((length(TRIM(BOTH FROM policy_number)) >= 1) AND (length(TRIM(BOTH FROM policy_number)) <= 60))) is false then 30
+    when ((char_length(policy_number) <= 128)) is false then 31
+    when ((relationship_to_holder = ANY (ARRAY['self'::text, 'spouse'::text, 'child'::text, 'parent'::text, 'other'::text]))) is false then 32
+    when ((char_length(relationship_to_holder) <= 500)) is false then 33
+    when ((remaining_limit >= (0)::numeric)) is false then 34
+    when ((room_rent_limit >= (0)::numeric)) is false then 35
+    when ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'expired'::text, 'cancelled'::text]))) is false then 36
+    when ((char_length(status) <= 500)) is false then 37
+    when (((valid_to IS NULL) OR (valid_from IS NULL) OR (valid_to >= valid_from))) is false then 38
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__insurance_providers(app_
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{insurance_providers_id_not_null,insurance_providers_hospital_id_not_null,insurance_providers_code_not_null,insurance_providers_name_not_null,insurance_providers_provider_type_not_null,insurance_providers_claim_submission_method_not_null,insurance_providers_discount_percent_not_null,insurance_providers_is_cashless_enabled_not_null,insurance_providers_is_active_not_null,insurance_providers_is_deleted_not_null,insurance_providers_created_at_not_null,insurance_providers_updated_at_not_null,insurance_providers_claim_submission_email_check,insurance_providers_claim_submission_method_check,insurance_providers_code_check,insurance_providers_contact_email_check,insurance_providers_contact_phone_check,insurance_providers_contract_dates_check,insurance_providers_country_code_check,insurance_providers_deleted_check,insurance_providers_discount_percent_check,insurance_providers_name_check,insurance_providers_provider_type_check,insurance_providers_settlement_days_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{code}","{name}","{provider_type}","{claim_submission_method}","{discount_percent}","{is_cashless_enabled}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{claim_submission_email}","{claim_submission_method}","{code}","{contact_email}","{contact_phone}","{contract_start_date,contract_end_date}","{country_code}","{is_deleted,deleted_at}","{discount_percent}","{name}","{provider_type}","{settlement_days}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{insurance_providers_id_not_null,insurance_providers_hospital_id_not_null,insurance_providers_code_not_null,insurance_providers_name_not_null,insurance_providers_provider_type_not_null,insurance_providers_claim_submission_method_not_null,insurance_providers_discount_percent_not_null,insurance_providers_is_cashless_enabled_not_null,insurance_providers_is_active_not_null,insurance_providers_is_deleted_not_null,insurance_providers_created_at_not_null,insurance_providers_updated_at_not_null,insurance_providers_address_line1_max_length,insurance_providers_address_line2_max_length,insurance_providers_city_max_length,insurance_providers_claim_submission_email_check,insurance_providers_claim_submission_email_max_length,insurance_providers_claim_submission_method_check,insurance_providers_claim_submission_method_max_length,insurance_providers_code_check,insurance_providers_code_max_length,insurance_providers_contact_email_check,insurance_providers_contact_email_max_length,insurance_providers_contact_person_max_length,insurance_providers_contact_phone_check,insurance_providers_contact_phone_max_length,insurance_providers_contract_dates_check,insurance_providers_country_code_check,insurance_providers_deleted_check,insurance_providers_discount_percent_check,insurance_providers_name_check,insurance_providers_name_max_length,insurance_providers_notes_max_length,insurance_providers_payer_id_max_length,insurance_providers_portal_url_max_length,insurance_providers_postal_code_max_length,insurance_providers_provider_type_check,insurance_providers_provider_type_max_length,insurance_providers_settlement_days_check,insurance_providers_state_province_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{code}","{name}","{provider_type}","{claim_submission_method}","{discount_percent}","{is_cashless_enabled}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{address_line1}","{address_line2}","{city}","{claim_submission_email}","{claim_submission_email}","{claim_submission_method}","{claim_submission_method}","{code}","{code}","{contact_email}","{contact_email}","{contact_person}","{contact_phone}","{contact_phone}","{contract_start_date,contract_end_date}","{country_code}","{is_deleted,deleted_at}","{discount_percent}","{name}","{name}","{notes}","{payer_id}","{portal_url}","{postal_code}","{provider_type}","{provider_type}","{settlement_days}","{state_province}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -23,18 +23,34 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.is_deleted is null then 10
     when $2 and t.created_at is null then 11
     when $2 and t.updated_at is null then 12
-    when ((claim_submission_email OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext)) is false then 13
-    when ((claim_submission_method = ANY (ARRAY['portal'::text, 'email'::text, 'edi'::text, 'paper'::text]))) is false then 14
-    when ((code ~ '^[A-Z][A-Z0-9_]{1,19}$'::text)) is false then 15
-    when ((contact_email OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext)) is false then 16
-    when ((contact_phone ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 17
-    when (((contract_end_date IS NULL) OR (contract_start_date IS NULL) OR (contract_end_date >= contract_start_date))) is false then 18
-    when ((country_code ~ '^[A-Z]{2}$'::text)) is false then 19
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 20
-    when (((discount_percent >= (0)::numeric) AND (discount_percent <= (100)::numeric))) is false then 21
-    when (((length(TRIM(BOTH FROM name)) >= 2) AND (length(TRIM(BOTH FROM name)) <= 200))) is false then 22
-    when ((provider_type = ANY (ARRAY['private_insurer'::text, 'government_scheme'::text, 'tpa'::text, 'corporate'::text, 'other'::text]))) is false then 23
-    when (((settlement_days >= 0) AND (settlement_days <= 365))) is false then 24
+    when ((char_length(address_line1) <= 500)) is false then 13
+    when ((char_length(address_line2) <= 500)) is false then 14
+    when ((char_length(city) <= 500)) is false then 15
+    when ((claim_submission_email OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext)) is false then 16
+    when ((char_length((claim_submission_email)::text) <= 320)) is false then 17
+    when ((claim_submission_method = ANY (ARRAY['portal'::text, 'email'::text, 'edi'::text, 'paper'::text]))) is false then 18
+    when ((char_length(claim_submission_method) <= 500)) is false then 19
+    when ((code ~ '^[A-Z][A-Z0-9_]{1,19}$'::text)) is false then 20
+    when ((char_length(code) <= 128)) is false then 21
+    when ((contact_email OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext)) is false then 22
+    when ((char_length((contact_email)::text) <= 320)) is false then 23
+    when ((char_length(contact_person) <= 200)) is false then 24
+    when ((contact_phone ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 25
+    when ((char_length(contact_phone) <= 32)) is false then 26
+    when (((contract_end_date IS NULL) OR (contract_start_date IS NULL) OR (contract_end_date >= contract_start_date))) is false then 27
+    when ((country_code ~ '^[A-Z]{2}$'::text)) is false then 28
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 29
+    when (((discount_percent >= (0)::numeric) AND (discount_percent <= (100)::numeric))) is false then 30
+    when (((length(TRIM(BOTH FROM name)) >= 2) AND (length(TRIM(BOTH FROM name)) <= 200))) is false then 31
+    when ((char_length(name) <= 200)) is false then 32
+    when ((char_length(notes) <= 10000)) is false then 33
+    when ((char_length(payer_id) <= 128)) is false then 34
+    when ((char_length(portal_url) <= 2048)) is false then 35
+    when ((char_length(postal_code) <= 128)) is false then 36
+    when ((provider_type = ANY (ARRAY['private_insurer'::text, 'government_scheme'::text, 'tpa'::text, 'corporate'::text, 'other'::text]))) is false then 37
+    when ((char_length(provider_type) <= 500)) is false then 38
+    when (((settlement_days >= 0) AND (settlement_days <= 365))) is false then 39
+    when ((char_length(state_province) <= 500)) is false then 40
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__invoice_items(app_public
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{invoice_items_id_not_null,invoice_items_hospital_id_not_null,invoice_items_invoice_id_not_null,invoice_items_line_number_not_null,invoice_items_item_type_not_null,invoice_items_description_not_null,invoice_items_quantity_not_null,invoice_items_unit_price_not_null,invoice_items_discount_percent_not_null,invoice_items_discount_amount_not_null,invoice_items_price_includes_tax_not_null,invoice_items_tax_percent_not_null,invoice_items_tax_amount_not_null,invoice_items_line_total_not_null,invoice_items_created_at_not_null,invoice_items_updated_at_not_null,invoice_items_description_check,invoice_items_discount_amount_check,invoice_items_discount_percent_check,invoice_items_item_type_check,invoice_items_line_number_check,invoice_items_line_total_check,invoice_items_quantity_check,invoice_items_tax_amount_check,invoice_items_tax_percent_check,invoice_items_unit_price_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{invoice_id}","{line_number}","{item_type}","{description}","{quantity}","{unit_price}","{discount_percent}","{discount_amount}","{price_includes_tax}","{tax_percent}","{tax_amount}","{line_total}","{created_at}","{updated_at}","{description}","{discount_amount}","{discount_percent}","{item_type}","{line_number}","{line_total}","{quantity}","{tax_amount}","{tax_percent}","{unit_price}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{invoice_items_id_not_null,invoice_items_hospital_id_not_null,invoice_items_invoice_id_not_null,invoice_items_line_number_not_null,invoice_items_item_type_not_null,invoice_items_description_not_null,invoice_items_quantity_not_null,invoice_items_unit_price_not_null,invoice_items_discount_percent_not_null,invoice_items_discount_amount_not_null,invoice_items_price_includes_tax_not_null,invoice_items_tax_percent_not_null,invoice_items_tax_amount_not_null,invoice_items_line_total_not_null,invoice_items_created_at_not_null,invoice_items_updated_at_not_null,invoice_items_description_check,invoice_items_description_max_length,invoice_items_discount_amount_check,invoice_items_discount_percent_check,invoice_items_item_type_check,invoice_items_item_type_max_length,invoice_items_line_number_check,invoice_items_line_total_check,invoice_items_quantity_check,invoice_items_service_code_max_length,invoice_items_tax_amount_check,invoice_items_tax_percent_check,invoice_items_unit_price_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{invoice_id}","{line_number}","{item_type}","{description}","{quantity}","{unit_price}","{discount_percent}","{discount_amount}","{price_includes_tax}","{tax_percent}","{tax_amount}","{line_total}","{created_at}","{updated_at}","{description}","{description}","{discount_amount}","{discount_percent}","{item_type}","{item_type}","{line_number}","{line_total}","{quantity}","{service_code}","{tax_amount}","{tax_percent}","{unit_price}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -28,15 +28,18 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.created_at is null then 15
     when $2 and t.updated_at is null then 16
     when (((length(TRIM(BOTH FROM description)) >= 1) AND (length(TRIM(BOTH FROM description)) <= 500))) is false then 17
-    when ((discount_amount >= (0)::numeric)) is false then 18
-    when (((discount_percent >= (0)::numeric) AND (discount_percent <= (100)::numeric))) is false then 19
-    when ((item_type = ANY (ARRAY['consultation'::text, 'procedure'::text, 'medicine'::text, 'lab_test'::text, 'optical'::text, 'room'::text, 'service'::text, 'package'::text, 'other'::text]))) is false then 20
-    when ((line_number > 0)) is false then 21
-    when ((line_total >= (0)::numeric)) is false then 22
-    when ((quantity > (0)::numeric)) is false then 23
-    when ((tax_amount >= (0)::numeric)) is false then 24
-    when (((tax_percent >= (0)::numeric) AND (tax_percent <= (100)::numeric))) is false then 25
-    when ((unit_price >= (0)::numeric)) is false then 26
+    when ((char_length(description) <= 10000)) is false then 18
+    when ((discount_amount >= (0)::numeric)) is false then 19
+    when (((discount_percent >= (0)::numeric) AND (discount_percent <= (100)::numeric))) is false then 20
+    when ((item_type = ANY (ARRAY['consultation'::text, 'procedure'::text, 'medicine'::text, 'lab_test'::text, 'optical'::text, 'room'::text, 'service'::text, 'package'::text, 'other'::text]))) is false then 21
+    when ((char_length(item_type) <= 500)) is false then 22
+    when ((line_number > 0)) is false then 23
+    when ((line_total >= (0)::numeric)) is false then 24
+    when ((quantity > (0)::numeric)) is false then 25
+    when ((char_length(service_code) <= 128)) is false then 26
+    when ((tax_amount >= (0)::numeric)) is false then 27
+    when (((tax_percent >= (0)::numeric) AND (tax_percent <= (100)::numeric))) is false then 28
+    when ((unit_price >= (0)::numeric)) is false then 29
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

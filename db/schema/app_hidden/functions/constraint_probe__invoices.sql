@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__invoices(app_public.invo
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{invoices_id_not_null,invoices_hospital_id_not_null,invoices_invoice_number_not_null,invoices_patient_id_not_null,invoices_invoice_type_not_null,invoices_status_not_null,invoices_invoice_date_not_null,invoices_currency_code_not_null,invoices_subtotal_not_null,invoices_discount_amount_not_null,invoices_tax_amount_not_null,invoices_total_amount_not_null,invoices_amount_paid_not_null,invoices_amount_refunded_not_null,invoices_amount_credited_not_null,invoices_balance_due_not_null,invoices_insurance_amount_not_null,invoices_patient_amount_not_null,invoices_is_deleted_not_null,invoices_created_at_not_null,invoices_updated_at_not_null,invoices_invoice_discount_amount_not_null,invoices_amount_credited_check,invoices_amount_paid_check,invoices_amount_refunded_check,invoices_balance_due_check,invoices_billing_country_code_check,invoices_currency_code_check,invoices_deleted_check,invoices_discount_amount_check,invoices_due_date_check,invoices_insurance_amount_check,invoices_invoice_discount_amount_check,invoices_invoice_type_check,invoices_issued_check,invoices_patient_amount_check,invoices_status_check,invoices_subtotal_check,invoices_tax_amount_check,invoices_total_amount_check,invoices_void_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{invoice_number}","{patient_id}","{invoice_type}","{status}","{invoice_date}","{currency_code}","{subtotal}","{discount_amount}","{tax_amount}","{total_amount}","{amount_paid}","{amount_refunded}","{amount_credited}","{balance_due}","{insurance_amount}","{patient_amount}","{is_deleted}","{created_at}","{updated_at}","{invoice_discount_amount}","{amount_credited}","{amount_paid}","{amount_refunded}","{balance_due}","{billing_country_code}","{currency_code}","{is_deleted,deleted_at}","{discount_amount}","{invoice_date,due_date}","{insurance_amount}","{invoice_discount_amount}","{invoice_type}","{status,issued_at}","{patient_amount}","{status}","{subtotal}","{tax_amount}","{total_amount}","{status,void_reason,voided_at}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{invoices_id_not_null,invoices_hospital_id_not_null,invoices_invoice_number_not_null,invoices_patient_id_not_null,invoices_invoice_type_not_null,invoices_status_not_null,invoices_invoice_date_not_null,invoices_currency_code_not_null,invoices_subtotal_not_null,invoices_discount_amount_not_null,invoices_tax_amount_not_null,invoices_total_amount_not_null,invoices_amount_paid_not_null,invoices_amount_refunded_not_null,invoices_amount_credited_not_null,invoices_balance_due_not_null,invoices_insurance_amount_not_null,invoices_patient_amount_not_null,invoices_is_deleted_not_null,invoices_created_at_not_null,invoices_updated_at_not_null,invoices_invoice_discount_amount_not_null,invoices_amount_credited_check,invoices_amount_paid_check,invoices_amount_refunded_check,invoices_balance_due_check,invoices_bill_to_name_max_length,invoices_bill_to_tax_identifier_max_length,invoices_billing_address_line1_max_length,invoices_billing_address_line2_max_length,invoices_billing_city_max_length,invoices_billing_country_code_check,invoices_billing_postal_code_max_length,invoices_billing_state_province_max_length,invoices_currency_code_check,invoices_deleted_check,invoices_discount_amount_check,invoices_discount_reason_max_length,invoices_due_date_check,invoices_insurance_amount_check,invoices_invoice_discount_amount_check,invoices_invoice_number_max_length,invoices_invoice_type_check,invoices_invoice_type_max_length,invoices_issued_check,invoices_notes_max_length,invoices_patient_amount_check,invoices_status_check,invoices_status_max_length,invoices_subtotal_check,invoices_tax_amount_check,invoices_total_amount_check,invoices_void_check,invoices_void_reason_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{invoice_number}","{patient_id}","{invoice_type}","{status}","{invoice_date}","{currency_code}","{subtotal}","{discount_amount}","{tax_amount}","{total_amount}","{amount_paid}","{amount_refunded}","{amount_credited}","{balance_due}","{insurance_amount}","{patient_amount}","{is_deleted}","{created_at}","{updated_at}","{invoice_discount_amount}","{amount_credited}","{amount_paid}","{amount_refunded}","{balance_due}","{bill_to_name}","{bill_to_tax_identifier}","{billing_address_line1}","{billing_address_line2}","{billing_city}","{billing_country_code}","{billing_postal_code}","{billing_state_province}","{currency_code}","{is_deleted,deleted_at}","{discount_amount}","{discount_reason}","{invoice_date,due_date}","{insurance_amount}","{invoice_discount_amount}","{invoice_number}","{invoice_type}","{invoice_type}","{status,issued_at}","{notes}","{patient_amount}","{status}","{status}","{subtotal}","{tax_amount}","{total_amount}","{status,void_reason,voided_at}","{void_reason}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -37,21 +37,34 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((amount_paid >= (0)::numeric)) is false then 24
     when ((amount_refunded >= (0)::numeric)) is false then 25
     when ((balance_due >= (0)::numeric)) is false then 26
-    when ((billing_country_code ~ '^[A-Z]{2}$'::text)) is false then 27
-    when ((currency_code ~ '^[A-Z]{3}$'::text)) is false then 28
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 29
-    when ((discount_amount >= (0)::numeric)) is false then 30
-    when (((due_date IS NULL) OR (due_date >= invoice_date))) is false then 31
-    when ((insurance_amount >= (0)::numeric)) is false then 32
-    when ((invoice_discount_amount >= (0)::numeric)) is false then 33
-    when ((invoice_type = ANY (ARRAY['outpatient'::text, 'pharmacy'::text, 'optical'::text, 'lab'::text, 'inpatient'::text, 'other'::text]))) is false then 34
-    when (((status = ANY (ARRAY['draft'::text, 'void'::text])) OR (issued_at IS NOT NULL))) is false then 35
-    when ((patient_amount >= (0)::numeric)) is false then 36
-    when ((status = ANY (ARRAY['draft'::text, 'issued'::text, 'partially_paid'::text, 'paid'::text, 'void'::text, 'refunded'::text]))) is false then 37
-    when ((subtotal >= (0)::numeric)) is false then 38
-    when ((tax_amount >= (0)::numeric)) is false then 39
-    when ((total_amount >= (0)::numeric)) is false then 40
-    when (((status <> 'void'::text) OR ((voided_at IS NOT NULL) AND (void_reason IS NOT NULL)))) is false then 41
+    when ((char_length(bill_to_name) <= 200)) is false then 27
+    when ((char_length(bill_to_tax_identifier) <= 128)) is false then 28
+    when ((char_length(billing_address_line1) <= 500)) is false then 29
+    when ((char_length(billing_address_line2) <= 500)) is false then 30
+    when ((char_length(billing_city) <= 500)) is false then 31
+    when ((billing_country_code ~ '^[A-Z]{2}$'::text)) is false then 32
+    when ((char_length(billing_postal_code) <= 128)) is false then 33
+    when ((char_length(billing_state_province) <= 500)) is false then 34
+    when ((currency_code ~ '^[A-Z]{3}$'::text)) is false then 35
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 36
+    when ((discount_amount >= (0)::numeric)) is false then 37
+    when ((char_length(discount_reason) <= 10000)) is false then 38
+    when (((due_date IS NULL) OR (due_date >= invoice_date))) is false then 39
+    when ((insurance_amount >= (0)::numeric)) is false then 40
+    when ((invoice_discount_amount >= (0)::numeric)) is false then 41
+    when ((char_length(invoice_number) <= 128)) is false then 42
+    when ((invoice_type = ANY (ARRAY['outpatient'::text, 'pharmacy'::text, 'optical'::text, 'lab'::text, 'inpatient'::text, 'other'::text]))) is false then 43
+    when ((char_length(invoice_type) <= 500)) is false then 44
+    when (((status = ANY (ARRAY['draft'::text, 'void'::text])) OR (issued_at IS NOT NULL))) is false then 45
+    when ((char_length(notes) <= 10000)) is false then 46
+    when ((patient_amount >= (0)::numeric)) is false then 47
+    when ((status = ANY (ARRAY['draft'::text, 'issued'::text, 'partially_paid'::text, 'paid'::text, 'void'::text, 'refunded'::text]))) is false then 48
+    when ((char_length(status) <= 500)) is false then 49
+    when ((subtotal >= (0)::numeric)) is false then 50
+    when ((tax_amount >= (0)::numeric)) is false then 51
+    when ((total_amount >= (0)::numeric)) is false then 52
+    when (((status <> 'void'::text) OR ((voided_at IS NOT NULL) AND (void_reason IS NOT NULL)))) is false then 53
+    when ((char_length(void_reason) <= 10000)) is false then 54
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

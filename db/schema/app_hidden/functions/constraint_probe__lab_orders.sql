@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__lab_orders(app_public.la
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{lab_orders_id_not_null,lab_orders_hospital_id_not_null,lab_orders_order_number_not_null,lab_orders_patient_id_not_null,lab_orders_test_name_not_null,lab_orders_test_category_not_null,lab_orders_priority_not_null,lab_orders_status_not_null,lab_orders_ordered_at_not_null,lab_orders_results_not_null,lab_orders_is_critical_not_null,lab_orders_price_not_null,lab_orders_is_deleted_not_null,lab_orders_created_at_not_null,lab_orders_updated_at_not_null,lab_orders_cancelled_check,lab_orders_collected_check,lab_orders_completed_check,lab_orders_critical_notified_check,lab_orders_deleted_check,lab_orders_orderer_check,lab_orders_price_check,lab_orders_priority_check,lab_orders_report_order_check,lab_orders_reported_check,lab_orders_result_flag_check,lab_orders_results_check,lab_orders_sample_barcode_check,lab_orders_specimen_type_check,lab_orders_status_check,lab_orders_test_category_check,lab_orders_test_code_check,lab_orders_test_name_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{order_number}","{patient_id}","{test_name}","{test_category}","{priority}","{status}","{ordered_at}","{results}","{is_critical}","{price}","{is_deleted}","{created_at}","{updated_at}","{status,cancelled_at}","{specimen_type,status,sample_collected_at}","{started_at,completed_at}","{is_critical,critical_notified_at}","{is_deleted,deleted_at}","{doctor_id,referring_physician}","{price}","{priority}","{completed_at,reported_at}","{status,reported_at}","{result_flag}","{results}","{sample_barcode}","{specimen_type}","{status}","{test_category}","{test_code}","{test_name}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{lab_orders_id_not_null,lab_orders_hospital_id_not_null,lab_orders_order_number_not_null,lab_orders_patient_id_not_null,lab_orders_test_name_not_null,lab_orders_test_category_not_null,lab_orders_priority_not_null,lab_orders_status_not_null,lab_orders_ordered_at_not_null,lab_orders_results_not_null,lab_orders_is_critical_not_null,lab_orders_price_not_null,lab_orders_is_deleted_not_null,lab_orders_created_at_not_null,lab_orders_updated_at_not_null,lab_orders_cancellation_reason_max_length,lab_orders_cancelled_check,lab_orders_clinical_notes_max_length,lab_orders_collected_check,lab_orders_completed_check,lab_orders_critical_notified_check,lab_orders_critical_notified_to_max_length,lab_orders_deleted_check,lab_orders_interpretation_max_length,lab_orders_order_number_max_length,lab_orders_orderer_check,lab_orders_price_check,lab_orders_priority_check,lab_orders_priority_max_length,lab_orders_reference_range_max_length,lab_orders_referring_physician_max_length,lab_orders_report_order_check,lab_orders_report_url_max_length,lab_orders_reported_check,lab_orders_result_flag_check,lab_orders_result_flag_max_length,lab_orders_result_notes_max_length,lab_orders_result_unit_max_length,lab_orders_result_value_max_length,lab_orders_results_check,lab_orders_sample_barcode_check,lab_orders_sample_barcode_max_length,lab_orders_specimen_type_check,lab_orders_specimen_type_max_length,lab_orders_status_check,lab_orders_status_max_length,lab_orders_test_category_check,lab_orders_test_category_max_length,lab_orders_test_code_check,lab_orders_test_code_max_length,lab_orders_test_name_check,lab_orders_test_name_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{order_number}","{patient_id}","{test_name}","{test_category}","{priority}","{status}","{ordered_at}","{results}","{is_critical}","{price}","{is_deleted}","{created_at}","{updated_at}","{cancellation_reason}","{status,cancelled_at}","{clinical_notes}","{specimen_type,status,sample_collected_at}","{started_at,completed_at}","{is_critical,critical_notified_at}","{critical_notified_to}","{is_deleted,deleted_at}","{interpretation}","{order_number}","{doctor_id,referring_physician}","{price}","{priority}","{priority}","{reference_range}","{referring_physician}","{completed_at,reported_at}","{report_url}","{status,reported_at}","{result_flag}","{result_flag}","{result_notes}","{result_unit}","{result_value}","{results}","{sample_barcode}","{sample_barcode}","{specimen_type}","{specimen_type}","{status}","{status}","{test_category}","{test_category}","{test_code}","{test_code}","{test_name}","{test_name}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -26,24 +26,43 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.is_deleted is null then 13
     when $2 and t.created_at is null then 14
     when $2 and t.updated_at is null then 15
-    when (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))) is false then 16
-    when (((status = ANY (ARRAY['ordered'::text, 'cancelled'::text])) OR (sample_collected_at IS NOT NULL) OR (specimen_type IS NULL))) is false then 17
-    when (((completed_at IS NULL) OR (started_at IS NULL) OR (completed_at >= started_at))) is false then 18
-    when (((critical_notified_at IS NULL) OR is_critical)) is false then 19
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 20
-    when (((doctor_id IS NOT NULL) OR (referring_physician IS NOT NULL))) is false then 21
-    when ((price >= (0)::numeric)) is false then 22
-    when ((priority = ANY (ARRAY['routine'::text, 'urgent'::text, 'stat'::text]))) is false then 23
-    when (((reported_at IS NULL) OR (completed_at IS NULL) OR (reported_at >= completed_at))) is false then 24
-    when (((status <> 'reported'::text) OR (reported_at IS NOT NULL))) is false then 25
-    when ((result_flag = ANY (ARRAY['normal'::text, 'low'::text, 'high'::text, 'critical_low'::text, 'critical_high'::text, 'abnormal'::text]))) is false then 26
-    when ((jsonb_typeof(results) = 'array'::text)) is false then 27
-    when ((sample_barcode ~ '^[0-9A-Za-z-]{4,48}$'::text)) is false then 28
-    when ((specimen_type = ANY (ARRAY['blood'::text, 'urine'::text, 'stool'::text, 'sputum'::text, 'swab'::text, 'tissue'::text, 'csf'::text, 'other'::text]))) is false then 29
-    when ((status = ANY (ARRAY['ordered'::text, 'sample_collected'::text, 'in_progress'::text, 'completed'::text, 'reported'::text, 'cancelled'::text]))) is false then 30
-    when ((test_category = ANY (ARRAY['hematology'::text, 'biochemistry'::text, 'microbiology'::text, 'pathology'::text, 'radiology'::text, 'immunology'::text, 'serology'::text, 'urinalysis'::text, 'molecular'::text, 'other'::text]))) is false then 31
-    when ((test_code ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$'::text)) is false then 32
-    when (((length(TRIM(BOTH FROM test_name)) >= 2) AND (length(TRIM(BOTH FROM test_name)) <= 200))) is false then 33
+    when ((char_length(cancellation_reason) <= 10000)) is false then 16
+    when (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))) is false then 17
+    when ((char_length(clinical_notes) <= 10000)) is false then 18
+    when (((status = ANY (ARRAY['ordered'::text, 'cancelled'::text])) OR (sample_collected_at IS NOT NULL) OR (specimen_type IS NULL))) is false then 19
+    when (((completed_at IS NULL) OR (started_at IS NULL) OR (completed_at >= started_at))) is false then 20
+    when (((critical_notified_at IS NULL) OR is_critical)) is false then 21
+    when ((char_length(critical_notified_to) <= 200)) is false then 22
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 23
+    when ((char_length(interpretation) <= 10000)) is false then 24
+    when ((char_length(order_number) <= 128)) is false then 25
+    when (((doctor_id IS NOT NULL) OR (referring_physician IS NOT NULL))) is false then 26
+    when ((price >= (0)::numeric)) is false then 27
+    when ((priority = ANY (ARRAY['routine'::text, 'urgent'::text, 'stat'::text]))) is false then 28
+    when ((char_length(priority) <= 500)) is false then 29
+    when ((char_length(reference_range) <= 500)) is false then 30
+    when ((char_length(referring_physician) <= 200)) is false then 31
+    when (((reported_at IS NULL) OR (completed_at IS NULL) OR (reported_at >= completed_at))) is false then 32
+    when ((char_length(report_url) <= 2048)) is false then 33
+    when (((status <> 'reported'::text) OR (reported_at IS NOT NULL))) is false then 34
+    when ((result_flag = ANY (ARRAY['normal'::text, 'low'::text, 'high'::text, 'critical_low'::text, 'critical_high'::text, 'abnormal'::text]))) is false then 35
+    when ((char_length(result_flag) <= 500)) is false then 36
+    when ((char_length(result_notes) <= 10000)) is false then 37
+    when ((char_length(result_unit) <= 500)) is false then 38
+    when ((char_length(result_value) <= 500)) is false then 39
+    when ((jsonb_typeof(results) = 'array'::text)) is false then 40
+    when ((sample_barcode ~ '^[0-9A-Za-z-]{4,48}$'::text)) is false then 41
+    when ((char_length(sample_barcode) <= 128)) is false then 42
+    when ((specimen_type = ANY (ARRAY['blood'::text, 'urine'::text, 'stool'::text, 'sputum'::text, 'swab'::text, 'tissue'::text, 'csf'::text, 'other'::text]))) is false then 43
+    when ((char_length(specimen_type) <= 500)) is false then 44
+    when ((status = ANY (ARRAY['ordered'::text, 'sample_collected'::text, 'in_progress'::text, 'completed'::text, 'reported'::text, 'cancelled'::text]))) is false then 45
+    when ((char_length(status) <= 500)) is false then 46
+    when ((test_category = ANY (ARRAY['hematology'::text, 'biochemistry'::text, 'microbiology'::text, 'pathology'::text, 'radiology'::text, 'immunology'::text, 'serology'::text, 'urinalysis'::text, 'molecular'::text, 'other'::text]))) is false then 47
+    when ((char_length(test_category) <= 500)) is false then 48
+    when ((test_code ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$'::text)) is false then 49
+    when ((char_length(test_code) <= 128)) is false then 50
+    when (((length(TRIM(BOTH FROM test_name)) >= 2) AND (length(TRIM(BOTH FROM test_name)) <= 200))) is false then 51
+    when ((char_length(test_name) <= 200)) is false then 52
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

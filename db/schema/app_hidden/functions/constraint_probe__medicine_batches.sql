@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__medicine_batches(app_pub
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{medicine_batches_id_not_null,medicine_batches_hospital_id_not_null,medicine_batches_medicine_id_not_null,medicine_batches_batch_number_not_null,medicine_batches_expiry_date_not_null,medicine_batches_quantity_received_not_null,medicine_batches_quantity_on_hand_not_null,medicine_batches_unit_cost_not_null,medicine_batches_received_at_not_null,medicine_batches_status_not_null,medicine_batches_created_at_not_null,medicine_batches_updated_at_not_null,medicine_batches_batch_number_check,medicine_batches_dates_check,medicine_batches_mrp_check,medicine_batches_quantity_on_hand_check,medicine_batches_quantity_received_check,medicine_batches_recall_check,medicine_batches_selling_price_check,medicine_batches_selling_price_mrp_check,medicine_batches_status_check,medicine_batches_unit_cost_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{medicine_id}","{batch_number}","{expiry_date}","{quantity_received}","{quantity_on_hand}","{unit_cost}","{received_at}","{status}","{created_at}","{updated_at}","{batch_number}","{manufacture_date,expiry_date}","{mrp}","{quantity_on_hand}","{quantity_received}","{status,recall_reference}","{selling_price}","{mrp,selling_price}","{status}","{unit_cost}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{medicine_batches_id_not_null,medicine_batches_hospital_id_not_null,medicine_batches_medicine_id_not_null,medicine_batches_batch_number_not_null,medicine_batches_expiry_date_not_null,medicine_batches_quantity_received_not_null,medicine_batches_quantity_on_hand_not_null,medicine_batches_unit_cost_not_null,medicine_batches_received_at_not_null,medicine_batches_status_not_null,medicine_batches_created_at_not_null,medicine_batches_updated_at_not_null,medicine_batches_batch_number_check,medicine_batches_batch_number_max_length,medicine_batches_dates_check,medicine_batches_mrp_check,medicine_batches_notes_max_length,medicine_batches_quantity_on_hand_check,medicine_batches_quantity_received_check,medicine_batches_recall_check,medicine_batches_recall_reference_max_length,medicine_batches_selling_price_check,medicine_batches_selling_price_mrp_check,medicine_batches_status_check,medicine_batches_status_max_length,medicine_batches_storage_location_max_length,medicine_batches_unit_cost_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{medicine_id}","{batch_number}","{expiry_date}","{quantity_received}","{quantity_on_hand}","{unit_cost}","{received_at}","{status}","{created_at}","{updated_at}","{batch_number}","{batch_number}","{manufacture_date,expiry_date}","{mrp}","{notes}","{quantity_on_hand}","{quantity_received}","{status,recall_reference}","{recall_reference}","{selling_price}","{mrp,selling_price}","{status}","{status}","{storage_location}","{unit_cost}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -24,15 +24,20 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.created_at is null then 11
     when $2 and t.updated_at is null then 12
     when (((length(TRIM(BOTH FROM batch_number)) >= 1) AND (length(TRIM(BOTH FROM batch_number)) <= 64))) is false then 13
-    when (((manufacture_date IS NULL) OR (expiry_date > manufacture_date))) is false then 14
-    when ((mrp >= (0)::numeric)) is false then 15
-    when ((quantity_on_hand >= 0)) is false then 16
-    when ((quantity_received >= 0)) is false then 17
-    when (((status <> 'recalled'::text) OR (recall_reference IS NOT NULL))) is false then 18
-    when ((selling_price >= (0)::numeric)) is false then 19
-    when (((mrp IS NULL) OR (selling_price IS NULL) OR (selling_price <= mrp))) is false then 20
-    when ((status = ANY (ARRAY['active'::text, 'quarantined'::text, 'expired'::text, 'recalled'::text, 'depleted'::text]))) is false then 21
-    when ((unit_cost >= (0)::numeric)) is false then 22
+    when ((char_length(batch_number) <= 128)) is false then 14
+    when (((manufacture_date IS NULL) OR (expiry_date > manufacture_date))) is false then 15
+    when ((mrp >= (0)::numeric)) is false then 16
+    when ((char_length(notes) <= 10000)) is false then 17
+    when ((quantity_on_hand >= 0)) is false then 18
+    when ((quantity_received >= 0)) is false then 19
+    when (((status <> 'recalled'::text) OR (recall_reference IS NOT NULL))) is false then 20
+    when ((char_length(recall_reference) <= 128)) is false then 21
+    when ((selling_price >= (0)::numeric)) is false then 22
+    when (((mrp IS NULL) OR (selling_price IS NULL) OR (selling_price <= mrp))) is false then 23
+    when ((status = ANY (ARRAY['active'::text, 'quarantined'::text, 'expired'::text, 'recalled'::text, 'depleted'::text]))) is false then 24
+    when ((char_length(status) <= 500)) is false then 25
+    when ((char_length(storage_location) <= 200)) is false then 26
+    when ((unit_cost >= (0)::numeric)) is false then 27
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

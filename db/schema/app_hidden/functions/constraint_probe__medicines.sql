@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__medicines(app_public.med
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{medicines_id_not_null,medicines_hospital_id_not_null,medicines_generic_name_not_null,medicines_dosage_form_not_null,medicines_base_unit_not_null,medicines_pack_size_not_null,medicines_schedule_category_not_null,medicines_storage_conditions_not_null,medicines_protect_from_light_not_null,medicines_reorder_level_not_null,medicines_selling_price_not_null,medicines_is_active_not_null,medicines_is_deleted_not_null,medicines_created_at_not_null,medicines_updated_at_not_null,medicines_atc_code_check,medicines_barcode_check,medicines_base_unit_check,medicines_brand_name_check,medicines_deleted_check,medicines_dosage_form_check,medicines_generic_name_check,medicines_hsn_code_check,medicines_item_code_check,medicines_max_stock_level_check,medicines_mrp_check,medicines_pack_size_check,medicines_purchase_price_check,medicines_reorder_level_check,medicines_reorder_quantity_check,medicines_route_check,medicines_schedule_category_check,medicines_selling_price_check,medicines_selling_price_mrp_check,medicines_stock_levels_check,medicines_storage_conditions_check,medicines_strength_check,medicines_strength_value_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{generic_name}","{dosage_form}","{base_unit}","{pack_size}","{schedule_category}","{storage_conditions}","{protect_from_light}","{reorder_level}","{selling_price}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{atc_code}","{barcode}","{base_unit}","{brand_name}","{is_deleted,deleted_at}","{dosage_form}","{generic_name}","{hsn_code}","{item_code}","{max_stock_level}","{mrp}","{pack_size}","{purchase_price}","{reorder_level}","{reorder_quantity}","{route}","{schedule_category}","{selling_price}","{selling_price,mrp}","{reorder_level,max_stock_level}","{storage_conditions}","{strength_value,strength_unit}","{strength_value}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{medicines_id_not_null,medicines_hospital_id_not_null,medicines_generic_name_not_null,medicines_dosage_form_not_null,medicines_base_unit_not_null,medicines_pack_size_not_null,medicines_schedule_category_not_null,medicines_storage_conditions_not_null,medicines_protect_from_light_not_null,medicines_reorder_level_not_null,medicines_selling_price_not_null,medicines_is_active_not_null,medicines_is_deleted_not_null,medicines_created_at_not_null,medicines_updated_at_not_null,medicines_atc_code_check,medicines_atc_code_max_length,medicines_barcode_check,medicines_barcode_max_length,medicines_base_unit_check,medicines_base_unit_max_length,medicines_brand_name_check,medicines_brand_name_max_length,medicines_contraindications_max_length,medicines_deleted_check,medicines_dosage_form_check,medicines_dosage_form_max_length,medicines_generic_name_check,medicines_generic_name_max_length,medicines_hsn_code_check,medicines_hsn_code_max_length,medicines_item_code_check,medicines_item_code_max_length,medicines_manufacturer_max_length,medicines_max_stock_level_check,medicines_mrp_check,medicines_notes_max_length,medicines_pack_size_check,medicines_purchase_price_check,medicines_regulatory_schedule_max_length,medicines_reorder_level_check,medicines_reorder_quantity_check,medicines_route_check,medicines_route_max_length,medicines_schedule_category_check,medicines_schedule_category_max_length,medicines_selling_price_check,medicines_selling_price_mrp_check,medicines_side_effects_max_length,medicines_stock_levels_check,medicines_storage_conditions_check,medicines_storage_conditions_max_length,medicines_strength_check,medicines_strength_max_length,medicines_strength_unit_max_length,medicines_strength_value_check,medicines_therapeutic_class_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{generic_name}","{dosage_form}","{base_unit}","{pack_size}","{schedule_category}","{storage_conditions}","{protect_from_light}","{reorder_level}","{selling_price}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{atc_code}","{atc_code}","{barcode}","{barcode}","{base_unit}","{base_unit}","{brand_name}","{brand_name}","{contraindications}","{is_deleted,deleted_at}","{dosage_form}","{dosage_form}","{generic_name}","{generic_name}","{hsn_code}","{hsn_code}","{item_code}","{item_code}","{manufacturer}","{max_stock_level}","{mrp}","{notes}","{pack_size}","{purchase_price}","{regulatory_schedule}","{reorder_level}","{reorder_quantity}","{route}","{route}","{schedule_category}","{schedule_category}","{selling_price}","{selling_price,mrp}","{side_effects}","{reorder_level,max_stock_level}","{storage_conditions}","{storage_conditions}","{strength_value,strength_unit}","{strength}","{strength_unit}","{strength_value}","{therapeutic_class}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -27,28 +27,47 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.created_at is null then 14
     when $2 and t.updated_at is null then 15
     when ((atc_code ~ '^[A-Z][0-9]{2}[A-Z]{2}[0-9]{2}$'::text)) is false then 16
-    when ((barcode ~ '^[0-9A-Za-z-]{4,48}$'::text)) is false then 17
-    when ((base_unit = ANY (ARRAY['tablet'::text, 'capsule'::text, 'ml'::text, 'g'::text, 'vial'::text, 'ampoule'::text, 'unit'::text, 'sachet'::text, 'bottle'::text, 'tube'::text, 'inhaler'::text, 'patch'::text, 'suppository'::text, 'piece'::text]))) is false then 18
-    when (((length(TRIM(BOTH FROM brand_name)) >= 1) AND (length(TRIM(BOTH FROM brand_name)) <= 200))) is false then 19
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 20
-    when ((dosage_form = ANY (ARRAY['tablet'::text, 'capsule'::text, 'syrup'::text, 'suspension'::text, 'injection'::text, 'infusion'::text, 'ointment'::text, 'cream'::text, 'gel'::text, 'drops'::text, 'inhaler'::text, 'spray'::text, 'patch'::text, 'suppository'::text, 'powder'::text, 'solution'::text, 'other'::text]))) is false then 21
-    when (((length(TRIM(BOTH FROM generic_name)) >= 2) AND (length(TRIM(BOTH FROM generic_name)) <= 200))) is false then 22
-    when ((hsn_code ~ '^[0-9]{4,10}$'::text)) is false then 23
-    when ((item_code ~ '^[A-Z0-9][A-Z0-9_-]{1,31}$'::text)) is false then 24
-    when ((max_stock_level > 0)) is false then 25
-    when ((mrp >= (0)::numeric)) is false then 26
-    when ((pack_size > 0)) is false then 27
-    when ((purchase_price >= (0)::numeric)) is false then 28
-    when ((reorder_level >= 0)) is false then 29
-    when ((reorder_quantity > 0)) is false then 30
-    when ((route = ANY (ARRAY['oral'::text, 'sublingual'::text, 'topical'::text, 'inhalation'::text, 'intravenous'::text, 'intramuscular'::text, 'subcutaneous'::text, 'rectal'::text, 'ophthalmic'::text, 'otic'::text, 'nasal'::text, 'other'::text]))) is false then 31
-    when ((schedule_category = ANY (ARRAY['otc'::text, 'prescription_only'::text, 'controlled'::text, 'narcotic'::text]))) is false then 32
-    when ((selling_price >= (0)::numeric)) is false then 33
-    when (((mrp IS NULL) OR (selling_price <= mrp))) is false then 34
-    when (((max_stock_level IS NULL) OR (max_stock_level >= reorder_level))) is false then 35
-    when ((storage_conditions = ANY (ARRAY['room_temperature'::text, 'cool'::text, 'refrigerated'::text, 'frozen'::text]))) is false then 36
-    when (((strength_value IS NULL) = (strength_unit IS NULL))) is false then 37
-    when ((strength_value > (0)::numeric)) is false then 38
+    when ((char_length(atc_code) <= 128)) is false then 17
+    when ((barcode ~ '^[0-9A-Za-z-]{4,48}$'::text)) is false then 18
+    when ((char_length(barcode) <= 128)) is false then 19
+    when ((base_unit = ANY (ARRAY['tablet'::text, 'capsule'::text, 'ml'::text, 'g'::text, 'vial'::text, 'ampoule'::text, 'unit'::text, 'sachet'::text, 'bottle'::text, 'tube'::text, 'inhaler'::text, 'patch'::text, 'suppository'::text, 'piece'::text]))) is false then 20
+    when ((char_length(base_unit) <= 500)) is false then 21
+    when (((length(TRIM(BOTH FROM brand_name)) >= 1) AND (length(TRIM(BOTH FROM brand_name)) <= 200))) is false then 22
+    when ((char_length(brand_name) <= 200)) is false then 23
+    when ((char_length(contraindications) <= 10000)) is false then 24
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 25
+    when ((dosage_form = ANY (ARRAY['tablet'::text, 'capsule'::text, 'syrup'::text, 'suspension'::text, 'injection'::text, 'infusion'::text, 'ointment'::text, 'cream'::text, 'gel'::text, 'drops'::text, 'inhaler'::text, 'spray'::text, 'patch'::text, 'suppository'::text, 'powder'::text, 'solution'::text, 'other'::text]))) is false then 26
+    when ((char_length(dosage_form) <= 500)) is false then 27
+    when (((length(TRIM(BOTH FROM generic_name)) >= 2) AND (length(TRIM(BOTH FROM generic_name)) <= 200))) is false then 28
+    when ((char_length(generic_name) <= 200)) is false then 29
+    when ((hsn_code ~ '^[0-9]{4,10}$'::text)) is false then 30
+    when ((char_length(hsn_code) <= 128)) is false then 31
+    when ((item_code ~ '^[A-Z0-9][A-Z0-9_-]{1,31}$'::text)) is false then 32
+    when ((char_length(item_code) <= 128)) is false then 33
+    when ((char_length(manufacturer) <= 200)) is false then 34
+    when ((max_stock_level > 0)) is false then 35
+    when ((mrp >= (0)::numeric)) is false then 36
+    when ((char_length(notes) <= 10000)) is false then 37
+    when ((pack_size > 0)) is false then 38
+    when ((purchase_price >= (0)::numeric)) is false then 39
+    when ((char_length(regulatory_schedule) <= 500)) is false then 40
+    when ((reorder_level >= 0)) is false then 41
+    when ((reorder_quantity > 0)) is false then 42
+    when ((route = ANY (ARRAY['oral'::text, 'sublingual'::text, 'topical'::text, 'inhalation'::text, 'intravenous'::text, 'intramuscular'::text, 'subcutaneous'::text, 'rectal'::text, 'ophthalmic'::text, 'otic'::text, 'nasal'::text, 'other'::text]))) is false then 43
+    when ((char_length(route) <= 500)) is false then 44
+    when ((schedule_category = ANY (ARRAY['otc'::text, 'prescription_only'::text, 'controlled'::text, 'narcotic'::text]))) is false then 45
+    when ((char_length(schedule_category) <= 500)) is false then 46
+    when ((selling_price >= (0)::numeric)) is false then 47
+    when (((mrp IS NULL) OR (selling_price <= mrp))) is false then 48
+    when ((char_length(side_effects) <= 10000)) is false then 49
+    when (((max_stock_level IS NULL) OR (max_stock_level >= reorder_level))) is false then 50
+    when ((storage_conditions = ANY (ARRAY['room_temperature'::text, 'cool'::text, 'refrigerated'::text, 'frozen'::text]))) is false then 51
+    when ((char_length(storage_conditions) <= 10000)) is false then 52
+    when (((strength_value IS NULL) = (strength_unit IS NULL))) is false then 53
+    when ((char_length(strength) <= 500)) is false then 54
+    when ((char_length(strength_unit) <= 500)) is false then 55
+    when ((strength_value > (0)::numeric)) is false then 56
+    when ((char_length(therapeutic_class) <= 500)) is false then 57
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__notification_queue(app_p
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{notification_queue_id_not_null,notification_queue_hospital_id_not_null,notification_queue_notification_id_not_null,notification_queue_channel_not_null,notification_queue_recipient_address_not_null,notification_queue_status_not_null,notification_queue_attempts_not_null,notification_queue_max_attempts_not_null,notification_queue_next_attempt_at_not_null,notification_queue_payload_not_null,notification_queue_created_at_not_null,notification_queue_updated_at_not_null,notification_queue_attempts_check,notification_queue_channel_check,notification_queue_lock_check,notification_queue_max_attempts_check,notification_queue_payload_check,notification_queue_provider_check,notification_queue_recipient_address_check,notification_queue_status_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{notification_id}","{channel}","{recipient_address}","{status}","{attempts}","{max_attempts}","{next_attempt_at}","{payload}","{created_at}","{updated_at}","{attempts,max_attempts}","{channel}","{locked_at,locked_by}","{max_attempts}","{payload}","{provider}","{channel,recipient_address}","{status}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{notification_queue_id_not_null,notification_queue_hospital_id_not_null,notification_queue_notification_id_not_null,notification_queue_channel_not_null,notification_queue_recipient_address_not_null,notification_queue_status_not_null,notification_queue_attempts_not_null,notification_queue_max_attempts_not_null,notification_queue_next_attempt_at_not_null,notification_queue_payload_not_null,notification_queue_created_at_not_null,notification_queue_updated_at_not_null,notification_queue_attempts_check,notification_queue_channel_check,notification_queue_channel_max_length,notification_queue_last_error_max_length,notification_queue_lock_check,notification_queue_locked_by_max_length,notification_queue_max_attempts_check,notification_queue_payload_check,notification_queue_provider_check,notification_queue_provider_max_length,notification_queue_provider_message_id_max_length,notification_queue_recipient_address_check,notification_queue_recipient_address_max_length,notification_queue_status_check,notification_queue_status_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{notification_id}","{channel}","{recipient_address}","{status}","{attempts}","{max_attempts}","{next_attempt_at}","{payload}","{created_at}","{updated_at}","{attempts,max_attempts}","{channel}","{channel}","{last_error}","{locked_at,locked_by}","{locked_by}","{max_attempts}","{payload}","{provider}","{provider}","{provider_message_id}","{channel,recipient_address}","{recipient_address}","{status}","{status}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -25,18 +25,25 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.updated_at is null then 12
     when (((attempts >= 0) AND (attempts <= max_attempts))) is false then 13
     when ((channel = ANY (ARRAY['email'::text, 'sms'::text, 'whatsapp'::text, 'push'::text]))) is false then 14
-    when (((locked_at IS NULL) = (locked_by IS NULL))) is false then 15
-    when (((max_attempts >= 1) AND (max_attempts <= 50))) is false then 16
-    when ((jsonb_typeof(payload) = 'object'::text)) is false then 17
-    when ((provider = ANY (ARRAY['smtp'::text, 'sms_gateway'::text, 'whatsapp_gateway'::text, 'push_gateway'::text]))) is false then 18
+    when ((char_length(channel) <= 500)) is false then 15
+    when ((char_length(last_error) <= 10000)) is false then 16
+    when (((locked_at IS NULL) = (locked_by IS NULL))) is false then 17
+    when ((char_length(locked_by) <= 200)) is false then 18
+    when (((max_attempts >= 1) AND (max_attempts <= 50))) is false then 19
+    when ((jsonb_typeof(payload) = 'object'::text)) is false then 20
+    when ((provider = ANY (ARRAY['smtp'::text, 'sms_gateway'::text, 'whatsapp_gateway'::text, 'push_gateway'::text]))) is false then 21
+    when ((char_length(provider) <= 200)) is false then 22
+    when ((char_length(provider_message_id) <= 128)) is false then 23
     when (
 CASE channel
     WHEN 'email'::text THEN (recipient_address ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$'::text)
     WHEN 'sms'::text THEN (recipient_address ~ '^\+?[0-9 ()./-]{6,24}$'::text)
     WHEN 'whatsapp'::text THEN (recipient_address ~ '^\+?[0-9 ()./-]{6,24}$'::text)
     ELSE (length(TRIM(BOTH FROM recipient_address)) > 0)
-END) is false then 19
-    when ((status = ANY (ARRAY['queued'::text, 'processing'::text, 'sent'::text, 'failed'::text, 'dead'::text]))) is false then 20
+END) is false then 24
+    when ((char_length(recipient_address) <= 320)) is false then 25
+    when ((status = ANY (ARRAY['queued'::text, 'processing'::text, 'sent'::text, 'failed'::text, 'dead'::text]))) is false then 26
+    when ((char_length(status) <= 500)) is false then 27
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__notification_templates(a
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{notification_templates_id_not_null,notification_templates_hospital_id_not_null,notification_templates_code_not_null,notification_templates_name_not_null,notification_templates_channel_not_null,notification_templates_locale_not_null,notification_templates_category_not_null,notification_templates_body_not_null,notification_templates_variables_not_null,notification_templates_is_transactional_not_null,notification_templates_is_active_not_null,notification_templates_version_not_null,notification_templates_created_at_not_null,notification_templates_updated_at_not_null,notification_templates_body_check,notification_templates_category_check,notification_templates_channel_check,notification_templates_code_check,notification_templates_email_subject_check,notification_templates_locale_check,notification_templates_marketing_check,notification_templates_name_check,notification_templates_version_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{code}","{name}","{channel}","{locale}","{category}","{body}","{variables}","{is_transactional}","{is_active}","{version}","{created_at}","{updated_at}","{body}","{category}","{channel}","{code}","{channel,subject}","{locale}","{category,is_transactional}","{name}","{version}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{notification_templates_id_not_null,notification_templates_hospital_id_not_null,notification_templates_code_not_null,notification_templates_name_not_null,notification_templates_channel_not_null,notification_templates_locale_not_null,notification_templates_category_not_null,notification_templates_body_not_null,notification_templates_variables_not_null,notification_templates_is_transactional_not_null,notification_templates_is_active_not_null,notification_templates_version_not_null,notification_templates_created_at_not_null,notification_templates_updated_at_not_null,notification_templates_body_check,notification_templates_body_html_max_length,notification_templates_body_max_length,notification_templates_category_check,notification_templates_category_max_length,notification_templates_channel_check,notification_templates_channel_max_length,notification_templates_code_check,notification_templates_code_max_length,notification_templates_description_max_length,notification_templates_email_subject_check,notification_templates_external_template_id_max_length,notification_templates_locale_check,notification_templates_locale_max_length,notification_templates_marketing_check,notification_templates_name_check,notification_templates_name_max_length,notification_templates_subject_max_length,notification_templates_version_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{code}","{name}","{channel}","{locale}","{category}","{body}","{variables}","{is_transactional}","{is_active}","{version}","{created_at}","{updated_at}","{body}","{body_html}","{body}","{category}","{category}","{channel}","{channel}","{code}","{code}","{description}","{channel,subject}","{external_template_id}","{locale}","{locale}","{category,is_transactional}","{name}","{name}","{subject}","{version}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -26,14 +26,24 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.created_at is null then 13
     when $2 and t.updated_at is null then 14
     when ((length(TRIM(BOTH FROM body)) > 0)) is false then 15
-    when ((category = ANY (ARRAY['appointment'::text, 'clinical'::text, 'billing'::text, 'inventory'::text, 'account'::text, 'marketing'::text]))) is false then 16
-    when ((channel = ANY (ARRAY['email'::text, 'sms'::text, 'whatsapp'::text, 'in_app'::text, 'push'::text]))) is false then 17
-    when ((code ~ '^[a-z][a-z0-9_]{2,63}$'::text)) is false then 18
-    when (((channel <> 'email'::text) OR ((subject IS NOT NULL) AND (length(TRIM(BOTH FROM subject)) > 0)))) is false then 19
-    when ((locale ~ '^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$'::text)) is false then 20
-    when (((category <> 'marketing'::text) OR (NOT is_transactional))) is false then 21
-    when (((length(TRIM(BOTH FROM name)) >= 2) AND (length(TRIM(BOTH FROM name)) <= 200))) is false then 22
-    when ((version >= 1)) is false then 23
+    when ((char_length(body_html) <= 100000)) is false then 16
+    when ((char_length(body) <= 10000)) is false then 17
+    when ((category = ANY (ARRAY['appointment'::text, 'clinical'::text, 'billing'::text, 'inventory'::text, 'account'::text, 'marketing'::text]))) is false then 18
+    when ((char_length(category) <= 500)) is false then 19
+    when ((channel = ANY (ARRAY['email'::text, 'sms'::text, 'whatsapp'::text, 'in_app'::text, 'push'::text]))) is false then 20
+    when ((char_length(channel) <= 500)) is false then 21
+    when ((code ~ '^[a-z][a-z0-9_]{2,63}$'::text)) is false then 22
+    when ((char_length(code) <= 128)) is false then 23
+    when ((char_length(description) <= 10000)) is false then 24
+    when (((channel <> 'email'::text) OR ((subject IS NOT NULL) AND (length(TRIM(BOTH FROM subject)) > 0)))) is false then 25
+    when ((char_length(external_template_id) <= 128)) is false then 26
+    when ((locale ~ '^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$'::text)) is false then 27
+    when ((char_length(locale) <= 128)) is false then 28
+    when (((category <> 'marketing'::text) OR (NOT is_transactional))) is false then 29
+    when (((length(TRIM(BOTH FROM name)) >= 2) AND (length(TRIM(BOTH FROM name)) <= 200))) is false then 30
+    when ((char_length(name) <= 200)) is false then 31
+    when ((char_length(subject) <= 500)) is false then 32
+    when ((version >= 1)) is false then 33
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

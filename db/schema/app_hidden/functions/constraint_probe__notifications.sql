@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__notifications(app_public
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{notifications_id_not_null,notifications_hospital_id_not_null,notifications_recipient_type_not_null,notifications_channel_not_null,notifications_category_not_null,notifications_title_not_null,notifications_body_not_null,notifications_data_not_null,notifications_priority_not_null,notifications_status_not_null,notifications_scheduled_for_not_null,notifications_created_at_not_null,notifications_updated_at_not_null,notifications_category_check,notifications_channel_check,notifications_data_check,notifications_expiry_check,notifications_priority_check,notifications_recipient_check,notifications_recipient_type_check,notifications_related_check,notifications_related_table_check,notifications_status_check,notifications_title_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{recipient_type}","{channel}","{category}","{title}","{body}","{data}","{priority}","{status}","{scheduled_for}","{created_at}","{updated_at}","{category}","{channel}","{data}","{scheduled_for,expires_at}","{priority}","{recipient_type,patient_id,user_id}","{recipient_type}","{related_table,related_id}","{related_table}","{status}","{title}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{notifications_id_not_null,notifications_hospital_id_not_null,notifications_recipient_type_not_null,notifications_channel_not_null,notifications_category_not_null,notifications_title_not_null,notifications_body_not_null,notifications_data_not_null,notifications_priority_not_null,notifications_status_not_null,notifications_scheduled_for_not_null,notifications_created_at_not_null,notifications_updated_at_not_null,notifications_action_url_max_length,notifications_body_max_length,notifications_category_check,notifications_category_max_length,notifications_channel_check,notifications_channel_max_length,notifications_data_check,notifications_dedupe_key_max_length,notifications_expiry_check,notifications_failure_reason_max_length,notifications_priority_check,notifications_priority_max_length,notifications_recipient_check,notifications_recipient_type_check,notifications_recipient_type_max_length,notifications_related_check,notifications_related_table_check,notifications_related_table_max_length,notifications_status_check,notifications_status_max_length,notifications_title_check,notifications_title_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{recipient_type}","{channel}","{category}","{title}","{body}","{data}","{priority}","{status}","{scheduled_for}","{created_at}","{updated_at}","{action_url}","{body}","{category}","{category}","{channel}","{channel}","{data}","{dedupe_key}","{scheduled_for,expires_at}","{failure_reason}","{priority}","{priority}","{recipient_type,patient_id,user_id}","{recipient_type}","{recipient_type}","{related_table,related_id}","{related_table}","{related_table}","{status}","{status}","{title}","{title}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -24,17 +24,28 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.scheduled_for is null then 11
     when $2 and t.created_at is null then 12
     when $2 and t.updated_at is null then 13
-    when ((category = ANY (ARRAY['appointment'::text, 'clinical'::text, 'billing'::text, 'inventory'::text, 'account'::text, 'marketing'::text]))) is false then 14
-    when ((channel = ANY (ARRAY['email'::text, 'sms'::text, 'whatsapp'::text, 'in_app'::text, 'push'::text]))) is false then 15
-    when ((jsonb_typeof(data) = 'object'::text)) is false then 16
-    when (((expires_at IS NULL) OR (expires_at > scheduled_for))) is false then 17
-    when ((priority = ANY (ARRAY['low'::text, 'normal'::text, 'high'::text, 'urgent'::text]))) is false then 18
-    when ((((recipient_type = 'patient'::text) AND (patient_id IS NOT NULL) AND (user_id IS NULL)) OR ((recipient_type = 'user'::text) AND (user_id IS NOT NULL) AND (patient_id IS NULL)))) is false then 19
-    when ((recipient_type = ANY (ARRAY['patient'::text, 'user'::text]))) is false then 20
-    when (((related_table IS NULL) = (related_id IS NULL))) is false then 21
-    when ((related_table ~ '^[a-z][a-z0-9_]{0,62}$'::text)) is false then 22
-    when ((status = ANY (ARRAY['pending'::text, 'queued'::text, 'sent'::text, 'delivered'::text, 'read'::text, 'failed'::text, 'cancelled'::text]))) is false then 23
-    when ((length(TRIM(BOTH FROM title)) > 0)) is false then 24
+    when ((char_length(action_url) <= 2048)) is false then 14
+    when ((char_length(body) <= 10000)) is false then 15
+    when ((category = ANY (ARRAY['appointment'::text, 'clinical'::text, 'billing'::text, 'inventory'::text, 'account'::text, 'marketing'::text]))) is false then 16
+    when ((char_length(category) <= 500)) is false then 17
+    when ((channel = ANY (ARRAY['email'::text, 'sms'::text, 'whatsapp'::text, 'in_app'::text, 'push'::text]))) is false then 18
+    when ((char_length(channel) <= 500)) is false then 19
+    when ((jsonb_typeof(data) = 'object'::text)) is false then 20
+    when ((char_length(dedupe_key) <= 128)) is false then 21
+    when (((expires_at IS NULL) OR (expires_at > scheduled_for))) is false then 22
+    when ((char_length(failure_reason) <= 10000)) is false then 23
+    when ((priority = ANY (ARRAY['low'::text, 'normal'::text, 'high'::text, 'urgent'::text]))) is false then 24
+    when ((char_length(priority) <= 500)) is false then 25
+    when ((((recipient_type = 'patient'::text) AND (patient_id IS NOT NULL) AND (user_id IS NULL)) OR ((recipient_type = 'user'::text) AND (user_id IS NOT NULL) AND (patient_id IS NULL)))) is false then 26
+    when ((recipient_type = ANY (ARRAY['patient'::text, 'user'::text]))) is false then 27
+    when ((char_length(recipient_type) <= 500)) is false then 28
+    when (((related_table IS NULL) = (related_id IS NULL))) is false then 29
+    when ((related_table ~ '^[a-z][a-z0-9_]{0,62}$'::text)) is false then 30
+    when ((char_length(related_table) <= 500)) is false then 31
+    when ((status = ANY (ARRAY['pending'::text, 'queued'::text, 'sent'::text, 'delivered'::text, 'read'::text, 'failed'::text, 'cancelled'::text]))) is false then 32
+    when ((char_length(status) <= 500)) is false then 33
+    when ((length(TRIM(BOTH FROM title)) > 0)) is false then 34
+    when ((char_length(title) <= 200)) is false then 35
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

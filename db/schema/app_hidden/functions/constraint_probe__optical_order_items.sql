@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__optical_order_items(app_
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{optical_order_items_id_not_null,optical_order_items_hospital_id_not_null,optical_order_items_optical_order_id_not_null,optical_order_items_item_type_not_null,optical_order_items_description_not_null,optical_order_items_eye_not_null,optical_order_items_quantity_not_null,optical_order_items_unit_price_not_null,optical_order_items_discount_percent_not_null,optical_order_items_tax_percent_not_null,optical_order_items_line_total_not_null,optical_order_items_created_at_not_null,optical_order_items_updated_at_not_null,optical_order_items_description_check,optical_order_items_discount_percent_check,optical_order_items_eye_check,optical_order_items_item_eye_check,optical_order_items_item_type_check,optical_order_items_line_total_check,optical_order_items_quantity_check,optical_order_items_tax_percent_check,optical_order_items_unit_price_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{optical_order_id}","{item_type}","{description}","{eye}","{quantity}","{unit_price}","{discount_percent}","{tax_percent}","{line_total}","{created_at}","{updated_at}","{description}","{discount_percent}","{eye}","{item_type,eye}","{item_type}","{line_total}","{quantity}","{tax_percent}","{unit_price}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{optical_order_items_id_not_null,optical_order_items_hospital_id_not_null,optical_order_items_optical_order_id_not_null,optical_order_items_item_type_not_null,optical_order_items_description_not_null,optical_order_items_eye_not_null,optical_order_items_quantity_not_null,optical_order_items_unit_price_not_null,optical_order_items_discount_percent_not_null,optical_order_items_tax_percent_not_null,optical_order_items_line_total_not_null,optical_order_items_created_at_not_null,optical_order_items_updated_at_not_null,optical_order_items_description_check,optical_order_items_description_max_length,optical_order_items_discount_percent_check,optical_order_items_eye_check,optical_order_items_eye_max_length,optical_order_items_item_eye_check,optical_order_items_item_type_check,optical_order_items_item_type_max_length,optical_order_items_line_total_check,optical_order_items_quantity_check,optical_order_items_tax_percent_check,optical_order_items_unit_price_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{optical_order_id}","{item_type}","{description}","{eye}","{quantity}","{unit_price}","{discount_percent}","{tax_percent}","{line_total}","{created_at}","{updated_at}","{description}","{description}","{discount_percent}","{eye}","{eye}","{item_type,eye}","{item_type}","{item_type}","{line_total}","{quantity}","{tax_percent}","{unit_price}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -25,14 +25,17 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.created_at is null then 12
     when $2 and t.updated_at is null then 13
     when (((length(TRIM(BOTH FROM description)) >= 1) AND (length(TRIM(BOTH FROM description)) <= 500))) is false then 14
-    when (((discount_percent >= (0)::numeric) AND (discount_percent <= (100)::numeric))) is false then 15
-    when ((eye = ANY (ARRAY['right'::text, 'left'::text, 'both'::text, 'none'::text]))) is false then 16
-    when ((((item_type <> 'lens_right'::text) OR (eye = 'right'::text)) AND ((item_type <> 'lens_left'::text) OR (eye = 'left'::text)) AND ((item_type <> 'lens_pair'::text) OR (eye = 'both'::text)))) is false then 17
-    when ((item_type = ANY (ARRAY['frame'::text, 'lens_right'::text, 'lens_left'::text, 'lens_pair'::text, 'contact_lens'::text, 'accessory'::text, 'service'::text]))) is false then 18
-    when ((line_total >= (0)::numeric)) is false then 19
-    when ((quantity > 0)) is false then 20
-    when (((tax_percent >= (0)::numeric) AND (tax_percent <= (100)::numeric))) is false then 21
-    when ((unit_price >= (0)::numeric)) is false then 22
+    when ((char_length(description) <= 10000)) is false then 15
+    when (((discount_percent >= (0)::numeric) AND (discount_percent <= (100)::numeric))) is false then 16
+    when ((eye = ANY (ARRAY['right'::text, 'left'::text, 'both'::text, 'none'::text]))) is false then 17
+    when ((char_length(eye) <= 500)) is false then 18
+    when ((((item_type <> 'lens_right'::text) OR (eye = 'right'::text)) AND ((item_type <> 'lens_left'::text) OR (eye = 'left'::text)) AND ((item_type <> 'lens_pair'::text) OR (eye = 'both'::text)))) is false then 19
+    when ((item_type = ANY (ARRAY['frame'::text, 'lens_right'::text, 'lens_left'::text, 'lens_pair'::text, 'contact_lens'::text, 'accessory'::text, 'service'::text]))) is false then 20
+    when ((char_length(item_type) <= 500)) is false then 21
+    when ((line_total >= (0)::numeric)) is false then 22
+    when ((quantity > 0)) is false then 23
+    when (((tax_percent >= (0)::numeric) AND (tax_percent <= (100)::numeric))) is false then 24
+    when ((unit_price >= (0)::numeric)) is false then 25
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

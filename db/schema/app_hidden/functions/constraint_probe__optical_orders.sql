@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__optical_orders(app_publi
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{optical_orders_id_not_null,optical_orders_hospital_id_not_null,optical_orders_order_number_not_null,optical_orders_patient_id_not_null,optical_orders_ordered_at_not_null,optical_orders_status_not_null,optical_orders_frame_provided_by_patient_not_null,optical_orders_subtotal_not_null,optical_orders_discount_amount_not_null,optical_orders_tax_amount_not_null,optical_orders_total_amount_not_null,optical_orders_advance_paid_not_null,optical_orders_is_deleted_not_null,optical_orders_created_at_not_null,optical_orders_updated_at_not_null,optical_orders_advance_paid_check,optical_orders_cancellation_check,optical_orders_dates_check,optical_orders_deleted_check,optical_orders_delivered_check,optical_orders_discount_amount_check,optical_orders_discount_check,optical_orders_fitting_height_left_mm_check,optical_orders_fitting_height_right_mm_check,optical_orders_pantoscopic_tilt_degrees_check,optical_orders_pd_left_mm_check,optical_orders_pd_right_mm_check,optical_orders_segment_height_left_mm_check,optical_orders_segment_height_right_mm_check,optical_orders_status_check,optical_orders_subtotal_check,optical_orders_tax_amount_check,optical_orders_total_amount_check,optical_orders_vertex_distance_mm_check,optical_orders_wrap_angle_degrees_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{order_number}","{patient_id}","{ordered_at}","{status}","{frame_provided_by_patient}","{subtotal}","{discount_amount}","{tax_amount}","{total_amount}","{advance_paid}","{is_deleted}","{created_at}","{updated_at}","{advance_paid}","{status,cancellation_reason}","{ordered_at,sent_to_lab_at,expected_ready_at,ready_at,delivered_at}","{is_deleted,deleted_at}","{status,delivered_at}","{discount_amount}","{subtotal,discount_amount}","{fitting_height_left_mm}","{fitting_height_right_mm}","{pantoscopic_tilt_degrees}","{pd_left_mm}","{pd_right_mm}","{segment_height_left_mm}","{segment_height_right_mm}","{status}","{subtotal}","{tax_amount}","{total_amount}","{vertex_distance_mm}","{wrap_angle_degrees}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{optical_orders_id_not_null,optical_orders_hospital_id_not_null,optical_orders_order_number_not_null,optical_orders_patient_id_not_null,optical_orders_ordered_at_not_null,optical_orders_status_not_null,optical_orders_frame_provided_by_patient_not_null,optical_orders_subtotal_not_null,optical_orders_discount_amount_not_null,optical_orders_tax_amount_not_null,optical_orders_total_amount_not_null,optical_orders_advance_paid_not_null,optical_orders_is_deleted_not_null,optical_orders_created_at_not_null,optical_orders_updated_at_not_null,optical_orders_advance_paid_check,optical_orders_cancellation_check,optical_orders_cancellation_reason_max_length,optical_orders_dates_check,optical_orders_deleted_check,optical_orders_delivered_check,optical_orders_discount_amount_check,optical_orders_discount_check,optical_orders_fitting_height_left_mm_check,optical_orders_fitting_height_right_mm_check,optical_orders_lab_name_max_length,optical_orders_lab_reference_max_length,optical_orders_notes_max_length,optical_orders_order_number_max_length,optical_orders_pantoscopic_tilt_degrees_check,optical_orders_pd_left_mm_check,optical_orders_pd_right_mm_check,optical_orders_segment_height_left_mm_check,optical_orders_segment_height_right_mm_check,optical_orders_status_check,optical_orders_status_max_length,optical_orders_subtotal_check,optical_orders_tax_amount_check,optical_orders_total_amount_check,optical_orders_vertex_distance_mm_check,optical_orders_wrap_angle_degrees_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{order_number}","{patient_id}","{ordered_at}","{status}","{frame_provided_by_patient}","{subtotal}","{discount_amount}","{tax_amount}","{total_amount}","{advance_paid}","{is_deleted}","{created_at}","{updated_at}","{advance_paid}","{status,cancellation_reason}","{cancellation_reason}","{ordered_at,sent_to_lab_at,expected_ready_at,ready_at,delivered_at}","{is_deleted,deleted_at}","{status,delivered_at}","{discount_amount}","{subtotal,discount_amount}","{fitting_height_left_mm}","{fitting_height_right_mm}","{lab_name}","{lab_reference}","{notes}","{order_number}","{pantoscopic_tilt_degrees}","{pd_left_mm}","{pd_right_mm}","{segment_height_left_mm}","{segment_height_right_mm}","{status}","{status}","{subtotal}","{tax_amount}","{total_amount}","{vertex_distance_mm}","{wrap_angle_degrees}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -28,24 +28,30 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.updated_at is null then 15
     when ((advance_paid >= (0)::numeric)) is false then 16
     when (((status <> 'cancelled'::text) OR (cancellation_reason IS NOT NULL))) is false then 17
-    when ((((sent_to_lab_at IS NULL) OR (sent_to_lab_at >= ordered_at)) AND ((ready_at IS NULL) OR (ready_at >= ordered_at)) AND ((delivered_at IS NULL) OR (delivered_at >= ordered_at)) AND ((expected_ready_at IS NULL) OR (expected_ready_at >= ordered_at)))) is false then 18
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 19
-    when (((status <> 'delivered'::text) OR (delivered_at IS NOT NULL))) is false then 20
-    when ((discount_amount >= (0)::numeric)) is false then 21
-    when ((discount_amount <= subtotal)) is false then 22
-    when (((fitting_height_left_mm >= (8)::numeric) AND (fitting_height_left_mm <= (40)::numeric))) is false then 23
-    when (((fitting_height_right_mm >= (8)::numeric) AND (fitting_height_right_mm <= (40)::numeric))) is false then 24
-    when (((pantoscopic_tilt_degrees >= ('-5'::integer)::numeric) AND (pantoscopic_tilt_degrees <= (25)::numeric))) is false then 25
-    when (((pd_left_mm >= (20)::numeric) AND (pd_left_mm <= (40)::numeric))) is false then 26
-    when (((pd_right_mm >= (20)::numeric) AND (pd_right_mm <= (40)::numeric))) is false then 27
-    when (((segment_height_left_mm >= (5)::numeric) AND (segment_height_left_mm <= (35)::numeric))) is false then 28
-    when (((segment_height_right_mm >= (5)::numeric) AND (segment_height_right_mm <= (35)::numeric))) is false then 29
-    when ((status = ANY (ARRAY['draft'::text, 'confirmed'::text, 'sent_to_lab'::text, 'in_production'::text, 'ready'::text, 'delivered'::text, 'cancelled'::text]))) is false then 30
-    when ((subtotal >= (0)::numeric)) is false then 31
-    when ((tax_amount >= (0)::numeric)) is false then 32
-    when ((total_amount >= (0)::numeric)) is false then 33
-    when (((vertex_distance_mm >= (5)::numeric) AND (vertex_distance_mm <= (25)::numeric))) is false then 34
-    when (((wrap_angle_degrees >= (0)::numeric) AND (wrap_angle_degrees <= (35)::numeric))) is false then 35
+    when ((char_length(cancellation_reason) <= 10000)) is false then 18
+    when ((((sent_to_lab_at IS NULL) OR (sent_to_lab_at >= ordered_at)) AND ((ready_at IS NULL) OR (ready_at >= ordered_at)) AND ((delivered_at IS NULL) OR (delivered_at >= ordered_at)) AND ((expected_ready_at IS NULL) OR (expected_ready_at >= ordered_at)))) is false then 19
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 20
+    when (((status <> 'delivered'::text) OR (delivered_at IS NOT NULL))) is false then 21
+    when ((discount_amount >= (0)::numeric)) is false then 22
+    when ((discount_amount <= subtotal)) is false then 23
+    when (((fitting_height_left_mm >= (8)::numeric) AND (fitting_height_left_mm <= (40)::numeric))) is false then 24
+    when (((fitting_height_right_mm >= (8)::numeric) AND (fitting_height_right_mm <= (40)::numeric))) is false then 25
+    when ((char_length(lab_name) <= 200)) is false then 26
+    when ((char_length(lab_reference) <= 128)) is false then 27
+    when ((char_length(notes) <= 10000)) is false then 28
+    when ((char_length(order_number) <= 128)) is false then 29
+    when (((pantoscopic_tilt_degrees >= ('-5'::integer)::numeric) AND (pantoscopic_tilt_degrees <= (25)::numeric))) is false then 30
+    when (((pd_left_mm >= (20)::numeric) AND (pd_left_mm <= (40)::numeric))) is false then 31
+    when (((pd_right_mm >= (20)::numeric) AND (pd_right_mm <= (40)::numeric))) is false then 32
+    when (((segment_height_left_mm >= (5)::numeric) AND (segment_height_left_mm <= (35)::numeric))) is false then 33
+    when (((segment_height_right_mm >= (5)::numeric) AND (segment_height_right_mm <= (35)::numeric))) is false then 34
+    when ((status = ANY (ARRAY['draft'::text, 'confirmed'::text, 'sent_to_lab'::text, 'in_production'::text, 'ready'::text, 'delivered'::text, 'cancelled'::text]))) is false then 35
+    when ((char_length(status) <= 500)) is false then 36
+    when ((subtotal >= (0)::numeric)) is false then 37
+    when ((tax_amount >= (0)::numeric)) is false then 38
+    when ((total_amount >= (0)::numeric)) is false then 39
+    when (((vertex_distance_mm >= (5)::numeric) AND (vertex_distance_mm <= (25)::numeric))) is false then 40
+    when (((wrap_angle_degrees >= (0)::numeric) AND (wrap_angle_degrees <= (35)::numeric))) is false then 41
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__optical_prescriptions(ap
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{optical_prescriptions_id_not_null,optical_prescriptions_hospital_id_not_null,optical_prescriptions_patient_id_not_null,optical_prescriptions_prescription_type_not_null,optical_prescriptions_examination_date_not_null,optical_prescriptions_prescribed_at_not_null,optical_prescriptions_recommended_coatings_not_null,optical_prescriptions_status_not_null,optical_prescriptions_is_deleted_not_null,optical_prescriptions_created_at_not_null,optical_prescriptions_updated_at_not_null,optical_prescriptions_deleted_check,optical_prescriptions_od_add_check,optical_prescriptions_od_axis_check,optical_prescriptions_od_axis_required_check,optical_prescriptions_od_cylinder_check,optical_prescriptions_od_iop_mmhg_check,optical_prescriptions_od_keratometry_axis_check,optical_prescriptions_od_keratometry_k1_check,optical_prescriptions_od_keratometry_k2_check,optical_prescriptions_od_prism_base_check,optical_prescriptions_od_prism_base_required_check,optical_prescriptions_od_prism_check,optical_prescriptions_od_sphere_check,optical_prescriptions_os_add_check,optical_prescriptions_os_axis_check,optical_prescriptions_os_axis_required_check,optical_prescriptions_os_cylinder_check,optical_prescriptions_os_iop_mmhg_check,optical_prescriptions_os_keratometry_axis_check,optical_prescriptions_os_keratometry_k1_check,optical_prescriptions_os_keratometry_k2_check,optical_prescriptions_os_prism_base_check,optical_prescriptions_os_prism_base_required_check,optical_prescriptions_os_prism_check,optical_prescriptions_os_sphere_check,optical_prescriptions_pd_binocular_mm_check,optical_prescriptions_pd_consistency_check,optical_prescriptions_pd_left_mm_check,optical_prescriptions_pd_near_check,optical_prescriptions_pd_near_mm_check,optical_prescriptions_pd_right_mm_check,optical_prescriptions_power_check,optical_prescriptions_prescriber_check,optical_prescriptions_prescription_type_check,optical_prescriptions_recommended_coatings_check,optical_prescriptions_recommended_lens_type_check,optical_prescriptions_status_check,optical_prescriptions_validity_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{patient_id}","{prescription_type}","{examination_date}","{prescribed_at}","{recommended_coatings}","{status}","{is_deleted}","{created_at}","{updated_at}","{is_deleted,deleted_at}","{od_add}","{od_axis}","{od_cylinder,od_axis}","{od_cylinder}","{od_iop_mmhg}","{od_keratometry_axis}","{od_keratometry_k1}","{od_keratometry_k2}","{od_prism_base}","{od_prism,od_prism_base}","{od_prism}","{od_sphere}","{os_add}","{os_axis}","{os_cylinder,os_axis}","{os_cylinder}","{os_iop_mmhg}","{os_keratometry_axis}","{os_keratometry_k1}","{os_keratometry_k2}","{os_prism_base}","{os_prism,os_prism_base}","{os_prism}","{os_sphere}","{pd_binocular_mm}","{pd_right_mm,pd_left_mm,pd_binocular_mm}","{pd_left_mm}","{pd_binocular_mm,pd_near_mm}","{pd_near_mm}","{pd_right_mm}","{od_sphere,os_sphere}","{doctor_id,external_prescriber}","{prescription_type}","{recommended_coatings}","{recommended_lens_type}","{status}","{examination_date,valid_until}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{optical_prescriptions_id_not_null,optical_prescriptions_hospital_id_not_null,optical_prescriptions_patient_id_not_null,optical_prescriptions_prescription_type_not_null,optical_prescriptions_examination_date_not_null,optical_prescriptions_prescribed_at_not_null,optical_prescriptions_recommended_coatings_not_null,optical_prescriptions_status_not_null,optical_prescriptions_is_deleted_not_null,optical_prescriptions_created_at_not_null,optical_prescriptions_updated_at_not_null,optical_prescriptions_clinical_notes_max_length,optical_prescriptions_contact_lens_details_max_length,optical_prescriptions_deleted_check,optical_prescriptions_diagnosis_max_length,optical_prescriptions_external_prescriber_max_length,optical_prescriptions_od_add_check,optical_prescriptions_od_axis_check,optical_prescriptions_od_axis_required_check,optical_prescriptions_od_cylinder_check,optical_prescriptions_od_iop_mmhg_check,optical_prescriptions_od_keratometry_axis_check,optical_prescriptions_od_keratometry_k1_check,optical_prescriptions_od_keratometry_k2_check,optical_prescriptions_od_near_visual_acuity_max_length,optical_prescriptions_od_prism_base_check,optical_prescriptions_od_prism_base_max_length,optical_prescriptions_od_prism_base_required_check,optical_prescriptions_od_prism_check,optical_prescriptions_od_sphere_check,optical_prescriptions_od_visual_acuity_corrected_max_length,optical_prescriptions_od_visual_acuity_unaided_max_length,optical_prescriptions_os_add_check,optical_prescriptions_os_axis_check,optical_prescriptions_os_axis_required_check,optical_prescriptions_os_cylinder_check,optical_prescriptions_os_iop_mmhg_check,optical_prescriptions_os_keratometry_axis_check,optical_prescriptions_os_keratometry_k1_check,optical_prescriptions_os_keratometry_k2_check,optical_prescriptions_os_near_visual_acuity_max_length,optical_prescriptions_os_prism_base_check,optical_prescriptions_os_prism_base_max_length,optical_prescriptions_os_prism_base_required_check,optical_prescriptions_os_prism_check,optical_prescriptions_os_sphere_check,optical_prescriptions_os_visual_acuity_corrected_max_length,optical_prescriptions_os_visual_acuity_unaided_max_length,optical_prescriptions_pd_binocular_mm_check,optical_prescriptions_pd_consistency_check,optical_prescriptions_pd_left_mm_check,optical_prescriptions_pd_near_check,optical_prescriptions_pd_near_mm_check,optical_prescriptions_pd_right_mm_check,optical_prescriptions_power_check,optical_prescriptions_prescriber_check,optical_prescriptions_prescription_type_check,optical_prescriptions_prescription_type_max_length,optical_prescriptions_recommended_coatings_check,optical_prescriptions_recommended_lens_type_check,optical_prescriptions_recommended_lens_type_max_length,optical_prescriptions_status_check,optical_prescriptions_status_max_length,optical_prescriptions_validity_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{patient_id}","{prescription_type}","{examination_date}","{prescribed_at}","{recommended_coatings}","{status}","{is_deleted}","{created_at}","{updated_at}","{clinical_notes}","{contact_lens_details}","{is_deleted,deleted_at}","{diagnosis}","{external_prescriber}","{od_add}","{od_axis}","{od_cylinder,od_axis}","{od_cylinder}","{od_iop_mmhg}","{od_keratometry_axis}","{od_keratometry_k1}","{od_keratometry_k2}","{od_near_visual_acuity}","{od_prism_base}","{od_prism_base}","{od_prism,od_prism_base}","{od_prism}","{od_sphere}","{od_visual_acuity_corrected}","{od_visual_acuity_unaided}","{os_add}","{os_axis}","{os_cylinder,os_axis}","{os_cylinder}","{os_iop_mmhg}","{os_keratometry_axis}","{os_keratometry_k1}","{os_keratometry_k2}","{os_near_visual_acuity}","{os_prism_base}","{os_prism_base}","{os_prism,os_prism_base}","{os_prism}","{os_sphere}","{os_visual_acuity_corrected}","{os_visual_acuity_unaided}","{pd_binocular_mm}","{pd_right_mm,pd_left_mm,pd_binocular_mm}","{pd_left_mm}","{pd_binocular_mm,pd_near_mm}","{pd_near_mm}","{pd_right_mm}","{od_sphere,os_sphere}","{doctor_id,external_prescriber}","{prescription_type}","{prescription_type}","{recommended_coatings}","{recommended_lens_type}","{recommended_lens_type}","{status}","{status}","{examination_date,valid_until}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -22,44 +22,59 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.is_deleted is null then 9
     when $2 and t.created_at is null then 10
     when $2 and t.updated_at is null then 11
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 12
-    when ((((od_add >= 0.25) AND (od_add <= 4.00)) AND (mod(od_add, 0.25) = (0)::numeric))) is false then 13
-    when (((od_axis >= 0) AND (od_axis <= 180))) is false then 14
-    when (((COALESCE(od_cylinder, (0)::numeric) = (0)::numeric) OR (od_axis IS NOT NULL))) is false then 15
-    when ((((od_cylinder >= ('-10'::integer)::numeric) AND (od_cylinder <= (10)::numeric)) AND (mod(od_cylinder, 0.25) = (0)::numeric))) is false then 16
-    when (((od_iop_mmhg >= 0) AND (od_iop_mmhg <= 80))) is false then 17
-    when (((od_keratometry_axis >= 0) AND (od_keratometry_axis <= 180))) is false then 18
-    when (((od_keratometry_k1 >= (30)::numeric) AND (od_keratometry_k1 <= (60)::numeric))) is false then 19
-    when (((od_keratometry_k2 >= (30)::numeric) AND (od_keratometry_k2 <= (60)::numeric))) is false then 20
-    when ((od_prism_base = ANY (ARRAY['up'::text, 'down'::text, 'in'::text, 'out'::text]))) is false then 21
-    when (((COALESCE(od_prism, (0)::numeric) = (0)::numeric) = (od_prism_base IS NULL))) is false then 22
-    when (((od_prism >= (0)::numeric) AND (od_prism <= (20)::numeric))) is false then 23
-    when ((((od_sphere >= ('-30'::integer)::numeric) AND (od_sphere <= (30)::numeric)) AND (mod(od_sphere, 0.25) = (0)::numeric))) is false then 24
-    when ((((os_add >= 0.25) AND (os_add <= 4.00)) AND (mod(os_add, 0.25) = (0)::numeric))) is false then 25
-    when (((os_axis >= 0) AND (os_axis <= 180))) is false then 26
-    when (((COALESCE(os_cylinder, (0)::numeric) = (0)::numeric) OR (os_axis IS NOT NULL))) is false then 27
-    when ((((os_cylinder >= ('-10'::integer)::numeric) AND (os_cylinder <= (10)::numeric)) AND (mod(os_cylinder, 0.25) = (0)::numeric))) is false then 28
-    when (((os_iop_mmhg >= 0) AND (os_iop_mmhg <= 80))) is false then 29
-    when (((os_keratometry_axis >= 0) AND (os_keratometry_axis <= 180))) is false then 30
-    when (((os_keratometry_k1 >= (30)::numeric) AND (os_keratometry_k1 <= (60)::numeric))) is false then 31
-    when (((os_keratometry_k2 >= (30)::numeric) AND (os_keratometry_k2 <= (60)::numeric))) is false then 32
-    when ((os_prism_base = ANY (ARRAY['up'::text, 'down'::text, 'in'::text, 'out'::text]))) is false then 33
-    when (((COALESCE(os_prism, (0)::numeric) = (0)::numeric) = (os_prism_base IS NULL))) is false then 34
-    when (((os_prism >= (0)::numeric) AND (os_prism <= (20)::numeric))) is false then 35
-    when ((((os_sphere >= ('-30'::integer)::numeric) AND (os_sphere <= (30)::numeric)) AND (mod(os_sphere, 0.25) = (0)::numeric))) is false then 36
-    when (((pd_binocular_mm >= (40)::numeric) AND (pd_binocular_mm <= (80)::numeric))) is false then 37
-    when ((abs(((pd_right_mm + pd_left_mm) - pd_binocular_mm)) <= (2)::numeric)) is false then 38
-    when (((pd_left_mm >= (20)::numeric) AND (pd_left_mm <= (40)::numeric))) is false then 39
-    when ((pd_near_mm <= pd_binocular_mm)) is false then 40
-    when (((pd_near_mm >= (40)::numeric) AND (pd_near_mm <= (80)::numeric))) is false then 41
-    when (((pd_right_mm >= (20)::numeric) AND (pd_right_mm <= (40)::numeric))) is false then 42
-    when (((od_sphere IS NOT NULL) OR (os_sphere IS NOT NULL))) is false then 43
-    when (((doctor_id IS NOT NULL) OR (external_prescriber IS NOT NULL))) is false then 44
-    when ((prescription_type = ANY (ARRAY['spectacles'::text, 'contact_lenses'::text, 'both'::text]))) is false then 45
-    when ((recommended_coatings <@ ARRAY['anti_reflective'::text, 'blue_cut'::text, 'hard_coat'::text, 'uv_protection'::text, 'hydrophobic'::text, 'anti_fog'::text, 'photochromic'::text, 'polarized'::text, 'tinted'::text, 'mirror'::text])) is false then 46
-    when ((recommended_lens_type = ANY (ARRAY['single_vision'::text, 'bifocal'::text, 'progressive'::text, 'office'::text, 'plano'::text]))) is false then 47
-    when ((status = ANY (ARRAY['active'::text, 'superseded'::text, 'expired'::text]))) is false then 48
-    when ((valid_until >= examination_date)) is false then 49
+    when ((char_length(clinical_notes) <= 10000)) is false then 12
+    when ((char_length(contact_lens_details) <= 10000)) is false then 13
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 14
+    when ((char_length(diagnosis) <= 10000)) is false then 15
+    when ((char_length(external_prescriber) <= 200)) is false then 16
+    when ((((od_add >= 0.25) AND (od_add <= 4.00)) AND (mod(od_add, 0.25) = (0)::numeric))) is false then 17
+    when (((od_axis >= 0) AND (od_axis <= 180))) is false then 18
+    when (((COALESCE(od_cylinder, (0)::numeric) = (0)::numeric) OR (od_axis IS NOT NULL))) is false then 19
+    when ((((od_cylinder >= ('-10'::integer)::numeric) AND (od_cylinder <= (10)::numeric)) AND (mod(od_cylinder, 0.25) = (0)::numeric))) is false then 20
+    when (((od_iop_mmhg >= 0) AND (od_iop_mmhg <= 80))) is false then 21
+    when (((od_keratometry_axis >= 0) AND (od_keratometry_axis <= 180))) is false then 22
+    when (((od_keratometry_k1 >= (30)::numeric) AND (od_keratometry_k1 <= (60)::numeric))) is false then 23
+    when (((od_keratometry_k2 >= (30)::numeric) AND (od_keratometry_k2 <= (60)::numeric))) is false then 24
+    when ((char_length(od_near_visual_acuity) <= 500)) is false then 25
+    when ((od_prism_base = ANY (ARRAY['up'::text, 'down'::text, 'in'::text, 'out'::text]))) is false then 26
+    when ((char_length(od_prism_base) <= 500)) is false then 27
+    when (((COALESCE(od_prism, (0)::numeric) = (0)::numeric) = (od_prism_base IS NULL))) is false then 28
+    when (((od_prism >= (0)::numeric) AND (od_prism <= (20)::numeric))) is false then 29
+    when ((((od_sphere >= ('-30'::integer)::numeric) AND (od_sphere <= (30)::numeric)) AND (mod(od_sphere, 0.25) = (0)::numeric))) is false then 30
+    when ((char_length(od_visual_acuity_corrected) <= 500)) is false then 31
+    when ((char_length(od_visual_acuity_unaided) <= 500)) is false then 32
+    when ((((os_add >= 0.25) AND (os_add <= 4.00)) AND (mod(os_add, 0.25) = (0)::numeric))) is false then 33
+    when (((os_axis >= 0) AND (os_axis <= 180))) is false then 34
+    when (((COALESCE(os_cylinder, (0)::numeric) = (0)::numeric) OR (os_axis IS NOT NULL))) is false then 35
+    when ((((os_cylinder >= ('-10'::integer)::numeric) AND (os_cylinder <= (10)::numeric)) AND (mod(os_cylinder, 0.25) = (0)::numeric))) is false then 36
+    when (((os_iop_mmhg >= 0) AND (os_iop_mmhg <= 80))) is false then 37
+    when (((os_keratometry_axis >= 0) AND (os_keratometry_axis <= 180))) is false then 38
+    when (((os_keratometry_k1 >= (30)::numeric) AND (os_keratometry_k1 <= (60)::numeric))) is false then 39
+    when (((os_keratometry_k2 >= (30)::numeric) AND (os_keratometry_k2 <= (60)::numeric))) is false then 40
+    when ((char_length(os_near_visual_acuity) <= 500)) is false then 41
+    when ((os_prism_base = ANY (ARRAY['up'::text, 'down'::text, 'in'::text, 'out'::text]))) is false then 42
+    when ((char_length(os_prism_base) <= 500)) is false then 43
+    when (((COALESCE(os_prism, (0)::numeric) = (0)::numeric) = (os_prism_base IS NULL))) is false then 44
+    when (((os_prism >= (0)::numeric) AND (os_prism <= (20)::numeric))) is false then 45
+    when ((((os_sphere >= ('-30'::integer)::numeric) AND (os_sphere <= (30)::numeric)) AND (mod(os_sphere, 0.25) = (0)::numeric))) is false then 46
+    when ((char_length(os_visual_acuity_corrected) <= 500)) is false then 47
+    when ((char_length(os_visual_acuity_unaided) <= 500)) is false then 48
+    when (((pd_binocular_mm >= (40)::numeric) AND (pd_binocular_mm <= (80)::numeric))) is false then 49
+    when ((abs(((pd_right_mm + pd_left_mm) - pd_binocular_mm)) <= (2)::numeric)) is false then 50
+    when (((pd_left_mm >= (20)::numeric) AND (pd_left_mm <= (40)::numeric))) is false then 51
+    when ((pd_near_mm <= pd_binocular_mm)) is false then 52
+    when (((pd_near_mm >= (40)::numeric) AND (pd_near_mm <= (80)::numeric))) is false then 53
+    when (((pd_right_mm >= (20)::numeric) AND (pd_right_mm <= (40)::numeric))) is false then 54
+    when (((od_sphere IS NOT NULL) OR (os_sphere IS NOT NULL))) is false then 55
+    when (((doctor_id IS NOT NULL) OR (external_prescriber IS NOT NULL))) is false then 56
+    when ((prescription_type = ANY (ARRAY['spectacles'::text, 'contact_lenses'::text, 'both'::text]))) is false then 57
+    when ((char_length(prescription_type) <= 500)) is false then 58
+    when ((recommended_coatings <@ ARRAY['anti_reflective'::text, 'blue_cut'::text, 'hard_coat'::text, 'uv_protection'::text, 'hydrophobic'::text, 'anti_fog'::text, 'photochromic'::text, 'polarized'::text, 'tinted'::text, 'mirror'::text])) is false then 59
+    when ((recommended_lens_type = ANY (ARRAY['single_vision'::text, 'bifocal'::text, 'progressive'::text, 'office'::text, 'plano'::text]))) is false then 60
+    when ((char_length(recommended_lens_type) <= 500)) is false then 61
+    when ((status = ANY (ARRAY['active'::text, 'superseded'::text, 'expired'::text]))) is false then 62
+    when ((char_length(status) <= 500)) is false then 63
+    when ((valid_until >= examination_date)) is false then 64
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

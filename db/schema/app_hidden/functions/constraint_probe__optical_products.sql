@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__optical_products(app_pub
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{optical_products_id_not_null,optical_products_hospital_id_not_null,optical_products_sku_not_null,optical_products_name_not_null,optical_products_product_type_not_null,optical_products_coatings_not_null,optical_products_unit_of_measure_not_null,optical_products_selling_price_not_null,optical_products_quantity_on_hand_not_null,optical_products_reorder_level_not_null,optical_products_warranty_months_not_null,optical_products_is_active_not_null,optical_products_is_deleted_not_null,optical_products_created_at_not_null,optical_products_updated_at_not_null,optical_products_barcode_check,optical_products_base_curve_mm_check,optical_products_bridge_mm_check,optical_products_coatings_check,optical_products_contact_lens_attributes_check,optical_products_cylinder_max_check,optical_products_cylinder_min_check,optical_products_cylinder_range_check,optical_products_deleted_check,optical_products_diameter_mm_check,optical_products_eye_size_mm_check,optical_products_frame_attributes_check,optical_products_frame_shape_check,optical_products_frame_type_check,optical_products_gender_target_check,optical_products_lens_attributes_check,optical_products_lens_index_check,optical_products_lens_material_check,optical_products_lens_type_check,optical_products_mrp_check,optical_products_name_check,optical_products_power_range_check,optical_products_price_check,optical_products_product_type_check,optical_products_purchase_price_check,optical_products_quantity_on_hand_check,optical_products_reorder_level_check,optical_products_replacement_schedule_check,optical_products_selling_price_check,optical_products_sku_check,optical_products_sphere_max_check,optical_products_sphere_min_check,optical_products_sphere_range_check,optical_products_temple_mm_check,optical_products_unit_of_measure_check,optical_products_warranty_months_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{sku}","{name}","{product_type}","{coatings}","{unit_of_measure}","{selling_price}","{quantity_on_hand}","{reorder_level}","{warranty_months}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{barcode}","{base_curve_mm}","{bridge_mm}","{coatings}","{product_type,replacement_schedule,base_curve_mm,diameter_mm}","{cylinder_max}","{cylinder_min}","{cylinder_min,cylinder_max}","{is_deleted,deleted_at}","{diameter_mm}","{eye_size_mm}","{product_type,frame_type,frame_shape,eye_size_mm,bridge_mm,temple_mm}","{frame_shape}","{frame_type}","{gender_target}","{product_type,lens_type,lens_material,lens_index,coatings}","{lens_index}","{lens_material}","{lens_type}","{mrp}","{name}","{product_type,sphere_min,sphere_max,cylinder_min,cylinder_max}","{selling_price,mrp}","{product_type}","{purchase_price}","{quantity_on_hand}","{reorder_level}","{replacement_schedule}","{selling_price}","{sku}","{sphere_max}","{sphere_min}","{sphere_min,sphere_max}","{temple_mm}","{unit_of_measure}","{warranty_months}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{optical_products_id_not_null,optical_products_hospital_id_not_null,optical_products_sku_not_null,optical_products_name_not_null,optical_products_product_type_not_null,optical_products_coatings_not_null,optical_products_unit_of_measure_not_null,optical_products_selling_price_not_null,optical_products_quantity_on_hand_not_null,optical_products_reorder_level_not_null,optical_products_warranty_months_not_null,optical_products_is_active_not_null,optical_products_is_deleted_not_null,optical_products_created_at_not_null,optical_products_updated_at_not_null,optical_products_barcode_check,optical_products_barcode_max_length,optical_products_base_curve_mm_check,optical_products_brand_max_length,optical_products_bridge_mm_check,optical_products_coatings_check,optical_products_color_max_length,optical_products_contact_lens_attributes_check,optical_products_cylinder_max_check,optical_products_cylinder_min_check,optical_products_cylinder_range_check,optical_products_deleted_check,optical_products_diameter_mm_check,optical_products_eye_size_mm_check,optical_products_frame_attributes_check,optical_products_frame_shape_check,optical_products_frame_shape_max_length,optical_products_frame_type_check,optical_products_frame_type_max_length,optical_products_gender_target_check,optical_products_gender_target_max_length,optical_products_lens_attributes_check,optical_products_lens_index_check,optical_products_lens_material_check,optical_products_lens_material_max_length,optical_products_lens_type_check,optical_products_lens_type_max_length,optical_products_material_max_length,optical_products_model_max_length,optical_products_mrp_check,optical_products_name_check,optical_products_name_max_length,optical_products_power_range_check,optical_products_price_check,optical_products_product_type_check,optical_products_product_type_max_length,optical_products_purchase_price_check,optical_products_quantity_on_hand_check,optical_products_reorder_level_check,optical_products_replacement_schedule_check,optical_products_replacement_schedule_max_length,optical_products_selling_price_check,optical_products_sku_check,optical_products_sku_max_length,optical_products_sphere_max_check,optical_products_sphere_min_check,optical_products_sphere_range_check,optical_products_supplier_name_max_length,optical_products_temple_mm_check,optical_products_unit_of_measure_check,optical_products_unit_of_measure_max_length,optical_products_warranty_months_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{sku}","{name}","{product_type}","{coatings}","{unit_of_measure}","{selling_price}","{quantity_on_hand}","{reorder_level}","{warranty_months}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{barcode}","{barcode}","{base_curve_mm}","{brand}","{bridge_mm}","{coatings}","{color}","{product_type,replacement_schedule,base_curve_mm,diameter_mm}","{cylinder_max}","{cylinder_min}","{cylinder_min,cylinder_max}","{is_deleted,deleted_at}","{diameter_mm}","{eye_size_mm}","{product_type,frame_type,frame_shape,eye_size_mm,bridge_mm,temple_mm}","{frame_shape}","{frame_shape}","{frame_type}","{frame_type}","{gender_target}","{gender_target}","{product_type,lens_type,lens_material,lens_index,coatings}","{lens_index}","{lens_material}","{lens_material}","{lens_type}","{lens_type}","{material}","{model}","{mrp}","{name}","{name}","{product_type,sphere_min,sphere_max,cylinder_min,cylinder_max}","{selling_price,mrp}","{product_type}","{product_type}","{purchase_price}","{quantity_on_hand}","{reorder_level}","{replacement_schedule}","{replacement_schedule}","{selling_price}","{sku}","{sku}","{sphere_max}","{sphere_min}","{sphere_min,sphere_max}","{supplier_name}","{temple_mm}","{unit_of_measure}","{unit_of_measure}","{warranty_months}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -27,41 +27,57 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.created_at is null then 14
     when $2 and t.updated_at is null then 15
     when ((barcode ~ '^[0-9A-Za-z-]{4,48}$'::text)) is false then 16
-    when (((base_curve_mm >= 6.0) AND (base_curve_mm <= 10.0))) is false then 17
-    when (((bridge_mm >= 10) AND (bridge_mm <= 30))) is false then 18
-    when ((coatings <@ ARRAY['anti_reflective'::text, 'blue_cut'::text, 'hard_coat'::text, 'uv_protection'::text, 'hydrophobic'::text, 'anti_fog'::text, 'photochromic'::text, 'polarized'::text, 'tinted'::text, 'mirror'::text])) is false then 19
-    when (((product_type = 'contact_lens'::text) OR ((replacement_schedule IS NULL) AND (base_curve_mm IS NULL) AND (diameter_mm IS NULL)))) is false then 20
-    when (((cylinder_max >= ('-10'::integer)::numeric) AND (cylinder_max <= (10)::numeric))) is false then 21
-    when (((cylinder_min >= ('-10'::integer)::numeric) AND (cylinder_min <= (10)::numeric))) is false then 22
-    when ((cylinder_min <= cylinder_max)) is false then 23
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 24
-    when (((diameter_mm >= 8.0) AND (diameter_mm <= 16.0))) is false then 25
-    when (((eye_size_mm >= 30) AND (eye_size_mm <= 75))) is false then 26
-    when (((product_type = ANY (ARRAY['frame'::text, 'sunglasses'::text])) OR ((frame_type IS NULL) AND (frame_shape IS NULL) AND (eye_size_mm IS NULL) AND (bridge_mm IS NULL) AND (temple_mm IS NULL)))) is false then 27
-    when ((frame_shape = ANY (ARRAY['rectangle'::text, 'square'::text, 'round'::text, 'oval'::text, 'cat_eye'::text, 'aviator'::text, 'wayfarer'::text, 'browline'::text, 'geometric'::text, 'wrap'::text, 'other'::text]))) is false then 28
-    when ((frame_type = ANY (ARRAY['full_rim'::text, 'half_rim'::text, 'rimless'::text]))) is false then 29
-    when ((gender_target = ANY (ARRAY['men'::text, 'women'::text, 'unisex'::text, 'kids'::text]))) is false then 30
-    when (((product_type = ANY (ARRAY['spectacle_lens'::text, 'contact_lens'::text, 'sunglasses'::text])) OR ((lens_type IS NULL) AND (lens_material IS NULL) AND (lens_index IS NULL) AND (cardinality(coatings) = 0)))) is false then 31
-    when (((lens_index >= 1.40) AND (lens_index <= 2.00))) is false then 32
-    when ((lens_material = ANY (ARRAY['cr39'::text, 'polycarbonate'::text, 'trivex'::text, 'high_index'::text, 'glass'::text, 'hydrogel'::text, 'silicone_hydrogel'::text, 'rgp'::text, 'other'::text]))) is false then 33
-    when ((lens_type = ANY (ARRAY['single_vision'::text, 'bifocal'::text, 'progressive'::text, 'office'::text, 'plano'::text]))) is false then 34
-    when ((mrp >= (0)::numeric)) is false then 35
-    when (((length(TRIM(BOTH FROM name)) >= 2) AND (length(TRIM(BOTH FROM name)) <= 200))) is false then 36
-    when (((product_type = ANY (ARRAY['spectacle_lens'::text, 'contact_lens'::text])) OR ((sphere_min IS NULL) AND (sphere_max IS NULL) AND (cylinder_min IS NULL) AND (cylinder_max IS NULL)))) is false then 37
-    when (((mrp IS NULL) OR (selling_price <= mrp))) is false then 38
-    when ((product_type = ANY (ARRAY['frame'::text, 'spectacle_lens'::text, 'contact_lens'::text, 'sunglasses'::text, 'accessory'::text, 'solution'::text]))) is false then 39
-    when ((purchase_price >= (0)::numeric)) is false then 40
-    when ((quantity_on_hand >= 0)) is false then 41
-    when ((reorder_level >= 0)) is false then 42
-    when ((replacement_schedule = ANY (ARRAY['daily'::text, 'biweekly'::text, 'monthly'::text, 'quarterly'::text, 'yearly'::text]))) is false then 43
-    when ((selling_price >= (0)::numeric)) is false then 44
-    when ((sku ~ '^[A-Z0-9][A-Z0-9._/-]{1,39}$'::text)) is false then 45
-    when (((sphere_max >= ('-30'::integer)::numeric) AND (sphere_max <= (30)::numeric))) is false then 46
-    when (((sphere_min >= ('-30'::integer)::numeric) AND (sphere_min <= (30)::numeric))) is false then 47
-    when ((sphere_min <= sphere_max)) is false then 48
-    when (((temple_mm >= 100) AND (temple_mm <= 165))) is false then 49
-    when ((unit_of_measure = ANY (ARRAY['piece'::text, 'pair'::text, 'box'::text, 'bottle'::text, 'set'::text]))) is false then 50
-    when (((warranty_months >= 0) AND (warranty_months <= 120))) is false then 51
+    when ((char_length(barcode) <= 128)) is false then 17
+    when (((base_curve_mm >= 6.0) AND (base_curve_mm <= 10.0))) is false then 18
+    when ((char_length(brand) <= 200)) is false then 19
+    when (((bridge_mm >= 10) AND (bridge_mm <= 30))) is false then 20
+    when ((coatings <@ ARRAY['anti_reflective'::text, 'blue_cut'::text, 'hard_coat'::text, 'uv_protection'::text, 'hydrophobic'::text, 'anti_fog'::text, 'photochromic'::text, 'polarized'::text, 'tinted'::text, 'mirror'::text])) is false then 21
+    when ((char_length(color) <= 500)) is false then 22
+    when (((product_type = 'contact_lens'::text) OR ((replacement_schedule IS NULL) AND (base_curve_mm IS NULL) AND (diameter_mm IS NULL)))) is false then 23
+    when (((cylinder_max >= ('-10'::integer)::numeric) AND (cylinder_max <= (10)::numeric))) is false then 24
+    when (((cylinder_min >= ('-10'::integer)::numeric) AND (cylinder_min <= (10)::numeric))) is false then 25
+    when ((cylinder_min <= cylinder_max)) is false then 26
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 27
+    when (((diameter_mm >= 8.0) AND (diameter_mm <= 16.0))) is false then 28
+    when (((eye_size_mm >= 30) AND (eye_size_mm <= 75))) is false then 29
+    when (((product_type = ANY (ARRAY['frame'::text, 'sunglasses'::text])) OR ((frame_type IS NULL) AND (frame_shape IS NULL) AND (eye_size_mm IS NULL) AND (bridge_mm IS NULL) AND (temple_mm IS NULL)))) is false then 30
+    when ((frame_shape = ANY (ARRAY['rectangle'::text, 'square'::text, 'round'::text, 'oval'::text, 'cat_eye'::text, 'aviator'::text, 'wayfarer'::text, 'browline'::text, 'geometric'::text, 'wrap'::text, 'other'::text]))) is false then 31
+    when ((char_length(frame_shape) <= 500)) is false then 32
+    when ((frame_type = ANY (ARRAY['full_rim'::text, 'half_rim'::text, 'rimless'::text]))) is false then 33
+    when ((char_length(frame_type) <= 500)) is false then 34
+    when ((gender_target = ANY (ARRAY['men'::text, 'women'::text, 'unisex'::text, 'kids'::text]))) is false then 35
+    when ((char_length(gender_target) <= 500)) is false then 36
+    when (((product_type = ANY (ARRAY['spectacle_lens'::text, 'contact_lens'::text, 'sunglasses'::text])) OR ((lens_type IS NULL) AND (lens_material IS NULL) AND (lens_index IS NULL) AND (cardinality(coatings) = 0)))) is false then 37
+    when (((lens_index >= 1.40) AND (lens_index <= 2.00))) is false then 38
+    when ((lens_material = ANY (ARRAY['cr39'::text, 'polycarbonate'::text, 'trivex'::text, 'high_index'::text, 'glass'::text, 'hydrogel'::text, 'silicone_hydrogel'::text, 'rgp'::text, 'other'::text]))) is false then 39
+    when ((char_length(lens_material) <= 500)) is false then 40
+    when ((lens_type = ANY (ARRAY['single_vision'::text, 'bifocal'::text, 'progressive'::text, 'office'::text, 'plano'::text]))) is false then 41
+    when ((char_length(lens_type) <= 500)) is false then 42
+    when ((char_length(material) <= 500)) is false then 43
+    when ((char_length(model) <= 500)) is false then 44
+    when ((mrp >= (0)::numeric)) is false then 45
+    when (((length(TRIM(BOTH FROM name)) >= 2) AND (length(TRIM(BOTH FROM name)) <= 200))) is false then 46
+    when ((char_length(name) <= 200)) is false then 47
+    when (((product_type = ANY (ARRAY['spectacle_lens'::text, 'contact_lens'::text])) OR ((sphere_min IS NULL) AND (sphere_max IS NULL) AND (cylinder_min IS NULL) AND (cylinder_max IS NULL)))) is false then 48
+    when (((mrp IS NULL) OR (selling_price <= mrp))) is false then 49
+    when ((product_type = ANY (ARRAY['frame'::text, 'spectacle_lens'::text, 'contact_lens'::text, 'sunglasses'::text, 'accessory'::text, 'solution'::text]))) is false then 50
+    when ((char_length(product_type) <= 500)) is false then 51
+    when ((purchase_price >= (0)::numeric)) is false then 52
+    when ((quantity_on_hand >= 0)) is false then 53
+    when ((reorder_level >= 0)) is false then 54
+    when ((replacement_schedule = ANY (ARRAY['daily'::text, 'biweekly'::text, 'monthly'::text, 'quarterly'::text, 'yearly'::text]))) is false then 55
+    when ((char_length(replacement_schedule) <= 500)) is false then 56
+    when ((selling_price >= (0)::numeric)) is false then 57
+    when ((sku ~ '^[A-Z0-9][A-Z0-9._/-]{1,39}$'::text)) is false then 58
+    when ((char_length(sku) <= 128)) is false then 59
+    when (((sphere_max >= ('-30'::integer)::numeric) AND (sphere_max <= (30)::numeric))) is false then 60
+    when (((sphere_min >= ('-30'::integer)::numeric) AND (sphere_min <= (30)::numeric))) is false then 61
+    when ((sphere_min <= sphere_max)) is false then 62
+    when ((char_length(supplier_name) <= 200)) is false then 63
+    when (((temple_mm >= 100) AND (temple_mm <= 165))) is false then 64
+    when ((unit_of_measure = ANY (ARRAY['piece'::text, 'pair'::text, 'box'::text, 'bottle'::text, 'set'::text]))) is false then 65
+    when ((char_length(unit_of_measure) <= 500)) is false then 66
+    when (((warranty_months >= 0) AND (warranty_months <= 120))) is false then 67
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__optical_repairs(app_publ
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{optical_repairs_id_not_null,optical_repairs_hospital_id_not_null,optical_repairs_repair_number_not_null,optical_repairs_item_description_not_null,optical_repairs_repair_type_not_null,optical_repairs_problem_description_not_null,optical_repairs_status_not_null,optical_repairs_received_at_not_null,optical_repairs_is_under_warranty_not_null,optical_repairs_is_deleted_not_null,optical_repairs_created_at_not_null,optical_repairs_updated_at_not_null,optical_repairs_customer_check,optical_repairs_customer_phone_check,optical_repairs_dates_check,optical_repairs_deleted_check,optical_repairs_estimated_cost_check,optical_repairs_final_cost_check,optical_repairs_item_description_check,optical_repairs_repair_type_check,optical_repairs_returned_check,optical_repairs_status_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{repair_number}","{item_description}","{repair_type}","{problem_description}","{status}","{received_at}","{is_under_warranty}","{is_deleted}","{created_at}","{updated_at}","{patient_id,customer_name}","{customer_phone}","{received_at,promised_at,ready_at,returned_at}","{is_deleted,deleted_at}","{estimated_cost}","{final_cost}","{item_description}","{repair_type}","{status,returned_at}","{status}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{optical_repairs_id_not_null,optical_repairs_hospital_id_not_null,optical_repairs_repair_number_not_null,optical_repairs_item_description_not_null,optical_repairs_repair_type_not_null,optical_repairs_problem_description_not_null,optical_repairs_status_not_null,optical_repairs_received_at_not_null,optical_repairs_is_under_warranty_not_null,optical_repairs_is_deleted_not_null,optical_repairs_created_at_not_null,optical_repairs_updated_at_not_null,optical_repairs_customer_check,optical_repairs_customer_name_max_length,optical_repairs_customer_phone_check,optical_repairs_customer_phone_max_length,optical_repairs_dates_check,optical_repairs_deleted_check,optical_repairs_estimated_cost_check,optical_repairs_final_cost_check,optical_repairs_item_description_check,optical_repairs_item_description_max_length,optical_repairs_notes_max_length,optical_repairs_problem_description_max_length,optical_repairs_repair_number_max_length,optical_repairs_repair_type_check,optical_repairs_repair_type_max_length,optical_repairs_returned_check,optical_repairs_status_check,optical_repairs_status_max_length,optical_repairs_work_done_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{repair_number}","{item_description}","{repair_type}","{problem_description}","{status}","{received_at}","{is_under_warranty}","{is_deleted}","{created_at}","{updated_at}","{patient_id,customer_name}","{customer_name}","{customer_phone}","{customer_phone}","{received_at,promised_at,ready_at,returned_at}","{is_deleted,deleted_at}","{estimated_cost}","{final_cost}","{item_description}","{item_description}","{notes}","{problem_description}","{repair_number}","{repair_type}","{repair_type}","{status,returned_at}","{status}","{status}","{work_done}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -24,15 +24,24 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.created_at is null then 11
     when $2 and t.updated_at is null then 12
     when (((patient_id IS NOT NULL) OR (customer_name IS NOT NULL))) is false then 13
-    when ((customer_phone ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 14
-    when ((((promised_at IS NULL) OR (promised_at >= received_at)) AND ((ready_at IS NULL) OR (ready_at >= received_at)) AND ((returned_at IS NULL) OR (returned_at >= received_at)))) is false then 15
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 16
-    when ((estimated_cost >= (0)::numeric)) is false then 17
-    when ((final_cost >= (0)::numeric)) is false then 18
-    when (((length(TRIM(BOTH FROM item_description)) >= 2) AND (length(TRIM(BOTH FROM item_description)) <= 500))) is false then 19
-    when ((repair_type = ANY (ARRAY['frame_adjustment'::text, 'hinge'::text, 'nose_pad'::text, 'screw'::text, 'lens_replacement'::text, 'frame_replacement'::text, 'soldering'::text, 'cleaning'::text, 'other'::text]))) is false then 20
-    when (((status <> 'returned'::text) OR (returned_at IS NOT NULL))) is false then 21
-    when ((status = ANY (ARRAY['received'::text, 'in_repair'::text, 'ready'::text, 'returned'::text, 'cancelled'::text]))) is false then 22
+    when ((char_length(customer_name) <= 200)) is false then 14
+    when ((customer_phone ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 15
+    when ((char_length(customer_phone) <= 32)) is false then 16
+    when ((((promised_at IS NULL) OR (promised_at >= received_at)) AND ((ready_at IS NULL) OR (ready_at >= received_at)) AND ((returned_at IS NULL) OR (returned_at >= received_at)))) is false then 17
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 18
+    when ((estimated_cost >= (0)::numeric)) is false then 19
+    when ((final_cost >= (0)::numeric)) is false then 20
+    when (((length(TRIM(BOTH FROM item_description)) >= 2) AND (length(TRIM(BOTH FROM item_description)) <= 500))) is false then 21
+    when ((char_length(item_description) <= 10000)) is false then 22
+    when ((char_length(notes) <= 10000)) is false then 23
+    when ((char_length(problem_description) <= 10000)) is false then 24
+    when ((char_length(repair_number) <= 128)) is false then 25
+    when ((repair_type = ANY (ARRAY['frame_adjustment'::text, 'hinge'::text, 'nose_pad'::text, 'screw'::text, 'lens_replacement'::text, 'frame_replacement'::text, 'soldering'::text, 'cleaning'::text, 'other'::text]))) is false then 26
+    when ((char_length(repair_type) <= 500)) is false then 27
+    when (((status <> 'returned'::text) OR (returned_at IS NOT NULL))) is false then 28
+    when ((status = ANY (ARRAY['received'::text, 'in_repair'::text, 'ready'::text, 'returned'::text, 'cancelled'::text]))) is false then 29
+    when ((char_length(status) <= 500)) is false then 30
+    when ((char_length(work_done) <= 10000)) is false then 31
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__password_emails(app_publ
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check}'::text[])[p.i], ('{password_emails_id_not_null,password_emails_user_id_not_null,password_emails_purpose_not_null,password_emails_sent_to_not_null,password_emails_status_not_null,password_emails_requested_at_not_null,password_emails_expires_at_not_null,password_emails_created_at_not_null,password_emails_updated_at_not_null,password_emails_expiry_check,password_emails_purpose_check,password_emails_sent_to_check,password_emails_status_check,password_emails_used_check}'::text[])[p.i], (('{"{id}","{user_id}","{purpose}","{sent_to}","{status}","{requested_at}","{expires_at}","{created_at}","{updated_at}","{requested_at,expires_at}","{purpose}","{sent_to}","{status}","{status,used_at}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{password_emails_id_not_null,password_emails_user_id_not_null,password_emails_purpose_not_null,password_emails_sent_to_not_null,password_emails_status_not_null,password_emails_requested_at_not_null,password_emails_expires_at_not_null,password_emails_created_at_not_null,password_emails_updated_at_not_null,password_emails_expiry_check,password_emails_purpose_check,password_emails_purpose_max_length,password_emails_sent_to_check,password_emails_sent_to_max_length,password_emails_status_check,password_emails_status_max_length,password_emails_used_check}'::text[])[p.i], (('{"{id}","{user_id}","{purpose}","{sent_to}","{status}","{requested_at}","{expires_at}","{created_at}","{updated_at}","{requested_at,expires_at}","{purpose}","{purpose}","{sent_to}","{sent_to}","{status}","{status}","{status,used_at}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.user_id is null then 2
@@ -22,9 +22,12 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.updated_at is null then 9
     when ((expires_at > requested_at)) is false then 10
     when ((purpose = ANY (ARRAY['invite'::text, 'reset'::text]))) is false then 11
-    when ((sent_to OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext)) is false then 12
-    when ((status = ANY (ARRAY['pending'::text, 'sent'::text, 'used'::text, 'expired'::text, 'revoked'::text]))) is false then 13
-    when (((status = 'used'::text) = (used_at IS NOT NULL))) is false then 14
+    when ((char_length(purpose) <= 500)) is false then 12
+    when ((sent_to OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext)) is false then 13
+    when ((char_length((sent_to)::text) <= 200)) is false then 14
+    when ((status = ANY (ARRAY['pending'::text, 'sent'::text, 'used'::text, 'expired'::text, 'revoked'::text]))) is false then 15
+    when ((char_length(status) <= 500)) is false then 16
+    when (((status = 'used'::text) = (used_at IS NOT NULL))) is false then 17
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__patient_consents(app_pub
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{patient_consents_id_not_null,patient_consents_hospital_id_not_null,patient_consents_patient_id_not_null,patient_consents_consent_type_not_null,patient_consents_status_not_null,patient_consents_granted_at_not_null,patient_consents_signed_by_not_null,patient_consents_created_at_not_null,patient_consents_updated_at_not_null,patient_consents_consent_type_check,patient_consents_expiry_check,patient_consents_signatory_check,patient_consents_signed_by_check,patient_consents_status_check,patient_consents_withdrawn_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{patient_id}","{consent_type}","{status}","{granted_at}","{signed_by}","{created_at}","{updated_at}","{consent_type}","{granted_at,expires_at}","{signed_by,signatory_name}","{signed_by}","{status}","{status,granted_at,withdrawn_at}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{patient_consents_id_not_null,patient_consents_hospital_id_not_null,patient_consents_patient_id_not_null,patient_consents_consent_type_not_null,patient_consents_status_not_null,patient_consents_granted_at_not_null,patient_consents_signed_by_not_null,patient_consents_created_at_not_null,patient_consents_updated_at_not_null,patient_consents_consent_type_check,patient_consents_consent_type_max_length,patient_consents_description_max_length,patient_consents_document_url_max_length,patient_consents_expiry_check,patient_consents_form_version_max_length,patient_consents_notes_max_length,patient_consents_signatory_check,patient_consents_signatory_name_max_length,patient_consents_signatory_relationship_max_length,patient_consents_signed_by_check,patient_consents_signed_by_max_length,patient_consents_status_check,patient_consents_status_max_length,patient_consents_withdrawal_reason_max_length,patient_consents_withdrawn_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{patient_id}","{consent_type}","{status}","{granted_at}","{signed_by}","{created_at}","{updated_at}","{consent_type}","{consent_type}","{description}","{document_url}","{granted_at,expires_at}","{form_version}","{notes}","{signed_by,signatory_name}","{signatory_name}","{signatory_relationship}","{signed_by}","{signed_by}","{status}","{status}","{withdrawal_reason}","{status,granted_at,withdrawn_at}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -21,11 +21,21 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.created_at is null then 8
     when $2 and t.updated_at is null then 9
     when ((consent_type = ANY (ARRAY['treatment'::text, 'surgery'::text, 'anesthesia'::text, 'data_processing'::text, 'research'::text, 'telemedicine'::text, 'photography'::text, 'marketing_communications'::text, 'data_sharing'::text]))) is false then 10
-    when (((expires_at IS NULL) OR (expires_at > granted_at))) is false then 11
-    when (((signed_by = 'patient'::text) OR (signatory_name IS NOT NULL))) is false then 12
-    when ((signed_by = ANY (ARRAY['patient'::text, 'guardian'::text, 'representative'::text]))) is false then 13
-    when ((status = ANY (ARRAY['granted'::text, 'withdrawn'::text, 'expired'::text]))) is false then 14
-    when ((((status = 'withdrawn'::text) = (withdrawn_at IS NOT NULL)) AND ((withdrawn_at IS NULL) OR (withdrawn_at >= granted_at)))) is false then 15
+    when ((char_length(consent_type) <= 500)) is false then 11
+    when ((char_length(description) <= 10000)) is false then 12
+    when ((char_length(document_url) <= 2048)) is false then 13
+    when (((expires_at IS NULL) OR (expires_at > granted_at))) is false then 14
+    when ((char_length(form_version) <= 500)) is false then 15
+    when ((char_length(notes) <= 10000)) is false then 16
+    when (((signed_by = 'patient'::text) OR (signatory_name IS NOT NULL))) is false then 17
+    when ((char_length(signatory_name) <= 200)) is false then 18
+    when ((char_length(signatory_relationship) <= 500)) is false then 19
+    when ((signed_by = ANY (ARRAY['patient'::text, 'guardian'::text, 'representative'::text]))) is false then 20
+    when ((char_length(signed_by) <= 200)) is false then 21
+    when ((status = ANY (ARRAY['granted'::text, 'withdrawn'::text, 'expired'::text]))) is false then 22
+    when ((char_length(status) <= 500)) is false then 23
+    when ((char_length(withdrawal_reason) <= 10000)) is false then 24
+    when ((((status = 'withdrawn'::text) = (withdrawn_at IS NOT NULL)) AND ((withdrawn_at IS NULL) OR (withdrawn_at >= granted_at)))) is false then 25
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

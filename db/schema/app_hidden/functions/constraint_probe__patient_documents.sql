@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__patient_documents(app_pu
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{patient_documents_id_not_null,patient_documents_hospital_id_not_null,patient_documents_patient_id_not_null,patient_documents_document_type_not_null,patient_documents_title_not_null,patient_documents_file_name_not_null,patient_documents_file_url_not_null,patient_documents_is_confidential_not_null,patient_documents_is_deleted_not_null,patient_documents_created_at_not_null,patient_documents_updated_at_not_null,patient_documents_deleted_check,patient_documents_document_type_check,patient_documents_mime_type_check,patient_documents_sha256_check,patient_documents_size_bytes_check,patient_documents_title_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{patient_id}","{document_type}","{title}","{file_name}","{file_url}","{is_confidential}","{is_deleted}","{created_at}","{updated_at}","{is_deleted,deleted_at}","{document_type}","{mime_type}","{sha256}","{size_bytes}","{title}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{patient_documents_id_not_null,patient_documents_hospital_id_not_null,patient_documents_patient_id_not_null,patient_documents_document_type_not_null,patient_documents_title_not_null,patient_documents_file_name_not_null,patient_documents_file_url_not_null,patient_documents_is_confidential_not_null,patient_documents_is_deleted_not_null,patient_documents_created_at_not_null,patient_documents_updated_at_not_null,patient_documents_deleted_check,patient_documents_description_max_length,patient_documents_document_type_check,patient_documents_document_type_max_length,patient_documents_file_name_max_length,patient_documents_file_url_max_length,patient_documents_mime_type_check,patient_documents_mime_type_max_length,patient_documents_sha256_check,patient_documents_sha256_max_length,patient_documents_size_bytes_check,patient_documents_source_max_length,patient_documents_title_check,patient_documents_title_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{patient_id}","{document_type}","{title}","{file_name}","{file_url}","{is_confidential}","{is_deleted}","{created_at}","{updated_at}","{is_deleted,deleted_at}","{description}","{document_type}","{document_type}","{file_name}","{file_url}","{mime_type}","{mime_type}","{sha256}","{sha256}","{size_bytes}","{source}","{title}","{title}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -23,11 +23,19 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.created_at is null then 10
     when $2 and t.updated_at is null then 11
     when ((is_deleted = (deleted_at IS NOT NULL))) is false then 12
-    when ((document_type = ANY (ARRAY['id_proof'::text, 'insurance_card'::text, 'lab_report'::text, 'imaging'::text, 'discharge_summary'::text, 'referral_letter'::text, 'prescription_scan'::text, 'consent_form'::text, 'other'::text]))) is false then 13
-    when ((mime_type ~ '^[a-z]+/[A-Za-z0-9.+-]+$'::text)) is false then 14
-    when ((sha256 ~ '^[0-9a-f]{64}$'::text)) is false then 15
-    when ((size_bytes >= 0)) is false then 16
-    when (((length(TRIM(BOTH FROM title)) >= 1) AND (length(TRIM(BOTH FROM title)) <= 200))) is false then 17
+    when ((char_length(description) <= 10000)) is false then 13
+    when ((document_type = ANY (ARRAY['id_proof'::text, 'insurance_card'::text, 'lab_report'::text, 'imaging'::text, 'discharge_summary'::text, 'referral_letter'::text, 'prescription_scan'::text, 'consent_form'::text, 'other'::text]))) is false then 14
+    when ((char_length(document_type) <= 500)) is false then 15
+    when ((char_length(file_name) <= 200)) is false then 16
+    when ((char_length(file_url) <= 2048)) is false then 17
+    when ((mime_type ~ '^[a-z]+/[A-Za-z0-9.+-]+$'::text)) is false then 18
+    when ((char_length(mime_type) <= 500)) is false then 19
+    when ((sha256 ~ '^[0-9a-f]{64}$'::text)) is false then 20
+    when ((char_length(sha256) <= 128)) is false then 21
+    when ((size_bytes >= 0)) is false then 22
+    when ((char_length(source) <= 500)) is false then 23
+    when (((length(TRIM(BOTH FROM title)) >= 1) AND (length(TRIM(BOTH FROM title)) <= 200))) is false then 24
+    when ((char_length(title) <= 200)) is false then 25
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

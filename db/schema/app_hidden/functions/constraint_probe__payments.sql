@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__payments(app_public.paym
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check}'::text[])[p.i], ('{payments_id_not_null,payments_hospital_id_not_null,payments_receipt_number_not_null,payments_invoice_id_not_null,payments_patient_id_not_null,payments_amount_not_null,payments_payment_method_not_null,payments_payment_date_not_null,payments_status_not_null,payments_is_deleted_not_null,payments_created_at_not_null,payments_updated_at_not_null,payments_amount_check,payments_cancelled_check,payments_card_last4_check,payments_cheque_check,payments_deleted_check,payments_payment_method_check,payments_status_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{receipt_number}","{invoice_id}","{patient_id}","{amount}","{payment_method}","{payment_date}","{status}","{is_deleted}","{created_at}","{updated_at}","{amount}","{status,cancelled_at}","{card_last4}","{payment_method,cheque_number}","{is_deleted,deleted_at}","{payment_method}","{status}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{payments_id_not_null,payments_hospital_id_not_null,payments_receipt_number_not_null,payments_invoice_id_not_null,payments_patient_id_not_null,payments_amount_not_null,payments_payment_method_not_null,payments_payment_date_not_null,payments_status_not_null,payments_is_deleted_not_null,payments_created_at_not_null,payments_updated_at_not_null,payments_amount_check,payments_bank_name_max_length,payments_cancellation_reason_max_length,payments_cancelled_check,payments_card_last4_check,payments_card_last4_max_length,payments_cheque_check,payments_cheque_number_max_length,payments_deleted_check,payments_notes_max_length,payments_payer_name_max_length,payments_payment_method_check,payments_payment_method_max_length,payments_receipt_number_max_length,payments_reference_number_max_length,payments_status_check,payments_status_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{receipt_number}","{invoice_id}","{patient_id}","{amount}","{payment_method}","{payment_date}","{status}","{is_deleted}","{created_at}","{updated_at}","{amount}","{bank_name}","{cancellation_reason}","{status,cancelled_at}","{card_last4}","{card_last4}","{payment_method,cheque_number}","{cheque_number}","{is_deleted,deleted_at}","{notes}","{payer_name}","{payment_method}","{payment_method}","{receipt_number}","{reference_number}","{status}","{status}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -24,12 +24,22 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.created_at is null then 11
     when $2 and t.updated_at is null then 12
     when ((amount > (0)::numeric)) is false then 13
-    when (((status <> 'cancelled'::text) OR (cancelled_at IS NOT NULL))) is false then 14
-    when ((card_last4 ~ '^[0-9]{4}$'::text)) is false then 15
-    when (((payment_method <> 'cheque'::text) OR (cheque_number IS NOT NULL))) is false then 16
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 17
-    when ((payment_method = ANY (ARRAY['cash'::text, 'card'::text, 'upi'::text, 'bank_transfer'::text, 'cheque'::text, 'mobile_wallet'::text, 'insurance'::text, 'online'::text, 'other'::text]))) is false then 18
-    when ((status = ANY (ARRAY['completed'::text, 'pending'::text, 'failed'::text, 'cancelled'::text]))) is false then 19
+    when ((char_length(bank_name) <= 200)) is false then 14
+    when ((char_length(cancellation_reason) <= 10000)) is false then 15
+    when (((status <> 'cancelled'::text) OR (cancelled_at IS NOT NULL))) is false then 16
+    when ((card_last4 ~ '^[0-9]{4}$'::text)) is false then 17
+    when ((char_length(card_last4) <= 128)) is false then 18
+    when (((payment_method <> 'cheque'::text) OR (cheque_number IS NOT NULL))) is false then 19
+    when ((char_length(cheque_number) <= 128)) is false then 20
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 21
+    when ((char_length(notes) <= 10000)) is false then 22
+    when ((char_length(payer_name) <= 200)) is false then 23
+    when ((payment_method = ANY (ARRAY['cash'::text, 'card'::text, 'upi'::text, 'bank_transfer'::text, 'cheque'::text, 'mobile_wallet'::text, 'insurance'::text, 'online'::text, 'other'::text]))) is false then 24
+    when ((char_length(payment_method) <= 500)) is false then 25
+    when ((char_length(receipt_number) <= 128)) is false then 26
+    when ((char_length(reference_number) <= 128)) is false then 27
+    when ((status = ANY (ARRAY['completed'::text, 'pending'::text, 'failed'::text, 'cancelled'::text]))) is false then 28
+    when ((char_length(status) <= 500)) is false then 29
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

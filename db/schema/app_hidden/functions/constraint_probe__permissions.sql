@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__permissions(app_public.p
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check}'::text[])[p.i], ('{permissions_id_not_null,permissions_code_not_null,permissions_module_not_null,permissions_action_not_null,permissions_description_not_null,permissions_is_sensitive_not_null,permissions_created_at_not_null,permissions_updated_at_not_null,permissions_scope_not_null,permissions_code_check,permissions_code_parts_check,permissions_scope_check}'::text[])[p.i], (('{"{id}","{code}","{module}","{action}","{description}","{is_sensitive}","{created_at}","{updated_at}","{scope}","{code}","{code,module,action}","{scope}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{permissions_id_not_null,permissions_code_not_null,permissions_module_not_null,permissions_action_not_null,permissions_description_not_null,permissions_is_sensitive_not_null,permissions_created_at_not_null,permissions_updated_at_not_null,permissions_scope_not_null,permissions_action_max_length,permissions_code_check,permissions_code_max_length,permissions_code_parts_check,permissions_description_max_length,permissions_module_max_length,permissions_scope_check,permissions_scope_max_length}'::text[])[p.i], (('{"{id}","{code}","{module}","{action}","{description}","{is_sensitive}","{created_at}","{updated_at}","{scope}","{action}","{code}","{code}","{code,module,action}","{description}","{module}","{scope}","{scope}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.code is null then 2
@@ -20,9 +20,14 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.created_at is null then 7
     when $2 and t.updated_at is null then 8
     when $2 and t.scope is null then 9
-    when ((code ~ '^[a-z][a-z_]*\.[a-z][a-z_]*$'::text)) is false then 10
-    when ((code = ((module || '.'::text) || action))) is false then 11
-    when ((scope = ANY (ARRAY['hospital'::text, 'chain'::text]))) is false then 12
+    when ((char_length(action) <= 500)) is false then 10
+    when ((code ~ '^[a-z][a-z_]*\.[a-z][a-z_]*$'::text)) is false then 11
+    when ((char_length(code) <= 128)) is false then 12
+    when ((code = ((module || '.'::text) || action))) is false then 13
+    when ((char_length(description) <= 10000)) is false then 14
+    when ((char_length(module) <= 500)) is false then 15
+    when ((scope = ANY (ARRAY['hospital'::text, 'chain'::text]))) is false then 16
+    when ((char_length(scope) <= 500)) is false then 17
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__pharmacy_dispensing(app_
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{pharmacy_dispensing_id_not_null,pharmacy_dispensing_hospital_id_not_null,pharmacy_dispensing_dispensing_number_not_null,pharmacy_dispensing_dispensing_type_not_null,pharmacy_dispensing_status_not_null,pharmacy_dispensing_total_amount_not_null,pharmacy_dispensing_discount_amount_not_null,pharmacy_dispensing_tax_amount_not_null,pharmacy_dispensing_net_amount_not_null,pharmacy_dispensing_is_deleted_not_null,pharmacy_dispensing_created_at_not_null,pharmacy_dispensing_updated_at_not_null,pharmacy_dispensing_cancelled_check,pharmacy_dispensing_customer_phone_check,pharmacy_dispensing_deleted_check,pharmacy_dispensing_discount_amount_check,pharmacy_dispensing_discount_check,pharmacy_dispensing_dispensed_check,pharmacy_dispensing_dispensing_type_check,pharmacy_dispensing_net_amount_check,pharmacy_dispensing_prescription_check,pharmacy_dispensing_recipient_check,pharmacy_dispensing_status_check,pharmacy_dispensing_tax_amount_check,pharmacy_dispensing_total_amount_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{dispensing_number}","{dispensing_type}","{status}","{total_amount}","{discount_amount}","{tax_amount}","{net_amount}","{is_deleted}","{created_at}","{updated_at}","{status,cancelled_at}","{customer_phone}","{is_deleted,deleted_at}","{discount_amount}","{total_amount,discount_amount}","{status,dispensed_at}","{dispensing_type}","{net_amount}","{prescription_id,external_prescriber,dispensing_type}","{patient_id,customer_name}","{status}","{tax_amount}","{total_amount}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{pharmacy_dispensing_id_not_null,pharmacy_dispensing_hospital_id_not_null,pharmacy_dispensing_dispensing_number_not_null,pharmacy_dispensing_dispensing_type_not_null,pharmacy_dispensing_status_not_null,pharmacy_dispensing_total_amount_not_null,pharmacy_dispensing_discount_amount_not_null,pharmacy_dispensing_tax_amount_not_null,pharmacy_dispensing_net_amount_not_null,pharmacy_dispensing_is_deleted_not_null,pharmacy_dispensing_created_at_not_null,pharmacy_dispensing_updated_at_not_null,pharmacy_dispensing_cancellation_reason_max_length,pharmacy_dispensing_cancelled_check,pharmacy_dispensing_counselling_notes_max_length,pharmacy_dispensing_customer_name_max_length,pharmacy_dispensing_customer_phone_check,pharmacy_dispensing_customer_phone_max_length,pharmacy_dispensing_deleted_check,pharmacy_dispensing_discount_amount_check,pharmacy_dispensing_discount_check,pharmacy_dispensing_dispensed_check,pharmacy_dispensing_dispensing_number_max_length,pharmacy_dispensing_dispensing_type_check,pharmacy_dispensing_dispensing_type_max_length,pharmacy_dispensing_external_prescriber_max_length,pharmacy_dispensing_net_amount_check,pharmacy_dispensing_notes_max_length,pharmacy_dispensing_prescription_check,pharmacy_dispensing_recipient_check,pharmacy_dispensing_status_check,pharmacy_dispensing_status_max_length,pharmacy_dispensing_tax_amount_check,pharmacy_dispensing_total_amount_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{dispensing_number}","{dispensing_type}","{status}","{total_amount}","{discount_amount}","{tax_amount}","{net_amount}","{is_deleted}","{created_at}","{updated_at}","{cancellation_reason}","{status,cancelled_at}","{counselling_notes}","{customer_name}","{customer_phone}","{customer_phone}","{is_deleted,deleted_at}","{discount_amount}","{total_amount,discount_amount}","{status,dispensed_at}","{dispensing_number}","{dispensing_type}","{dispensing_type}","{external_prescriber}","{net_amount}","{notes}","{prescription_id,external_prescriber,dispensing_type}","{patient_id,customer_name}","{status}","{status}","{tax_amount}","{total_amount}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -23,19 +23,28 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.is_deleted is null then 10
     when $2 and t.created_at is null then 11
     when $2 and t.updated_at is null then 12
-    when (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))) is false then 13
-    when ((customer_phone ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 14
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 15
-    when ((discount_amount >= (0)::numeric)) is false then 16
-    when ((discount_amount <= total_amount)) is false then 17
-    when (((status <> ALL (ARRAY['completed'::text, 'partially_dispensed'::text])) OR (dispensed_at IS NOT NULL))) is false then 18
-    when ((dispensing_type = ANY (ARRAY['prescription'::text, 'otc'::text, 'inpatient'::text, 'emergency'::text]))) is false then 19
-    when ((net_amount >= (0)::numeric)) is false then 20
-    when (((dispensing_type <> 'prescription'::text) OR (prescription_id IS NOT NULL) OR (external_prescriber IS NOT NULL))) is false then 21
-    when (((patient_id IS NOT NULL) OR (customer_name IS NOT NULL))) is false then 22
-    when ((status = ANY (ARRAY['draft'::text, 'completed'::text, 'partially_dispensed'::text, 'cancelled'::text]))) is false then 23
-    when ((tax_amount >= (0)::numeric)) is false then 24
-    when ((total_amount >= (0)::numeric)) is false then 25
+    when ((char_length(cancellation_reason) <= 10000)) is false then 13
+    when (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))) is false then 14
+    when ((char_length(counselling_notes) <= 10000)) is false then 15
+    when ((char_length(customer_name) <= 200)) is false then 16
+    when ((customer_phone ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 17
+    when ((char_length(customer_phone) <= 32)) is false then 18
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 19
+    when ((discount_amount >= (0)::numeric)) is false then 20
+    when ((discount_amount <= total_amount)) is false then 21
+    when (((status <> ALL (ARRAY['completed'::text, 'partially_dispensed'::text])) OR (dispensed_at IS NOT NULL))) is false then 22
+    when ((char_length(dispensing_number) <= 128)) is false then 23
+    when ((dispensing_type = ANY (ARRAY['prescription'::text, 'otc'::text, 'inpatient'::text, 'emergency'::text]))) is false then 24
+    when ((char_length(dispensing_type) <= 500)) is false then 25
+    when ((char_length(external_prescriber) <= 200)) is false then 26
+    when ((net_amount >= (0)::numeric)) is false then 27
+    when ((char_length(notes) <= 10000)) is false then 28
+    when (((dispensing_type <> 'prescription'::text) OR (prescription_id IS NOT NULL) OR (external_prescriber IS NOT NULL))) is false then 29
+    when (((patient_id IS NOT NULL) OR (customer_name IS NOT NULL))) is false then 30
+    when ((status = ANY (ARRAY['draft'::text, 'completed'::text, 'partially_dispensed'::text, 'cancelled'::text]))) is false then 31
+    when ((char_length(status) <= 500)) is false then 32
+    when ((tax_amount >= (0)::numeric)) is false then 33
+    when ((total_amount >= (0)::numeric)) is false then 34
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__pharmacy_dispensing_item
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{pharmacy_dispensing_items_id_not_null,pharmacy_dispensing_items_hospital_id_not_null,pharmacy_dispensing_items_dispensing_id_not_null,pharmacy_dispensing_items_medicine_id_not_null,pharmacy_dispensing_items_batch_id_not_null,pharmacy_dispensing_items_quantity_not_null,pharmacy_dispensing_items_quantity_returned_not_null,pharmacy_dispensing_items_unit_price_not_null,pharmacy_dispensing_items_discount_percent_not_null,pharmacy_dispensing_items_discount_amount_not_null,pharmacy_dispensing_items_tax_percent_not_null,pharmacy_dispensing_items_tax_amount_not_null,pharmacy_dispensing_items_line_total_not_null,pharmacy_dispensing_items_expiry_date_not_null,pharmacy_dispensing_items_created_at_not_null,pharmacy_dispensing_items_updated_at_not_null,pharmacy_dispensing_items_discount_amount_check,pharmacy_dispensing_items_discount_percent_check,pharmacy_dispensing_items_line_total_check,pharmacy_dispensing_items_quantity_check,pharmacy_dispensing_items_quantity_returned_check,pharmacy_dispensing_items_returned_check,pharmacy_dispensing_items_tax_amount_check,pharmacy_dispensing_items_tax_percent_check,pharmacy_dispensing_items_unit_price_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{dispensing_id}","{medicine_id}","{batch_id}","{quantity}","{quantity_returned}","{unit_price}","{discount_percent}","{discount_amount}","{tax_percent}","{tax_amount}","{line_total}","{expiry_date}","{created_at}","{updated_at}","{discount_amount}","{discount_percent}","{line_total}","{quantity}","{quantity_returned}","{quantity,quantity_returned}","{tax_amount}","{tax_percent}","{unit_price}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{pharmacy_dispensing_items_id_not_null,pharmacy_dispensing_items_hospital_id_not_null,pharmacy_dispensing_items_dispensing_id_not_null,pharmacy_dispensing_items_medicine_id_not_null,pharmacy_dispensing_items_batch_id_not_null,pharmacy_dispensing_items_quantity_not_null,pharmacy_dispensing_items_quantity_returned_not_null,pharmacy_dispensing_items_unit_price_not_null,pharmacy_dispensing_items_discount_percent_not_null,pharmacy_dispensing_items_discount_amount_not_null,pharmacy_dispensing_items_tax_percent_not_null,pharmacy_dispensing_items_tax_amount_not_null,pharmacy_dispensing_items_line_total_not_null,pharmacy_dispensing_items_expiry_date_not_null,pharmacy_dispensing_items_created_at_not_null,pharmacy_dispensing_items_updated_at_not_null,pharmacy_dispensing_items_discount_amount_check,pharmacy_dispensing_items_discount_percent_check,pharmacy_dispensing_items_dosage_instructions_max_length,pharmacy_dispensing_items_line_total_check,pharmacy_dispensing_items_quantity_check,pharmacy_dispensing_items_quantity_returned_check,pharmacy_dispensing_items_returned_check,pharmacy_dispensing_items_tax_amount_check,pharmacy_dispensing_items_tax_percent_check,pharmacy_dispensing_items_unit_price_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{dispensing_id}","{medicine_id}","{batch_id}","{quantity}","{quantity_returned}","{unit_price}","{discount_percent}","{discount_amount}","{tax_percent}","{tax_amount}","{line_total}","{expiry_date}","{created_at}","{updated_at}","{discount_amount}","{discount_percent}","{dosage_instructions}","{line_total}","{quantity}","{quantity_returned}","{quantity,quantity_returned}","{tax_amount}","{tax_percent}","{unit_price}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -29,13 +29,14 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.updated_at is null then 16
     when ((discount_amount >= (0)::numeric)) is false then 17
     when (((discount_percent >= (0)::numeric) AND (discount_percent <= (100)::numeric))) is false then 18
-    when ((line_total >= (0)::numeric)) is false then 19
-    when ((quantity > 0)) is false then 20
-    when ((quantity_returned >= 0)) is false then 21
-    when ((quantity_returned <= quantity)) is false then 22
-    when ((tax_amount >= (0)::numeric)) is false then 23
-    when (((tax_percent >= (0)::numeric) AND (tax_percent <= (100)::numeric))) is false then 24
-    when ((unit_price >= (0)::numeric)) is false then 25
+    when ((char_length(dosage_instructions) <= 10000)) is false then 19
+    when ((line_total >= (0)::numeric)) is false then 20
+    when ((quantity > 0)) is false then 21
+    when ((quantity_returned >= 0)) is false then 22
+    when ((quantity_returned <= quantity)) is false then 23
+    when ((tax_amount >= (0)::numeric)) is false then 24
+    when (((tax_percent >= (0)::numeric) AND (tax_percent <= (100)::numeric))) is false then 25
+    when ((unit_price >= (0)::numeric)) is false then 26
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

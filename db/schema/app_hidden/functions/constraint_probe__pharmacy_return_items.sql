@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__pharmacy_return_items(ap
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check}'::text[])[p.i], ('{pharmacy_return_items_id_not_null,pharmacy_return_items_hospital_id_not_null,pharmacy_return_items_return_id_not_null,pharmacy_return_items_dispensing_item_id_not_null,pharmacy_return_items_medicine_id_not_null,pharmacy_return_items_batch_id_not_null,pharmacy_return_items_quantity_not_null,pharmacy_return_items_unit_price_not_null,pharmacy_return_items_line_refund_not_null,pharmacy_return_items_condition_not_null,pharmacy_return_items_restocked_not_null,pharmacy_return_items_created_at_not_null,pharmacy_return_items_updated_at_not_null,pharmacy_return_items_condition_check,pharmacy_return_items_line_refund_check,pharmacy_return_items_quantity_check,pharmacy_return_items_restocked_check,pharmacy_return_items_unit_price_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{return_id}","{dispensing_item_id}","{medicine_id}","{batch_id}","{quantity}","{unit_price}","{line_refund}","{condition}","{restocked}","{created_at}","{updated_at}","{condition}","{line_refund}","{quantity}","{condition,restocked}","{unit_price}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{pharmacy_return_items_id_not_null,pharmacy_return_items_hospital_id_not_null,pharmacy_return_items_return_id_not_null,pharmacy_return_items_dispensing_item_id_not_null,pharmacy_return_items_medicine_id_not_null,pharmacy_return_items_batch_id_not_null,pharmacy_return_items_quantity_not_null,pharmacy_return_items_unit_price_not_null,pharmacy_return_items_line_refund_not_null,pharmacy_return_items_condition_not_null,pharmacy_return_items_restocked_not_null,pharmacy_return_items_created_at_not_null,pharmacy_return_items_updated_at_not_null,pharmacy_return_items_condition_check,pharmacy_return_items_condition_max_length,pharmacy_return_items_line_refund_check,pharmacy_return_items_quantity_check,pharmacy_return_items_restocked_check,pharmacy_return_items_unit_price_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{return_id}","{dispensing_item_id}","{medicine_id}","{batch_id}","{quantity}","{unit_price}","{line_refund}","{condition}","{restocked}","{created_at}","{updated_at}","{condition}","{condition}","{line_refund}","{quantity}","{condition,restocked}","{unit_price}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -25,10 +25,11 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.created_at is null then 12
     when $2 and t.updated_at is null then 13
     when ((condition = ANY (ARRAY['resalable'::text, 'damaged'::text, 'expired'::text]))) is false then 14
-    when ((line_refund >= (0)::numeric)) is false then 15
-    when ((quantity > 0)) is false then 16
-    when (((NOT restocked) OR (condition = 'resalable'::text))) is false then 17
-    when ((unit_price >= (0)::numeric)) is false then 18
+    when ((char_length(condition) <= 500)) is false then 15
+    when ((line_refund >= (0)::numeric)) is false then 16
+    when ((quantity > 0)) is false then 17
+    when (((NOT restocked) OR (condition = 'resalable'::text))) is false then 18
+    when ((unit_price >= (0)::numeric)) is false then 19
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

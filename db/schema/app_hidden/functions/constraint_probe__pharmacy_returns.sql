@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__pharmacy_returns(app_pub
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{pharmacy_returns_id_not_null,pharmacy_returns_hospital_id_not_null,pharmacy_returns_return_number_not_null,pharmacy_returns_dispensing_id_not_null,pharmacy_returns_returned_at_not_null,pharmacy_returns_reason_not_null,pharmacy_returns_status_not_null,pharmacy_returns_refund_amount_not_null,pharmacy_returns_restock_not_null,pharmacy_returns_is_deleted_not_null,pharmacy_returns_created_at_not_null,pharmacy_returns_updated_at_not_null,pharmacy_returns_approved_check,pharmacy_returns_completed_check,pharmacy_returns_deleted_check,pharmacy_returns_reason_check,pharmacy_returns_reason_notes_check,pharmacy_returns_refund_amount_check,pharmacy_returns_rejected_check,pharmacy_returns_status_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{return_number}","{dispensing_id}","{returned_at}","{reason}","{status}","{refund_amount}","{restock}","{is_deleted}","{created_at}","{updated_at}","{status,approved_at}","{status,completed_at}","{is_deleted,deleted_at}","{reason}","{reason,reason_notes}","{refund_amount}","{status,rejection_reason}","{status}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{pharmacy_returns_id_not_null,pharmacy_returns_hospital_id_not_null,pharmacy_returns_return_number_not_null,pharmacy_returns_dispensing_id_not_null,pharmacy_returns_returned_at_not_null,pharmacy_returns_reason_not_null,pharmacy_returns_status_not_null,pharmacy_returns_refund_amount_not_null,pharmacy_returns_restock_not_null,pharmacy_returns_is_deleted_not_null,pharmacy_returns_created_at_not_null,pharmacy_returns_updated_at_not_null,pharmacy_returns_approved_check,pharmacy_returns_completed_check,pharmacy_returns_deleted_check,pharmacy_returns_notes_max_length,pharmacy_returns_reason_check,pharmacy_returns_reason_max_length,pharmacy_returns_reason_notes_check,pharmacy_returns_reason_notes_max_length,pharmacy_returns_refund_amount_check,pharmacy_returns_rejected_check,pharmacy_returns_rejection_reason_max_length,pharmacy_returns_return_number_max_length,pharmacy_returns_status_check,pharmacy_returns_status_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{return_number}","{dispensing_id}","{returned_at}","{reason}","{status}","{refund_amount}","{restock}","{is_deleted}","{created_at}","{updated_at}","{status,approved_at}","{status,completed_at}","{is_deleted,deleted_at}","{notes}","{reason}","{reason}","{reason,reason_notes}","{reason_notes}","{refund_amount}","{status,rejection_reason}","{rejection_reason}","{return_number}","{status}","{status}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -26,11 +26,17 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when (((status <> ALL (ARRAY['approved'::text, 'completed'::text])) OR (approved_at IS NOT NULL))) is false then 13
     when (((status = 'completed'::text) = (completed_at IS NOT NULL))) is false then 14
     when ((is_deleted = (deleted_at IS NOT NULL))) is false then 15
-    when ((reason = ANY (ARRAY['adverse_reaction'::text, 'wrong_medicine'::text, 'excess_quantity'::text, 'expired'::text, 'damaged'::text, 'discontinued'::text, 'patient_request'::text, 'other'::text]))) is false then 16
-    when (((reason <> 'other'::text) OR (reason_notes IS NOT NULL))) is false then 17
-    when ((refund_amount >= (0)::numeric)) is false then 18
-    when (((status <> 'rejected'::text) OR (rejection_reason IS NOT NULL))) is false then 19
-    when ((status = ANY (ARRAY['requested'::text, 'approved'::text, 'completed'::text, 'rejected'::text]))) is false then 20
+    when ((char_length(notes) <= 10000)) is false then 16
+    when ((reason = ANY (ARRAY['adverse_reaction'::text, 'wrong_medicine'::text, 'excess_quantity'::text, 'expired'::text, 'damaged'::text, 'discontinued'::text, 'patient_request'::text, 'other'::text]))) is false then 17
+    when ((char_length(reason) <= 10000)) is false then 18
+    when (((reason <> 'other'::text) OR (reason_notes IS NOT NULL))) is false then 19
+    when ((char_length(reason_notes) <= 10000)) is false then 20
+    when ((refund_amount >= (0)::numeric)) is false then 21
+    when (((status <> 'rejected'::text) OR (rejection_reason IS NOT NULL))) is false then 22
+    when ((char_length(rejection_reason) <= 10000)) is false then 23
+    when ((char_length(return_number) <= 128)) is false then 24
+    when ((status = ANY (ARRAY['requested'::text, 'approved'::text, 'completed'::text, 'rejected'::text]))) is false then 25
+    when ((char_length(status) <= 500)) is false then 26
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__pre_authorizations(app_p
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check}'::text[])[p.i], ('{pre_authorizations_id_not_null,pre_authorizations_hospital_id_not_null,pre_authorizations_pre_authorization_number_not_null,pre_authorizations_policy_id_not_null,pre_authorizations_patient_id_not_null,pre_authorizations_provider_id_not_null,pre_authorizations_requested_at_not_null,pre_authorizations_procedure_description_not_null,pre_authorizations_diagnosis_codes_not_null,pre_authorizations_procedure_codes_not_null,pre_authorizations_requested_amount_not_null,pre_authorizations_status_not_null,pre_authorizations_is_deleted_not_null,pre_authorizations_created_at_not_null,pre_authorizations_updated_at_not_null,pre_authorizations_approved_amount_check,pre_authorizations_approved_check,pre_authorizations_deleted_check,pre_authorizations_estimated_amount_check,pre_authorizations_procedure_description_check,pre_authorizations_requested_amount_check,pre_authorizations_status_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{pre_authorization_number}","{policy_id}","{patient_id}","{provider_id}","{requested_at}","{procedure_description}","{diagnosis_codes}","{procedure_codes}","{requested_amount}","{status}","{is_deleted}","{created_at}","{updated_at}","{approved_amount}","{approved_amount,status}","{is_deleted,deleted_at}","{estimated_amount}","{procedure_description}","{requested_amount}","{status}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{pre_authorizations_id_not_null,pre_authorizations_hospital_id_not_null,pre_authorizations_pre_authorization_number_not_null,pre_authorizations_policy_id_not_null,pre_authorizations_patient_id_not_null,pre_authorizations_provider_id_not_null,pre_authorizations_requested_at_not_null,pre_authorizations_procedure_description_not_null,pre_authorizations_diagnosis_codes_not_null,pre_authorizations_procedure_codes_not_null,pre_authorizations_requested_amount_not_null,pre_authorizations_status_not_null,pre_authorizations_is_deleted_not_null,pre_authorizations_created_at_not_null,pre_authorizations_updated_at_not_null,pre_authorizations_approved_amount_check,pre_authorizations_approved_check,pre_authorizations_deleted_check,pre_authorizations_denial_reason_max_length,pre_authorizations_estimated_amount_check,pre_authorizations_insurer_reference_max_length,pre_authorizations_notes_max_length,pre_authorizations_pre_authorization_number_max_length,pre_authorizations_procedure_description_check,pre_authorizations_procedure_description_max_length,pre_authorizations_requested_amount_check,pre_authorizations_status_check,pre_authorizations_status_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{pre_authorization_number}","{policy_id}","{patient_id}","{provider_id}","{requested_at}","{procedure_description}","{diagnosis_codes}","{procedure_codes}","{requested_amount}","{status}","{is_deleted}","{created_at}","{updated_at}","{approved_amount}","{approved_amount,status}","{is_deleted,deleted_at}","{denial_reason}","{estimated_amount}","{insurer_reference}","{notes}","{pre_authorization_number}","{procedure_description}","{procedure_description}","{requested_amount}","{status}","{status}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -29,10 +29,16 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((approved_amount >= (0)::numeric)) is false then 16
     when (((status <> ALL (ARRAY['approved'::text, 'partially_approved'::text, 'used'::text])) OR (approved_amount IS NOT NULL))) is false then 17
     when ((is_deleted = (deleted_at IS NOT NULL))) is false then 18
-    when ((estimated_amount >= (0)::numeric)) is false then 19
-    when (((length(TRIM(BOTH FROM procedure_description)) >= 2) AND (length(TRIM(BOTH FROM procedure_description)) <= 2000))) is false then 20
-    when ((requested_amount > (0)::numeric)) is false then 21
-    when ((status = ANY (ARRAY['requested'::text, 'approved'::text, 'partially_approved'::text, 'denied'::text, 'used'::text, 'expired'::text, 'cancelled'::text]))) is false then 22
+    when ((char_length(denial_reason) <= 10000)) is false then 19
+    when ((estimated_amount >= (0)::numeric)) is false then 20
+    when ((char_length(insurer_reference) <= 128)) is false then 21
+    when ((char_length(notes) <= 10000)) is false then 22
+    when ((char_length(pre_authorization_number) <= 128)) is false then 23
+    when (((length(TRIM(BOTH FROM procedure_description)) >= 2) AND (length(TRIM(BOTH FROM procedure_description)) <= 2000))) is false then 24
+    when ((char_length(procedure_description) <= 10000)) is false then 25
+    when ((requested_amount > (0)::numeric)) is false then 26
+    when ((status = ANY (ARRAY['requested'::text, 'approved'::text, 'partially_approved'::text, 'denied'::text, 'used'::text, 'expired'::text, 'cancelled'::text]))) is false then 27
+    when ((char_length(status) <= 500)) is false then 28
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

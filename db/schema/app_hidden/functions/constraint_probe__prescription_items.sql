@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__prescription_items(app_p
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{prescription_items_id_not_null,prescription_items_hospital_id_not_null,prescription_items_prescription_id_not_null,prescription_items_line_number_not_null,prescription_items_drug_name_not_null,prescription_items_route_not_null,prescription_items_quantity_prescribed_not_null,prescription_items_quantity_dispensed_not_null,prescription_items_timing_not_null,prescription_items_is_prn_not_null,prescription_items_substitution_allowed_not_null,prescription_items_created_at_not_null,prescription_items_updated_at_not_null,prescription_items_dispensed_check,prescription_items_dose_check,prescription_items_dose_quantity_check,prescription_items_drug_name_check,prescription_items_duration_days_check,prescription_items_frequency_per_day_check,prescription_items_line_number_check,prescription_items_quantity_dispensed_check,prescription_items_quantity_prescribed_check,prescription_items_route_check,prescription_items_timing_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{prescription_id}","{line_number}","{drug_name}","{route}","{quantity_prescribed}","{quantity_dispensed}","{timing}","{is_prn}","{substitution_allowed}","{created_at}","{updated_at}","{quantity_prescribed,quantity_dispensed}","{dose_quantity,dose_unit}","{dose_quantity}","{drug_name}","{duration_days}","{frequency_per_day}","{line_number}","{quantity_dispensed}","{quantity_prescribed}","{route}","{timing}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{prescription_items_id_not_null,prescription_items_hospital_id_not_null,prescription_items_prescription_id_not_null,prescription_items_line_number_not_null,prescription_items_drug_name_not_null,prescription_items_route_not_null,prescription_items_quantity_prescribed_not_null,prescription_items_quantity_dispensed_not_null,prescription_items_timing_not_null,prescription_items_is_prn_not_null,prescription_items_substitution_allowed_not_null,prescription_items_created_at_not_null,prescription_items_updated_at_not_null,prescription_items_dispensed_check,prescription_items_dose_check,prescription_items_dose_max_length,prescription_items_dose_quantity_check,prescription_items_dose_unit_max_length,prescription_items_drug_name_check,prescription_items_drug_name_max_length,prescription_items_duration_days_check,prescription_items_frequency_max_length,prescription_items_frequency_per_day_check,prescription_items_instructions_max_length,prescription_items_line_number_check,prescription_items_quantity_dispensed_check,prescription_items_quantity_prescribed_check,prescription_items_route_check,prescription_items_route_max_length,prescription_items_timing_check,prescription_items_timing_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{prescription_id}","{line_number}","{drug_name}","{route}","{quantity_prescribed}","{quantity_dispensed}","{timing}","{is_prn}","{substitution_allowed}","{created_at}","{updated_at}","{quantity_prescribed,quantity_dispensed}","{dose_quantity,dose_unit}","{dose}","{dose_quantity}","{dose_unit}","{drug_name}","{drug_name}","{duration_days}","{frequency}","{frequency_per_day}","{instructions}","{line_number}","{quantity_dispensed}","{quantity_prescribed}","{route}","{route}","{timing}","{timing}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -26,15 +26,22 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.updated_at is null then 13
     when ((quantity_dispensed <= quantity_prescribed)) is false then 14
     when (((dose_quantity IS NULL) = (dose_unit IS NULL))) is false then 15
-    when ((dose_quantity > (0)::numeric)) is false then 16
-    when (((length(TRIM(BOTH FROM drug_name)) >= 2) AND (length(TRIM(BOTH FROM drug_name)) <= 200))) is false then 17
-    when (((duration_days >= 1) AND (duration_days <= 3650))) is false then 18
-    when (((frequency_per_day > (0)::numeric) AND (frequency_per_day <= (48)::numeric))) is false then 19
-    when (((line_number >= 1) AND (line_number <= 999))) is false then 20
-    when ((quantity_dispensed >= 0)) is false then 21
-    when ((quantity_prescribed > 0)) is false then 22
-    when ((route = ANY (ARRAY['oral'::text, 'sublingual'::text, 'topical'::text, 'inhalation'::text, 'intravenous'::text, 'intramuscular'::text, 'subcutaneous'::text, 'rectal'::text, 'ophthalmic'::text, 'otic'::text, 'nasal'::text, 'other'::text]))) is false then 23
-    when ((timing = ANY (ARRAY['before_food'::text, 'after_food'::text, 'with_food'::text, 'empty_stomach'::text, 'bedtime'::text, 'any'::text]))) is false then 24
+    when ((char_length(dose) <= 500)) is false then 16
+    when ((dose_quantity > (0)::numeric)) is false then 17
+    when ((char_length(dose_unit) <= 500)) is false then 18
+    when (((length(TRIM(BOTH FROM drug_name)) >= 2) AND (length(TRIM(BOTH FROM drug_name)) <= 200))) is false then 19
+    when ((char_length(drug_name) <= 200)) is false then 20
+    when (((duration_days >= 1) AND (duration_days <= 3650))) is false then 21
+    when ((char_length(frequency) <= 500)) is false then 22
+    when (((frequency_per_day > (0)::numeric) AND (frequency_per_day <= (48)::numeric))) is false then 23
+    when ((char_length(instructions) <= 10000)) is false then 24
+    when (((line_number >= 1) AND (line_number <= 999))) is false then 25
+    when ((quantity_dispensed >= 0)) is false then 26
+    when ((quantity_prescribed > 0)) is false then 27
+    when ((route = ANY (ARRAY['oral'::text, 'sublingual'::text, 'topical'::text, 'inhalation'::text, 'intravenous'::text, 'intramuscular'::text, 'subcutaneous'::text, 'rectal'::text, 'ophthalmic'::text, 'otic'::text, 'nasal'::text, 'other'::text]))) is false then 28
+    when ((char_length(route) <= 500)) is false then 29
+    when ((timing = ANY (ARRAY['before_food'::text, 'after_food'::text, 'with_food'::text, 'empty_stomach'::text, 'bedtime'::text, 'any'::text]))) is false then 30
+    when ((char_length(timing) <= 500)) is false then 31
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

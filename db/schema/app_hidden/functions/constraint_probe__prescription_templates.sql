@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__prescription_templates(a
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check}'::text[])[p.i], ('{prescription_templates_id_not_null,prescription_templates_hospital_id_not_null,prescription_templates_name_not_null,prescription_templates_diagnosis_codes_not_null,prescription_templates_items_not_null,prescription_templates_is_shared_not_null,prescription_templates_is_active_not_null,prescription_templates_usage_count_not_null,prescription_templates_created_at_not_null,prescription_templates_updated_at_not_null,prescription_templates_diagnosis_codes_check,prescription_templates_items_check,prescription_templates_name_check,prescription_templates_usage_count_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{name}","{diagnosis_codes}","{items}","{is_shared}","{is_active}","{usage_count}","{created_at}","{updated_at}","{diagnosis_codes}","{items}","{name}","{usage_count}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{prescription_templates_id_not_null,prescription_templates_hospital_id_not_null,prescription_templates_name_not_null,prescription_templates_diagnosis_codes_not_null,prescription_templates_items_not_null,prescription_templates_is_shared_not_null,prescription_templates_is_active_not_null,prescription_templates_usage_count_not_null,prescription_templates_created_at_not_null,prescription_templates_updated_at_not_null,prescription_templates_advice_max_length,prescription_templates_description_max_length,prescription_templates_diagnosis_codes_check,prescription_templates_diagnosis_max_length,prescription_templates_items_check,prescription_templates_name_check,prescription_templates_name_max_length,prescription_templates_usage_count_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{name}","{diagnosis_codes}","{items}","{is_shared}","{is_active}","{usage_count}","{created_at}","{updated_at}","{advice}","{description}","{diagnosis_codes}","{diagnosis}","{items}","{name}","{name}","{usage_count}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -21,10 +21,14 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.usage_count is null then 8
     when $2 and t.created_at is null then 9
     when $2 and t.updated_at is null then 10
-    when ((array_to_string(diagnosis_codes, ','::text, '?'::text) ~ '^([A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?(,|$))*$'::text)) is false then 11
-    when ((jsonb_typeof(items) = 'array'::text)) is false then 12
-    when (((length(TRIM(BOTH FROM name)) >= 2) AND (length(TRIM(BOTH FROM name)) <= 120))) is false then 13
-    when ((usage_count >= 0)) is false then 14
+    when ((char_length(advice) <= 10000)) is false then 11
+    when ((char_length(description) <= 10000)) is false then 12
+    when ((array_to_string(diagnosis_codes, ','::text, '?'::text) ~ '^([A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?(,|$))*$'::text)) is false then 13
+    when ((char_length(diagnosis) <= 10000)) is false then 14
+    when ((jsonb_typeof(items) = 'array'::text)) is false then 15
+    when (((length(TRIM(BOTH FROM name)) >= 2) AND (length(TRIM(BOTH FROM name)) <= 120))) is false then 16
+    when ((char_length(name) <= 200)) is false then 17
+    when ((usage_count >= 0)) is false then 18
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

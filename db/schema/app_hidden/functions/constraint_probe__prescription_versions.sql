@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__prescription_versions(ap
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check}'::text[])[p.i], ('{prescription_versions_id_not_null,prescription_versions_hospital_id_not_null,prescription_versions_prescription_id_not_null,prescription_versions_version_not_null,prescription_versions_snapshot_not_null,prescription_versions_changed_at_not_null,prescription_versions_created_at_not_null,prescription_versions_updated_at_not_null,prescription_versions_snapshot_check,prescription_versions_version_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{prescription_id}","{version}","{snapshot}","{changed_at}","{created_at}","{updated_at}","{snapshot}","{version}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check}'::text[])[p.i], ('{prescription_versions_id_not_null,prescription_versions_hospital_id_not_null,prescription_versions_prescription_id_not_null,prescription_versions_version_not_null,prescription_versions_snapshot_not_null,prescription_versions_changed_at_not_null,prescription_versions_created_at_not_null,prescription_versions_updated_at_not_null,prescription_versions_change_reason_max_length,prescription_versions_snapshot_check,prescription_versions_version_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{prescription_id}","{version}","{snapshot}","{changed_at}","{created_at}","{updated_at}","{change_reason}","{snapshot}","{version}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -19,8 +19,9 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.changed_at is null then 6
     when $2 and t.created_at is null then 7
     when $2 and t.updated_at is null then 8
-    when ((jsonb_typeof(snapshot) = 'object'::text)) is false then 9
-    when ((version >= 1)) is false then 10
+    when ((char_length(change_reason) <= 10000)) is false then 9
+    when ((jsonb_typeof(snapshot) = 'object'::text)) is false then 10
+    when ((version >= 1)) is false then 11
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

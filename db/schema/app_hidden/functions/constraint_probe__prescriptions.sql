@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__prescriptions(app_public
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{prescriptions_id_not_null,prescriptions_hospital_id_not_null,prescriptions_prescription_number_not_null,prescriptions_patient_id_not_null,prescriptions_doctor_id_not_null,prescriptions_prescribed_at_not_null,prescriptions_status_not_null,prescriptions_version_not_null,prescriptions_diagnosis_codes_not_null,prescriptions_is_deleted_not_null,prescriptions_created_at_not_null,prescriptions_updated_at_not_null,prescriptions_cancelled_check,prescriptions_deleted_check,prescriptions_diagnosis_codes_check,prescriptions_finalized_check,prescriptions_status_check,prescriptions_version_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{prescription_number}","{patient_id}","{doctor_id}","{prescribed_at}","{status}","{version}","{diagnosis_codes}","{is_deleted}","{created_at}","{updated_at}","{status,cancelled_at}","{is_deleted,deleted_at}","{diagnosis_codes}","{status,finalized_at}","{status}","{version}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{prescriptions_id_not_null,prescriptions_hospital_id_not_null,prescriptions_prescription_number_not_null,prescriptions_patient_id_not_null,prescriptions_doctor_id_not_null,prescriptions_prescribed_at_not_null,prescriptions_status_not_null,prescriptions_version_not_null,prescriptions_diagnosis_codes_not_null,prescriptions_is_deleted_not_null,prescriptions_created_at_not_null,prescriptions_updated_at_not_null,prescriptions_advice_max_length,prescriptions_cancellation_reason_max_length,prescriptions_cancelled_check,prescriptions_chief_complaint_max_length,prescriptions_clinical_notes_max_length,prescriptions_deleted_check,prescriptions_diagnosis_codes_check,prescriptions_diagnosis_max_length,prescriptions_finalized_check,prescriptions_notes_max_length,prescriptions_prescription_number_max_length,prescriptions_status_check,prescriptions_status_max_length,prescriptions_version_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{prescription_number}","{patient_id}","{doctor_id}","{prescribed_at}","{status}","{version}","{diagnosis_codes}","{is_deleted}","{created_at}","{updated_at}","{advice}","{cancellation_reason}","{status,cancelled_at}","{chief_complaint}","{clinical_notes}","{is_deleted,deleted_at}","{diagnosis_codes}","{diagnosis}","{status,finalized_at}","{notes}","{prescription_number}","{status}","{status}","{version}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -23,12 +23,20 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.is_deleted is null then 10
     when $2 and t.created_at is null then 11
     when $2 and t.updated_at is null then 12
-    when (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))) is false then 13
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 14
-    when ((array_to_string(diagnosis_codes, ','::text, '?'::text) ~ '^([A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?(,|$))*$'::text)) is false then 15
-    when (((status = ANY (ARRAY['draft'::text, 'cancelled'::text])) OR (finalized_at IS NOT NULL))) is false then 16
-    when ((status = ANY (ARRAY['draft'::text, 'finalized'::text, 'partially_dispensed'::text, 'dispensed'::text, 'cancelled'::text, 'expired'::text]))) is false then 17
-    when ((version >= 1)) is false then 18
+    when ((char_length(advice) <= 10000)) is false then 13
+    when ((char_length(cancellation_reason) <= 10000)) is false then 14
+    when (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))) is false then 15
+    when ((char_length(chief_complaint) <= 10000)) is false then 16
+    when ((char_length(clinical_notes) <= 10000)) is false then 17
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 18
+    when ((array_to_string(diagnosis_codes, ','::text, '?'::text) ~ '^([A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?(,|$))*$'::text)) is false then 19
+    when ((char_length(diagnosis) <= 10000)) is false then 20
+    when (((status = ANY (ARRAY['draft'::text, 'cancelled'::text])) OR (finalized_at IS NOT NULL))) is false then 21
+    when ((char_length(notes) <= 10000)) is false then 22
+    when ((char_length(prescription_number) <= 128)) is false then 23
+    when ((status = ANY (ARRAY['draft'::text, 'finalized'::text, 'partially_dispensed'::text, 'dispensed'::text, 'cancelled'::text, 'expired'::text]))) is false then 24
+    when ((char_length(status) <= 500)) is false then 25
+    when ((version >= 1)) is false then 26
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

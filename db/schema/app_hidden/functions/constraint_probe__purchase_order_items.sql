@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__purchase_order_items(app
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{purchase_order_items_id_not_null,purchase_order_items_hospital_id_not_null,purchase_order_items_purchase_order_id_not_null,purchase_order_items_line_number_not_null,purchase_order_items_item_type_not_null,purchase_order_items_pack_size_not_null,purchase_order_items_quantity_ordered_not_null,purchase_order_items_quantity_received_not_null,purchase_order_items_free_quantity_not_null,purchase_order_items_unit_cost_not_null,purchase_order_items_discount_percent_not_null,purchase_order_items_tax_percent_not_null,purchase_order_items_line_total_not_null,purchase_order_items_created_at_not_null,purchase_order_items_updated_at_not_null,purchase_order_items_discount_percent_check,purchase_order_items_free_quantity_check,purchase_order_items_item_check,purchase_order_items_item_type_check,purchase_order_items_line_number_check,purchase_order_items_line_total_check,purchase_order_items_pack_size_check,purchase_order_items_quantity_ordered_check,purchase_order_items_quantity_received_check,purchase_order_items_quantity_received_max_check,purchase_order_items_tax_percent_check,purchase_order_items_unit_cost_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{purchase_order_id}","{line_number}","{item_type}","{pack_size}","{quantity_ordered}","{quantity_received}","{free_quantity}","{unit_cost}","{discount_percent}","{tax_percent}","{line_total}","{created_at}","{updated_at}","{discount_percent}","{free_quantity}","{item_type,medicine_id,optical_product_id,description}","{item_type}","{line_number}","{line_total}","{pack_size}","{quantity_ordered}","{quantity_received}","{quantity_ordered,quantity_received}","{tax_percent}","{unit_cost}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{purchase_order_items_id_not_null,purchase_order_items_hospital_id_not_null,purchase_order_items_purchase_order_id_not_null,purchase_order_items_line_number_not_null,purchase_order_items_item_type_not_null,purchase_order_items_pack_size_not_null,purchase_order_items_quantity_ordered_not_null,purchase_order_items_quantity_received_not_null,purchase_order_items_free_quantity_not_null,purchase_order_items_unit_cost_not_null,purchase_order_items_discount_percent_not_null,purchase_order_items_tax_percent_not_null,purchase_order_items_line_total_not_null,purchase_order_items_created_at_not_null,purchase_order_items_updated_at_not_null,purchase_order_items_description_max_length,purchase_order_items_discount_percent_check,purchase_order_items_free_quantity_check,purchase_order_items_item_check,purchase_order_items_item_type_check,purchase_order_items_item_type_max_length,purchase_order_items_line_number_check,purchase_order_items_line_total_check,purchase_order_items_notes_max_length,purchase_order_items_pack_size_check,purchase_order_items_quantity_ordered_check,purchase_order_items_quantity_received_check,purchase_order_items_quantity_received_max_check,purchase_order_items_tax_percent_check,purchase_order_items_unit_cost_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{purchase_order_id}","{line_number}","{item_type}","{pack_size}","{quantity_ordered}","{quantity_received}","{free_quantity}","{unit_cost}","{discount_percent}","{tax_percent}","{line_total}","{created_at}","{updated_at}","{description}","{discount_percent}","{free_quantity}","{item_type,medicine_id,optical_product_id,description}","{item_type}","{item_type}","{line_number}","{line_total}","{notes}","{pack_size}","{quantity_ordered}","{quantity_received}","{quantity_ordered,quantity_received}","{tax_percent}","{unit_cost}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -26,23 +26,26 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.line_total is null then 13
     when $2 and t.created_at is null then 14
     when $2 and t.updated_at is null then 15
-    when (((discount_percent >= (0)::numeric) AND (discount_percent <= (100)::numeric))) is false then 16
-    when ((free_quantity >= 0)) is false then 17
+    when ((char_length(description) <= 10000)) is false then 16
+    when (((discount_percent >= (0)::numeric) AND (discount_percent <= (100)::numeric))) is false then 17
+    when ((free_quantity >= 0)) is false then 18
     when (
 CASE item_type
     WHEN 'medicine'::text THEN ((medicine_id IS NOT NULL) AND (optical_product_id IS NULL))
     WHEN 'optical_product'::text THEN ((optical_product_id IS NOT NULL) AND (medicine_id IS NULL))
     ELSE ((medicine_id IS NULL) AND (optical_product_id IS NULL) AND (description IS NOT NULL))
-END) is false then 18
-    when ((item_type = ANY (ARRAY['medicine'::text, 'optical_product'::text, 'consumable'::text]))) is false then 19
-    when ((line_number > 0)) is false then 20
-    when ((line_total >= (0)::numeric)) is false then 21
-    when ((pack_size > 0)) is false then 22
-    when ((quantity_ordered > 0)) is false then 23
-    when ((quantity_received >= 0)) is false then 24
-    when ((quantity_received <= quantity_ordered)) is false then 25
-    when (((tax_percent >= (0)::numeric) AND (tax_percent <= (100)::numeric))) is false then 26
-    when ((unit_cost >= (0)::numeric)) is false then 27
+END) is false then 19
+    when ((item_type = ANY (ARRAY['medicine'::text, 'optical_product'::text, 'consumable'::text]))) is false then 20
+    when ((char_length(item_type) <= 500)) is false then 21
+    when ((line_number > 0)) is false then 22
+    when ((line_total >= (0)::numeric)) is false then 23
+    when ((char_length(notes) <= 10000)) is false then 24
+    when ((pack_size > 0)) is false then 25
+    when ((quantity_ordered > 0)) is false then 26
+    when ((quantity_received >= 0)) is false then 27
+    when ((quantity_received <= quantity_ordered)) is false then 28
+    when (((tax_percent >= (0)::numeric) AND (tax_percent <= (100)::numeric))) is false then 29
+    when ((unit_cost >= (0)::numeric)) is false then 30
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

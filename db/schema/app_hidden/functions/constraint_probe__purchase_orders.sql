@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__purchase_orders(app_publ
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{purchase_orders_id_not_null,purchase_orders_hospital_id_not_null,purchase_orders_po_number_not_null,purchase_orders_supplier_id_not_null,purchase_orders_status_not_null,purchase_orders_is_urgent_not_null,purchase_orders_order_date_not_null,purchase_orders_subtotal_not_null,purchase_orders_discount_amount_not_null,purchase_orders_tax_amount_not_null,purchase_orders_shipping_amount_not_null,purchase_orders_total_amount_not_null,purchase_orders_is_deleted_not_null,purchase_orders_created_at_not_null,purchase_orders_updated_at_not_null,purchase_orders_approved_check,purchase_orders_cancellation_reason_check,purchase_orders_cancelled_check,purchase_orders_currency_code_check,purchase_orders_deleted_check,purchase_orders_discount_amount_check,purchase_orders_discount_check,purchase_orders_expected_delivery_date_check,purchase_orders_sent_check,purchase_orders_shipping_amount_check,purchase_orders_status_check,purchase_orders_subtotal_check,purchase_orders_tax_amount_check,purchase_orders_total_amount_check,purchase_orders_totals_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{po_number}","{supplier_id}","{status}","{is_urgent}","{order_date}","{subtotal}","{discount_amount}","{tax_amount}","{shipping_amount}","{total_amount}","{is_deleted}","{created_at}","{updated_at}","{status,approved_at}","{status,cancellation_reason}","{status,cancelled_at}","{currency_code}","{is_deleted,deleted_at}","{discount_amount}","{subtotal,discount_amount}","{order_date,expected_delivery_date}","{status,sent_at}","{shipping_amount}","{status}","{subtotal}","{tax_amount}","{total_amount}","{subtotal,discount_amount,tax_amount,shipping_amount,total_amount}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{purchase_orders_id_not_null,purchase_orders_hospital_id_not_null,purchase_orders_po_number_not_null,purchase_orders_supplier_id_not_null,purchase_orders_status_not_null,purchase_orders_is_urgent_not_null,purchase_orders_order_date_not_null,purchase_orders_subtotal_not_null,purchase_orders_discount_amount_not_null,purchase_orders_tax_amount_not_null,purchase_orders_shipping_amount_not_null,purchase_orders_total_amount_not_null,purchase_orders_is_deleted_not_null,purchase_orders_created_at_not_null,purchase_orders_updated_at_not_null,purchase_orders_approved_check,purchase_orders_cancellation_reason_check,purchase_orders_cancellation_reason_max_length,purchase_orders_cancelled_check,purchase_orders_currency_code_check,purchase_orders_deleted_check,purchase_orders_delivery_address_max_length,purchase_orders_discount_amount_check,purchase_orders_discount_check,purchase_orders_expected_delivery_date_check,purchase_orders_notes_max_length,purchase_orders_payment_terms_max_length,purchase_orders_po_number_max_length,purchase_orders_sent_check,purchase_orders_shipping_amount_check,purchase_orders_status_check,purchase_orders_status_max_length,purchase_orders_subtotal_check,purchase_orders_supplier_quotation_reference_max_length,purchase_orders_tax_amount_check,purchase_orders_total_amount_check,purchase_orders_totals_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{po_number}","{supplier_id}","{status}","{is_urgent}","{order_date}","{subtotal}","{discount_amount}","{tax_amount}","{shipping_amount}","{total_amount}","{is_deleted}","{created_at}","{updated_at}","{status,approved_at}","{status,cancellation_reason}","{cancellation_reason}","{status,cancelled_at}","{currency_code}","{is_deleted,deleted_at}","{delivery_address}","{discount_amount}","{subtotal,discount_amount}","{order_date,expected_delivery_date}","{notes}","{payment_terms}","{po_number}","{status,sent_at}","{shipping_amount}","{status}","{status}","{subtotal}","{supplier_quotation_reference}","{tax_amount}","{total_amount}","{subtotal,discount_amount,tax_amount,shipping_amount,total_amount}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -28,19 +28,26 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.updated_at is null then 15
     when (((status = ANY (ARRAY['draft'::text, 'cancelled'::text])) OR (approved_at IS NOT NULL))) is false then 16
     when (((status <> 'cancelled'::text) OR (cancellation_reason IS NOT NULL))) is false then 17
-    when (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))) is false then 18
-    when ((currency_code ~ '^[A-Z]{3}$'::text)) is false then 19
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 20
-    when ((discount_amount >= (0)::numeric)) is false then 21
-    when ((discount_amount <= subtotal)) is false then 22
-    when (((expected_delivery_date IS NULL) OR (expected_delivery_date >= order_date))) is false then 23
-    when (((status <> ALL (ARRAY['sent'::text, 'partially_received'::text, 'received'::text])) OR (sent_at IS NOT NULL))) is false then 24
-    when ((shipping_amount >= (0)::numeric)) is false then 25
-    when ((status = ANY (ARRAY['draft'::text, 'approved'::text, 'sent'::text, 'partially_received'::text, 'received'::text, 'cancelled'::text]))) is false then 26
-    when ((subtotal >= (0)::numeric)) is false then 27
-    when ((tax_amount >= (0)::numeric)) is false then 28
-    when ((total_amount >= (0)::numeric)) is false then 29
-    when ((total_amount = (((subtotal - discount_amount) + tax_amount) + shipping_amount))) is false then 30
+    when ((char_length(cancellation_reason) <= 10000)) is false then 18
+    when (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))) is false then 19
+    when ((currency_code ~ '^[A-Z]{3}$'::text)) is false then 20
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 21
+    when ((char_length(delivery_address) <= 500)) is false then 22
+    when ((discount_amount >= (0)::numeric)) is false then 23
+    when ((discount_amount <= subtotal)) is false then 24
+    when (((expected_delivery_date IS NULL) OR (expected_delivery_date >= order_date))) is false then 25
+    when ((char_length(notes) <= 10000)) is false then 26
+    when ((char_length(payment_terms) <= 10000)) is false then 27
+    when ((char_length(po_number) <= 128)) is false then 28
+    when (((status <> ALL (ARRAY['sent'::text, 'partially_received'::text, 'received'::text])) OR (sent_at IS NOT NULL))) is false then 29
+    when ((shipping_amount >= (0)::numeric)) is false then 30
+    when ((status = ANY (ARRAY['draft'::text, 'approved'::text, 'sent'::text, 'partially_received'::text, 'received'::text, 'cancelled'::text]))) is false then 31
+    when ((char_length(status) <= 500)) is false then 32
+    when ((subtotal >= (0)::numeric)) is false then 33
+    when ((char_length(supplier_quotation_reference) <= 128)) is false then 34
+    when ((tax_amount >= (0)::numeric)) is false then 35
+    when ((total_amount >= (0)::numeric)) is false then 36
+    when ((total_amount = (((subtotal - discount_amount) + tax_amount) + shipping_amount))) is false then 37
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__refresh_tokens(app_publi
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check}'::text[])[p.i], ('{refresh_tokens_id_not_null,refresh_tokens_session_id_not_null,refresh_tokens_user_id_not_null,refresh_tokens_hospital_id_not_null,refresh_tokens_issued_at_not_null,refresh_tokens_expires_at_not_null,refresh_tokens_created_at_not_null,refresh_tokens_updated_at_not_null,refresh_tokens_expiry_check,refresh_tokens_revoked_check,refresh_tokens_revoked_reason_check}'::text[])[p.i], (('{"{id}","{session_id}","{user_id}","{hospital_id}","{issued_at}","{expires_at}","{created_at}","{updated_at}","{issued_at,expires_at}","{revoked_at,revoked_reason}","{revoked_reason}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check}'::text[])[p.i], ('{refresh_tokens_id_not_null,refresh_tokens_session_id_not_null,refresh_tokens_user_id_not_null,refresh_tokens_hospital_id_not_null,refresh_tokens_issued_at_not_null,refresh_tokens_expires_at_not_null,refresh_tokens_created_at_not_null,refresh_tokens_updated_at_not_null,refresh_tokens_expiry_check,refresh_tokens_revoked_check,refresh_tokens_revoked_reason_check,refresh_tokens_revoked_reason_max_length,refresh_tokens_user_agent_max_length}'::text[])[p.i], (('{"{id}","{session_id}","{user_id}","{hospital_id}","{issued_at}","{expires_at}","{created_at}","{updated_at}","{issued_at,expires_at}","{revoked_at,revoked_reason}","{revoked_reason}","{revoked_reason}","{user_agent}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.session_id is null then 2
@@ -22,6 +22,8 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((expires_at > issued_at)) is false then 9
     when (((revoked_at IS NULL) = (revoked_reason IS NULL))) is false then 10
     when ((revoked_reason = ANY (ARRAY['logout'::text, 'reuse_detected'::text, 'password_changed'::text, 'admin_revoked'::text, 'user_deactivated'::text]))) is false then 11
+    when ((char_length(revoked_reason) <= 10000)) is false then 12
+    when ((char_length(user_agent) <= 1000)) is false then 13
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__refunds(app_public.refun
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{refunds_id_not_null,refunds_hospital_id_not_null,refunds_refund_number_not_null,refunds_invoice_id_not_null,refunds_patient_id_not_null,refunds_amount_not_null,refunds_refund_method_not_null,refunds_reason_not_null,refunds_status_not_null,refunds_requested_at_not_null,refunds_is_deleted_not_null,refunds_created_at_not_null,refunds_updated_at_not_null,refunds_amount_check,refunds_deleted_check,refunds_processed_check,refunds_reason_check,refunds_refund_method_check,refunds_status_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{refund_number}","{invoice_id}","{patient_id}","{amount}","{refund_method}","{reason}","{status}","{requested_at}","{is_deleted}","{created_at}","{updated_at}","{amount}","{is_deleted,deleted_at}","{status,processed_at}","{reason}","{refund_method}","{status}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{refunds_id_not_null,refunds_hospital_id_not_null,refunds_refund_number_not_null,refunds_invoice_id_not_null,refunds_patient_id_not_null,refunds_amount_not_null,refunds_refund_method_not_null,refunds_reason_not_null,refunds_status_not_null,refunds_requested_at_not_null,refunds_is_deleted_not_null,refunds_created_at_not_null,refunds_updated_at_not_null,refunds_amount_check,refunds_deleted_check,refunds_processed_check,refunds_reason_check,refunds_reason_max_length,refunds_reason_notes_max_length,refunds_reference_number_max_length,refunds_refund_method_check,refunds_refund_method_max_length,refunds_refund_number_max_length,refunds_rejection_reason_max_length,refunds_status_check,refunds_status_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{refund_number}","{invoice_id}","{patient_id}","{amount}","{refund_method}","{reason}","{status}","{requested_at}","{is_deleted}","{created_at}","{updated_at}","{amount}","{is_deleted,deleted_at}","{status,processed_at}","{reason}","{reason}","{reason_notes}","{reference_number}","{refund_method}","{refund_method}","{refund_number}","{rejection_reason}","{status}","{status}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -28,8 +28,15 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((is_deleted = (deleted_at IS NOT NULL))) is false then 15
     when (((status <> 'processed'::text) OR (processed_at IS NOT NULL))) is false then 16
     when ((reason = ANY (ARRAY['service_not_rendered'::text, 'overbilling'::text, 'duplicate_payment'::text, 'cancellation'::text, 'insurance_adjustment'::text, 'medicine_return'::text, 'other'::text]))) is false then 17
-    when ((refund_method = ANY (ARRAY['cash'::text, 'card'::text, 'upi'::text, 'bank_transfer'::text, 'cheque'::text, 'mobile_wallet'::text, 'insurance'::text, 'online'::text, 'other'::text]))) is false then 18
-    when ((status = ANY (ARRAY['requested'::text, 'approved'::text, 'rejected'::text, 'processed'::text]))) is false then 19
+    when ((char_length(reason) <= 10000)) is false then 18
+    when ((char_length(reason_notes) <= 10000)) is false then 19
+    when ((char_length(reference_number) <= 128)) is false then 20
+    when ((refund_method = ANY (ARRAY['cash'::text, 'card'::text, 'upi'::text, 'bank_transfer'::text, 'cheque'::text, 'mobile_wallet'::text, 'insurance'::text, 'online'::text, 'other'::text]))) is false then 21
+    when ((char_length(refund_method) <= 500)) is false then 22
+    when ((char_length(refund_number) <= 128)) is false then 23
+    when ((char_length(rejection_reason) <= 10000)) is false then 24
+    when ((status = ANY (ARRAY['requested'::text, 'approved'::text, 'rejected'::text, 'processed'::text]))) is false then 25
+    when ((char_length(status) <= 500)) is false then 26
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

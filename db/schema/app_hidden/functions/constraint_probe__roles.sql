@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__roles(app_public.roles, 
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check}'::text[])[p.i], ('{roles_id_not_null,roles_code_not_null,roles_name_not_null,roles_scope_not_null,roles_is_system_not_null,roles_sort_order_not_null,roles_is_active_not_null,roles_created_at_not_null,roles_updated_at_not_null,roles_chain_scope_is_system_check,roles_code_check,roles_scope_check}'::text[])[p.i], (('{"{id}","{code}","{name}","{scope}","{is_system}","{sort_order}","{is_active}","{created_at}","{updated_at}","{hospital_id,scope,is_system}","{code}","{scope}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check}'::text[])[p.i], ('{roles_id_not_null,roles_code_not_null,roles_name_not_null,roles_scope_not_null,roles_is_system_not_null,roles_sort_order_not_null,roles_is_active_not_null,roles_created_at_not_null,roles_updated_at_not_null,roles_chain_scope_is_system_check,roles_code_check,roles_code_max_length,roles_description_max_length,roles_name_max_length,roles_scope_check,roles_scope_max_length}'::text[])[p.i], (('{"{id}","{code}","{name}","{scope}","{is_system}","{sort_order}","{is_active}","{created_at}","{updated_at}","{hospital_id,scope,is_system}","{code}","{code}","{description}","{name}","{scope}","{scope}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.code is null then 2
@@ -22,7 +22,11 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.updated_at is null then 9
     when (((scope = 'hospital'::text) OR (is_system AND (hospital_id IS NULL)))) is false then 10
     when ((code ~ '^[a-z][a-z0-9_]{1,47}$'::text)) is false then 11
-    when ((scope = ANY (ARRAY['chain'::text, 'hospital'::text]))) is false then 12
+    when ((char_length(code) <= 128)) is false then 12
+    when ((char_length(description) <= 10000)) is false then 13
+    when ((char_length(name) <= 200)) is false then 14
+    when ((scope = ANY (ARRAY['chain'::text, 'hospital'::text]))) is false then 15
+    when ((char_length(scope) <= 500)) is false then 16
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__stock_adjustments(app_pu
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{stock_adjustments_id_not_null,stock_adjustments_hospital_id_not_null,stock_adjustments_adjustment_number_not_null,stock_adjustments_item_type_not_null,stock_adjustments_quantity_change_not_null,stock_adjustments_reason_not_null,stock_adjustments_status_not_null,stock_adjustments_is_deleted_not_null,stock_adjustments_created_at_not_null,stock_adjustments_updated_at_not_null,stock_adjustments_approved_check,stock_adjustments_deleted_check,stock_adjustments_item_check,stock_adjustments_item_type_check,stock_adjustments_quantity_change_check,stock_adjustments_reason_check,stock_adjustments_reason_notes_check,stock_adjustments_reason_sign_check,stock_adjustments_rejected_check,stock_adjustments_rejection_reason_check,stock_adjustments_requested_check,stock_adjustments_status_check,stock_adjustments_unit_cost_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{adjustment_number}","{item_type}","{quantity_change}","{reason}","{status}","{is_deleted}","{created_at}","{updated_at}","{status,approved_at}","{is_deleted,deleted_at}","{item_type,medicine_id,batch_id,optical_product_id}","{item_type}","{quantity_change}","{reason}","{reason,reason_notes}","{quantity_change,reason}","{status,rejected_at}","{status,rejection_reason}","{status,requested_at}","{status}","{unit_cost}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{stock_adjustments_id_not_null,stock_adjustments_hospital_id_not_null,stock_adjustments_adjustment_number_not_null,stock_adjustments_item_type_not_null,stock_adjustments_quantity_change_not_null,stock_adjustments_reason_not_null,stock_adjustments_status_not_null,stock_adjustments_is_deleted_not_null,stock_adjustments_created_at_not_null,stock_adjustments_updated_at_not_null,stock_adjustments_adjustment_number_max_length,stock_adjustments_approved_check,stock_adjustments_deleted_check,stock_adjustments_item_check,stock_adjustments_item_type_check,stock_adjustments_item_type_max_length,stock_adjustments_quantity_change_check,stock_adjustments_reason_check,stock_adjustments_reason_max_length,stock_adjustments_reason_notes_check,stock_adjustments_reason_notes_max_length,stock_adjustments_reason_sign_check,stock_adjustments_rejected_check,stock_adjustments_rejection_reason_check,stock_adjustments_rejection_reason_max_length,stock_adjustments_requested_check,stock_adjustments_status_check,stock_adjustments_status_max_length,stock_adjustments_unit_cost_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{adjustment_number}","{item_type}","{quantity_change}","{reason}","{status}","{is_deleted}","{created_at}","{updated_at}","{adjustment_number}","{status,approved_at}","{is_deleted,deleted_at}","{item_type,medicine_id,batch_id,optical_product_id}","{item_type}","{item_type}","{quantity_change}","{reason}","{reason}","{reason,reason_notes}","{reason_notes}","{quantity_change,reason}","{status,rejected_at}","{status,rejection_reason}","{rejection_reason}","{status,requested_at}","{status}","{status}","{unit_cost}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -21,28 +21,34 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.is_deleted is null then 8
     when $2 and t.created_at is null then 9
     when $2 and t.updated_at is null then 10
-    when (((status <> 'approved'::text) OR (approved_at IS NOT NULL))) is false then 11
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 12
+    when ((char_length(adjustment_number) <= 128)) is false then 11
+    when (((status <> 'approved'::text) OR (approved_at IS NOT NULL))) is false then 12
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 13
     when (
 CASE item_type
     WHEN 'medicine'::text THEN ((medicine_id IS NOT NULL) AND (batch_id IS NOT NULL) AND (optical_product_id IS NULL))
     ELSE ((optical_product_id IS NOT NULL) AND (medicine_id IS NULL) AND (batch_id IS NULL))
-END) is false then 13
-    when ((item_type = ANY (ARRAY['medicine'::text, 'optical_product'::text]))) is false then 14
-    when ((quantity_change <> 0)) is false then 15
-    when ((reason = ANY (ARRAY['damage'::text, 'expiry'::text, 'theft_loss'::text, 'found'::text, 'data_correction'::text, 'donation'::text, 'sample'::text, 'return_to_supplier'::text, 'other'::text]))) is false then 16
-    when (((reason <> ALL (ARRAY['other'::text, 'data_correction'::text])) OR (reason_notes IS NOT NULL))) is false then 17
+END) is false then 14
+    when ((item_type = ANY (ARRAY['medicine'::text, 'optical_product'::text]))) is false then 15
+    when ((char_length(item_type) <= 500)) is false then 16
+    when ((quantity_change <> 0)) is false then 17
+    when ((reason = ANY (ARRAY['damage'::text, 'expiry'::text, 'theft_loss'::text, 'found'::text, 'data_correction'::text, 'donation'::text, 'sample'::text, 'return_to_supplier'::text, 'other'::text]))) is false then 18
+    when ((char_length(reason) <= 10000)) is false then 19
+    when (((reason <> ALL (ARRAY['other'::text, 'data_correction'::text])) OR (reason_notes IS NOT NULL))) is false then 20
+    when ((char_length(reason_notes) <= 10000)) is false then 21
     when (
 CASE
     WHEN (reason = ANY (ARRAY['damage'::text, 'expiry'::text, 'theft_loss'::text, 'return_to_supplier'::text])) THEN (quantity_change < 0)
     WHEN (reason = 'found'::text) THEN (quantity_change > 0)
     ELSE true
-END) is false then 18
-    when (((status = 'rejected'::text) = (rejected_at IS NOT NULL))) is false then 19
-    when (((status <> 'rejected'::text) OR (rejection_reason IS NOT NULL))) is false then 20
-    when (((status = 'draft'::text) OR (requested_at IS NOT NULL))) is false then 21
-    when ((status = ANY (ARRAY['draft'::text, 'pending_approval'::text, 'approved'::text, 'rejected'::text, 'cancelled'::text]))) is false then 22
-    when ((unit_cost >= (0)::numeric)) is false then 23
+END) is false then 22
+    when (((status = 'rejected'::text) = (rejected_at IS NOT NULL))) is false then 23
+    when (((status <> 'rejected'::text) OR (rejection_reason IS NOT NULL))) is false then 24
+    when ((char_length(rejection_reason) <= 10000)) is false then 25
+    when (((status = 'draft'::text) OR (requested_at IS NOT NULL))) is false then 26
+    when ((status = ANY (ARRAY['draft'::text, 'pending_approval'::text, 'approved'::text, 'rejected'::text, 'cancelled'::text]))) is false then 27
+    when ((char_length(status) <= 500)) is false then 28
+    when ((unit_cost >= (0)::numeric)) is false then 29
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

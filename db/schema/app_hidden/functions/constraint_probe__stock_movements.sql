@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__stock_movements(app_publ
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{stock_movements_id_not_null,stock_movements_hospital_id_not_null,stock_movements_movement_type_not_null,stock_movements_item_type_not_null,stock_movements_quantity_not_null,stock_movements_balance_after_not_null,stock_movements_occurred_at_not_null,stock_movements_created_at_not_null,stock_movements_updated_at_not_null,stock_movements_balance_after_check,stock_movements_item_check,stock_movements_item_type_check,stock_movements_item_type_movement_check,stock_movements_movement_type_check,stock_movements_quantity_check,stock_movements_quantity_sign_check,stock_movements_source_check,stock_movements_unit_cost_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{movement_type}","{item_type}","{quantity}","{balance_after}","{occurred_at}","{created_at}","{updated_at}","{balance_after}","{item_type,medicine_id,batch_id,optical_product_id}","{item_type}","{movement_type,item_type}","{movement_type}","{quantity}","{movement_type,quantity}","{movement_type,grn_item_id,dispensing_item_id,return_item_id,adjustment_id,cycle_count_item_id,optical_order_item_id}","{unit_cost}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{stock_movements_id_not_null,stock_movements_hospital_id_not_null,stock_movements_movement_type_not_null,stock_movements_item_type_not_null,stock_movements_quantity_not_null,stock_movements_balance_after_not_null,stock_movements_occurred_at_not_null,stock_movements_created_at_not_null,stock_movements_updated_at_not_null,stock_movements_balance_after_check,stock_movements_item_check,stock_movements_item_type_check,stock_movements_item_type_max_length,stock_movements_item_type_movement_check,stock_movements_movement_type_check,stock_movements_movement_type_max_length,stock_movements_quantity_check,stock_movements_quantity_sign_check,stock_movements_reason_max_length,stock_movements_source_check,stock_movements_unit_cost_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{movement_type}","{item_type}","{quantity}","{balance_after}","{occurred_at}","{created_at}","{updated_at}","{balance_after}","{item_type,medicine_id,batch_id,optical_product_id}","{item_type}","{item_type}","{movement_type,item_type}","{movement_type}","{movement_type}","{quantity}","{movement_type,quantity}","{reason}","{movement_type,grn_item_id,dispensing_item_id,return_item_id,adjustment_id,cycle_count_item_id,optical_order_item_id}","{unit_cost}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -27,20 +27,23 @@ CASE item_type
     ELSE ((optical_product_id IS NOT NULL) AND (medicine_id IS NULL) AND (batch_id IS NULL))
 END) is false then 11
     when ((item_type = ANY (ARRAY['medicine'::text, 'optical_product'::text]))) is false then 12
+    when ((char_length(item_type) <= 500)) is false then 13
     when (
 CASE
     WHEN (movement_type = ANY (ARRAY['dispense'::text, 'patient_return'::text, 'expiry_write_off'::text])) THEN (item_type = 'medicine'::text)
     WHEN (movement_type = ANY (ARRAY['optical_sale'::text, 'optical_return'::text])) THEN (item_type = 'optical_product'::text)
     ELSE true
-END) is false then 13
-    when ((movement_type = ANY (ARRAY['goods_receipt'::text, 'dispense'::text, 'patient_return'::text, 'supplier_return'::text, 'adjustment_increase'::text, 'adjustment_decrease'::text, 'cycle_count_variance'::text, 'optical_sale'::text, 'optical_return'::text, 'transfer_in'::text, 'transfer_out'::text, 'expiry_write_off'::text, 'opening_balance'::text]))) is false then 14
-    when ((quantity <> 0)) is false then 15
+END) is false then 14
+    when ((movement_type = ANY (ARRAY['goods_receipt'::text, 'dispense'::text, 'patient_return'::text, 'supplier_return'::text, 'adjustment_increase'::text, 'adjustment_decrease'::text, 'cycle_count_variance'::text, 'optical_sale'::text, 'optical_return'::text, 'transfer_in'::text, 'transfer_out'::text, 'expiry_write_off'::text, 'opening_balance'::text]))) is false then 15
+    when ((char_length(movement_type) <= 500)) is false then 16
+    when ((quantity <> 0)) is false then 17
     when (
 CASE
     WHEN (movement_type = ANY (ARRAY['goods_receipt'::text, 'patient_return'::text, 'adjustment_increase'::text, 'optical_return'::text, 'transfer_in'::text, 'opening_balance'::text])) THEN (quantity > 0)
     WHEN (movement_type = ANY (ARRAY['dispense'::text, 'supplier_return'::text, 'adjustment_decrease'::text, 'optical_sale'::text, 'transfer_out'::text, 'expiry_write_off'::text])) THEN (quantity < 0)
     ELSE true
-END) is false then 16
+END) is false then 18
+    when ((char_length(reason) <= 10000)) is false then 19
     when (((num_nonnulls(grn_item_id, dispensing_item_id, return_item_id, adjustment_id, cycle_count_item_id, optical_order_item_id) <= 1) AND
 CASE movement_type
     WHEN 'goods_receipt'::text THEN (grn_item_id IS NOT NULL)
@@ -52,8 +55,8 @@ CASE movement_type
     WHEN 'optical_sale'::text THEN (optical_order_item_id IS NOT NULL)
     WHEN 'optical_return'::text THEN (optical_order_item_id IS NOT NULL)
     ELSE true
-END)) is false then 17
-    when ((unit_cost >= (0)::numeric)) is false then 18
+END)) is false then 20
+    when ((unit_cost >= (0)::numeric)) is false then 21
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__suppliers(app_public.sup
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{suppliers_id_not_null,suppliers_hospital_id_not_null,suppliers_code_not_null,suppliers_name_not_null,suppliers_supplier_type_not_null,suppliers_payment_terms_days_not_null,suppliers_is_active_not_null,suppliers_is_deleted_not_null,suppliers_created_at_not_null,suppliers_updated_at_not_null,suppliers_alternate_phone_check,suppliers_bank_swift_code_check,suppliers_code_check,suppliers_country_code_check,suppliers_credit_limit_check,suppliers_currency_code_check,suppliers_deleted_check,suppliers_drug_licence_check,suppliers_email_check,suppliers_lead_time_days_check,suppliers_name_check,suppliers_payment_terms_days_check,suppliers_phone_check,suppliers_rating_check,suppliers_supplier_type_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{code}","{name}","{supplier_type}","{payment_terms_days}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{alternate_phone}","{bank_swift_code}","{code}","{country_code}","{credit_limit}","{currency_code}","{is_deleted,deleted_at}","{drug_licence_number,drug_licence_expiry}","{email}","{lead_time_days}","{name}","{payment_terms_days}","{phone}","{rating}","{supplier_type}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{suppliers_id_not_null,suppliers_hospital_id_not_null,suppliers_code_not_null,suppliers_name_not_null,suppliers_supplier_type_not_null,suppliers_payment_terms_days_not_null,suppliers_is_active_not_null,suppliers_is_deleted_not_null,suppliers_created_at_not_null,suppliers_updated_at_not_null,suppliers_address_line1_max_length,suppliers_address_line2_max_length,suppliers_alternate_phone_check,suppliers_alternate_phone_max_length,suppliers_bank_account_name_max_length,suppliers_bank_account_number_max_length,suppliers_bank_name_max_length,suppliers_bank_routing_code_max_length,suppliers_bank_swift_code_check,suppliers_bank_swift_code_max_length,suppliers_city_max_length,suppliers_code_check,suppliers_code_max_length,suppliers_contact_person_max_length,suppliers_country_code_check,suppliers_credit_limit_check,suppliers_currency_code_check,suppliers_deleted_check,suppliers_drug_licence_check,suppliers_drug_licence_number_max_length,suppliers_email_check,suppliers_email_max_length,suppliers_lead_time_days_check,suppliers_name_check,suppliers_name_max_length,suppliers_notes_max_length,suppliers_payment_terms_days_check,suppliers_phone_check,suppliers_phone_max_length,suppliers_postal_code_max_length,suppliers_rating_check,suppliers_state_province_max_length,suppliers_supplier_type_check,suppliers_supplier_type_max_length,suppliers_tax_identifier_max_length,suppliers_website_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{code}","{name}","{supplier_type}","{payment_terms_days}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{address_line1}","{address_line2}","{alternate_phone}","{alternate_phone}","{bank_account_name}","{bank_account_number}","{bank_name}","{bank_routing_code}","{bank_swift_code}","{bank_swift_code}","{city}","{code}","{code}","{contact_person}","{country_code}","{credit_limit}","{currency_code}","{is_deleted,deleted_at}","{drug_licence_number,drug_licence_expiry}","{drug_licence_number}","{email}","{email}","{lead_time_days}","{name}","{name}","{notes}","{payment_terms_days}","{phone}","{phone}","{postal_code}","{rating}","{state_province}","{supplier_type}","{supplier_type}","{tax_identifier}","{website}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -21,21 +21,42 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.is_deleted is null then 8
     when $2 and t.created_at is null then 9
     when $2 and t.updated_at is null then 10
-    when ((alternate_phone ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 11
-    when ((bank_swift_code ~ '^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$'::text)) is false then 12
-    when ((code ~ '^[A-Z][A-Z0-9_-]{1,19}$'::text)) is false then 13
-    when ((country_code ~ '^[A-Z]{2}$'::text)) is false then 14
-    when ((credit_limit >= (0)::numeric)) is false then 15
-    when ((currency_code ~ '^[A-Z]{3}$'::text)) is false then 16
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 17
-    when (((drug_licence_expiry IS NULL) OR (drug_licence_number IS NOT NULL))) is false then 18
-    when ((email OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext)) is false then 19
-    when (((lead_time_days >= 0) AND (lead_time_days <= 365))) is false then 20
-    when (((length(TRIM(BOTH FROM name)) >= 2) AND (length(TRIM(BOTH FROM name)) <= 200))) is false then 21
-    when (((payment_terms_days >= 0) AND (payment_terms_days <= 365))) is false then 22
-    when ((phone ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 23
-    when (((rating >= 1) AND (rating <= 5))) is false then 24
-    when ((supplier_type = ANY (ARRAY['manufacturer'::text, 'distributor'::text, 'wholesaler'::text, 'local_vendor'::text, 'optical_lab'::text, 'other'::text]))) is false then 25
+    when ((char_length(address_line1) <= 500)) is false then 11
+    when ((char_length(address_line2) <= 500)) is false then 12
+    when ((alternate_phone ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 13
+    when ((char_length(alternate_phone) <= 32)) is false then 14
+    when ((char_length(bank_account_name) <= 200)) is false then 15
+    when ((char_length(bank_account_number) <= 128)) is false then 16
+    when ((char_length(bank_name) <= 200)) is false then 17
+    when ((char_length(bank_routing_code) <= 128)) is false then 18
+    when ((bank_swift_code ~ '^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$'::text)) is false then 19
+    when ((char_length(bank_swift_code) <= 128)) is false then 20
+    when ((char_length(city) <= 500)) is false then 21
+    when ((code ~ '^[A-Z][A-Z0-9_-]{1,19}$'::text)) is false then 22
+    when ((char_length(code) <= 128)) is false then 23
+    when ((char_length(contact_person) <= 200)) is false then 24
+    when ((country_code ~ '^[A-Z]{2}$'::text)) is false then 25
+    when ((credit_limit >= (0)::numeric)) is false then 26
+    when ((currency_code ~ '^[A-Z]{3}$'::text)) is false then 27
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 28
+    when (((drug_licence_expiry IS NULL) OR (drug_licence_number IS NOT NULL))) is false then 29
+    when ((char_length(drug_licence_number) <= 128)) is false then 30
+    when ((email OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext)) is false then 31
+    when ((char_length((email)::text) <= 320)) is false then 32
+    when (((lead_time_days >= 0) AND (lead_time_days <= 365))) is false then 33
+    when (((length(TRIM(BOTH FROM name)) >= 2) AND (length(TRIM(BOTH FROM name)) <= 200))) is false then 34
+    when ((char_length(name) <= 200)) is false then 35
+    when ((char_length(notes) <= 10000)) is false then 36
+    when (((payment_terms_days >= 0) AND (payment_terms_days <= 365))) is false then 37
+    when ((phone ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 38
+    when ((char_length(phone) <= 32)) is false then 39
+    when ((char_length(postal_code) <= 128)) is false then 40
+    when (((rating >= 1) AND (rating <= 5))) is false then 41
+    when ((char_length(state_province) <= 500)) is false then 42
+    when ((supplier_type = ANY (ARRAY['manufacturer'::text, 'distributor'::text, 'wholesaler'::text, 'local_vendor'::text, 'optical_lab'::text, 'other'::text]))) is false then 43
+    when ((char_length(supplier_type) <= 500)) is false then 44
+    when ((char_length(tax_identifier) <= 128)) is false then 45
+    when ((char_length(website) <= 2048)) is false then 46
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__tax_configurations(app_p
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{tax_configurations_id_not_null,tax_configurations_hospital_id_not_null,tax_configurations_code_not_null,tax_configurations_name_not_null,tax_configurations_tax_type_not_null,tax_configurations_applies_to_not_null,tax_configurations_rate_percent_not_null,tax_configurations_components_not_null,tax_configurations_is_inclusive_not_null,tax_configurations_is_default_not_null,tax_configurations_effective_from_not_null,tax_configurations_is_active_not_null,tax_configurations_created_at_not_null,tax_configurations_updated_at_not_null,tax_configurations_applies_to_check,tax_configurations_code_check,tax_configurations_components_check,tax_configurations_rate_percent_check,tax_configurations_tax_type_check,tax_configurations_validity_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{code}","{name}","{tax_type}","{applies_to}","{rate_percent}","{components}","{is_inclusive}","{is_default}","{effective_from}","{is_active}","{created_at}","{updated_at}","{applies_to}","{code}","{components}","{rate_percent}","{tax_type}","{effective_from,effective_to}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{tax_configurations_id_not_null,tax_configurations_hospital_id_not_null,tax_configurations_code_not_null,tax_configurations_name_not_null,tax_configurations_tax_type_not_null,tax_configurations_applies_to_not_null,tax_configurations_rate_percent_not_null,tax_configurations_components_not_null,tax_configurations_is_inclusive_not_null,tax_configurations_is_default_not_null,tax_configurations_effective_from_not_null,tax_configurations_is_active_not_null,tax_configurations_created_at_not_null,tax_configurations_updated_at_not_null,tax_configurations_applies_to_check,tax_configurations_applies_to_max_length,tax_configurations_code_check,tax_configurations_code_max_length,tax_configurations_components_check,tax_configurations_description_max_length,tax_configurations_name_max_length,tax_configurations_rate_percent_check,tax_configurations_tax_code_max_length,tax_configurations_tax_type_check,tax_configurations_tax_type_max_length,tax_configurations_validity_check}'::text[])[p.i], (('{"{id}","{hospital_id}","{code}","{name}","{tax_type}","{applies_to}","{rate_percent}","{components}","{is_inclusive}","{is_default}","{effective_from}","{is_active}","{created_at}","{updated_at}","{applies_to}","{applies_to}","{code}","{code}","{components}","{description}","{name}","{rate_percent}","{tax_code}","{tax_type}","{tax_type}","{effective_from,effective_to}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -26,11 +26,17 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.created_at is null then 13
     when $2 and t.updated_at is null then 14
     when ((applies_to = ANY (ARRAY['all'::text, 'consultation'::text, 'procedure'::text, 'medicine'::text, 'lab'::text, 'optical'::text, 'room'::text, 'other'::text]))) is false then 15
-    when ((code ~ '^[A-Z][A-Z0-9_]{1,23}$'::text)) is false then 16
-    when ((jsonb_typeof(components) = 'array'::text)) is false then 17
-    when (((rate_percent >= (0)::numeric) AND (rate_percent <= (100)::numeric))) is false then 18
-    when ((tax_type = ANY (ARRAY['vat'::text, 'gst'::text, 'sales_tax'::text, 'service_tax'::text, 'exempt'::text, 'other'::text]))) is false then 19
-    when (((effective_to IS NULL) OR (effective_to >= effective_from))) is false then 20
+    when ((char_length(applies_to) <= 200)) is false then 16
+    when ((code ~ '^[A-Z][A-Z0-9_]{1,23}$'::text)) is false then 17
+    when ((char_length(code) <= 128)) is false then 18
+    when ((jsonb_typeof(components) = 'array'::text)) is false then 19
+    when ((char_length(description) <= 10000)) is false then 20
+    when ((char_length(name) <= 200)) is false then 21
+    when (((rate_percent >= (0)::numeric) AND (rate_percent <= (100)::numeric))) is false then 22
+    when ((char_length(tax_code) <= 128)) is false then 23
+    when ((tax_type = ANY (ARRAY['vat'::text, 'gst'::text, 'sales_tax'::text, 'service_tax'::text, 'exempt'::text, 'other'::text]))) is false then 24
+    when ((char_length(tax_type) <= 500)) is false then 25
+    when (((effective_to IS NULL) OR (effective_to >= effective_from))) is false then 26
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

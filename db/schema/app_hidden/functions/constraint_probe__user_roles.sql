@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__user_roles(app_public.us
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check}'::text[])[p.i], ('{user_roles_id_not_null,user_roles_user_id_not_null,user_roles_role_id_not_null,user_roles_is_primary_not_null,user_roles_valid_from_not_null,user_roles_granted_at_not_null,user_roles_created_at_not_null,user_roles_updated_at_not_null,user_roles_department_needs_hospital_check,user_roles_validity_check}'::text[])[p.i], (('{"{id}","{user_id}","{role_id}","{is_primary}","{valid_from}","{granted_at}","{created_at}","{updated_at}","{hospital_id,department_id}","{valid_from,valid_until}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check}'::text[])[p.i], ('{user_roles_id_not_null,user_roles_user_id_not_null,user_roles_role_id_not_null,user_roles_is_primary_not_null,user_roles_valid_from_not_null,user_roles_granted_at_not_null,user_roles_created_at_not_null,user_roles_updated_at_not_null,user_roles_department_needs_hospital_check,user_roles_notes_max_length,user_roles_validity_check}'::text[])[p.i], (('{"{id}","{user_id}","{role_id}","{is_primary}","{valid_from}","{granted_at}","{created_at}","{updated_at}","{hospital_id,department_id}","{notes}","{valid_from,valid_until}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.user_id is null then 2
@@ -20,7 +20,8 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.created_at is null then 7
     when $2 and t.updated_at is null then 8
     when (((department_id IS NULL) OR (hospital_id IS NOT NULL))) is false then 9
-    when (((valid_until IS NULL) OR (valid_until >= valid_from))) is false then 10
+    when ((char_length(notes) <= 10000)) is false then 10
+    when (((valid_until IS NULL) OR (valid_until >= valid_from))) is false then 11
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__users(app_public.users, 
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check}'::text[])[p.i], ('{users_id_not_null,users_email_not_null,users_first_name_not_null,users_last_name_not_null,users_locale_not_null,users_must_change_password_not_null,users_is_active_not_null,users_is_deleted_not_null,users_created_at_not_null,users_updated_at_not_null,users_deleted_check,users_email_check,users_first_name_check,users_last_name_check,users_locale_check,users_phone_check}'::text[])[p.i], (('{"{id}","{email}","{first_name}","{last_name}","{locale}","{must_change_password}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{is_deleted,deleted_at}","{email}","{first_name}","{last_name}","{locale}","{phone}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{users_id_not_null,users_email_not_null,users_first_name_not_null,users_last_name_not_null,users_locale_not_null,users_must_change_password_not_null,users_is_active_not_null,users_is_deleted_not_null,users_created_at_not_null,users_updated_at_not_null,users_avatar_url_max_length,users_deleted_check,users_display_name_max_length,users_email_check,users_email_max_length,users_employee_code_max_length,users_first_name_check,users_first_name_max_length,users_job_title_max_length,users_last_name_check,users_last_name_max_length,users_locale_check,users_locale_max_length,users_phone_check,users_phone_max_length,users_title_max_length}'::text[])[p.i], (('{"{id}","{email}","{first_name}","{last_name}","{locale}","{must_change_password}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{avatar_url}","{is_deleted,deleted_at}","{display_name}","{email}","{email}","{employee_code}","{first_name}","{first_name}","{job_title}","{last_name}","{last_name}","{locale}","{locale}","{phone}","{phone}","{title}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.email is null then 2
@@ -21,12 +21,22 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.is_deleted is null then 8
     when $2 and t.created_at is null then 9
     when $2 and t.updated_at is null then 10
-    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 11
-    when ((email OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext)) is false then 12
-    when (((length(TRIM(BOTH FROM first_name)) >= 1) AND (length(TRIM(BOTH FROM first_name)) <= 100))) is false then 13
-    when (((length(TRIM(BOTH FROM last_name)) >= 1) AND (length(TRIM(BOTH FROM last_name)) <= 100))) is false then 14
-    when ((locale ~ '^[a-z]{2,3}(-[A-Z]{2})?$'::text)) is false then 15
-    when ((phone ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 16
+    when ((char_length(avatar_url) <= 2048)) is false then 11
+    when ((is_deleted = (deleted_at IS NOT NULL))) is false then 12
+    when ((char_length(display_name) <= 200)) is false then 13
+    when ((email OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext)) is false then 14
+    when ((char_length((email)::text) <= 320)) is false then 15
+    when ((char_length(employee_code) <= 128)) is false then 16
+    when (((length(TRIM(BOTH FROM first_name)) >= 1) AND (length(TRIM(BOTH FROM first_name)) <= 100))) is false then 17
+    when ((char_length(first_name) <= 200)) is false then 18
+    when ((char_length(job_title) <= 200)) is false then 19
+    when (((length(TRIM(BOTH FROM last_name)) >= 1) AND (length(TRIM(BOTH FROM last_name)) <= 100))) is false then 20
+    when ((char_length(last_name) <= 200)) is false then 21
+    when ((locale ~ '^[a-z]{2,3}(-[A-Z]{2})?$'::text)) is false then 22
+    when ((char_length(locale) <= 128)) is false then 23
+    when ((phone ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 24
+    when ((char_length(phone) <= 32)) is false then 25
+    when ((char_length(title) <= 200)) is false then 26
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

@@ -13,7 +13,17 @@ declare
   v_column_list text := array_to_string(v_columns, ', ');
   v_hint text;
   v_target regclass;
+  v_max_length integer;
 begin
+  if p_kind = 'check' and p_constraint like '%\_max\_length' then
+    v_max_length := substring(pg_catalog.pg_get_constraintdef(
+                      (select c.oid from pg_catalog.pg_constraint c where c.conrelid = p_table and c.conname = p_constraint))
+                      from '<= (\d+)')::integer;
+    perform app_hidden.raise_error('HMS_VALUE_TOO_LONG',
+      format('The %s of %s may have at most %s characters.', replace(v_column_list, '_', ' '), app_hidden.a_or_an(v_entity, false), v_max_length),
+      jsonb_build_object('table', pg_catalog.split_part(p_table::text, '.', 2), 'constraint', p_constraint,
+                         'column', v_columns[1], 'columns', to_jsonb(v_columns), 'max_length', v_max_length));
+  end if;
   select * into v_registered from app_hidden.constraint_errors e where e.constraint_name = p_constraint;
   if p_kind = 'check' and cardinality(v_columns) = 1 then
     v_hint := pg_catalog.col_description(p_table, (select a.attnum from pg_catalog.pg_attribute a where a.attrelid = p_table and a.attname = v_columns[1]));
@@ -36,6 +46,6 @@ begin
 end;
 $function$;
 
-comment on function app_hidden.raise_constraint_error(regclass,text,text,text[]) is 'Raises the friendly error of a broken constraint (app_hidden.constraint_errors, else the default code and sentence of its kind).';
+comment on function app_hidden.raise_constraint_error(regclass,text,text,text[]) is 'Raises the friendly error of a broken constraint: 422 HMS_VALUE_TOO_LONG for a <table>_<column>_max_length bound (details.column, details.max_length), else app_hidden.constraint_errors, else the default code and sentence of its kind.';
 
 revoke execute on function app_hidden.raise_constraint_error(regclass,text,text,text[]) from public;

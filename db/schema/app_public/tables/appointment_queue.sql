@@ -26,15 +26,20 @@ create table app_public.appointment_queue (
   updated_by uuid,
   constraint appointment_queue_call_count_check CHECK (call_count >= 0),
   constraint appointment_queue_completed_check CHECK (status <> 'completed'::text OR completed_at IS NOT NULL),
+  constraint appointment_queue_counter_max_length CHECK (char_length(counter) <= 500),
   constraint appointment_queue_estimated_wait_minutes_check CHECK (estimated_wait_minutes >= 0),
   constraint appointment_queue_hospital_id_appointment_id_key UNIQUE (hospital_id, appointment_id),
   constraint appointment_queue_hospital_id_department_id_queue_date_token_nu UNIQUE (hospital_id, department_id, queue_date, token_number),
   constraint appointment_queue_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint appointment_queue_hospital_id_queue_date_token_label_key UNIQUE (hospital_id, queue_date, token_label),
+  constraint appointment_queue_notes_max_length CHECK (char_length(notes) <= 10000),
   constraint appointment_queue_pkey PRIMARY KEY (id),
   constraint appointment_queue_priority_check CHECK (priority = ANY (ARRAY['normal'::text, 'urgent'::text, 'emergency'::text, 'senior_citizen'::text, 'differently_abled'::text])),
+  constraint appointment_queue_priority_max_length CHECK (char_length(priority) <= 500),
   constraint appointment_queue_status_check CHECK (status = ANY (ARRAY['waiting'::text, 'called'::text, 'in_consultation'::text, 'completed'::text, 'skipped'::text, 'cancelled'::text, 'no_show'::text])),
+  constraint appointment_queue_status_max_length CHECK (char_length(status) <= 500),
   constraint appointment_queue_times_check CHECK ((called_at IS NULL OR called_at >= checked_in_at) AND (consultation_started_at IS NULL OR consultation_started_at >= checked_in_at) AND (completed_at IS NULL OR completed_at >= checked_in_at)),
+  constraint appointment_queue_token_label_max_length CHECK (char_length(token_label) <= 128),
   constraint appointment_queue_token_number_check CHECK (token_number > 0)
 );
 

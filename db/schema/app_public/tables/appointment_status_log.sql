@@ -15,9 +15,13 @@ create table app_public.appointment_status_log (
   created_by uuid,
   updated_by uuid,
   constraint appointment_status_log_from_status_check CHECK (from_status = ANY (ARRAY['booked'::text, 'confirmed'::text, 'checked_in'::text, 'in_progress'::text, 'completed'::text, 'cancelled'::text, 'no_show'::text, 'rescheduled'::text])),
+  constraint appointment_status_log_from_status_max_length CHECK (char_length(from_status) <= 500),
   constraint appointment_status_log_hospital_id_id_key UNIQUE (hospital_id, id),
+  constraint appointment_status_log_notes_max_length CHECK (char_length(notes) <= 10000),
   constraint appointment_status_log_pkey PRIMARY KEY (id),
+  constraint appointment_status_log_reason_max_length CHECK (char_length(reason) <= 10000),
   constraint appointment_status_log_to_status_check CHECK (to_status = ANY (ARRAY['booked'::text, 'confirmed'::text, 'checked_in'::text, 'in_progress'::text, 'completed'::text, 'cancelled'::text, 'no_show'::text, 'rescheduled'::text])),
+  constraint appointment_status_log_to_status_max_length CHECK (char_length(to_status) <= 500),
   constraint appointment_status_log_transition_check CHECK (from_status IS DISTINCT FROM to_status)
 );
 

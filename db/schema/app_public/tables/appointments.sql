@@ -35,8 +35,12 @@ create table app_public.appointments (
   updated_at timestamp with time zone not null default now(),
   created_by uuid,
   updated_by uuid,
+  constraint appointments_appointment_number_max_length CHECK (char_length(appointment_number) <= 128),
   constraint appointments_booking_source_check CHECK (booking_source = ANY (ARRAY['front_desk'::text, 'phone'::text, 'web'::text, 'app'::text, 'walk_in'::text, 'referral'::text, 'api'::text])),
+  constraint appointments_booking_source_max_length CHECK (char_length(booking_source) <= 500),
+  constraint appointments_cancellation_reason_max_length CHECK (char_length(cancellation_reason) <= 10000),
   constraint appointments_cancelled_check CHECK (status <> 'cancelled'::text OR cancelled_at IS NOT NULL),
+  constraint appointments_chief_complaint_max_length CHECK (char_length(chief_complaint) <= 10000),
   constraint appointments_completed_check CHECK (status <> 'completed'::text OR completed_at IS NOT NULL),
   constraint appointments_consultation_times_check CHECK (completed_at IS NULL OR started_at IS NULL OR completed_at >= started_at),
   constraint appointments_deleted_check CHECK (is_deleted = (deleted_at IS NOT NULL)),
@@ -45,12 +49,19 @@ create table app_public.appointments (
   constraint appointments_no_double_booking_excl EXCLUDE USING gist (hospital_id WITH =, doctor_id WITH =, tstzrange(scheduled_start, scheduled_end) WITH &&) WHERE ((status <> ALL (ARRAY['cancelled'::text, 'no_show'::text, 'rescheduled'::text])) AND NOT is_deleted),
   constraint appointments_no_show_check CHECK (status <> 'no_show'::text OR no_show_at IS NOT NULL),
   constraint appointments_not_own_predecessor_check CHECK (rescheduled_from_id <> id),
+  constraint appointments_notes_max_length CHECK (char_length(notes) <= 10000),
   constraint appointments_pkey PRIMARY KEY (id),
   constraint appointments_priority_check CHECK (priority = ANY (ARRAY['routine'::text, 'urgent'::text, 'emergency'::text])),
+  constraint appointments_priority_max_length CHECK (char_length(priority) <= 500),
   constraint appointments_quoted_fee_check CHECK (quoted_fee >= 0::numeric),
+  constraint appointments_reason_for_visit_max_length CHECK (char_length(reason_for_visit) <= 10000),
+  constraint appointments_referred_by_max_length CHECK (char_length(referred_by) <= 200),
   constraint appointments_status_check CHECK (status = ANY (ARRAY['booked'::text, 'confirmed'::text, 'checked_in'::text, 'in_progress'::text, 'completed'::text, 'cancelled'::text, 'no_show'::text, 'rescheduled'::text])),
+  constraint appointments_status_max_length CHECK (char_length(status) <= 500),
   constraint appointments_time_check CHECK (scheduled_end > scheduled_start),
-  constraint appointments_visit_type_check CHECK (visit_type = ANY (ARRAY['new_consultation'::text, 'follow_up'::text, 'emergency'::text, 'teleconsultation'::text, 'home_visit'::text, 'procedure'::text]))
+  constraint appointments_video_call_url_max_length CHECK (char_length(video_call_url) <= 2048),
+  constraint appointments_visit_type_check CHECK (visit_type = ANY (ARRAY['new_consultation'::text, 'follow_up'::text, 'emergency'::text, 'teleconsultation'::text, 'home_visit'::text, 'procedure'::text])),
+  constraint appointments_visit_type_max_length CHECK (char_length(visit_type) <= 500)
 );
 
 alter table app_public.appointments add constraint appointments_cancelled_by_fkey FOREIGN KEY (cancelled_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;

@@ -19,12 +19,18 @@ create table app_public.audit_logs (
   description text,
   created_at timestamp with time zone not null default now(),
   constraint audit_logs_action_check CHECK (action = ANY (ARRAY['insert'::text, 'update'::text, 'delete'::text, 'soft_delete'::text, 'restore'::text, 'login'::text, 'login_failed'::text, 'logout'::text, 'token_refresh'::text, 'account_locked'::text, 'password_changed'::text, 'password_change_failed'::text, 'switch_hospital'::text, 'export'::text, 'print'::text, 'other'::text])),
+  constraint audit_logs_action_max_length CHECK (char_length(action) <= 500),
   constraint audit_logs_api_check CHECK (api = ANY (ARRAY['rest'::text, 'graphql'::text, 'worker'::text, 'sql'::text])),
+  constraint audit_logs_api_max_length CHECK (char_length(api) <= 500),
+  constraint audit_logs_description_max_length CHECK (char_length(description) <= 10000),
   constraint audit_logs_new_values_check CHECK (jsonb_typeof(new_values) = 'object'::text),
   constraint audit_logs_old_values_check CHECK (jsonb_typeof(old_values) = 'object'::text),
   constraint audit_logs_pkey PRIMARY KEY (id),
   constraint audit_logs_record_check CHECK ((action <> ALL (ARRAY['insert'::text, 'update'::text, 'delete'::text, 'soft_delete'::text, 'restore'::text])) OR table_name IS NOT NULL AND record_id IS NOT NULL),
+  constraint audit_logs_request_id_max_length CHECK (char_length(request_id) <= 128),
   constraint audit_logs_table_name_check CHECK (table_name ~ '^[a-z][a-z0-9_]{0,62}(\.[a-z][a-z0-9_]{0,62})?$'::text),
+  constraint audit_logs_table_name_max_length CHECK (char_length(table_name) <= 200),
+  constraint audit_logs_user_agent_max_length CHECK (char_length(user_agent) <= 1000),
   constraint audit_logs_values_check CHECK ((action <> 'insert'::text OR old_values IS NULL) AND (action <> 'delete'::text OR new_values IS NULL))
 );
 

@@ -26,16 +26,21 @@ create table app_public.credit_notes (
   created_by uuid,
   updated_by uuid,
   constraint credit_notes_amount_check CHECK (amount > 0::numeric),
+  constraint credit_notes_credit_note_number_max_length CHECK (char_length(credit_note_number) <= 128),
   constraint credit_notes_deleted_check CHECK (is_deleted = (deleted_at IS NOT NULL)),
   constraint credit_notes_hospital_id_credit_note_number_key UNIQUE (hospital_id, credit_note_number),
   constraint credit_notes_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint credit_notes_issued_check CHECK ((status = ANY (ARRAY['draft'::text, 'void'::text])) OR issued_at IS NOT NULL),
   constraint credit_notes_lines_check CHECK (jsonb_typeof(lines) = 'array'::text),
+  constraint credit_notes_notes_max_length CHECK (char_length(notes) <= 10000),
   constraint credit_notes_pkey PRIMARY KEY (id),
   constraint credit_notes_reason_check CHECK (length(TRIM(BOTH FROM reason)) >= 2 AND length(TRIM(BOTH FROM reason)) <= 500),
+  constraint credit_notes_reason_max_length CHECK (char_length(reason) <= 10000),
   constraint credit_notes_status_check CHECK (status = ANY (ARRAY['draft'::text, 'issued'::text, 'applied'::text, 'void'::text])),
+  constraint credit_notes_status_max_length CHECK (char_length(status) <= 500),
   constraint credit_notes_tax_amount_check CHECK (tax_amount >= 0::numeric),
-  constraint credit_notes_tax_within_amount_check CHECK (tax_amount <= amount)
+  constraint credit_notes_tax_within_amount_check CHECK (tax_amount <= amount),
+  constraint credit_notes_void_reason_max_length CHECK (char_length(void_reason) <= 10000)
 );
 
 alter table app_public.credit_notes add constraint credit_notes_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;

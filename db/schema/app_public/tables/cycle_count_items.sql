@@ -29,7 +29,9 @@ CASE item_type
     ELSE optical_product_id IS NOT NULL AND medicine_id IS NULL AND batch_id IS NULL
 END),
   constraint cycle_count_items_item_type_check CHECK (item_type = ANY (ARRAY['medicine'::text, 'optical_product'::text])),
+  constraint cycle_count_items_item_type_max_length CHECK (char_length(item_type) <= 500),
   constraint cycle_count_items_pkey PRIMARY KEY (id),
+  constraint cycle_count_items_reason_max_length CHECK (char_length(reason) <= 10000),
   constraint cycle_count_items_system_quantity_check CHECK (system_quantity >= 0),
   constraint cycle_count_items_unit_cost_check CHECK (unit_cost >= 0::numeric)
 );

@@ -28,16 +28,22 @@ create table app_public.cycle_counts (
   constraint cycle_counts_approved_check CHECK (status <> 'approved'::text OR approved_at IS NOT NULL),
   constraint cycle_counts_cancelled_check CHECK ((status = 'cancelled'::text) = (cancelled_at IS NOT NULL)),
   constraint cycle_counts_category_check CHECK (scope <> 'medicine_category'::text OR category IS NOT NULL),
+  constraint cycle_counts_category_max_length CHECK (char_length(category) <= 500),
   constraint cycle_counts_completed_check CHECK ((status <> ALL (ARRAY['counted'::text, 'approved'::text])) OR completed_at IS NOT NULL),
+  constraint cycle_counts_count_number_max_length CHECK (char_length(count_number) <= 128),
   constraint cycle_counts_dates_check CHECK (completed_at IS NULL OR started_at IS NULL OR completed_at >= started_at),
   constraint cycle_counts_deleted_check CHECK (is_deleted = (deleted_at IS NOT NULL)),
   constraint cycle_counts_hospital_id_count_number_key UNIQUE (hospital_id, count_number),
   constraint cycle_counts_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint cycle_counts_location_check CHECK (scope <> 'location'::text OR location IS NOT NULL OR department_id IS NOT NULL),
+  constraint cycle_counts_location_max_length CHECK (char_length(location) <= 200),
+  constraint cycle_counts_notes_max_length CHECK (char_length(notes) <= 10000),
   constraint cycle_counts_pkey PRIMARY KEY (id),
   constraint cycle_counts_scope_check CHECK (scope = ANY (ARRAY['full'::text, 'partial'::text, 'medicine_category'::text, 'location'::text])),
+  constraint cycle_counts_scope_max_length CHECK (char_length(scope) <= 500),
   constraint cycle_counts_started_check CHECK ((status <> ALL (ARRAY['counting'::text, 'counted'::text, 'approved'::text])) OR started_at IS NOT NULL),
-  constraint cycle_counts_status_check CHECK (status = ANY (ARRAY['draft'::text, 'counting'::text, 'counted'::text, 'approved'::text, 'cancelled'::text]))
+  constraint cycle_counts_status_check CHECK (status = ANY (ARRAY['draft'::text, 'counting'::text, 'counted'::text, 'approved'::text, 'cancelled'::text])),
+  constraint cycle_counts_status_max_length CHECK (char_length(status) <= 500)
 );
 
 alter table app_public.cycle_counts add constraint cycle_counts_approved_by_fkey FOREIGN KEY (approved_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;

@@ -46,15 +46,20 @@ create table app_public.daily_settlements (
   constraint daily_settlements_hospital_id_settlement_number_key UNIQUE (hospital_id, settlement_number),
   constraint daily_settlements_insurance_total_check CHECK (insurance_total >= 0::numeric),
   constraint daily_settlements_invoice_count_check CHECK (invoice_count >= 0),
+  constraint daily_settlements_notes_max_length CHECK (char_length(notes) <= 10000),
   constraint daily_settlements_other_total_check CHECK (other_total >= 0::numeric),
   constraint daily_settlements_payment_count_check CHECK (payment_count >= 0),
   constraint daily_settlements_pkey PRIMARY KEY (id),
   constraint daily_settlements_refund_count_check CHECK (refund_count >= 0),
   constraint daily_settlements_refunds_total_check CHECK (refunds_total >= 0::numeric),
+  constraint daily_settlements_reopen_reason_max_length CHECK (char_length(reopen_reason) <= 10000),
   constraint daily_settlements_reopened_check CHECK (status <> 'reopened'::text OR reopened_at IS NOT NULL AND reopen_reason IS NOT NULL),
   constraint daily_settlements_settled_check CHECK (status <> 'settled'::text OR settled_at IS NOT NULL),
+  constraint daily_settlements_settlement_number_max_length CHECK (char_length(settlement_number) <= 128),
   constraint daily_settlements_status_check CHECK (status = ANY (ARRAY['open'::text, 'reconciling'::text, 'settled'::text, 'reopened'::text])),
+  constraint daily_settlements_status_max_length CHECK (char_length(status) <= 500),
   constraint daily_settlements_upi_total_check CHECK (upi_total >= 0::numeric),
+  constraint daily_settlements_variance_reason_max_length CHECK (char_length(variance_reason) <= 10000),
   constraint daily_settlements_wallet_total_check CHECK (wallet_total >= 0::numeric)
 );
 

@@ -21,13 +21,20 @@ create table app_public.departments (
   updated_by uuid,
   head_doctor_id uuid,
   constraint departments_code_check CHECK (code ~ '^[A-Z][A-Z0-9_]{1,15}$'::text),
+  constraint departments_code_max_length CHECK (char_length(code) <= 128),
   constraint departments_deleted_check CHECK (is_deleted = (deleted_at IS NOT NULL)),
   constraint departments_department_type_check CHECK (department_type = ANY (ARRAY['clinical'::text, 'diagnostic'::text, 'surgical'::text, 'emergency'::text, 'pharmacy'::text, 'optical'::text, 'administrative'::text, 'support'::text])),
+  constraint departments_department_type_max_length CHECK (char_length(department_type) <= 500),
+  constraint departments_description_max_length CHECK (char_length(description) <= 10000),
   constraint departments_email_check CHECK (email OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext),
+  constraint departments_email_max_length CHECK (char_length(email::text) <= 320),
   constraint departments_hospital_id_code_key UNIQUE (hospital_id, code),
   constraint departments_hospital_id_id_key UNIQUE (hospital_id, id),
+  constraint departments_location_max_length CHECK (char_length(location) <= 200),
   constraint departments_name_check CHECK (length(TRIM(BOTH FROM name)) >= 2 AND length(TRIM(BOTH FROM name)) <= 120),
+  constraint departments_name_max_length CHECK (char_length(name) <= 200),
   constraint departments_not_own_parent_check CHECK (parent_department_id <> id),
+  constraint departments_phone_extension_max_length CHECK (char_length(phone_extension) <= 32),
   constraint departments_pkey PRIMARY KEY (id)
 );
 

@@ -20,9 +20,11 @@ create table app_public.doctor_fees (
   constraint doctor_fees_follow_up_window_days_check CHECK (follow_up_window_days >= 0 AND follow_up_window_days <= 365),
   constraint doctor_fees_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint doctor_fees_no_overlap_excl EXCLUDE USING gist (hospital_id WITH =, doctor_id WITH =, visit_type WITH =, daterange(valid_from, valid_to, '[]'::text) WITH &&) WHERE (is_active),
+  constraint doctor_fees_notes_max_length CHECK (char_length(notes) <= 10000),
   constraint doctor_fees_pkey PRIMARY KEY (id),
   constraint doctor_fees_validity_check CHECK (valid_to IS NULL OR valid_to >= valid_from),
-  constraint doctor_fees_visit_type_check CHECK (visit_type = ANY (ARRAY['new_consultation'::text, 'follow_up'::text, 'emergency'::text, 'teleconsultation'::text, 'home_visit'::text, 'procedure'::text]))
+  constraint doctor_fees_visit_type_check CHECK (visit_type = ANY (ARRAY['new_consultation'::text, 'follow_up'::text, 'emergency'::text, 'teleconsultation'::text, 'home_visit'::text, 'procedure'::text])),
+  constraint doctor_fees_visit_type_max_length CHECK (char_length(visit_type) <= 500)
 );
 
 alter table app_public.doctor_fees add constraint doctor_fees_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;

@@ -24,12 +24,18 @@ create table app_public.doctor_leaves (
   constraint doctor_leaves_cancelled_check CHECK ((status = 'cancelled'::text) = (cancelled_at IS NOT NULL)),
   constraint doctor_leaves_dates_check CHECK (end_date >= start_date),
   constraint doctor_leaves_half_day_check CHECK (half_day = ANY (ARRAY['first_half'::text, 'second_half'::text])),
+  constraint doctor_leaves_half_day_max_length CHECK (char_length(half_day) <= 500),
   constraint doctor_leaves_half_day_single_date_check CHECK (half_day IS NULL OR start_date = end_date),
   constraint doctor_leaves_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint doctor_leaves_leave_type_check CHECK (leave_type = ANY (ARRAY['vacation'::text, 'sick'::text, 'conference'::text, 'training'::text, 'personal'::text, 'other'::text])),
+  constraint doctor_leaves_leave_type_max_length CHECK (char_length(leave_type) <= 500),
   constraint doctor_leaves_no_overlap_excl EXCLUDE USING gist (hospital_id WITH =, doctor_id WITH =, daterange(start_date, end_date, '[]'::text) WITH &&) WHERE (status = ANY (ARRAY['requested'::text, 'approved'::text])),
+  constraint doctor_leaves_notes_max_length CHECK (char_length(notes) <= 10000),
   constraint doctor_leaves_pkey PRIMARY KEY (id),
+  constraint doctor_leaves_reason_max_length CHECK (char_length(reason) <= 10000),
+  constraint doctor_leaves_rejection_reason_max_length CHECK (char_length(rejection_reason) <= 10000),
   constraint doctor_leaves_status_check CHECK (status = ANY (ARRAY['requested'::text, 'approved'::text, 'rejected'::text, 'cancelled'::text])),
+  constraint doctor_leaves_status_max_length CHECK (char_length(status) <= 500),
   constraint doctor_leaves_substitute_check CHECK (substitute_doctor_id <> doctor_id)
 );
 

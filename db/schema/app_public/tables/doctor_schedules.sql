@@ -25,8 +25,11 @@ create table app_public.doctor_schedules (
   constraint doctor_schedules_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint doctor_schedules_max_patients_check CHECK (max_patients >= 1 AND max_patients <= 1000),
   constraint doctor_schedules_no_overlap_excl EXCLUDE USING gist (hospital_id WITH =, doctor_id WITH =, day_of_week WITH =, tsrange('2000-01-01'::date + start_time, '2000-01-01'::date + end_time) WITH &&, daterange(valid_from, valid_to, '[]'::text) WITH &&) WHERE (is_active),
+  constraint doctor_schedules_notes_max_length CHECK (char_length(notes) <= 10000),
   constraint doctor_schedules_pkey PRIMARY KEY (id),
+  constraint doctor_schedules_room_max_length CHECK (char_length(room) <= 200),
   constraint doctor_schedules_session_check CHECK (session = ANY (ARRAY['morning'::text, 'afternoon'::text, 'evening'::text, 'other'::text])),
+  constraint doctor_schedules_session_max_length CHECK (char_length(session) <= 500),
   constraint doctor_schedules_slot_minutes_check CHECK (slot_minutes >= 5 AND slot_minutes <= 240),
   constraint doctor_schedules_time_check CHECK (end_time > start_time),
   constraint doctor_schedules_validity_check CHECK (valid_to IS NULL OR valid_to >= valid_from)

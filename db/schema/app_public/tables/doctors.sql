@@ -29,14 +29,23 @@ create table app_public.doctors (
   updated_at timestamp with time zone not null default now(),
   created_by uuid,
   updated_by uuid,
+  constraint doctors_bio_max_length CHECK (char_length(bio) <= 10000),
+  constraint doctors_consultation_room_max_length CHECK (char_length(consultation_room) <= 200),
   constraint doctors_deleted_check CHECK (is_deleted = (deleted_at IS NOT NULL)),
   constraint doctors_employment_type_check CHECK (employment_type = ANY (ARRAY['full_time'::text, 'part_time'::text, 'visiting'::text, 'resident'::text, 'locum'::text])),
+  constraint doctors_employment_type_max_length CHECK (char_length(employment_type) <= 500),
   constraint doctors_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint doctors_hospital_id_registration_number_key UNIQUE (hospital_id, registration_number),
   constraint doctors_hospital_id_user_id_key UNIQUE (hospital_id, user_id),
   constraint doctors_max_patients_per_day_check CHECK (max_patients_per_day >= 1 AND max_patients_per_day <= 1000),
+  constraint doctors_photo_url_max_length CHECK (char_length(photo_url) <= 2048),
   constraint doctors_pkey PRIMARY KEY (id),
+  constraint doctors_registration_council_max_length CHECK (char_length(registration_council) <= 500),
   constraint doctors_registration_number_check CHECK (length(TRIM(BOTH FROM registration_number)) >= 2 AND length(TRIM(BOTH FROM registration_number)) <= 50),
+  constraint doctors_registration_number_max_length CHECK (char_length(registration_number) <= 128),
+  constraint doctors_signature_url_max_length CHECK (char_length(signature_url) <= 2048),
+  constraint doctors_specialization_max_length CHECK (char_length(specialization) <= 200),
+  constraint doctors_sub_specialization_max_length CHECK (char_length(sub_specialization) <= 200),
   constraint doctors_years_of_experience_check CHECK (years_of_experience >= 0 AND years_of_experience <= 80)
 );
 

@@ -41,12 +41,19 @@ create table app_public.hospital_settings (
   constraint hospital_settings_fiscal_year_start_month_check CHECK (fiscal_year_start_month >= 1 AND fiscal_year_start_month <= 12),
   constraint hospital_settings_hospital_id_key UNIQUE (hospital_id),
   constraint hospital_settings_invoice_due_days_check CHECK (invoice_due_days >= 0 AND invoice_due_days <= 365),
+  constraint hospital_settings_invoice_terms_max_length CHECK (char_length(invoice_terms) <= 10000),
+  constraint hospital_settings_letterhead_url_max_length CHECK (char_length(letterhead_url) <= 2048),
   constraint hospital_settings_near_expiry_block_days_check CHECK (near_expiry_block_days >= 0 AND near_expiry_block_days <= 365),
   constraint hospital_settings_no_show_after_minutes_check CHECK (no_show_after_minutes >= 5 AND no_show_after_minutes <= 1440),
   constraint hospital_settings_pkey PRIMARY KEY (id),
+  constraint hospital_settings_prescription_footer_max_length CHECK (char_length(prescription_footer) <= 10000),
   constraint hospital_settings_prescription_validity_days_check CHECK (prescription_validity_days >= 1 AND prescription_validity_days <= 365),
   constraint hospital_settings_primary_color_check CHECK (primary_color ~ '^#[0-9a-fA-F]{6}$'::text),
+  constraint hospital_settings_primary_color_max_length CHECK (char_length(primary_color) <= 500),
+  constraint hospital_settings_print_footer_max_length CHECK (char_length(print_footer) <= 10000),
+  constraint hospital_settings_print_header_max_length CHECK (char_length(print_header) <= 10000),
   constraint hospital_settings_print_paper_size_check CHECK (print_paper_size = ANY (ARRAY['A4'::text, 'A5'::text, 'letter'::text, 'thermal_80mm'::text])),
+  constraint hospital_settings_print_paper_size_max_length CHECK (char_length(print_paper_size) <= 500),
   constraint hospital_settings_refund_approval_threshold_check CHECK (refund_approval_threshold >= 0::numeric)
 );
 

@@ -18,15 +18,22 @@ create table app_public.id_sequences (
   updated_at timestamp with time zone not null default now(),
   created_by uuid,
   updated_by uuid,
+  constraint id_sequences_current_period_max_length CHECK (char_length(current_period) <= 128),
+  constraint id_sequences_description_max_length CHECK (char_length(description) <= 10000),
+  constraint id_sequences_document_type_max_length CHECK (char_length(document_type) <= 500),
   constraint id_sequences_hospital_id_document_type_scope_key UNIQUE (hospital_id, document_type, scope),
   constraint id_sequences_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint id_sequences_next_value_check CHECK (next_value >= 1),
   constraint id_sequences_padding_check CHECK (padding >= 1 AND padding <= 12),
   constraint id_sequences_pattern_check CHECK (POSITION(('{SEQ}'::text) IN (pattern)) > 0 AND length(pattern) <= 80),
+  constraint id_sequences_pattern_max_length CHECK (char_length(pattern) <= 500),
   constraint id_sequences_pkey PRIMARY KEY (id),
   constraint id_sequences_prefix_check CHECK (prefix ~ '^[A-Z0-9_]{1,16}$'::text),
+  constraint id_sequences_prefix_max_length CHECK (char_length(prefix) <= 500),
   constraint id_sequences_reset_period_check CHECK (reset_period = ANY (ARRAY['never'::text, 'yearly'::text, 'monthly'::text, 'daily'::text])),
-  constraint id_sequences_scope_check CHECK (scope ~ '^([A-Z0-9_]{1,16})?$'::text)
+  constraint id_sequences_reset_period_max_length CHECK (char_length(reset_period) <= 128),
+  constraint id_sequences_scope_check CHECK (scope ~ '^([A-Z0-9_]{1,16})?$'::text),
+  constraint id_sequences_scope_max_length CHECK (char_length(scope) <= 500)
 );
 
 alter table app_public.id_sequences add constraint id_sequences_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;

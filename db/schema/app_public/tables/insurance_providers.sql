@@ -32,11 +32,20 @@ create table app_public.insurance_providers (
   updated_at timestamp with time zone not null default now(),
   created_by uuid,
   updated_by uuid,
+  constraint insurance_providers_address_line1_max_length CHECK (char_length(address_line1) <= 500),
+  constraint insurance_providers_address_line2_max_length CHECK (char_length(address_line2) <= 500),
+  constraint insurance_providers_city_max_length CHECK (char_length(city) <= 500),
   constraint insurance_providers_claim_submission_email_check CHECK (claim_submission_email OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext),
+  constraint insurance_providers_claim_submission_email_max_length CHECK (char_length(claim_submission_email::text) <= 320),
   constraint insurance_providers_claim_submission_method_check CHECK (claim_submission_method = ANY (ARRAY['portal'::text, 'email'::text, 'edi'::text, 'paper'::text])),
+  constraint insurance_providers_claim_submission_method_max_length CHECK (char_length(claim_submission_method) <= 500),
   constraint insurance_providers_code_check CHECK (code ~ '^[A-Z][A-Z0-9_]{1,19}$'::text),
+  constraint insurance_providers_code_max_length CHECK (char_length(code) <= 128),
   constraint insurance_providers_contact_email_check CHECK (contact_email OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext),
+  constraint insurance_providers_contact_email_max_length CHECK (char_length(contact_email::text) <= 320),
+  constraint insurance_providers_contact_person_max_length CHECK (char_length(contact_person) <= 200),
   constraint insurance_providers_contact_phone_check CHECK (contact_phone ~ '^\+?[0-9 ()./-]{6,24}$'::text),
+  constraint insurance_providers_contact_phone_max_length CHECK (char_length(contact_phone) <= 32),
   constraint insurance_providers_contract_dates_check CHECK (contract_end_date IS NULL OR contract_start_date IS NULL OR contract_end_date >= contract_start_date),
   constraint insurance_providers_country_code_check CHECK (country_code ~ '^[A-Z]{2}$'::text),
   constraint insurance_providers_deleted_check CHECK (is_deleted = (deleted_at IS NOT NULL)),
@@ -44,9 +53,16 @@ create table app_public.insurance_providers (
   constraint insurance_providers_hospital_id_code_key UNIQUE (hospital_id, code),
   constraint insurance_providers_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint insurance_providers_name_check CHECK (length(TRIM(BOTH FROM name)) >= 2 AND length(TRIM(BOTH FROM name)) <= 200),
+  constraint insurance_providers_name_max_length CHECK (char_length(name) <= 200),
+  constraint insurance_providers_notes_max_length CHECK (char_length(notes) <= 10000),
+  constraint insurance_providers_payer_id_max_length CHECK (char_length(payer_id) <= 128),
   constraint insurance_providers_pkey PRIMARY KEY (id),
+  constraint insurance_providers_portal_url_max_length CHECK (char_length(portal_url) <= 2048),
+  constraint insurance_providers_postal_code_max_length CHECK (char_length(postal_code) <= 128),
   constraint insurance_providers_provider_type_check CHECK (provider_type = ANY (ARRAY['private_insurer'::text, 'government_scheme'::text, 'tpa'::text, 'corporate'::text, 'other'::text])),
-  constraint insurance_providers_settlement_days_check CHECK (settlement_days >= 0 AND settlement_days <= 365)
+  constraint insurance_providers_provider_type_max_length CHECK (char_length(provider_type) <= 500),
+  constraint insurance_providers_settlement_days_check CHECK (settlement_days >= 0 AND settlement_days <= 365),
+  constraint insurance_providers_state_province_max_length CHECK (char_length(state_province) <= 500)
 );
 
 alter table app_public.insurance_providers add constraint insurance_providers_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;

@@ -22,18 +22,23 @@ create table app_public.medicine_batches (
   created_by uuid,
   updated_by uuid,
   constraint medicine_batches_batch_number_check CHECK (length(TRIM(BOTH FROM batch_number)) >= 1 AND length(TRIM(BOTH FROM batch_number)) <= 64),
+  constraint medicine_batches_batch_number_max_length CHECK (char_length(batch_number) <= 128),
   constraint medicine_batches_dates_check CHECK (manufacture_date IS NULL OR expiry_date > manufacture_date),
   constraint medicine_batches_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint medicine_batches_hospital_id_medicine_id_batch_number_key UNIQUE (hospital_id, medicine_id, batch_number),
   constraint medicine_batches_hospital_id_medicine_id_id_key UNIQUE (hospital_id, medicine_id, id),
   constraint medicine_batches_mrp_check CHECK (mrp >= 0::numeric),
+  constraint medicine_batches_notes_max_length CHECK (char_length(notes) <= 10000),
   constraint medicine_batches_pkey PRIMARY KEY (id),
   constraint medicine_batches_quantity_on_hand_check CHECK (quantity_on_hand >= 0),
   constraint medicine_batches_quantity_received_check CHECK (quantity_received >= 0),
   constraint medicine_batches_recall_check CHECK (status <> 'recalled'::text OR recall_reference IS NOT NULL),
+  constraint medicine_batches_recall_reference_max_length CHECK (char_length(recall_reference) <= 128),
   constraint medicine_batches_selling_price_check CHECK (selling_price >= 0::numeric),
   constraint medicine_batches_selling_price_mrp_check CHECK (mrp IS NULL OR selling_price IS NULL OR selling_price <= mrp),
   constraint medicine_batches_status_check CHECK (status = ANY (ARRAY['active'::text, 'quarantined'::text, 'expired'::text, 'recalled'::text, 'depleted'::text])),
+  constraint medicine_batches_status_max_length CHECK (char_length(status) <= 500),
+  constraint medicine_batches_storage_location_max_length CHECK (char_length(storage_location) <= 200),
   constraint medicine_batches_unit_cost_check CHECK (unit_cost >= 0::numeric)
 );
 

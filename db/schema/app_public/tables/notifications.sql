@@ -29,19 +29,30 @@ create table app_public.notifications (
   updated_at timestamp with time zone not null default now(),
   created_by uuid,
   updated_by uuid,
+  constraint notifications_action_url_max_length CHECK (char_length(action_url) <= 2048),
+  constraint notifications_body_max_length CHECK (char_length(body) <= 10000),
   constraint notifications_category_check CHECK (category = ANY (ARRAY['appointment'::text, 'clinical'::text, 'billing'::text, 'inventory'::text, 'account'::text, 'marketing'::text])),
+  constraint notifications_category_max_length CHECK (char_length(category) <= 500),
   constraint notifications_channel_check CHECK (channel = ANY (ARRAY['email'::text, 'sms'::text, 'whatsapp'::text, 'in_app'::text, 'push'::text])),
+  constraint notifications_channel_max_length CHECK (char_length(channel) <= 500),
   constraint notifications_data_check CHECK (jsonb_typeof(data) = 'object'::text),
+  constraint notifications_dedupe_key_max_length CHECK (char_length(dedupe_key) <= 128),
   constraint notifications_expiry_check CHECK (expires_at IS NULL OR expires_at > scheduled_for),
+  constraint notifications_failure_reason_max_length CHECK (char_length(failure_reason) <= 10000),
   constraint notifications_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint notifications_pkey PRIMARY KEY (id),
   constraint notifications_priority_check CHECK (priority = ANY (ARRAY['low'::text, 'normal'::text, 'high'::text, 'urgent'::text])),
+  constraint notifications_priority_max_length CHECK (char_length(priority) <= 500),
   constraint notifications_recipient_check CHECK (recipient_type = 'patient'::text AND patient_id IS NOT NULL AND user_id IS NULL OR recipient_type = 'user'::text AND user_id IS NOT NULL AND patient_id IS NULL),
   constraint notifications_recipient_type_check CHECK (recipient_type = ANY (ARRAY['patient'::text, 'user'::text])),
+  constraint notifications_recipient_type_max_length CHECK (char_length(recipient_type) <= 500),
   constraint notifications_related_check CHECK ((related_table IS NULL) = (related_id IS NULL)),
   constraint notifications_related_table_check CHECK (related_table ~ '^[a-z][a-z0-9_]{0,62}$'::text),
+  constraint notifications_related_table_max_length CHECK (char_length(related_table) <= 500),
   constraint notifications_status_check CHECK (status = ANY (ARRAY['pending'::text, 'queued'::text, 'sent'::text, 'delivered'::text, 'read'::text, 'failed'::text, 'cancelled'::text])),
-  constraint notifications_title_check CHECK (length(TRIM(BOTH FROM title)) > 0)
+  constraint notifications_status_max_length CHECK (char_length(status) <= 500),
+  constraint notifications_title_check CHECK (length(TRIM(BOTH FROM title)) > 0),
+  constraint notifications_title_max_length CHECK (char_length(title) <= 200)
 );
 
 alter table app_public.notifications add constraint notifications_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;

@@ -29,7 +29,9 @@ create table app_public.optical_repairs (
   created_by uuid,
   updated_by uuid,
   constraint optical_repairs_customer_check CHECK (patient_id IS NOT NULL OR customer_name IS NOT NULL),
+  constraint optical_repairs_customer_name_max_length CHECK (char_length(customer_name) <= 200),
   constraint optical_repairs_customer_phone_check CHECK (customer_phone ~ '^\+?[0-9 ()./-]{6,24}$'::text),
+  constraint optical_repairs_customer_phone_max_length CHECK (char_length(customer_phone) <= 32),
   constraint optical_repairs_dates_check CHECK ((promised_at IS NULL OR promised_at >= received_at) AND (ready_at IS NULL OR ready_at >= received_at) AND (returned_at IS NULL OR returned_at >= received_at)),
   constraint optical_repairs_deleted_check CHECK (is_deleted = (deleted_at IS NOT NULL)),
   constraint optical_repairs_estimated_cost_check CHECK (estimated_cost >= 0::numeric),
@@ -37,10 +39,17 @@ create table app_public.optical_repairs (
   constraint optical_repairs_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint optical_repairs_hospital_id_repair_number_key UNIQUE (hospital_id, repair_number),
   constraint optical_repairs_item_description_check CHECK (length(TRIM(BOTH FROM item_description)) >= 2 AND length(TRIM(BOTH FROM item_description)) <= 500),
+  constraint optical_repairs_item_description_max_length CHECK (char_length(item_description) <= 10000),
+  constraint optical_repairs_notes_max_length CHECK (char_length(notes) <= 10000),
   constraint optical_repairs_pkey PRIMARY KEY (id),
+  constraint optical_repairs_problem_description_max_length CHECK (char_length(problem_description) <= 10000),
+  constraint optical_repairs_repair_number_max_length CHECK (char_length(repair_number) <= 128),
   constraint optical_repairs_repair_type_check CHECK (repair_type = ANY (ARRAY['frame_adjustment'::text, 'hinge'::text, 'nose_pad'::text, 'screw'::text, 'lens_replacement'::text, 'frame_replacement'::text, 'soldering'::text, 'cleaning'::text, 'other'::text])),
+  constraint optical_repairs_repair_type_max_length CHECK (char_length(repair_type) <= 500),
   constraint optical_repairs_returned_check CHECK (status <> 'returned'::text OR returned_at IS NOT NULL),
-  constraint optical_repairs_status_check CHECK (status = ANY (ARRAY['received'::text, 'in_repair'::text, 'ready'::text, 'returned'::text, 'cancelled'::text]))
+  constraint optical_repairs_status_check CHECK (status = ANY (ARRAY['received'::text, 'in_repair'::text, 'ready'::text, 'returned'::text, 'cancelled'::text])),
+  constraint optical_repairs_status_max_length CHECK (char_length(status) <= 500),
+  constraint optical_repairs_work_done_max_length CHECK (char_length(work_done) <= 10000)
 );
 
 alter table app_public.optical_repairs add constraint optical_repairs_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;

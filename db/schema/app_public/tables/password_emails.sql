@@ -19,8 +19,11 @@ create table app_public.password_emails (
   constraint password_emails_expiry_check CHECK (expires_at > requested_at),
   constraint password_emails_pkey PRIMARY KEY (id),
   constraint password_emails_purpose_check CHECK (purpose = ANY (ARRAY['invite'::text, 'reset'::text])),
+  constraint password_emails_purpose_max_length CHECK (char_length(purpose) <= 500),
   constraint password_emails_sent_to_check CHECK (sent_to OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext),
+  constraint password_emails_sent_to_max_length CHECK (char_length(sent_to::text) <= 200),
   constraint password_emails_status_check CHECK (status = ANY (ARRAY['pending'::text, 'sent'::text, 'used'::text, 'expired'::text, 'revoked'::text])),
+  constraint password_emails_status_max_length CHECK (char_length(status) <= 500),
   constraint password_emails_used_check CHECK ((status = 'used'::text) = (used_at IS NOT NULL))
 );
 

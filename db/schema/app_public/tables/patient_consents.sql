@@ -24,12 +24,22 @@ create table app_public.patient_consents (
   created_by uuid,
   updated_by uuid,
   constraint patient_consents_consent_type_check CHECK (consent_type = ANY (ARRAY['treatment'::text, 'surgery'::text, 'anesthesia'::text, 'data_processing'::text, 'research'::text, 'telemedicine'::text, 'photography'::text, 'marketing_communications'::text, 'data_sharing'::text])),
+  constraint patient_consents_consent_type_max_length CHECK (char_length(consent_type) <= 500),
+  constraint patient_consents_description_max_length CHECK (char_length(description) <= 10000),
+  constraint patient_consents_document_url_max_length CHECK (char_length(document_url) <= 2048),
   constraint patient_consents_expiry_check CHECK (expires_at IS NULL OR expires_at > granted_at),
+  constraint patient_consents_form_version_max_length CHECK (char_length(form_version) <= 500),
   constraint patient_consents_hospital_id_id_key UNIQUE (hospital_id, id),
+  constraint patient_consents_notes_max_length CHECK (char_length(notes) <= 10000),
   constraint patient_consents_pkey PRIMARY KEY (id),
   constraint patient_consents_signatory_check CHECK (signed_by = 'patient'::text OR signatory_name IS NOT NULL),
+  constraint patient_consents_signatory_name_max_length CHECK (char_length(signatory_name) <= 200),
+  constraint patient_consents_signatory_relationship_max_length CHECK (char_length(signatory_relationship) <= 500),
   constraint patient_consents_signed_by_check CHECK (signed_by = ANY (ARRAY['patient'::text, 'guardian'::text, 'representative'::text])),
+  constraint patient_consents_signed_by_max_length CHECK (char_length(signed_by) <= 200),
   constraint patient_consents_status_check CHECK (status = ANY (ARRAY['granted'::text, 'withdrawn'::text, 'expired'::text])),
+  constraint patient_consents_status_max_length CHECK (char_length(status) <= 500),
+  constraint patient_consents_withdrawal_reason_max_length CHECK (char_length(withdrawal_reason) <= 10000),
   constraint patient_consents_withdrawn_check CHECK ((status = 'withdrawn'::text) = (withdrawn_at IS NOT NULL) AND (withdrawn_at IS NULL OR withdrawn_at >= granted_at))
 );
 

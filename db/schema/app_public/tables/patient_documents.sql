@@ -23,13 +23,21 @@ create table app_public.patient_documents (
   created_by uuid,
   updated_by uuid,
   constraint patient_documents_deleted_check CHECK (is_deleted = (deleted_at IS NOT NULL)),
+  constraint patient_documents_description_max_length CHECK (char_length(description) <= 10000),
   constraint patient_documents_document_type_check CHECK (document_type = ANY (ARRAY['id_proof'::text, 'insurance_card'::text, 'lab_report'::text, 'imaging'::text, 'discharge_summary'::text, 'referral_letter'::text, 'prescription_scan'::text, 'consent_form'::text, 'other'::text])),
+  constraint patient_documents_document_type_max_length CHECK (char_length(document_type) <= 500),
+  constraint patient_documents_file_name_max_length CHECK (char_length(file_name) <= 200),
+  constraint patient_documents_file_url_max_length CHECK (char_length(file_url) <= 2048),
   constraint patient_documents_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint patient_documents_mime_type_check CHECK (mime_type ~ '^[a-z]+/[A-Za-z0-9.+-]+$'::text),
+  constraint patient_documents_mime_type_max_length CHECK (char_length(mime_type) <= 500),
   constraint patient_documents_pkey PRIMARY KEY (id),
   constraint patient_documents_sha256_check CHECK (sha256 ~ '^[0-9a-f]{64}$'::text),
+  constraint patient_documents_sha256_max_length CHECK (char_length(sha256) <= 128),
   constraint patient_documents_size_bytes_check CHECK (size_bytes >= 0),
-  constraint patient_documents_title_check CHECK (length(TRIM(BOTH FROM title)) >= 1 AND length(TRIM(BOTH FROM title)) <= 200)
+  constraint patient_documents_source_max_length CHECK (char_length(source) <= 500),
+  constraint patient_documents_title_check CHECK (length(TRIM(BOTH FROM title)) >= 1 AND length(TRIM(BOTH FROM title)) <= 200),
+  constraint patient_documents_title_max_length CHECK (char_length(title) <= 200)
 );
 
 alter table app_public.patient_documents add constraint patient_documents_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;

@@ -28,15 +28,25 @@ create table app_public.payments (
   created_by uuid,
   updated_by uuid,
   constraint payments_amount_check CHECK (amount > 0::numeric),
+  constraint payments_bank_name_max_length CHECK (char_length(bank_name) <= 200),
+  constraint payments_cancellation_reason_max_length CHECK (char_length(cancellation_reason) <= 10000),
   constraint payments_cancelled_check CHECK (status <> 'cancelled'::text OR cancelled_at IS NOT NULL),
   constraint payments_card_last4_check CHECK (card_last4 ~ '^[0-9]{4}$'::text),
+  constraint payments_card_last4_max_length CHECK (char_length(card_last4) <= 128),
   constraint payments_cheque_check CHECK (payment_method <> 'cheque'::text OR cheque_number IS NOT NULL),
+  constraint payments_cheque_number_max_length CHECK (char_length(cheque_number) <= 128),
   constraint payments_deleted_check CHECK (is_deleted = (deleted_at IS NOT NULL)),
   constraint payments_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint payments_hospital_id_receipt_number_key UNIQUE (hospital_id, receipt_number),
+  constraint payments_notes_max_length CHECK (char_length(notes) <= 10000),
+  constraint payments_payer_name_max_length CHECK (char_length(payer_name) <= 200),
   constraint payments_payment_method_check CHECK (payment_method = ANY (ARRAY['cash'::text, 'card'::text, 'upi'::text, 'bank_transfer'::text, 'cheque'::text, 'mobile_wallet'::text, 'insurance'::text, 'online'::text, 'other'::text])),
+  constraint payments_payment_method_max_length CHECK (char_length(payment_method) <= 500),
   constraint payments_pkey PRIMARY KEY (id),
-  constraint payments_status_check CHECK (status = ANY (ARRAY['completed'::text, 'pending'::text, 'failed'::text, 'cancelled'::text]))
+  constraint payments_receipt_number_max_length CHECK (char_length(receipt_number) <= 128),
+  constraint payments_reference_number_max_length CHECK (char_length(reference_number) <= 128),
+  constraint payments_status_check CHECK (status = ANY (ARRAY['completed'::text, 'pending'::text, 'failed'::text, 'cancelled'::text])),
+  constraint payments_status_max_length CHECK (char_length(status) <= 500)
 );
 
 alter table app_public.payments add constraint payments_cancelled_by_fkey FOREIGN KEY (cancelled_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;

@@ -12,11 +12,16 @@ create table app_public.permissions (
   created_by uuid,
   updated_by uuid,
   scope text not null default 'hospital'::text,
+  constraint permissions_action_max_length CHECK (char_length(action) <= 500),
   constraint permissions_code_check CHECK (code ~ '^[a-z][a-z_]*\.[a-z][a-z_]*$'::text),
   constraint permissions_code_key UNIQUE (code),
+  constraint permissions_code_max_length CHECK (char_length(code) <= 128),
   constraint permissions_code_parts_check CHECK (code = ((module || '.'::text) || action)),
+  constraint permissions_description_max_length CHECK (char_length(description) <= 10000),
+  constraint permissions_module_max_length CHECK (char_length(module) <= 500),
   constraint permissions_pkey PRIMARY KEY (id),
-  constraint permissions_scope_check CHECK (scope = ANY (ARRAY['hospital'::text, 'chain'::text]))
+  constraint permissions_scope_check CHECK (scope = ANY (ARRAY['hospital'::text, 'chain'::text])),
+  constraint permissions_scope_max_length CHECK (char_length(scope) <= 500)
 );
 
 alter table app_public.permissions add constraint permissions_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;

@@ -23,6 +23,7 @@ create table app_public.pharmacy_dispensing_items (
   updated_by uuid,
   constraint pharmacy_dispensing_items_discount_amount_check CHECK (discount_amount >= 0::numeric),
   constraint pharmacy_dispensing_items_discount_percent_check CHECK (discount_percent >= 0::numeric AND discount_percent <= 100::numeric),
+  constraint pharmacy_dispensing_items_dosage_instructions_max_length CHECK (char_length(dosage_instructions) <= 10000),
   constraint pharmacy_dispensing_items_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint pharmacy_dispensing_items_line_total_check CHECK (line_total >= 0::numeric),
   constraint pharmacy_dispensing_items_pkey PRIMARY KEY (id),

@@ -17,6 +17,7 @@ create table app_public.pharmacy_return_items (
   created_by uuid,
   updated_by uuid,
   constraint pharmacy_return_items_condition_check CHECK (condition = ANY (ARRAY['resalable'::text, 'damaged'::text, 'expired'::text])),
+  constraint pharmacy_return_items_condition_max_length CHECK (char_length(condition) <= 500),
   constraint pharmacy_return_items_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint pharmacy_return_items_hospital_id_return_id_dispensing_item_id_ UNIQUE (hospital_id, return_id, dispensing_item_id),
   constraint pharmacy_return_items_line_refund_check CHECK (line_refund >= 0::numeric),

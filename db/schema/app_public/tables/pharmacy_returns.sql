@@ -29,12 +29,18 @@ create table app_public.pharmacy_returns (
   constraint pharmacy_returns_deleted_check CHECK (is_deleted = (deleted_at IS NOT NULL)),
   constraint pharmacy_returns_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint pharmacy_returns_hospital_id_return_number_key UNIQUE (hospital_id, return_number),
+  constraint pharmacy_returns_notes_max_length CHECK (char_length(notes) <= 10000),
   constraint pharmacy_returns_pkey PRIMARY KEY (id),
   constraint pharmacy_returns_reason_check CHECK (reason = ANY (ARRAY['adverse_reaction'::text, 'wrong_medicine'::text, 'excess_quantity'::text, 'expired'::text, 'damaged'::text, 'discontinued'::text, 'patient_request'::text, 'other'::text])),
+  constraint pharmacy_returns_reason_max_length CHECK (char_length(reason) <= 10000),
   constraint pharmacy_returns_reason_notes_check CHECK (reason <> 'other'::text OR reason_notes IS NOT NULL),
+  constraint pharmacy_returns_reason_notes_max_length CHECK (char_length(reason_notes) <= 10000),
   constraint pharmacy_returns_refund_amount_check CHECK (refund_amount >= 0::numeric),
   constraint pharmacy_returns_rejected_check CHECK (status <> 'rejected'::text OR rejection_reason IS NOT NULL),
-  constraint pharmacy_returns_status_check CHECK (status = ANY (ARRAY['requested'::text, 'approved'::text, 'completed'::text, 'rejected'::text]))
+  constraint pharmacy_returns_rejection_reason_max_length CHECK (char_length(rejection_reason) <= 10000),
+  constraint pharmacy_returns_return_number_max_length CHECK (char_length(return_number) <= 128),
+  constraint pharmacy_returns_status_check CHECK (status = ANY (ARRAY['requested'::text, 'approved'::text, 'completed'::text, 'rejected'::text])),
+  constraint pharmacy_returns_status_max_length CHECK (char_length(status) <= 500)
 );
 
 alter table app_public.pharmacy_returns add constraint pharmacy_returns_approved_by_fkey FOREIGN KEY (approved_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;

@@ -35,13 +35,19 @@ create table app_public.pre_authorizations (
   constraint pre_authorizations_approved_amount_check CHECK (approved_amount >= 0::numeric),
   constraint pre_authorizations_approved_check CHECK ((status <> ALL (ARRAY['approved'::text, 'partially_approved'::text, 'used'::text])) OR approved_amount IS NOT NULL),
   constraint pre_authorizations_deleted_check CHECK (is_deleted = (deleted_at IS NOT NULL)),
+  constraint pre_authorizations_denial_reason_max_length CHECK (char_length(denial_reason) <= 10000),
   constraint pre_authorizations_estimated_amount_check CHECK (estimated_amount >= 0::numeric),
   constraint pre_authorizations_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint pre_authorizations_hospital_id_pre_authorization_number_key UNIQUE (hospital_id, pre_authorization_number),
+  constraint pre_authorizations_insurer_reference_max_length CHECK (char_length(insurer_reference) <= 128),
+  constraint pre_authorizations_notes_max_length CHECK (char_length(notes) <= 10000),
   constraint pre_authorizations_pkey PRIMARY KEY (id),
+  constraint pre_authorizations_pre_authorization_number_max_length CHECK (char_length(pre_authorization_number) <= 128),
   constraint pre_authorizations_procedure_description_check CHECK (length(TRIM(BOTH FROM procedure_description)) >= 2 AND length(TRIM(BOTH FROM procedure_description)) <= 2000),
+  constraint pre_authorizations_procedure_description_max_length CHECK (char_length(procedure_description) <= 10000),
   constraint pre_authorizations_requested_amount_check CHECK (requested_amount > 0::numeric),
-  constraint pre_authorizations_status_check CHECK (status = ANY (ARRAY['requested'::text, 'approved'::text, 'partially_approved'::text, 'denied'::text, 'used'::text, 'expired'::text, 'cancelled'::text]))
+  constraint pre_authorizations_status_check CHECK (status = ANY (ARRAY['requested'::text, 'approved'::text, 'partially_approved'::text, 'denied'::text, 'used'::text, 'expired'::text, 'cancelled'::text])),
+  constraint pre_authorizations_status_max_length CHECK (char_length(status) <= 500)
 );
 
 alter table app_public.pre_authorizations add constraint pre_authorizations_appointment_fkey FOREIGN KEY (hospital_id, appointment_id) REFERENCES app_public.appointments(hospital_id, id) ON DELETE SET NULL (appointment_id);

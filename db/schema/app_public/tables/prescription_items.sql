@@ -26,18 +26,25 @@ create table app_public.prescription_items (
   updated_by uuid,
   constraint prescription_items_dispensed_check CHECK (quantity_dispensed <= quantity_prescribed),
   constraint prescription_items_dose_check CHECK ((dose_quantity IS NULL) = (dose_unit IS NULL)),
+  constraint prescription_items_dose_max_length CHECK (char_length(dose) <= 500),
   constraint prescription_items_dose_quantity_check CHECK (dose_quantity > 0::numeric),
+  constraint prescription_items_dose_unit_max_length CHECK (char_length(dose_unit) <= 500),
   constraint prescription_items_drug_name_check CHECK (length(TRIM(BOTH FROM drug_name)) >= 2 AND length(TRIM(BOTH FROM drug_name)) <= 200),
+  constraint prescription_items_drug_name_max_length CHECK (char_length(drug_name) <= 200),
   constraint prescription_items_duration_days_check CHECK (duration_days >= 1 AND duration_days <= 3650),
+  constraint prescription_items_frequency_max_length CHECK (char_length(frequency) <= 500),
   constraint prescription_items_frequency_per_day_check CHECK (frequency_per_day > 0::numeric AND frequency_per_day <= 48::numeric),
   constraint prescription_items_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint prescription_items_hospital_id_prescription_id_line_number_key UNIQUE (hospital_id, prescription_id, line_number),
+  constraint prescription_items_instructions_max_length CHECK (char_length(instructions) <= 10000),
   constraint prescription_items_line_number_check CHECK (line_number >= 1 AND line_number <= 999),
   constraint prescription_items_pkey PRIMARY KEY (id),
   constraint prescription_items_quantity_dispensed_check CHECK (quantity_dispensed >= 0),
   constraint prescription_items_quantity_prescribed_check CHECK (quantity_prescribed > 0),
   constraint prescription_items_route_check CHECK (route = ANY (ARRAY['oral'::text, 'sublingual'::text, 'topical'::text, 'inhalation'::text, 'intravenous'::text, 'intramuscular'::text, 'subcutaneous'::text, 'rectal'::text, 'ophthalmic'::text, 'otic'::text, 'nasal'::text, 'other'::text])),
-  constraint prescription_items_timing_check CHECK (timing = ANY (ARRAY['before_food'::text, 'after_food'::text, 'with_food'::text, 'empty_stomach'::text, 'bedtime'::text, 'any'::text]))
+  constraint prescription_items_route_max_length CHECK (char_length(route) <= 500),
+  constraint prescription_items_timing_check CHECK (timing = ANY (ARRAY['before_food'::text, 'after_food'::text, 'with_food'::text, 'empty_stomach'::text, 'bedtime'::text, 'any'::text])),
+  constraint prescription_items_timing_max_length CHECK (char_length(timing) <= 500)
 );
 
 alter table app_public.prescription_items add constraint prescription_items_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;

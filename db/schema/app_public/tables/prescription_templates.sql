@@ -18,11 +18,15 @@ create table app_public.prescription_templates (
   updated_at timestamp with time zone not null default now(),
   created_by uuid,
   updated_by uuid,
+  constraint prescription_templates_advice_max_length CHECK (char_length(advice) <= 10000),
+  constraint prescription_templates_description_max_length CHECK (char_length(description) <= 10000),
   constraint prescription_templates_diagnosis_codes_check CHECK (array_to_string(diagnosis_codes, ','::text, '?'::text) ~ '^([A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?(,|$))*$'::text),
+  constraint prescription_templates_diagnosis_max_length CHECK (char_length(diagnosis) <= 10000),
   constraint prescription_templates_hospital_id_doctor_id_name_key UNIQUE NULLS NOT DISTINCT (hospital_id, doctor_id, name),
   constraint prescription_templates_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint prescription_templates_items_check CHECK (jsonb_typeof(items) = 'array'::text),
   constraint prescription_templates_name_check CHECK (length(TRIM(BOTH FROM name)) >= 2 AND length(TRIM(BOTH FROM name)) <= 120),
+  constraint prescription_templates_name_max_length CHECK (char_length(name) <= 200),
   constraint prescription_templates_pkey PRIMARY KEY (id),
   constraint prescription_templates_usage_count_check CHECK (usage_count >= 0)
 );

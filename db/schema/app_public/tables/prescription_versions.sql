@@ -13,6 +13,7 @@ create table app_public.prescription_versions (
   updated_at timestamp with time zone not null default now(),
   created_by uuid,
   updated_by uuid,
+  constraint prescription_versions_change_reason_max_length CHECK (char_length(change_reason) <= 10000),
   constraint prescription_versions_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint prescription_versions_hospital_id_prescription_id_version_key UNIQUE (hospital_id, prescription_id, version),
   constraint prescription_versions_pkey PRIMARY KEY (id),

@@ -29,14 +29,22 @@ create table app_public.prescriptions (
   updated_at timestamp with time zone not null default now(),
   created_by uuid,
   updated_by uuid,
+  constraint prescriptions_advice_max_length CHECK (char_length(advice) <= 10000),
+  constraint prescriptions_cancellation_reason_max_length CHECK (char_length(cancellation_reason) <= 10000),
   constraint prescriptions_cancelled_check CHECK ((status = 'cancelled'::text) = (cancelled_at IS NOT NULL)),
+  constraint prescriptions_chief_complaint_max_length CHECK (char_length(chief_complaint) <= 10000),
+  constraint prescriptions_clinical_notes_max_length CHECK (char_length(clinical_notes) <= 10000),
   constraint prescriptions_deleted_check CHECK (is_deleted = (deleted_at IS NOT NULL)),
   constraint prescriptions_diagnosis_codes_check CHECK (array_to_string(diagnosis_codes, ','::text, '?'::text) ~ '^([A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?(,|$))*$'::text),
+  constraint prescriptions_diagnosis_max_length CHECK (char_length(diagnosis) <= 10000),
   constraint prescriptions_finalized_check CHECK ((status = ANY (ARRAY['draft'::text, 'cancelled'::text])) OR finalized_at IS NOT NULL),
   constraint prescriptions_hospital_id_id_key UNIQUE (hospital_id, id),
   constraint prescriptions_hospital_id_prescription_number_key UNIQUE (hospital_id, prescription_number),
+  constraint prescriptions_notes_max_length CHECK (char_length(notes) <= 10000),
   constraint prescriptions_pkey PRIMARY KEY (id),
+  constraint prescriptions_prescription_number_max_length CHECK (char_length(prescription_number) <= 128),
   constraint prescriptions_status_check CHECK (status = ANY (ARRAY['draft'::text, 'finalized'::text, 'partially_dispensed'::text, 'dispensed'::text, 'cancelled'::text, 'expired'::text])),
+  constraint prescriptions_status_max_length CHECK (char_length(status) <= 500),
   constraint prescriptions_version_check CHECK (version >= 1)
 );
 

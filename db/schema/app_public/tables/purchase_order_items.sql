@@ -23,6 +23,7 @@ create table app_public.purchase_order_items (
   updated_at timestamp with time zone not null default now(),
   created_by uuid,
   updated_by uuid,
+  constraint purchase_order_items_description_max_length CHECK (char_length(description) <= 10000),
   constraint purchase_order_items_discount_percent_check CHECK (discount_percent >= 0::numeric AND discount_percent <= 100::numeric),
   constraint purchase_order_items_free_quantity_check CHECK (free_quantity >= 0),
   constraint purchase_order_items_hospital_id_id_key UNIQUE (hospital_id, id),
@@ -33,8 +34,10 @@ CASE item_type
     ELSE medicine_id IS NULL AND optical_product_id IS NULL AND description IS NOT NULL
 END),
   constraint purchase_order_items_item_type_check CHECK (item_type = ANY (ARRAY['medicine'::text, 'optical_product'::text, 'consumable'::text])),
+  constraint purchase_order_items_item_type_max_length CHECK (char_length(item_type) <= 500),
   constraint purchase_order_items_line_number_check CHECK (line_number > 0),
   constraint purchase_order_items_line_total_check CHECK (line_total >= 0::numeric),
+  constraint purchase_order_items_notes_max_length CHECK (char_length(notes) <= 10000),
   constraint purchase_order_items_pack_size_check CHECK (pack_size > 0),
   constraint purchase_order_items_pkey PRIMARY KEY (id),
   constraint purchase_order_items_purchase_order_id_line_number_key UNIQUE (hospital_id, purchase_order_id, line_number),

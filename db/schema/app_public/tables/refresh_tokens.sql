@@ -20,7 +20,9 @@ create table app_public.refresh_tokens (
   constraint refresh_tokens_expiry_check CHECK (expires_at > issued_at),
   constraint refresh_tokens_pkey PRIMARY KEY (id),
   constraint refresh_tokens_revoked_check CHECK ((revoked_at IS NULL) = (revoked_reason IS NULL)),
-  constraint refresh_tokens_revoked_reason_check CHECK (revoked_reason = ANY (ARRAY['logout'::text, 'reuse_detected'::text, 'password_changed'::text, 'admin_revoked'::text, 'user_deactivated'::text]))
+  constraint refresh_tokens_revoked_reason_check CHECK (revoked_reason = ANY (ARRAY['logout'::text, 'reuse_detected'::text, 'password_changed'::text, 'admin_revoked'::text, 'user_deactivated'::text])),
+  constraint refresh_tokens_revoked_reason_max_length CHECK (char_length(revoked_reason) <= 10000),
+  constraint refresh_tokens_user_agent_max_length CHECK (char_length(user_agent) <= 1000)
 );
 
 alter table app_public.refresh_tokens add constraint refresh_tokens_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;

@@ -36,8 +36,15 @@ create table app_public.refunds (
   constraint refunds_pkey PRIMARY KEY (id),
   constraint refunds_processed_check CHECK (status <> 'processed'::text OR processed_at IS NOT NULL),
   constraint refunds_reason_check CHECK (reason = ANY (ARRAY['service_not_rendered'::text, 'overbilling'::text, 'duplicate_payment'::text, 'cancellation'::text, 'insurance_adjustment'::text, 'medicine_return'::text, 'other'::text])),
+  constraint refunds_reason_max_length CHECK (char_length(reason) <= 10000),
+  constraint refunds_reason_notes_max_length CHECK (char_length(reason_notes) <= 10000),
+  constraint refunds_reference_number_max_length CHECK (char_length(reference_number) <= 128),
   constraint refunds_refund_method_check CHECK (refund_method = ANY (ARRAY['cash'::text, 'card'::text, 'upi'::text, 'bank_transfer'::text, 'cheque'::text, 'mobile_wallet'::text, 'insurance'::text, 'online'::text, 'other'::text])),
-  constraint refunds_status_check CHECK (status = ANY (ARRAY['requested'::text, 'approved'::text, 'rejected'::text, 'processed'::text]))
+  constraint refunds_refund_method_max_length CHECK (char_length(refund_method) <= 500),
+  constraint refunds_refund_number_max_length CHECK (char_length(refund_number) <= 128),
+  constraint refunds_rejection_reason_max_length CHECK (char_length(rejection_reason) <= 10000),
+  constraint refunds_status_check CHECK (status = ANY (ARRAY['requested'::text, 'approved'::text, 'rejected'::text, 'processed'::text])),
+  constraint refunds_status_max_length CHECK (char_length(status) <= 500)
 );
 
 alter table app_public.refunds add constraint refunds_approved_by_fkey FOREIGN KEY (approved_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;

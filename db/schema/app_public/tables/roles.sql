@@ -16,9 +16,13 @@ create table app_public.roles (
   updated_by uuid,
   constraint roles_chain_scope_is_system_check CHECK (scope = 'hospital'::text OR is_system AND hospital_id IS NULL),
   constraint roles_code_check CHECK (code ~ '^[a-z][a-z0-9_]{1,47}$'::text),
+  constraint roles_code_max_length CHECK (char_length(code) <= 128),
+  constraint roles_description_max_length CHECK (char_length(description) <= 10000),
   constraint roles_hospital_id_code_key UNIQUE NULLS NOT DISTINCT (hospital_id, code),
+  constraint roles_name_max_length CHECK (char_length(name) <= 200),
   constraint roles_pkey PRIMARY KEY (id),
-  constraint roles_scope_check CHECK (scope = ANY (ARRAY['chain'::text, 'hospital'::text]))
+  constraint roles_scope_check CHECK (scope = ANY (ARRAY['chain'::text, 'hospital'::text])),
+  constraint roles_scope_max_length CHECK (char_length(scope) <= 500)
 );
 
 alter table app_public.roles add constraint roles_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;

@@ -27,6 +27,7 @@ create table app_public.stock_adjustments (
   updated_at timestamp with time zone not null default now(),
   created_by uuid,
   updated_by uuid,
+  constraint stock_adjustments_adjustment_number_max_length CHECK (char_length(adjustment_number) <= 128),
   constraint stock_adjustments_approved_check CHECK (status <> 'approved'::text OR approved_at IS NOT NULL),
   constraint stock_adjustments_deleted_check CHECK (is_deleted = (deleted_at IS NOT NULL)),
   constraint stock_adjustments_hospital_id_adjustment_number_key UNIQUE (hospital_id, adjustment_number),
@@ -37,10 +38,13 @@ CASE item_type
     ELSE optical_product_id IS NOT NULL AND medicine_id IS NULL AND batch_id IS NULL
 END),
   constraint stock_adjustments_item_type_check CHECK (item_type = ANY (ARRAY['medicine'::text, 'optical_product'::text])),
+  constraint stock_adjustments_item_type_max_length CHECK (char_length(item_type) <= 500),
   constraint stock_adjustments_pkey PRIMARY KEY (id),
   constraint stock_adjustments_quantity_change_check CHECK (quantity_change <> 0),
   constraint stock_adjustments_reason_check CHECK (reason = ANY (ARRAY['damage'::text, 'expiry'::text, 'theft_loss'::text, 'found'::text, 'data_correction'::text, 'donation'::text, 'sample'::text, 'return_to_supplier'::text, 'other'::text])),
+  constraint stock_adjustments_reason_max_length CHECK (char_length(reason) <= 10000),
   constraint stock_adjustments_reason_notes_check CHECK ((reason <> ALL (ARRAY['other'::text, 'data_correction'::text])) OR reason_notes IS NOT NULL),
+  constraint stock_adjustments_reason_notes_max_length CHECK (char_length(reason_notes) <= 10000),
   constraint stock_adjustments_reason_sign_check CHECK (
 CASE
     WHEN reason = ANY (ARRAY['damage'::text, 'expiry'::text, 'theft_loss'::text, 'return_to_supplier'::text]) THEN quantity_change < 0
@@ -49,8 +53,10 @@ CASE
 END),
   constraint stock_adjustments_rejected_check CHECK ((status = 'rejected'::text) = (rejected_at IS NOT NULL)),
   constraint stock_adjustments_rejection_reason_check CHECK (status <> 'rejected'::text OR rejection_reason IS NOT NULL),
+  constraint stock_adjustments_rejection_reason_max_length CHECK (char_length(rejection_reason) <= 10000),
   constraint stock_adjustments_requested_check CHECK (status = 'draft'::text OR requested_at IS NOT NULL),
   constraint stock_adjustments_status_check CHECK (status = ANY (ARRAY['draft'::text, 'pending_approval'::text, 'approved'::text, 'rejected'::text, 'cancelled'::text])),
+  constraint stock_adjustments_status_max_length CHECK (char_length(status) <= 500),
   constraint stock_adjustments_unit_cost_check CHECK (unit_cost >= 0::numeric)
 );
 

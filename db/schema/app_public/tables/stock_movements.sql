@@ -32,6 +32,7 @@ CASE item_type
     ELSE optical_product_id IS NOT NULL AND medicine_id IS NULL AND batch_id IS NULL
 END),
   constraint stock_movements_item_type_check CHECK (item_type = ANY (ARRAY['medicine'::text, 'optical_product'::text])),
+  constraint stock_movements_item_type_max_length CHECK (char_length(item_type) <= 500),
   constraint stock_movements_item_type_movement_check CHECK (
 CASE
     WHEN movement_type = ANY (ARRAY['dispense'::text, 'patient_return'::text, 'expiry_write_off'::text]) THEN item_type = 'medicine'::text
@@ -39,6 +40,7 @@ CASE
     ELSE true
 END),
   constraint stock_movements_movement_type_check CHECK (movement_type = ANY (ARRAY['goods_receipt'::text, 'dispense'::text, 'patient_return'::text, 'supplier_return'::text, 'adjustment_increase'::text, 'adjustment_decrease'::text, 'cycle_count_variance'::text, 'optical_sale'::text, 'optical_return'::text, 'transfer_in'::text, 'transfer_out'::text, 'expiry_write_off'::text, 'opening_balance'::text])),
+  constraint stock_movements_movement_type_max_length CHECK (char_length(movement_type) <= 500),
   constraint stock_movements_pkey PRIMARY KEY (id),
   constraint stock_movements_quantity_check CHECK (quantity <> 0),
   constraint stock_movements_quantity_sign_check CHECK (
@@ -47,6 +49,7 @@ CASE
     WHEN movement_type = ANY (ARRAY['dispense'::text, 'supplier_return'::text, 'adjustment_decrease'::text, 'optical_sale'::text, 'transfer_out'::text, 'expiry_write_off'::text]) THEN quantity < 0
     ELSE true
 END),
+  constraint stock_movements_reason_max_length CHECK (char_length(reason) <= 10000),
   constraint stock_movements_source_check CHECK (num_nonnulls(grn_item_id, dispensing_item_id, return_item_id, adjustment_id, cycle_count_item_id, optical_order_item_id) <= 1 AND
 CASE movement_type
     WHEN 'goods_receipt'::text THEN grn_item_id IS NOT NULL

@@ -21,13 +21,19 @@ create table app_public.tax_configurations (
   created_by uuid,
   updated_by uuid,
   constraint tax_configurations_applies_to_check CHECK (applies_to = ANY (ARRAY['all'::text, 'consultation'::text, 'procedure'::text, 'medicine'::text, 'lab'::text, 'optical'::text, 'room'::text, 'other'::text])),
+  constraint tax_configurations_applies_to_max_length CHECK (char_length(applies_to) <= 200),
   constraint tax_configurations_code_check CHECK (code ~ '^[A-Z][A-Z0-9_]{1,23}$'::text),
+  constraint tax_configurations_code_max_length CHECK (char_length(code) <= 128),
   constraint tax_configurations_components_check CHECK (jsonb_typeof(components) = 'array'::text),
+  constraint tax_configurations_description_max_length CHECK (char_length(description) <= 10000),
   constraint tax_configurations_hospital_id_code_key UNIQUE (hospital_id, code),
   constraint tax_configurations_hospital_id_id_key UNIQUE (hospital_id, id),
+  constraint tax_configurations_name_max_length CHECK (char_length(name) <= 200),
   constraint tax_configurations_pkey PRIMARY KEY (id),
   constraint tax_configurations_rate_percent_check CHECK (rate_percent >= 0::numeric AND rate_percent <= 100::numeric),
+  constraint tax_configurations_tax_code_max_length CHECK (char_length(tax_code) <= 128),
   constraint tax_configurations_tax_type_check CHECK (tax_type = ANY (ARRAY['vat'::text, 'gst'::text, 'sales_tax'::text, 'service_tax'::text, 'exempt'::text, 'other'::text])),
+  constraint tax_configurations_tax_type_max_length CHECK (char_length(tax_type) <= 500),
   constraint tax_configurations_validity_check CHECK (effective_to IS NULL OR effective_to >= effective_from)
 );
 

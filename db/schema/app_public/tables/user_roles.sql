@@ -17,6 +17,7 @@ create table app_public.user_roles (
   created_by uuid,
   updated_by uuid,
   constraint user_roles_department_needs_hospital_check CHECK (department_id IS NULL OR hospital_id IS NOT NULL),
+  constraint user_roles_notes_max_length CHECK (char_length(notes) <= 10000),
   constraint user_roles_pkey PRIMARY KEY (id),
   constraint user_roles_user_id_role_id_hospital_id_key UNIQUE NULLS NOT DISTINCT (user_id, role_id, hospital_id),
   constraint user_roles_validity_check CHECK (valid_until IS NULL OR valid_until >= valid_from)

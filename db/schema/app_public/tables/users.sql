@@ -22,14 +22,24 @@ create table app_public.users (
   updated_at timestamp with time zone not null default now(),
   created_by uuid,
   updated_by uuid,
+  constraint users_avatar_url_max_length CHECK (char_length(avatar_url) <= 2048),
   constraint users_deleted_check CHECK (is_deleted = (deleted_at IS NOT NULL)),
+  constraint users_display_name_max_length CHECK (char_length(display_name) <= 200),
   constraint users_email_check CHECK (email OPERATOR(public.~) '^[^@\s]+@[^@\s]+\.[^@\s]+$'::public.citext),
   constraint users_email_key UNIQUE (email),
+  constraint users_email_max_length CHECK (char_length(email::text) <= 320),
+  constraint users_employee_code_max_length CHECK (char_length(employee_code) <= 128),
   constraint users_first_name_check CHECK (length(TRIM(BOTH FROM first_name)) >= 1 AND length(TRIM(BOTH FROM first_name)) <= 100),
+  constraint users_first_name_max_length CHECK (char_length(first_name) <= 200),
+  constraint users_job_title_max_length CHECK (char_length(job_title) <= 200),
   constraint users_last_name_check CHECK (length(TRIM(BOTH FROM last_name)) >= 1 AND length(TRIM(BOTH FROM last_name)) <= 100),
+  constraint users_last_name_max_length CHECK (char_length(last_name) <= 200),
   constraint users_locale_check CHECK (locale ~ '^[a-z]{2,3}(-[A-Z]{2})?$'::text),
+  constraint users_locale_max_length CHECK (char_length(locale) <= 128),
   constraint users_phone_check CHECK (phone ~ '^\+?[0-9 ()./-]{6,24}$'::text),
-  constraint users_pkey PRIMARY KEY (id)
+  constraint users_phone_max_length CHECK (char_length(phone) <= 32),
+  constraint users_pkey PRIMARY KEY (id),
+  constraint users_title_max_length CHECK (char_length(title) <= 200)
 );
 
 alter table app_public.users add constraint users_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;
