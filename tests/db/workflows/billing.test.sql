@@ -4,7 +4,7 @@
 -- computation, invoice totals and status machine, payments, refunds, credit notes and the daily
 -- settlement lock.
 begin;
-select plan(152);
+select plan(155);
 
 create function pg_temp.ny() returns uuid language sql immutable as $$ select '10000000-0000-4000-8000-000000000001'::uuid $$;
 create function pg_temp.la() returns uuid language sql immutable as $$ select '10000000-0000-4000-8000-000000000002'::uuid $$;
@@ -291,6 +291,8 @@ select is(tests.try(format($$select app_public.record_payment(%L, 1, 'cash')$$, 
 select tests.authenticate_as('accountant.ny@hms.test');
 select is(tests.try(format($$update app_public.payments set amount = 1 where id = %L$$, pg_temp.id('p1'))),
           'E:42501', 'a payment''s amount never changes');
+select is(tests.try(format($$update app_public.payments set payment_method = 'card', notes = 'was cash' where id = %L$$, pg_temp.id('p2'))),
+          'HMS_DOCUMENT_LOCKED', 'a completed payment is not rewritten (card → cash): a refund reverses it');
 
 -- ------------------------------------------------------------------------------------------
 -- 4. Refunds (NY threshold 0: every approval by someone else)
@@ -333,8 +335,12 @@ select tests.authenticate_as('admin.ny@hms.test');
 select is(tests.try(format($$select app_public.reject_refund(%L, 'no')$$, pg_temp.id('f1'))),
           'HMS_ILLEGAL_TRANSITION', 'reject_refund: approved → rejected is 409');
 select tests.authenticate_as('accountant.ny@hms.test');
+select is(tests.try(format($$update app_public.refunds set refund_method = 'bank_transfer', reason_notes = 'changed' where id = %L$$, pg_temp.id('f1'))),
+          'HMS_DOCUMENT_LOCKED', 'an approved refund is not rewritten');
 select is(tests.call(format($$select to_jsonb(r) from (select status, processed_at is not null as stamped from app_public.process_refund(%L, 'CASH OUT')) r$$, pg_temp.id('f1'))),
           '{"status": "processed", "stamped": true}'::jsonb, 'process_refund');
+select is(tests.try(format($$update app_public.refunds set reason_notes = 'changed after payout' where id = %L$$, pg_temp.id('f1'))),
+          'HMS_DOCUMENT_LOCKED', 'nor a processed one');
 select tests.clear_authentication();
 select results_eq(format('select status, amount_refunded, balance_due from app_public.invoices where id = %L', pg_temp.id('r1')),
                   $$values ('partially_paid'::text, 100.00::numeric(12,2), 100.00::numeric(12,2))$$,

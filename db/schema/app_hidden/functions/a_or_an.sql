@@ -5,11 +5,12 @@ CREATE OR REPLACE FUNCTION app_hidden.a_or_an(p_entity text, p_capital boolean D
  LANGUAGE sql
  IMMUTABLE
 AS $function$
-  select case when p_entity ~* '^[aeiou]' then case when p_capital then 'An ' else 'an ' end
+  select case when p_entity ~* '^[aeio]' or (p_entity ~* '^u' and p_entity !~* '^u[^aeiou][aeiou]')
+              then case when p_capital then 'An ' else 'an ' end
               else case when p_capital then 'A ' else 'a ' end end || p_entity;
 $function$;
 
-comment on function app_hidden.a_or_an(text,boolean) is 'The word with its indefinite article (a / an; capitalised to start a sentence), for messages.';
+comment on function app_hidden.a_or_an(text,boolean) is 'The word with its indefinite article (a / an, by sound: a user, an update; capitalised to start a sentence), for messages.';
 
 revoke execute on function app_hidden.a_or_an(text,boolean) from public;
 grant execute on function app_hidden.a_or_an(text,boolean) to hms_staff;

@@ -15,8 +15,7 @@ begin
   end if;
   if not app_hidden.has_any_permission(v_permissions) then
     perform app_hidden.raise_error('HMS_FORBIDDEN',
-      format('You may not %s %s rows: this needs %s.', v_command,
-             case when v_entity ~ '^[aeiou]' then 'an ' else 'a ' end || v_entity,
+      format('You may not %s %s rows: this needs %s.', v_command, app_hidden.a_or_an(v_entity),
              case when cardinality(v_permissions) = 1 then 'the permission ' || v_permissions[1]
                   else 'one of the permissions ' || array_to_string(v_permissions, ', ') end),
       jsonb_build_object('entity', v_entity, 'command', v_command, 'permissions', to_jsonb(v_permissions)));
