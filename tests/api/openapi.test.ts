@@ -1,6 +1,6 @@
 /** The OpenAPI document PostgREST derives from the schema follows the caller's privileges. */
 import { describe, expect, it } from 'vitest';
-import { TABLES } from '../support/access-model.ts';
+import { API_RESOURCES, TABLES } from '../support/access-model.ts';
 import { apiFetch, loginToken } from '../support/api.ts';
 
 describe('OpenAPI at /', () => {
@@ -8,7 +8,7 @@ describe('OpenAPI at /', () => {
     const response = await apiFetch('/', { token: await loginToken('reception.ny@hms.test') });
     expect(response.status).toBe(200);
     const document = await response.json();
-    expect(Object.keys(document.definitions).sort()).toEqual([...TABLES, 'staff_directory'].sort());
+    expect(Object.keys(document.definitions).sort()).toEqual([...API_RESOURCES].sort());
     expect(document.definitions.staff_directory.description).toMatch(/directory/i);
     for (const table of TABLES) expect(document.paths[`/${table}`], table).toBeDefined();
     expect(document.definitions.patients.description).toMatch(/patient/i);

@@ -155,6 +155,10 @@ export const ACCESS_MODEL: readonly TableAccess[] = [
 export const TABLES: readonly string[] = ACCESS_MODEL.map((entry) => entry.table);
 export const TABLE_COUNT = TABLES.length;
 
+/** The views of app_public (read models): with the tables, what the API lists. */
+export const VIEWS = ['staff_directory'] as const;
+export const API_RESOURCES: readonly string[] = [...TABLES, ...VIEWS];
+
 const encode = (who: Who) => (who === MEMBER ? ['*'] : who === NOBODY ? [] : [...who]);
 const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
 const array = (values: readonly string[]) => `array[${values.map(literal).join(', ')}]::text[]`;
