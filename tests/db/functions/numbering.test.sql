@@ -1,7 +1,7 @@
 -- hms_calculate_checksum and hms_generate_id: formats, check characters, periods, scopes,
 -- rollback behaviour and the errors a caller can get.
 begin;
-select plan(30);
+select plan(33);
 
 -- A hospital of our own so the counters start from scratch (provisioning creates its sequences).
 insert into app_public.hospitals (id, code, name, time_zone)
@@ -56,6 +56,24 @@ select matches(app_hidden.hms_generate_id('99000000-0000-4000-8000-000000000001'
 select is((select current_period from app_public.id_sequences
             where hospital_id = '99000000-0000-4000-8000-000000000001' and document_type = 'prescription'),
           to_char(now() at time zone 'Asia/Kolkata', 'YYYY'), 'and records the new period');
+
+-- A number never goes backwards: a caller whose clock is still in the previous period (its
+-- transaction began before new year) when the sequence already counts in the next one takes the
+-- next number of the newer period, written with that period's year, and the period stays.
+update app_public.id_sequences set current_period = to_char((now() at time zone 'Asia/Kolkata') + interval '1 year', 'YYYY'), next_value = 7
+ where hospital_id = '99000000-0000-4000-8000-000000000001' and document_type = 'prescription';
+select matches(app_hidden.hms_generate_id('99000000-0000-4000-8000-000000000001', 'prescription'),
+               '^RX-TST-' || to_char((now() at time zone 'Asia/Kolkata') + interval '1 year', 'YYYY') || '-000007-[0-9A-Z]$',
+               'a late caller of the old year gets the next number of the new year (not a restart)');
+select is((select current_period || ' ' || next_value from app_public.id_sequences
+            where hospital_id = '99000000-0000-4000-8000-000000000001' and document_type = 'prescription'),
+          to_char((now() at time zone 'Asia/Kolkata') + interval '1 year', 'YYYY') || ' 8',
+          'and the sequence keeps the newer period, its counter moving on');
+-- The same for a daily sequence (queue tokens at midnight).
+update app_public.id_sequences set current_period = to_char((now() at time zone 'Asia/Kolkata') + interval '1 day', 'YYYY-MM-DD'), next_value = 4
+ where hospital_id = '99000000-0000-4000-8000-000000000001' and document_type = 'queue_token' and scope = '';
+select is(app_hidden.hms_generate_id('99000000-0000-4000-8000-000000000001', 'queue_token'), 'Q-004',
+          'a token asked for just before midnight after one of the new day continues the new day''s series');
 
 -- Scopes: queue tokens restart per department and day.
 select is(app_hidden.hms_generate_id('99000000-0000-4000-8000-000000000001', 'queue_token', 'CARD'), 'CARD-001',

@@ -44,10 +44,14 @@ begin
   end if;
 
   -- The row lock taken here serialises concurrent callers; the value issued is next_value - 1.
+  -- A period only moves forward: a caller whose clock is behind the sequence's period (its
+  -- transaction began before midnight or new year and met the lock after one of the new period)
+  -- takes the next number of the newer period, never a restart of its own (which would reissue a
+  -- number and move the counter back).
   update app_public.id_sequences s
-     set next_value = case when s.current_period = app_hidden.id_sequence_period(s.reset_period, v_local)
+     set next_value = case when s.current_period collate "C" >= app_hidden.id_sequence_period(s.reset_period, v_local) collate "C"
                            then s.next_value + 1 else 2 end,
-         current_period = app_hidden.id_sequence_period(s.reset_period, v_local),
+         current_period = greatest(s.current_period collate "C", app_hidden.id_sequence_period(s.reset_period, v_local) collate "C"),
          last_issued_at = now()
    where s.hospital_id = p_hospital_id
      and s.document_type = p_document_type
@@ -60,6 +64,10 @@ begin
       jsonb_build_object('hospital_id', p_hospital_id, 'document_type', p_document_type, 'scope', v_scope));
   end if;
   v_value := v_seq.next_value - 1;
+  -- The number is written in the period it was counted in.
+  if v_seq.current_period collate "C" > app_hidden.id_sequence_period(v_seq.reset_period, v_local) collate "C" then
+    v_local := app_hidden.id_period_start(v_seq.current_period);
+  end if;
 
   v_number := v_seq.pattern;
   v_number := replace(v_number, '{PREFIX}', v_seq.prefix);
@@ -79,7 +87,7 @@ begin
 end;
 $function$;
 
-comment on function app_hidden.hms_generate_id(uuid,text,text) is 'Issues the next number of a document type for a hospital (and scope), formatted by its id_sequences row. Unique and gapless per hospital, type, scope and period, also under concurrency; errors HMS_ID_TYPE_UNKNOWN, HMS_HOSPITAL_NOT_FOUND, HMS_ID_SEQUENCE_NOT_CONFIGURED.';
+comment on function app_hidden.hms_generate_id(uuid,text,text) is 'Issues the next number of a document type for a hospital (and scope), formatted by its id_sequences row. Unique and gapless per hospital, type, scope and period, also under concurrency; a number never goes backwards (a caller whose clock is behind the sequence''s period continues the newer period). Errors HMS_ID_TYPE_UNKNOWN, HMS_HOSPITAL_NOT_FOUND, HMS_ID_SEQUENCE_NOT_CONFIGURED.';
 
 revoke execute on function app_hidden.hms_generate_id(uuid,text,text) from public;
 grant execute on function app_hidden.hms_generate_id(uuid,text,text) to hms_staff;
