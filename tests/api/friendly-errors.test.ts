@@ -51,6 +51,13 @@ describe('constraint violations through PostgREST', () => {
     expect(atLimit.status).toBe(201);
   });
 
+  it('a generated column is bounded by its sources only: long but valid names make a longer full_name', async () => {
+    const { status, body } = await post('patients', { first_name: 'F'.repeat(100), middle_name: 'M'.repeat(150), last_name: 'L'.repeat(100), date_of_birth: '1990-01-01', gender: 'female' }, reception, 'return=representation');
+    expect(status).toBe(201);
+    expect(body[0].full_name).toHaveLength(352);
+    await ownerQuery(`delete from app_public.patients where id = $1`, [body[0].id]);
+  });
+
   it('a missing required value: 422 HMS_REQUIRED', async () => {
     const { status, body } = await post('patients', { last_name: 'Friendly', date_of_birth: '1990-01-01', gender: 'female' }, reception);
     expect([status, body.code]).toEqual([422, 'HMS_REQUIRED']);

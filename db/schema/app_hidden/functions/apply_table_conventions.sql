@@ -46,6 +46,7 @@ begin
       from pg_catalog.pg_attribute a
      where a.attrelid = p_table and a.attnum > 0 and not a.attisdropped
        and a.atttypid in ('pg_catalog.text'::regtype, 'pg_catalog.varchar'::regtype, 'public.citext'::regtype)
+       and a.attgenerated = ''  -- a generated column is as long as its sources allow
        and not exists (select 1 from pg_catalog.pg_constraint k
                         where k.conrelid = p_table and k.conname = left(v_name || '_' || a.attname || '_max_length', 63))
   loop

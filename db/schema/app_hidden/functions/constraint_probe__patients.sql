@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__patients(app_public.pati
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{patients_id_not_null,patients_hospital_id_not_null,patients_mrn_not_null,patients_first_name_not_null,patients_date_of_birth_not_null,patients_date_of_birth_is_estimated_not_null,patients_gender_not_null,patients_blood_group_not_null,patients_allergies_not_null,patients_chronic_conditions_not_null,patients_current_medications_not_null,patients_registration_date_not_null,patients_is_vip_not_null,patients_is_deceased_not_null,patients_sms_consent_not_null,patients_email_consent_not_null,patients_whatsapp_consent_not_null,patients_is_active_not_null,patients_is_deleted_not_null,patients_created_at_not_null,patients_updated_at_not_null,patients_address_line1_max_length,patients_address_line2_max_length,patients_blood_group_check,patients_blood_group_max_length,patients_city_max_length,patients_country_code_check,patients_date_of_birth_check,patients_death_check,patients_deleted_check,patients_email_check,patients_email_max_length,patients_emergency_contact_name_max_length,patients_emergency_contact_phone_check,patients_emergency_contact_phone_max_length,patients_emergency_contact_relationship_max_length,patients_first_name_check,patients_first_name_max_length,patients_full_name_max_length,patients_gender_check,patients_gender_max_length,patients_last_name_check,patients_last_name_max_length,patients_marital_status_check,patients_marital_status_max_length,patients_middle_name_max_length,patients_mrn_max_length,patients_national_id_check,patients_national_id_number_max_length,patients_national_id_type_check,patients_national_id_type_max_length,patients_nationality_check,patients_notes_max_length,patients_occupation_max_length,patients_phone_alternate_check,patients_phone_alternate_max_length,patients_phone_primary_check,patients_phone_primary_max_length,patients_photo_url_max_length,patients_postal_code_max_length,patients_preferred_language_check,patients_preferred_language_max_length,patients_preferred_name_max_length,patients_referred_by_max_length,patients_religion_max_length,patients_sex_at_birth_check,patients_sex_at_birth_max_length,patients_state_province_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{mrn}","{first_name}","{date_of_birth}","{date_of_birth_is_estimated}","{gender}","{blood_group}","{allergies}","{chronic_conditions}","{current_medications}","{registration_date}","{is_vip}","{is_deceased}","{sms_consent}","{email_consent}","{whatsapp_consent}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{address_line1}","{address_line2}","{blood_group}","{blood_group}","{city}","{country_code}","{date_of_birth}","{date_of_birth,is_deceased,date_of_death}","{is_deleted,deleted_at}","{email}","{email}","{emergency_contact_name}","{emergency_contact_phone}","{emergency_contact_phone}","{emergency_contact_relationship}","{first_name}","{first_name}","{full_name}","{gender}","{gender}","{last_name}","{last_name}","{marital_status}","{marital_status}","{middle_name}","{mrn}","{national_id_type,national_id_number}","{national_id_number}","{national_id_type}","{national_id_type}","{nationality}","{notes}","{occupation}","{phone_alternate}","{phone_alternate}","{phone_primary}","{phone_primary}","{photo_url}","{postal_code}","{preferred_language}","{preferred_language}","{preferred_name}","{referred_by}","{religion}","{sex_at_birth}","{sex_at_birth}","{state_province}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{patients_id_not_null,patients_hospital_id_not_null,patients_mrn_not_null,patients_first_name_not_null,patients_date_of_birth_not_null,patients_date_of_birth_is_estimated_not_null,patients_gender_not_null,patients_blood_group_not_null,patients_allergies_not_null,patients_chronic_conditions_not_null,patients_current_medications_not_null,patients_registration_date_not_null,patients_is_vip_not_null,patients_is_deceased_not_null,patients_sms_consent_not_null,patients_email_consent_not_null,patients_whatsapp_consent_not_null,patients_is_active_not_null,patients_is_deleted_not_null,patients_created_at_not_null,patients_updated_at_not_null,patients_address_line1_max_length,patients_address_line2_max_length,patients_blood_group_check,patients_blood_group_max_length,patients_city_max_length,patients_country_code_check,patients_date_of_birth_check,patients_death_check,patients_deleted_check,patients_email_check,patients_email_max_length,patients_emergency_contact_name_max_length,patients_emergency_contact_phone_check,patients_emergency_contact_phone_max_length,patients_emergency_contact_relationship_max_length,patients_first_name_check,patients_first_name_max_length,patients_gender_check,patients_gender_max_length,patients_last_name_check,patients_last_name_max_length,patients_marital_status_check,patients_marital_status_max_length,patients_middle_name_max_length,patients_mrn_max_length,patients_national_id_check,patients_national_id_number_max_length,patients_national_id_type_check,patients_national_id_type_max_length,patients_nationality_check,patients_notes_max_length,patients_occupation_max_length,patients_phone_alternate_check,patients_phone_alternate_max_length,patients_phone_primary_check,patients_phone_primary_max_length,patients_photo_url_max_length,patients_postal_code_max_length,patients_preferred_language_check,patients_preferred_language_max_length,patients_preferred_name_max_length,patients_referred_by_max_length,patients_religion_max_length,patients_sex_at_birth_check,patients_sex_at_birth_max_length,patients_state_province_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{mrn}","{first_name}","{date_of_birth}","{date_of_birth_is_estimated}","{gender}","{blood_group}","{allergies}","{chronic_conditions}","{current_medications}","{registration_date}","{is_vip}","{is_deceased}","{sms_consent}","{email_consent}","{whatsapp_consent}","{is_active}","{is_deleted}","{created_at}","{updated_at}","{address_line1}","{address_line2}","{blood_group}","{blood_group}","{city}","{country_code}","{date_of_birth}","{date_of_birth,is_deceased,date_of_death}","{is_deleted,deleted_at}","{email}","{email}","{emergency_contact_name}","{emergency_contact_phone}","{emergency_contact_phone}","{emergency_contact_relationship}","{first_name}","{first_name}","{gender}","{gender}","{last_name}","{last_name}","{marital_status}","{marital_status}","{middle_name}","{mrn}","{national_id_type,national_id_number}","{national_id_number}","{national_id_type}","{national_id_type}","{nationality}","{notes}","{occupation}","{phone_alternate}","{phone_alternate}","{phone_primary}","{phone_primary}","{photo_url}","{postal_code}","{preferred_language}","{preferred_language}","{preferred_name}","{referred_by}","{religion}","{sex_at_birth}","{sex_at_birth}","{state_province}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -49,36 +49,35 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when ((char_length(emergency_contact_relationship) <= 500)) is false then 36
     when (((length(TRIM(BOTH FROM first_name)) >= 1) AND (length(TRIM(BOTH FROM first_name)) <= 100))) is false then 37
     when ((char_length(first_name) <= 200)) is false then 38
-    when ((char_length(full_name) <= 200)) is false then 39
-    when ((gender = ANY (ARRAY['male'::text, 'female'::text, 'other'::text, 'unknown'::text]))) is false then 40
-    when ((char_length(gender) <= 500)) is false then 41
-    when (((length(TRIM(BOTH FROM last_name)) >= 1) AND (length(TRIM(BOTH FROM last_name)) <= 100))) is false then 42
-    when ((char_length(last_name) <= 200)) is false then 43
-    when ((marital_status = ANY (ARRAY['single'::text, 'married'::text, 'domestic_partner'::text, 'separated'::text, 'divorced'::text, 'widowed'::text, 'unknown'::text]))) is false then 44
-    when ((char_length(marital_status) <= 500)) is false then 45
-    when ((char_length(middle_name) <= 200)) is false then 46
-    when ((char_length(mrn) <= 128)) is false then 47
-    when (((national_id_type IS NULL) = (national_id_number IS NULL))) is false then 48
-    when ((char_length(national_id_number) <= 128)) is false then 49
-    when ((national_id_type = ANY (ARRAY['national_id'::text, 'passport'::text, 'driving_licence'::text, 'ssn'::text, 'aadhaar'::text, 'nhs_number'::text, 'voter_id'::text, 'other'::text]))) is false then 50
-    when ((char_length(national_id_type) <= 500)) is false then 51
-    when ((nationality ~ '^[A-Z]{2}$'::text)) is false then 52
-    when ((char_length(notes) <= 10000)) is false then 53
-    when ((char_length(occupation) <= 200)) is false then 54
-    when ((phone_alternate ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 55
-    when ((char_length(phone_alternate) <= 32)) is false then 56
-    when ((phone_primary ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 57
-    when ((char_length(phone_primary) <= 32)) is false then 58
-    when ((char_length(photo_url) <= 2048)) is false then 59
-    when ((char_length(postal_code) <= 128)) is false then 60
-    when ((preferred_language ~ '^[a-z]{2,3}(-[A-Z]{2})?$'::text)) is false then 61
-    when ((char_length(preferred_language) <= 500)) is false then 62
-    when ((char_length(preferred_name) <= 200)) is false then 63
-    when ((char_length(referred_by) <= 200)) is false then 64
-    when ((char_length(religion) <= 500)) is false then 65
-    when ((sex_at_birth = ANY (ARRAY['male'::text, 'female'::text, 'intersex'::text, 'unknown'::text]))) is false then 66
-    when ((char_length(sex_at_birth) <= 500)) is false then 67
-    when ((char_length(state_province) <= 500)) is false then 68
+    when ((gender = ANY (ARRAY['male'::text, 'female'::text, 'other'::text, 'unknown'::text]))) is false then 39
+    when ((char_length(gender) <= 500)) is false then 40
+    when (((length(TRIM(BOTH FROM last_name)) >= 1) AND (length(TRIM(BOTH FROM last_name)) <= 100))) is false then 41
+    when ((char_length(last_name) <= 200)) is false then 42
+    when ((marital_status = ANY (ARRAY['single'::text, 'married'::text, 'domestic_partner'::text, 'separated'::text, 'divorced'::text, 'widowed'::text, 'unknown'::text]))) is false then 43
+    when ((char_length(marital_status) <= 500)) is false then 44
+    when ((char_length(middle_name) <= 200)) is false then 45
+    when ((char_length(mrn) <= 128)) is false then 46
+    when (((national_id_type IS NULL) = (national_id_number IS NULL))) is false then 47
+    when ((char_length(national_id_number) <= 128)) is false then 48
+    when ((national_id_type = ANY (ARRAY['national_id'::text, 'passport'::text, 'driving_licence'::text, 'ssn'::text, 'aadhaar'::text, 'nhs_number'::text, 'voter_id'::text, 'other'::text]))) is false then 49
+    when ((char_length(national_id_type) <= 500)) is false then 50
+    when ((nationality ~ '^[A-Z]{2}$'::text)) is false then 51
+    when ((char_length(notes) <= 10000)) is false then 52
+    when ((char_length(occupation) <= 200)) is false then 53
+    when ((phone_alternate ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 54
+    when ((char_length(phone_alternate) <= 32)) is false then 55
+    when ((phone_primary ~ '^\+?[0-9 ()./-]{6,24}$'::text)) is false then 56
+    when ((char_length(phone_primary) <= 32)) is false then 57
+    when ((char_length(photo_url) <= 2048)) is false then 58
+    when ((char_length(postal_code) <= 128)) is false then 59
+    when ((preferred_language ~ '^[a-z]{2,3}(-[A-Z]{2})?$'::text)) is false then 60
+    when ((char_length(preferred_language) <= 500)) is false then 61
+    when ((char_length(preferred_name) <= 200)) is false then 62
+    when ((char_length(referred_by) <= 200)) is false then 63
+    when ((char_length(religion) <= 500)) is false then 64
+    when ((sex_at_birth = ANY (ARRAY['male'::text, 'female'::text, 'intersex'::text, 'unknown'::text]))) is false then 65
+    when ((char_length(sex_at_birth) <= 500)) is false then 66
+    when ((char_length(state_province) <= 500)) is false then 67
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

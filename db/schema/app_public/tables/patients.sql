@@ -70,7 +70,6 @@ create table app_public.patients (
   constraint patients_emergency_contact_relationship_max_length CHECK (char_length(emergency_contact_relationship) <= 500),
   constraint patients_first_name_check CHECK (length(TRIM(BOTH FROM first_name)) >= 1 AND length(TRIM(BOTH FROM first_name)) <= 100),
   constraint patients_first_name_max_length CHECK (char_length(first_name) <= 200),
-  constraint patients_full_name_max_length CHECK (char_length(full_name) <= 200),
   constraint patients_gender_check CHECK (gender = ANY (ARRAY['male'::text, 'female'::text, 'other'::text, 'unknown'::text])),
   constraint patients_gender_max_length CHECK (char_length(gender) <= 500),
   constraint patients_hospital_id_id_key UNIQUE (hospital_id, id),
