@@ -3,7 +3,7 @@
  * heading is read from README.md and run with bash — curl and jq, as a reader would — against a
  * stack of its own (`npm start` on a temporary data folder and free ports), because the block
  * settles the day and may open an on-call session, which the suite's shared stack must not see.
- * The block's first line, `API=${API:-http://127.0.0.1:3000}`, takes the address from the
+ * The block's first line, `API=${API:-http://127.0.0.1:3000/api}`, takes the address from the
  * environment, so the text runs unchanged.
  *
  * It runs twice on the same data: once as the day finds it, then — after reopening the day and
