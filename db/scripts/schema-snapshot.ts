@@ -353,7 +353,9 @@ async function readCatalog(client: pg.Client): Promise<Catalog> {
         and (c.relkind <> 'c' or ${notInExtension('pg_type', 'c.reltype')})
         -- an identity column's sequence is part of its column
         and (c.relkind <> 'S' or not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid
-                                                                          and d.deptype = 'i'))`,
+                                                                          and d.deptype = 'i'))
+        -- the counters of id_sequences rows are data (one per hospital, type and scope), not schema
+        and not (c.relkind = 'S' and n.nspname = 'app_private' and c.relname like 'id\\_counter\\_%')`,
     [oids],
   );
   const relids = relations.map((r) => r.oid);

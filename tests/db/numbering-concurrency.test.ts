@@ -48,42 +48,70 @@ describe('hms_generate_id with parallel connections', () => {
     expect(Number(next[0].next_value)).toBe(committed.length + 1);
   });
 
-  it('a caller of the old day that meets the lock after one of the new day continues the new day (a frozen clock at midnight)', async () => {
-    const [{ tomorrow }] = await ownerQuery(
-      `select (date_trunc('day', now() at time zone h.time_zone) + interval '1 day 5 seconds') at time zone h.time_zone as tomorrow
-         from app_public.hospitals h where h.id = $1`, [HOSPITAL], 'scratch');
-    const newDay = await connectOwner('scratch');
-    const oldDay = await connectOwner('scratch');
-    try {
-      // The new day's caller: its clock just after midnight (frozen in its own transaction only).
-      await newDay.query('begin');
-      await newDay.query('select tests.freeze_time($1)', [tomorrow]);
-      const first = await newDay.query(`select app_hidden.hms_generate_id($1, 'queue_token') as number`, [HOSPITAL]);
-      // The old day's caller (the real clock, today) waits for the sequence's lock…
-      await oldDay.query('begin');
-      const [{ pid }] = (await oldDay.query('select pg_backend_pid() as pid')).rows;
-      const late = oldDay.query(`select app_hidden.hms_generate_id($1, 'queue_token') as number`, [HOSPITAL]);
-      for (let i = 0; i < 200; i++) {
-        const waiting = await ownerQuery(`select 1 from pg_stat_activity where pid = $1 and wait_event_type = 'Lock'`, [pid], 'scratch');
-        if (waiting.length) break;
-        await new Promise((resolve) => setTimeout(resolve, 25));
+  // A caller of the new period (its clock frozen just after the boundary, in its own transaction
+  // only) takes the sequence first; a caller of the old period (the real clock) meets it after
+  // and continues the new period's series: never a restart, never a number issued twice.
+  for (const { type, boundary, key, numbers } of [
+    { type: 'queue_token', boundary: `date_trunc('day', now() at time zone h.time_zone) + interval '1 day 5 seconds'`, key: 'YYYY-MM-DD',
+      numbers: (first: string, second: string) => expect([first, second]).toEqual(['Q-001', 'Q-002']) },
+    { type: 'receipt', boundary: `date_trunc('year', now() at time zone h.time_zone) + interval '1 year 5 seconds'`, key: 'YYYY',
+      numbers: (first: string, second: string) => {
+        expect(first).toMatch(/-000001-[0-9A-Z]$/);
+        expect(second).toBe(first.replace(/-000001-[0-9A-Z]$/, '') + second.slice(-9));
+        expect(second).toMatch(/-000002-[0-9A-Z]$/);
+      } },
+  ]) {
+    it(`${type}: a caller of the old period that meets the lock after one of the new period continues the new one (frozen clock)`, async () => {
+      const [{ later }] = await ownerQuery(`select (${boundary}) at time zone h.time_zone as later from app_public.hospitals h where h.id = $1`, [HOSPITAL], 'scratch');
+      const newPeriod = await connectOwner('scratch');
+      const oldPeriod = await connectOwner('scratch');
+      try {
+        await newPeriod.query('begin');
+        await newPeriod.query('select tests.freeze_time($1)', [later]);
+        const first = (await newPeriod.query(`select app_hidden.hms_generate_id($1, $2) as number`, [HOSPITAL, type])).rows[0].number;
+        await oldPeriod.query('begin');
+        const [{ pid }] = (await oldPeriod.query('select pg_backend_pid() as pid')).rows;
+        const late = oldPeriod.query(`select app_hidden.hms_generate_id($1, $2) as number`, [HOSPITAL, type]);
+        for (let i = 0; i < 200; i++) {
+          const waiting = await ownerQuery(`select 1 from pg_stat_activity where pid = $1 and wait_event_type = 'Lock'`, [pid], 'scratch');
+          if (waiting.length) break;
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+        await newPeriod.query('select tests.unfreeze_time()');
+        await newPeriod.query('commit');
+        const second = (await late).rows[0].number;
+        await oldPeriod.query('commit');
+        numbers(first, second);
+        const [sequence] = await ownerQuery(
+          `select s.current_period = to_char($3::timestamptz at time zone h.time_zone, $4) as newer
+             from app_public.id_sequences s join app_public.hospitals h on h.id = s.hospital_id
+            where s.hospital_id = $1 and s.document_type = $2 and s.scope = ''`, [HOSPITAL, type, later, key], 'scratch');
+        expect(sequence.newer, 'the sequence stays in the new period').toBe(true);
+      } finally {
+        await Promise.allSettled([newPeriod.end(), oldPeriod.end()]);
       }
-      // …which it gets once the new day's transaction commits (its clock restored first).
-      await newDay.query('select tests.unfreeze_time()');
-      await newDay.query('commit');
-      const second = (await late).rows[0].number;
-      await oldDay.query('commit');
-      expect([first.rows[0].number, second]).toEqual(['Q-001', 'Q-002']);
-      const [sequence] = await ownerQuery(
-        `select current_period, next_value from app_public.id_sequences where hospital_id = $1 and document_type = 'queue_token' and scope = ''`,
-        [HOSPITAL], 'scratch');
-      expect(sequence.next_value).toBe('3');
-      const [{ key }] = await ownerQuery(
-        `select to_char($2::timestamptz at time zone h.time_zone, 'YYYY-MM-DD') as key from app_public.hospitals h where h.id = $1`,
-        [HOSPITAL, tomorrow], 'scratch');
-      expect(sequence.current_period, 'the period stays the new day').toBe(key);
+    });
+  }
+
+  it('numbers that need not be gapless never wait for another transaction; the fiscal series do', async () => {
+    // The period is open (its first number committed): only that first caller locks the row.
+    await ownerQuery(`select app_hidden.hms_generate_id($1, 'appointment')`, [HOSPITAL], 'scratch');
+    const holder = await connectOwner('scratch');
+    const other = await connectOwner('scratch');
+    try {
+      await holder.query('begin');
+      const held = (await holder.query(`select app_hidden.hms_generate_id($1, 'appointment') as number, app_hidden.hms_generate_id($1, 'invoice') as invoice`, [HOSPITAL])).rows[0];
+      await other.query('begin');
+      await other.query(`set local lock_timeout = '500ms'`);
+      const next = (await other.query(`select app_hidden.hms_generate_id($1, 'appointment') as number`, [HOSPITAL])).rows[0].number;
+      expect(next).not.toBe(held.number);
+      const counter = (n: string) => Number(/-(\d{6})-[0-9A-Z]$/.exec(n)![1]);
+      expect(counter(next)).toBeGreaterThan(counter(held.number));
+      await expect(other.query(`select app_hidden.hms_generate_id($1, 'invoice')`, [HOSPITAL])).rejects.toThrow(/lock timeout/);
+      await other.query('rollback');
+      await holder.query('rollback');
     } finally {
-      await Promise.allSettled([newDay.end(), oldDay.end()]);
+      await Promise.allSettled([holder.end(), other.end()]);
     }
   });
 });

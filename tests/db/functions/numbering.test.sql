@@ -1,7 +1,7 @@
 -- hms_calculate_checksum and hms_generate_id: formats, check characters, periods, scopes,
 -- rollback behaviour and the errors a caller can get.
 begin;
-select plan(33);
+select plan(35);
 
 -- A hospital of our own so the counters start from scratch (provisioning creates its sequences).
 insert into app_public.hospitals (id, code, name, time_zone)
@@ -60,20 +60,33 @@ select is((select current_period from app_public.id_sequences
 -- A number never goes backwards: a caller whose clock is still in the previous period (its
 -- transaction began before new year) when the sequence already counts in the next one takes the
 -- next number of the newer period, written with that period's year, and the period stays.
+-- Gapless (invoices: the row's own counter, next_value) …
 update app_public.id_sequences set current_period = to_char((now() at time zone 'Asia/Kolkata') + interval '1 year', 'YYYY'), next_value = 7
+ where hospital_id = '99000000-0000-4000-8000-000000000001' and document_type = 'invoice';
+select matches(app_hidden.hms_generate_id('99000000-0000-4000-8000-000000000001', 'invoice'),
+               '^INV-TST-' || to_char((now() at time zone 'Asia/Kolkata') + interval '1 year', 'YYYY') || '-000007-[0-9A-Z]$',
+               'gapless: a late caller of the old year gets the next invoice number of the new year (not a restart)');
+select is((select current_period || ' ' || next_value from app_public.id_sequences
+            where hospital_id = '99000000-0000-4000-8000-000000000001' and document_type = 'invoice'),
+          to_char((now() at time zone 'Asia/Kolkata') + interval '1 year', 'YYYY') || ' 8',
+          'and the sequence keeps the newer period, its counter moving on');
+-- … and not gapless (prescriptions: the row's PostgreSQL sequence, counted from period_base).
+update app_public.id_sequences set current_period = to_char((now() at time zone 'Asia/Kolkata') + interval '1 year', 'YYYY'), period_base = 100
+ where hospital_id = '99000000-0000-4000-8000-000000000001' and document_type = 'prescription';
+select setval(app_hidden.id_counter(id), 106) from app_public.id_sequences
  where hospital_id = '99000000-0000-4000-8000-000000000001' and document_type = 'prescription';
 select matches(app_hidden.hms_generate_id('99000000-0000-4000-8000-000000000001', 'prescription'),
                '^RX-TST-' || to_char((now() at time zone 'Asia/Kolkata') + interval '1 year', 'YYYY') || '-000007-[0-9A-Z]$',
-               'a late caller of the old year gets the next number of the new year (not a restart)');
-select is((select current_period || ' ' || next_value from app_public.id_sequences
-            where hospital_id = '99000000-0000-4000-8000-000000000001' and document_type = 'prescription'),
-          to_char((now() at time zone 'Asia/Kolkata') + interval '1 year', 'YYYY') || ' 8',
-          'and the sequence keeps the newer period, its counter moving on');
+               'not gapless: the same, from the counter');
 -- The same for a daily sequence (queue tokens at midnight).
-update app_public.id_sequences set current_period = to_char((now() at time zone 'Asia/Kolkata') + interval '1 day', 'YYYY-MM-DD'), next_value = 4
+update app_public.id_sequences set current_period = to_char((now() at time zone 'Asia/Kolkata') + interval '1 day', 'YYYY-MM-DD'), period_base = 200
+ where hospital_id = '99000000-0000-4000-8000-000000000001' and document_type = 'queue_token' and scope = '';
+select setval(app_hidden.id_counter(id), 203) from app_public.id_sequences
  where hospital_id = '99000000-0000-4000-8000-000000000001' and document_type = 'queue_token' and scope = '';
 select is(app_hidden.hms_generate_id('99000000-0000-4000-8000-000000000001', 'queue_token'), 'Q-004',
           'a token asked for just before midnight after one of the new day continues the new day''s series');
+select is((select array_agg(document_type order by document_type) from app_hidden.document_types where gapless),
+          array['credit_note', 'invoice', 'receipt', 'refund', 'settlement'], 'only the fiscal series are gapless');
 
 -- Scopes: queue tokens restart per department and day.
 select is(app_hidden.hms_generate_id('99000000-0000-4000-8000-000000000001', 'queue_token', 'CARD'), 'CARD-001',

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION app_hidden.constraint_probe__id_sequences(app_public.
 AS $function$#variable_conflict use_column
 begin
   return query
-select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{id_sequences_id_not_null,id_sequences_hospital_id_not_null,id_sequences_document_type_not_null,id_sequences_scope_not_null,id_sequences_prefix_not_null,id_sequences_pattern_not_null,id_sequences_padding_not_null,id_sequences_reset_period_not_null,id_sequences_current_period_not_null,id_sequences_next_value_not_null,id_sequences_is_active_not_null,id_sequences_created_at_not_null,id_sequences_updated_at_not_null,id_sequences_current_period_max_length,id_sequences_description_max_length,id_sequences_document_type_max_length,id_sequences_next_value_check,id_sequences_padding_check,id_sequences_pattern_check,id_sequences_pattern_max_length,id_sequences_prefix_check,id_sequences_prefix_max_length,id_sequences_reset_period_check,id_sequences_reset_period_max_length,id_sequences_scope_check,id_sequences_scope_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{document_type}","{scope}","{prefix}","{pattern}","{padding}","{reset_period}","{current_period}","{next_value}","{is_active}","{created_at}","{updated_at}","{current_period}","{description}","{document_type}","{next_value}","{padding}","{pattern}","{pattern}","{prefix}","{prefix}","{reset_period}","{reset_period}","{scope}","{scope}"}'::text[])[p.i])::text[]
+select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,check,check,check,check,check,check,check,check,check,check,check,check}'::text[])[p.i], ('{id_sequences_id_not_null,id_sequences_hospital_id_not_null,id_sequences_document_type_not_null,id_sequences_scope_not_null,id_sequences_prefix_not_null,id_sequences_pattern_not_null,id_sequences_padding_not_null,id_sequences_reset_period_not_null,id_sequences_current_period_not_null,id_sequences_next_value_not_null,id_sequences_is_active_not_null,id_sequences_created_at_not_null,id_sequences_updated_at_not_null,id_sequences_period_base_not_null,id_sequences_current_period_max_length,id_sequences_description_max_length,id_sequences_document_type_max_length,id_sequences_next_value_check,id_sequences_padding_check,id_sequences_pattern_check,id_sequences_pattern_max_length,id_sequences_prefix_check,id_sequences_prefix_max_length,id_sequences_reset_period_check,id_sequences_reset_period_max_length,id_sequences_scope_check,id_sequences_scope_max_length}'::text[])[p.i], (('{"{id}","{hospital_id}","{document_type}","{scope}","{prefix}","{pattern}","{padding}","{reset_period}","{current_period}","{next_value}","{is_active}","{created_at}","{updated_at}","{period_base}","{current_period}","{description}","{document_type}","{next_value}","{padding}","{pattern}","{pattern}","{prefix}","{prefix}","{reset_period}","{reset_period}","{scope}","{scope}"}'::text[])[p.i])::text[]
   from (select case
     when $2 and t.id is null then 1
     when $2 and t.hospital_id is null then 2
@@ -24,19 +24,20 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,not_nul
     when $2 and t.is_active is null then 11
     when $2 and t.created_at is null then 12
     when $2 and t.updated_at is null then 13
-    when ((char_length(current_period) <= 128)) is false then 14
-    when ((char_length(description) <= 10000)) is false then 15
-    when ((char_length(document_type) <= 500)) is false then 16
-    when ((next_value >= 1)) is false then 17
-    when (((padding >= 1) AND (padding <= 12))) is false then 18
-    when (((POSITION(('{SEQ}'::text) IN (pattern)) > 0) AND (length(pattern) <= 80))) is false then 19
-    when ((char_length(pattern) <= 500)) is false then 20
-    when ((prefix ~ '^[A-Z0-9_]{1,16}$'::text)) is false then 21
-    when ((char_length(prefix) <= 500)) is false then 22
-    when ((reset_period = ANY (ARRAY['never'::text, 'yearly'::text, 'monthly'::text, 'daily'::text]))) is false then 23
-    when ((char_length(reset_period) <= 128)) is false then 24
-    when ((scope ~ '^([A-Z0-9_]{1,16})?$'::text)) is false then 25
-    when ((char_length(scope) <= 500)) is false then 26
+    when $2 and t.period_base is null then 14
+    when ((char_length(current_period) <= 128)) is false then 15
+    when ((char_length(description) <= 10000)) is false then 16
+    when ((char_length(document_type) <= 500)) is false then 17
+    when ((next_value >= 1)) is false then 18
+    when (((padding >= 1) AND (padding <= 12))) is false then 19
+    when (((POSITION(('{SEQ}'::text) IN (pattern)) > 0) AND (length(pattern) <= 80))) is false then 20
+    when ((char_length(pattern) <= 500)) is false then 21
+    when ((prefix ~ '^[A-Z0-9_]{1,16}$'::text)) is false then 22
+    when ((char_length(prefix) <= 500)) is false then 23
+    when ((reset_period = ANY (ARRAY['never'::text, 'yearly'::text, 'monthly'::text, 'daily'::text]))) is false then 24
+    when ((char_length(reset_period) <= 128)) is false then 25
+    when ((scope ~ '^([A-Z0-9_]{1,16})?$'::text)) is false then 26
+    when ((char_length(scope) <= 500)) is false then 27
   end as i
   from (select ($1).*) t) p
  where p.i is not null;

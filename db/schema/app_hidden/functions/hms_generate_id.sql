@@ -16,6 +16,8 @@ declare
   v_number text;
   v_check_at integer;
   v_previous text;
+  v_counter regclass;
+  v_id uuid;
 begin
   -- The sequence rows are written on the caller's behalf (a client's walk-in token creates its
   -- department's sequence with an upsert): they are the numbering's own writes, not the client's.
@@ -43,27 +45,60 @@ begin
     on conflict (hospital_id, document_type, scope) do nothing;
   end if;
 
-  -- The row lock taken here serialises concurrent callers; the value issued is next_value - 1.
-  -- A period only moves forward: a caller whose clock is behind the sequence's period (its
-  -- transaction began before midnight or new year and met the lock after one of the new period)
-  -- takes the next number of the newer period, never a restart of its own (which would reissue a
-  -- number and move the counter back).
-  update app_public.id_sequences s
-     set next_value = case when s.current_period collate "C" >= app_hidden.id_sequence_period(s.reset_period, v_local) collate "C"
-                           then s.next_value + 1 else 2 end,
-         current_period = greatest(s.current_period collate "C", app_hidden.id_sequence_period(s.reset_period, v_local) collate "C"),
-         last_issued_at = now()
-   where s.hospital_id = p_hospital_id
-     and s.document_type = p_document_type
-     and s.scope = v_scope
-     and s.is_active
-  returning s.* into v_seq;
-  if not found then
-    perform app_hidden.raise_error('HMS_ID_SEQUENCE_NOT_CONFIGURED',
-      format('Numbering of "%s" is not configured or not active for this hospital.', p_document_type),
-      jsonb_build_object('hospital_id', p_hospital_id, 'document_type', p_document_type, 'scope', v_scope));
+  if (select d.gapless from app_hidden.document_types d where d.document_type = p_document_type) then
+    -- Gapless (the law's fiscal series): the row lock taken here serialises concurrent callers
+    -- until they commit, so a rolled-back number is issued again; the value is next_value - 1.
+    -- A period only moves forward: a caller whose clock is behind the sequence's period (its
+    -- transaction began before midnight or new year and met the lock after one of the new period)
+    -- takes the next number of the newer period, never a restart of its own.
+    update app_public.id_sequences s
+       set next_value = case when s.current_period collate "C" >= app_hidden.id_sequence_period(s.reset_period, v_local) collate "C"
+                             then s.next_value + 1 else 2 end,
+           current_period = greatest(s.current_period collate "C", app_hidden.id_sequence_period(s.reset_period, v_local) collate "C"),
+           last_issued_at = now()
+     where s.hospital_id = p_hospital_id
+       and s.document_type = p_document_type
+       and s.scope = v_scope
+       and s.is_active
+    returning s.* into v_seq;
+    if not found then
+      perform app_hidden.raise_error('HMS_ID_SEQUENCE_NOT_CONFIGURED',
+        format('Numbering of "%s" is not configured or not active for this hospital.', p_document_type),
+        jsonb_build_object('hospital_id', p_hospital_id, 'document_type', p_document_type, 'scope', v_scope));
+    end if;
+    v_value := v_seq.next_value - 1;
+  else
+    -- Unique and monotonic, not gapless: the counter is the row's PostgreSQL sequence, which
+    -- never waits for another transaction (nor gives a number back on rollback). The row is locked
+    -- only by the first caller of a new period, to record where that period's numbers start.
+    select s.* into v_seq from app_public.id_sequences s
+     where s.hospital_id = p_hospital_id and s.document_type = p_document_type and s.scope = v_scope and s.is_active;
+    if not found then
+      perform app_hidden.raise_error('HMS_ID_SEQUENCE_NOT_CONFIGURED',
+        format('Numbering of "%s" is not configured or not active for this hospital.', p_document_type),
+        jsonb_build_object('hospital_id', p_hospital_id, 'document_type', p_document_type, 'scope', v_scope));
+    end if;
+    v_id := v_seq.id;
+    v_counter := app_hidden.id_counter(v_id);
+    if v_seq.current_period collate "C" < app_hidden.id_sequence_period(v_seq.reset_period, v_local) collate "C" then
+      v_value := nextval(v_counter);
+      update app_public.id_sequences s
+         set current_period = app_hidden.id_sequence_period(s.reset_period, v_local), period_base = v_value - 1,
+             next_value = 2, last_issued_at = now()
+       where s.id = v_id
+         and s.current_period collate "C" < app_hidden.id_sequence_period(s.reset_period, v_local) collate "C"
+      returning s.* into v_seq;
+      if found then
+        v_value := 1;
+      else
+        -- Another caller opened the period meanwhile (its lock was waited for): count in it.
+        select s.* into v_seq from app_public.id_sequences s where s.id = v_id;
+        v_value := v_value - v_seq.period_base;
+      end if;
+    else
+      v_value := nextval(v_counter) - v_seq.period_base;
+    end if;
   end if;
-  v_value := v_seq.next_value - 1;
   -- The number is written in the period it was counted in.
   if v_seq.current_period collate "C" > app_hidden.id_sequence_period(v_seq.reset_period, v_local) collate "C" then
     v_local := app_hidden.id_period_start(v_seq.current_period);

@@ -10,6 +10,7 @@ create table app_hidden.document_types (
   padding smallint not null,
   reset_period text not null,
   description text not null,
+  gapless boolean not null default false,
   constraint document_types_document_type_check CHECK (document_type ~ '^[a-z][a-z_]*[a-z]$'::text),
   constraint document_types_padding_check CHECK (padding >= 1 AND padding <= 12),
   constraint document_types_pattern_check CHECK (POSITION(('{SEQ}'::text) IN (pattern)) > 0 AND length(pattern) <= 80),
@@ -23,6 +24,7 @@ comment on table app_hidden.document_types is 'Every document type HMS numbers: 
 comment on column app_hidden.document_types.table_name is 'The app_public table numbered (one type per table).';
 comment on column app_hidden.document_types.column_name is 'Its number column: filled by the _010_number trigger, never written by clients.';
 comment on column app_hidden.document_types.scope_column is 'A column of the table naming a department: the department code scopes the sequence (queue tokens per department); null = one sequence per hospital.';
+comment on column app_hidden.document_types.gapless is 'True for the series the law wants without gaps (invoices, receipts, credit notes, refunds, settlements): numbered under the row lock until commit. Others count from a sequence and never wait.';
 
 CREATE TRIGGER _900_backfill AFTER INSERT ON app_hidden.document_types FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_document_types__backfill();
 

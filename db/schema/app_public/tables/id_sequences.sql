@@ -18,6 +18,7 @@ create table app_public.id_sequences (
   updated_at timestamp with time zone not null default now(),
   created_by uuid,
   updated_by uuid,
+  period_base bigint not null default 0,
   constraint id_sequences_current_period_max_length CHECK (char_length(current_period) <= 128),
   constraint id_sequences_description_max_length CHECK (char_length(description) <= 10000),
   constraint id_sequences_document_type_max_length CHECK (char_length(document_type) <= 500),
@@ -59,6 +60,7 @@ comment on column app_public.id_sequences.created_at is 'When the row was create
 comment on column app_public.id_sequences.updated_at is 'When the row was last changed.';
 comment on column app_public.id_sequences.created_by is 'User who created the row (null for system and seed data).';
 comment on column app_public.id_sequences.updated_by is 'User who last changed the row.';
+comment on column app_public.id_sequences.period_base is 'Types that are not gapless: the counter value before the current period''s first number (number = counter − period_base). Maintained by hms_generate_id.';
 
 CREATE INDEX idx_id_sequences__document_type ON app_public.id_sequences USING btree (document_type);
 
@@ -67,6 +69,7 @@ alter table app_public.id_sequences force row level security;
 
 CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.id_sequences FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('id sequence', 'update', '{settings.manage}');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.id_sequences FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
+CREATE TRIGGER _200_counter AFTER INSERT OR DELETE ON app_public.id_sequences FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_id_sequences__counter();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.id_sequences FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.id_sequences FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
