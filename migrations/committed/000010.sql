@@ -1,3 +1,7 @@
+--! Previous: sha1:4ddfc8463f2844dd26dbcc7fdb5a1b848653648b
+--! Hash: sha1:d2da30d8e5345a43f2701a527ef2de29960c75d0
+
+--! split: 0730-numbering-unserialised.sql
 /*
  * Numbering that does not serialise unrelated work (issue 9, item 4).
  *
