@@ -45,6 +45,15 @@ begin
     on conflict (hospital_id, document_type, scope) do nothing;
   end if;
 
+  select s.* into v_seq from app_public.id_sequences s
+   where s.hospital_id = p_hospital_id and s.document_type = p_document_type and s.scope = v_scope and s.is_active;
+  if not found then
+    perform app_hidden.raise_error('HMS_ID_SEQUENCE_NOT_CONFIGURED',
+      format('Numbering of "%s" is not configured or not active for this hospital.', p_document_type),
+      jsonb_build_object('hospital_id', p_hospital_id, 'document_type', p_document_type, 'scope', v_scope));
+  end if;
+  v_id := v_seq.id;
+
   if (select d.gapless from app_hidden.document_types d where d.document_type = p_document_type) then
     -- Gapless (the law's fiscal series): the row lock taken here serialises concurrent callers
     -- until they commit, so a rolled-back number is issued again; the value is next_value - 1.
@@ -56,29 +65,13 @@ begin
                              then s.next_value + 1 else 2 end,
            current_period = greatest(s.current_period collate "C", app_hidden.id_sequence_period(s.reset_period, v_local) collate "C"),
            last_issued_at = now()
-     where s.hospital_id = p_hospital_id
-       and s.document_type = p_document_type
-       and s.scope = v_scope
-       and s.is_active
+     where s.id = v_id
     returning s.* into v_seq;
-    if not found then
-      perform app_hidden.raise_error('HMS_ID_SEQUENCE_NOT_CONFIGURED',
-        format('Numbering of "%s" is not configured or not active for this hospital.', p_document_type),
-        jsonb_build_object('hospital_id', p_hospital_id, 'document_type', p_document_type, 'scope', v_scope));
-    end if;
     v_value := v_seq.next_value - 1;
   else
     -- Unique and monotonic, not gapless: the counter is the row's PostgreSQL sequence, which
     -- never waits for another transaction (nor gives a number back on rollback). The row is locked
     -- only by the first caller of a new period, to record where that period's numbers start.
-    select s.* into v_seq from app_public.id_sequences s
-     where s.hospital_id = p_hospital_id and s.document_type = p_document_type and s.scope = v_scope and s.is_active;
-    if not found then
-      perform app_hidden.raise_error('HMS_ID_SEQUENCE_NOT_CONFIGURED',
-        format('Numbering of "%s" is not configured or not active for this hospital.', p_document_type),
-        jsonb_build_object('hospital_id', p_hospital_id, 'document_type', p_document_type, 'scope', v_scope));
-    end if;
-    v_id := v_seq.id;
     v_counter := app_hidden.id_counter(v_id);
     if v_seq.current_period collate "C" < app_hidden.id_sequence_period(v_seq.reset_period, v_local) collate "C" then
       v_value := nextval(v_counter);
@@ -99,6 +92,7 @@ begin
       v_value := nextval(v_counter) - v_seq.period_base;
     end if;
   end if;
+
   -- The number is written in the period it was counted in.
   if v_seq.current_period collate "C" > app_hidden.id_sequence_period(v_seq.reset_period, v_local) collate "C" then
     v_local := app_hidden.id_period_start(v_seq.current_period);
