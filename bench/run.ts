@@ -1,29 +1,34 @@
 /**
  * `npm run bench`: measurements, not tests (numbers vary with the machine; ratios matter).
  *
+ *   0. the data generator (bench/generate.ts): a chain of 20 hospitals with BENCH_PATIENTS
+ *      patients (1,000,000 by default) and everything they imply, timed step by step, then
+ *      checked against the rules the triggers enforce;
  *   1. hms_generate_id throughput with 1…32 parallel connections (each number its own
  *      transaction), and a check that the numbers issued are unique and gapless;
- *   2. a staff list read through the real PostgREST (patients with appointments) at 16 parallel
- *      requests, beside the same query in plain SQL over one connection per worker;
- *   3. the cost of row-level security: one list query on 60,000 patients (20,000 per hospital),
- *      run as the owner (who bypasses RLS) and as a logged-in member of staff (tenant and
- *      permission policies), side by side; and a name search, as the owner, as staff on the table
- *      (RLS first: no trigram index) and as staff through search_patients;
- *   4. workflow throughput with 16 parallel connections acting as staff: book_appointment on
+ *   2. (hotPaths) the reads of a hospital's day on the generated data, side by side: pgbench as the
+ *      owner, the owner over pg, the owner after the identity work, staff under RLS, a minimal
+ *      Node http + pg endpoint, PostgREST — with the ratios the targets are stated in;
+ *   3. workflow throughput with 16 parallel connections acting as staff: book_appointment on
  *      distinct slots, and dispense_otc from one batch (plus a race for the last 200 units),
  *      each followed by its invariant check (no double booking; batch = sum of movements ≥ 0).
  *
  * It runs on its own throwaway embedded stack and stops it at the end.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { loadConfig } from '../db/launcher/config.ts';
 import { freePort } from '../db/launcher/ports.ts';
 import { startStack } from '../db/launcher/stack.ts';
+import { execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import { checkGeneratedChain, generateChain } from './generate.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 1_000_000);
 const dataDir = mkdtempSync(path.join(tmpdir(), 'hms-bench-'));
 const config = loadConfig({
   HMS_DATA_DIR: dataDir,
@@ -76,10 +81,212 @@ async function timedLoop(workers: number, request: () => Promise<void>) {
   };
 }
 
+
+const rootUrl = (() => {
+  const url = new URL(config.rootDatabaseUrl!);
+  url.pathname = new URL(config.databaseUrl).pathname;
+  return url.toString();
+})();
+
+/** An HS256 token for a session, signed with the stack's secret (the generated staff have no password to log in with). */
+function tokenFor(claims: Record<string, unknown>): string {
+  const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const body = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode({ ...claims, exp: Math.floor(Date.now() / 1000) + 3600 })}`;
+  return `${body}.${createHmac('sha256', config.jwtSecret).update(body).digest('base64url')}`;
+}
+
+interface HotPath {
+  name: string;
+  /** The staff query under RLS ($1 = the sample); PostgREST's request for the same rows. */
+  staffSql: string;
+  rest: (sample: string) => string;
+  /** The owner's query for the same rows without RLS: the tenant filter written out ($2 = hospital). */
+  ownerSql: string;
+  samples: string[];
+}
+
+/** k samples spread over a query's rows. */
+async function sample(owner: pg.Client, sql: string, params: unknown[], k = 500): Promise<string[]> {
+  const { rows } = await owner.query(`select s::text as v from (${sql}) x(s) order by random() limit ${k}`, params);
+  if (rows.length === 0) throw new Error(`no samples for: ${sql}`);
+  return rows.map((r) => r.v);
+}
+
+/**
+ * 5. The hot paths of a hospital's day at the generated scale, side by side in one run: the same
+ * rows read by the owner (no identity, no RLS; pgbench for the point read: the database's ceiling),
+ * by the owner after the per-request identity work (claims + check_request, RLS bypassed), by a
+ * member of staff (identity + RLS), through a minimal hand-written Node http + pg endpoint doing
+ * that staff transaction, and through PostgREST.
+ */
+async function hotPaths(owner: pg.Client) {
+  const { rows: [bos] } = await owner.query(`select id from app_public.hospitals where code = 'BOS'`);
+  const { rows: [admin] } = await owner.query(`
+    insert into app_private.sessions (user_id, hospital_id, expires_at)
+    select u.id, u.home_hospital_id, now() + interval '2 hours' from app_public.users u
+     where u.home_hospital_id = $1 and u.email like 'hospital_admin.%' limit 1
+    returning id, user_id, hospital_id`, [bos.id]);
+  const claims = { role: config.roles.staff, sub: admin.user_id, sid: admin.id, hid: admin.hospital_id, aud: 'hms' };
+  const claimsText = JSON.stringify(claims);
+  const token = tokenFor(claims);
+  const H = bos.id as string;
+  const { rows: [day] } = await owner.query(`
+    select to_char(d, 'YYYY-MM-DD') as local_day from generate_series((now() at time zone 'America/New_York')::date, (now() at time zone 'America/New_York')::date - 6, interval '-1 day') d
+     where extract(isodow from d) between 1 and 5 limit 1`);
+  const dayStart = `${day.local_day}T00:00:00-05:00`;
+  const dayEnd = new Date(new Date(dayStart).getTime() + 86400_000).toISOString();
+  const enc = encodeURIComponent;
+  const paths: HotPath[] = [
+    {
+      name: 'patient point read',
+      staffSql: `select to_json(p) from app_public.patients p where p.id = $1`,
+      ownerSql: `select to_json(p) from app_public.patients p where p.id = $1 and p.hospital_id = $2`,
+      rest: (id) => `/patients?id=eq.${id}`,
+      samples: await sample(owner, `select id from app_public.patients where hospital_id = $1`, [H]),
+    },
+    {
+      name: 'patient search (name/phone/MRN)',
+      staffSql: `select json_agg(s) from app_public.search_patients($1, 20) s`,
+      ownerSql: `select json_agg(s) from (select * from app_public.patients p where p.hospital_id = $2 and not p.is_deleted
+                   and (p.full_name ilike '%' || $1 || '%' or p.mrn ilike '%' || $1 || '%' or p.phone_primary ilike '%' || $1 || '%')
+                 order by p.last_name, p.first_name, p.id limit 20) s`,
+      rest: (q) => `/rpc/search_patients?query=${enc(q)}&max_rows=20`,
+      samples: await sample(owner, `select distinct left(last_name, 5) || ' ' from app_public.patients where hospital_id = $1
+                                    union all select distinct substr(mrn, 9, 6) from app_public.patients where hospital_id = $1 and mrn like '%0'`, [H], 200),
+    },
+    {
+      name: "a doctor's appointments today",
+      staffSql: `select json_agg(x) from (select a.id, a.appointment_number, a.status, a.scheduled_start, p.full_name, p.mrn
+                   from app_public.appointments a join app_public.patients p on p.hospital_id = a.hospital_id and p.id = a.patient_id
+                  where a.doctor_id = $1 and a.scheduled_start >= '${dayStart}' and a.scheduled_start < '${dayEnd}' order by a.scheduled_start) x`,
+      ownerSql: `select json_agg(x) from (select a.id, a.appointment_number, a.status, a.scheduled_start, p.full_name, p.mrn
+                   from app_public.appointments a join app_public.patients p on p.hospital_id = a.hospital_id and p.id = a.patient_id
+                  where a.hospital_id = $2 and a.doctor_id = $1 and a.scheduled_start >= '${dayStart}' and a.scheduled_start < '${dayEnd}' order by a.scheduled_start) x`,
+      rest: (id) => `/appointments?doctor_id=eq.${id}&scheduled_start=gte.${enc(dayStart)}&scheduled_start=lt.${enc(dayEnd)}&order=scheduled_start`
+        + `&select=id,appointment_number,status,scheduled_start,patients!appointments_patient_fkey(full_name,mrn)`,
+      samples: await sample(owner, `select id from app_public.doctors where hospital_id = $1`, [H]),
+    },
+    {
+      name: "a patient's history",
+      staffSql: `select json_build_object('patient', (select to_json(p) from app_public.patients p where p.id = $1),
+                   'appointments', (select json_agg(a) from app_public.appointments a where a.patient_id = $1),
+                   'prescriptions', (select json_agg(r) from app_public.prescriptions r where r.patient_id = $1),
+                   'invoices', (select json_agg(i) from app_public.invoices i where i.patient_id = $1))`,
+      ownerSql: `select json_build_object('patient', (select to_json(p) from app_public.patients p where p.id = $1 and p.hospital_id = $2),
+                   'appointments', (select json_agg(a) from app_public.appointments a where a.hospital_id = $2 and a.patient_id = $1),
+                   'prescriptions', (select json_agg(r) from app_public.prescriptions r where r.hospital_id = $2 and r.patient_id = $1),
+                   'invoices', (select json_agg(i) from app_public.invoices i where i.hospital_id = $2 and i.patient_id = $1))`,
+      rest: (id) => `/patients?id=eq.${id}&select=*,appointments!appointments_patient_fkey(*),prescriptions!prescriptions_patient_fkey(*),invoices!invoices_patient_fkey(*)`,
+      samples: await sample(owner, `select patient_id from app_public.appointments where hospital_id = $1 and scheduled_start > now() - interval '30 days'`, [H]),
+    },
+    {
+      name: 'an invoice with items and payments',
+      staffSql: `select json_build_object('invoice', (select to_json(i) from app_public.invoices i where i.id = $1),
+                   'items', (select json_agg(l) from app_public.invoice_items l where l.invoice_id = $1),
+                   'payments', (select json_agg(p) from app_public.payments p where p.invoice_id = $1))`,
+      ownerSql: `select json_build_object('invoice', (select to_json(i) from app_public.invoices i where i.id = $1 and i.hospital_id = $2),
+                   'items', (select json_agg(l) from app_public.invoice_items l where l.hospital_id = $2 and l.invoice_id = $1),
+                   'payments', (select json_agg(p) from app_public.payments p where p.hospital_id = $2 and p.invoice_id = $1))`,
+      rest: (id) => `/invoices?id=eq.${id}&select=*,invoice_items!invoice_items_invoice_fkey(*),payments!payments_invoice_fkey(*)`,
+      samples: await sample(owner, `select id from app_public.invoices where hospital_id = $1`, [H]),
+    },
+    {
+      name: "the day's collections",
+      staffSql: `select json_agg(p order by p.payment_date) from app_public.payments p
+                  where p.payment_date >= $1::date and p.payment_date < $1::date + 1 and p.status = 'completed'`,
+      ownerSql: `select json_agg(p order by p.payment_date) from app_public.payments p
+                  where p.hospital_id = $2 and p.payment_date >= $1::date and p.payment_date < $1::date + 1 and p.status = 'completed'`,
+      rest: (d) => `/payments?payment_date=gte.${d}&payment_date=lt.${new Date(new Date(d).getTime() + 86400_000).toISOString().slice(0, 10)}&status=eq.completed&order=payment_date`,
+      samples: await sample(owner, `select to_char(current_date - g, 'YYYY-MM-DD') from generate_series(1, 60) g where extract(isodow from current_date - g) < 6`, []),
+    },
+  ];
+
+  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 16 });
+  const tx = async (work: (client: pg.PoolClient) => Promise<unknown>) => {
+    const client = await pool.connect();
+    try {
+      await client.query('begin');
+      await work(client);
+      await client.query('commit');
+    } finally {
+      client.release();
+    }
+  };
+  const identity = (client: pg.PoolClient, asStaff: boolean) =>
+    client.query(`select set_config('request.jwt.claims', $1, true), ${asStaff ? `set_config('role', '${config.roles.staff}', true), ` : ''}app_hidden.check_request()`, [claimsText]);
+  // The hand-written endpoint: the same staff transaction as PostgREST's, nothing else.
+  const endpoint = http.createServer(async (request, response) => {
+    const url = new URL(request.url!, 'http://x');
+    const path = paths[Number(url.searchParams.get('path'))];
+    try {
+      let body = '';
+      await tx(async (client) => {
+        await identity(client, true);
+        body = JSON.stringify((await client.query(path.staffSql, [url.searchParams.get('arg')])).rows[0]);
+      });
+      response.writeHead(200, { 'Content-Type': 'application/json' }).end(body);
+    } catch (error) {
+      response.writeHead(500).end(String(error));
+    }
+  });
+  await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
+  const endpointUrl = `http://127.0.0.1:${(endpoint.address() as { port: number }).port}`;
+  const agent = { headers: { Authorization: `Bearer ${token}` } };
+  const get = async (url: string, init?: RequestInit) => {
+    const response = await fetch(url, init);
+    if (!response.ok) throw new Error(`HTTP ${response.status} ${url}: ${await response.text()}`);
+    await response.arrayBuffer();
+  };
+
+  // pgbench: the owner's point read, every client its own connection, no identity work.
+  const pgbenchCeiling = (() => {
+    const script = path.join(dataDir, 'point-read.sql');
+    const ids = paths[0].samples;
+    writeFileSync(script, `\\set i random(0, ${ids.length - 1})\nselect to_json(p) from app_public.patients p where p.id = (array['${ids.join("','")}']::uuid[])[:i + 1] and p.hospital_id = '${H}';\n`);
+    try {
+      const out = execFileSync('pgbench', ['-n', '-c', '16', '-j', '2', '-T', String(SECONDS), '-f', script, config.databaseUrl], { encoding: 'utf8' });
+      return Number(/tps = ([\d.]+)/.exec(out)![1]);
+    } catch (error) {
+      console.log(`(pgbench not run: ${(error as Error).message.split('\n')[0]})`);
+      return NaN;
+    }
+  })();
+
+  console.log(`\nhot paths at ${PATIENTS.toLocaleString('en-US')} patients (hospital BOS), 16 workers, ${SECONDS} s each: requests/s (p95 ms)`);
+  console.log('path                               owner  owner+identity   staff (RLS)   Node endpoint     PostgREST   RLS cost  identity  REST/endpoint');
+  for (const [index, hot] of paths.entries()) {
+    let n = 0;
+    const next = () => hot.samples[n++ % hot.samples.length];
+    const modes = [
+      await timedLoop(16, () => tx((c) => c.query(hot.ownerSql, [next(), H]))),
+      await timedLoop(16, () => tx(async (c) => { await identity(c, false); await c.query(hot.ownerSql, [next(), H]); })),
+      await timedLoop(16, () => tx(async (c) => { await identity(c, true); await c.query(hot.staffSql, [next()]); })),
+      await timedLoop(16, () => get(`${endpointUrl}/?path=${index}&arg=${encodeURIComponent(next())}`)),
+      await timedLoop(16, () => get(`${stack.postgrest!.url}${hot.rest(next())}`, agent)),
+    ];
+    const cell = (r: { perSecond: number; p95: number }) => `${r.perSecond.toFixed(0).padStart(6)} (${r.p95.toFixed(0).padStart(4)})`;
+    console.log(`${hot.name.padEnd(32)} ${modes.map(cell).join('  ')}   ${(modes[1].perSecond / modes[2].perSecond).toFixed(2).padStart(6)}×  ${(modes[0].perSecond / modes[1].perSecond).toFixed(2).padStart(6)}×  ${(modes[4].perSecond / modes[3].perSecond).toFixed(2).padStart(8)}×`);
+    if (index === 0) {
+      console.log(`${'  pgbench, owner (the ceiling)'.padEnd(32)} ${pgbenchCeiling.toFixed(0).padStart(6)}         PostgREST / ceiling: ${(modes[4].perSecond / pgbenchCeiling).toFixed(2)}×`);
+    }
+  }
+  console.log('(RLS cost = owner+identity / staff; identity = owner / owner+identity; targets: RLS ≤ 1.15×, identity ≤ 2×, REST/endpoint ≥ 0.8×)');
+  endpoint.close();
+  await pool.end();
+}
+
 try {
   const owner = new pg.Client({ connectionString: config.databaseUrl });
   owner.on('error', () => {}); // the stack stops under it at the end
   await owner.connect();
+
+  // The generated chain: what every later section reads (and is checked like the real data).
+  console.log(`\ndata generator: a chain of 20 hospitals with ${PATIENTS.toLocaleString('en-US')} patients (BENCH_PATIENTS)`);
+  const chain = await generateChain(rootUrl, { patients: PATIENTS, log: (line) => console.log('  ' + line) });
+  const failures = await checkGeneratedChain(rootUrl);
+  console.log(`  generated in ${chain.seconds.toFixed(1)} s; rows: ${Object.entries(chain.rows).map(([t, n]) => `${t} ${n.toLocaleString('en-US')}`).join(', ')}`);
+  for (const [name, count] of Object.entries(failures)) console.log(`  ${count === 0 ? 'ok  ' : 'FAIL'} ${name}: ${count}`);
+  if (Object.values(failures).some((count) => count > 0)) throw new Error('the generated data breaks a rule');
 
   console.log(`\nhms_generate_id (each call its own transaction, ${SECONDS} s per row)`);
   console.log('connections  numbers/s  unique+gapless');
@@ -94,91 +301,7 @@ try {
     console.log(`${String(connections).padStart(11)}  ${perSecond.toFixed(0).padStart(9)}  ${gapless ? 'yes' : 'NO'} (${issued.length} numbers)`);
   }
 
-  const login = await fetch(`${stack.postgrest!.url}/rpc/login`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ email: 'reception.ny@hms.test', password: 'Admin@123' }),
-  });
-  const token = (await login.json()).access_token as string;
-  const url = `${stack.postgrest!.url}/patients?select=mrn,first_name,last_name,appointments!appointments_patient_fkey(appointment_number,status,scheduled_start)&order=last_name&limit=20`;
-  const sql = `select p.mrn, p.first_name, p.last_name,
-                      (select json_agg(json_build_object('appointment_number', a.appointment_number, 'status', a.status, 'scheduled_start', a.scheduled_start))
-                         from app_public.appointments a where a.hospital_id = p.hospital_id and a.patient_id = p.id)
-                 from app_public.patients p order by p.last_name limit 20`;
-
-  console.log(`\npatients with appointments, 16 parallel workers, ${SECONDS} s`);
-  console.log('path                 req/s    p50 ms   p95 ms   p99 ms');
-  const rest = await timedLoop(16, async () => {
-    const response = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    await response.arrayBuffer();
-  });
-  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 16 });
-  const plain = await timedLoop(16, async () => {
-    await pool.query(sql);
-  });
-  await pool.end();
-  for (const [name, r] of [['PostgREST (HTTP)', rest], ['plain SQL (pg pool)', plain]] as const) {
-    console.log(`${name.padEnd(19)} ${r.perSecond.toFixed(0).padStart(6)}  ${r.p50.toFixed(2).padStart(7)}  ${r.p95.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}`);
-  }
-  // 3. RLS cost. Bench-only rows (numbers not from hms_generate_id: they are not documents).
-  await owner.query(`
-    insert into app_public.patients (hospital_id, mrn, first_name, last_name, date_of_birth, gender, phone_primary)
-    select h.id, 'BENCH-' || h.code || '-' || g, 'Bench' || g, 'Patient' || (g % 997), date '1950-01-01' + (g % 20000), 'unknown', '+1 555 ' || lpad(g::text, 7, '0')
-      from app_public.hospitals h cross join generate_series(1, 20000) g
-     where h.code in ('NY', 'LA', 'CHI')`);
-  await owner.query('analyze app_public.patients');
-  const { rows: [staff] } = await owner.query(`
-    insert into app_private.sessions (user_id, hospital_id, expires_at)
-    select u.id, u.home_hospital_id, now() + interval '1 hour' from app_public.users u where u.email = 'reception.ny@hms.test'
-    returning id, user_id, hospital_id`);
-  const claims = JSON.stringify({ role: config.roles.staff, sub: staff.user_id, sid: staff.id, hid: staff.hospital_id, aud: 'hms' });
-  const listSql = `select id, mrn, full_name, date_of_birth from app_public.patients
-                    where hospital_id = '${staff.hospital_id}' and not is_deleted order by last_name, first_name limit 50`;
-  const countSql = `select count(*) from app_public.patients where hospital_id = '${staff.hospital_id}'`;
-  // Part of a name, MRN or phone, as the front desk types it (search_patients' predicate): ILIKE is not leakproof, so under RLS the table
-  // filter cannot use the trigram index; search_patients applies the access rule itself and can.
-  const searchSql = `select id, mrn, full_name from app_public.patients
-                      where hospital_id = '${staff.hospital_id}' and not is_deleted
-                        and (full_name ilike '%ench1234%' or mrn ilike '%ench1234%' or phone_primary ilike '%ench1234%')
-                      order by last_name, first_name, id limit 50`;
-  const rlsPool = new pg.Pool({ connectionString: config.databaseUrl, max: 8 });
-  const asStaff = (sql: string) => async () => {
-    const client = await rlsPool.connect();
-    try {
-      await client.query('begin');
-      await client.query(`select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)`, [config.roles.staff, claims]);
-      await client.query(sql);
-      await client.query('commit');
-    } finally {
-      client.release();
-    }
-  };
-  const ownerTx = (sql: string) => async () => {
-    const client = await rlsPool.connect();
-    try {
-      await client.query('begin');
-      await client.query(sql);
-      await client.query('commit');
-    } finally {
-      client.release();
-    }
-  };
-  console.log(`\nrow-level security cost (60,000 patients, 8 workers, ${SECONDS} s each; same SQL)`);
-  console.log('query                              req/s    p50 ms   p95 ms   p99 ms');
-  for (const [name, run] of [
-    ['list 50 — owner (no RLS)', ownerTx(listSql)],
-    ['list 50 — staff (RLS)', asStaff(listSql)],
-    ['count — owner (no RLS)', ownerTx(countSql)],
-    ['count — staff (RLS)', asStaff(countSql)],
-    ['search — owner (ilike)', ownerTx(searchSql)],
-    ['search — staff (ilike, RLS)', asStaff(searchSql)],
-    ['search — staff (search_patients)', asStaff(`select id, mrn, full_name from app_public.search_patients('ench1234', 50)`)],
-  ] as const) {
-    const r = await timedLoop(8, run);
-    console.log(`${name.padEnd(33)} ${r.perSecond.toFixed(0).padStart(6)}  ${r.p50.toFixed(2).padStart(7)}  ${r.p95.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}`);
-  }
-  await rlsPool.end();
+  await hotPaths(owner);
 
   // 4. Workflows under parallel connections, acting as staff through the RPCs.
   const ny = (await owner.query(`select id from app_public.hospitals where code = 'NY'`)).rows[0].id;
@@ -205,7 +328,11 @@ try {
   const { rows: slots } = await owner.query(`
     select g as slot_start from generate_series(date_trunc('day', now()) + interval '2 days', date_trunc('day', now()) + interval '60 days', interval '5 minutes') g
      where (g at time zone 'America/New_York')::time < time '23:55' order by random()`);
-  const { rows: patients } = await owner.query(`select id from app_public.patients where hospital_id = $1 and mrn like 'BENCH-%' limit 2000`, [ny]);
+  // Patients for the bookings (bench-only rows: their numbers are not documents).
+  const { rows: patients } = await owner.query(`
+    insert into app_public.patients (hospital_id, mrn, first_name, last_name, date_of_birth, gender)
+    select $1, 'BENCH-' || g, 'Bench' || g, 'Patient', date '1970-01-01' + g, 'unknown' from generate_series(1, 2000) g
+    returning id`, [ny]);
   const workflowPool = new pg.Pool({ connectionString: config.databaseUrl, max: 16 });
   const asStaffCall = async (claims: string, sql: string, params: unknown[]) => {
     const client = await workflowPool.connect();
