@@ -12,7 +12,7 @@
  *   quiet Saturdays, no Sundays, winter peaks, holidays), slot-aligned so no doctor is double
  *   booked, with their status history; ≈ 0.5N prescriptions with items, 90 % dispensed; ≈ N
  *   over-the-counter sales; ≈ 2N invoices (billable visits and prescription sales) with items and
- *   ≈ 2N payments; a stock ledger of ≈ 5N movements (dispensings and the pharmacy's top-ups from
+ *   ≈ 2N payments; a stock ledger of ≈ 4N movements (dispensings and the pharmacy's top-ups from
  *   the chain's central store); one audit row per document created.
  *
  * How: set-based SQL over generate_series on one superuser connection. Reference data (a few
