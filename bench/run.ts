@@ -250,7 +250,7 @@ async function hotPaths(owner: pg.Client) {
   const pgbenchCeiling = (() => {
     const script = path.join(dataDir, 'point-read.sql');
     writeFileSync(script, `\\set n random(${range.lo}, ${range.hi})\nselect to_json(p) from app_public.patients p`
-      + ` where p.id = ('${range.head}' || lpad(to_hex(:n), 12, '0'))::uuid and p.hospital_id = '${H}';\n`);
+      + ` where p.id = ('${range.head}' || lpad(to_hex(:n::bigint), 12, '0'))::uuid and p.hospital_id = '${H}';\n`);
     try {
       const out = execFileSync('pgbench', ['-n', '-M', 'prepared', '-c', '16', '-j', '2', '-T', String(SECONDS), '-f', script, config.databaseUrl], { encoding: 'utf8' });
       return Number(/tps = ([\d.]+)/.exec(out)![1]);
