@@ -23,7 +23,6 @@ import { loadConfig } from '../db/launcher/config.ts';
 import { freePort } from '../db/launcher/ports.ts';
 import { startStack } from '../db/launcher/stack.ts';
 import { execFileSync } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import { checkGeneratedChain, generateChain } from './generate.ts';
 
@@ -88,12 +87,42 @@ const rootUrl = (() => {
   return url.toString();
 })();
 
-/** An HS256 token for a session, signed with the stack's secret (the generated staff have no password to log in with). */
-function tokenFor(claims: Record<string, unknown>): string {
-  const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const body = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode({ ...claims, exp: Math.floor(Date.now() / 1000) + 3600 })}`;
-  return `${body}.${createHmac('sha256', config.jwtSecret).update(body).digest('base64url')}`;
+/** Opens a session for a user (as login would) in a hospital; answers the claims its access token carries, and the token. */
+async function openSession(owner: pg.Client, email: string, hospitalId: string): Promise<{ claims: string; token: string }> {
+  const { rows: [session] } = await owner.query(
+    `insert into app_private.sessions (user_id, hospital_id, expires_at)
+     select u.id, $2, now() + interval '2 hours' from app_public.users u where u.email = $1 returning id, user_id, hospital_id`,
+    [email, hospitalId],
+  );
+  const { rows: [tokens] } = await owner.query(`select app_private.issue_tokens($1) ->> 'access_token' as token`, [session.id]);
+  const claims = JSON.stringify({ role: config.roles.staff, sub: session.user_id, sid: session.id, hid: session.hospital_id, aud: 'hms' });
+  return { claims, token: tokens.token };
 }
+
+/** One transaction on a pooled connection, rolled back if the work fails. */
+async function inTransaction(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<unknown>): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    await work(client);
+    await client.query('commit');
+  } catch (error) {
+    await client.query('rollback');
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * What PostgREST does before each request, on the transaction of `client`: the verified claims,
+ * the staff role (unless `asStaff` is false: the owner then bypasses RLS) and the session check.
+ */
+const identify = (client: pg.PoolClient, claims: string, asStaff = true) =>
+  client.query(
+    `select set_config('request.jwt.claims', $1, true), ${asStaff ? `set_config('role', '${config.roles.staff}', true), ` : ''}app_hidden.check_request()`,
+    [claims],
+  );
 
 interface HotPath {
   name: string;
@@ -113,7 +142,7 @@ async function sample(owner: pg.Client, sql: string, params: unknown[], k = 500)
 }
 
 /**
- * 5. The hot paths of a hospital's day at the generated scale, side by side in one run: the same
+ * 2. The hot paths of a hospital's day at the generated scale, side by side in one run: the same
  * rows read by the owner (no identity, no RLS; pgbench for the point read: the database's ceiling),
  * by the owner after the per-request identity work (claims + check_request, RLS bypassed), by a
  * member of staff (identity + RLS), through a minimal hand-written Node http + pg endpoint doing
@@ -121,14 +150,9 @@ async function sample(owner: pg.Client, sql: string, params: unknown[], k = 500)
  */
 async function hotPaths(owner: pg.Client) {
   const { rows: [bos] } = await owner.query(`select id from app_public.hospitals where code = 'BOS'`);
-  const { rows: [admin] } = await owner.query(`
-    insert into app_private.sessions (user_id, hospital_id, expires_at)
-    select u.id, u.home_hospital_id, now() + interval '2 hours' from app_public.users u
-     where u.home_hospital_id = $1 and u.email like 'hospital_admin.%' limit 1
-    returning id, user_id, hospital_id`, [bos.id]);
-  const claims = { role: config.roles.staff, sub: admin.user_id, sid: admin.id, hid: admin.hospital_id, aud: 'hms' };
-  const claimsText = JSON.stringify(claims);
-  const token = tokenFor(claims);
+  const { rows: [admin] } = await owner.query(
+    `select email from app_public.users where home_hospital_id = $1 and email like 'hospital_admin.%' limit 1`, [bos.id]);
+  const { claims, token } = await openSession(owner, admin.email, bos.id);
   const H = bos.id as string;
   const { rows: [day] } = await owner.query(`
     select to_char(d, 'YYYY-MM-DD') as local_day from generate_series((now() at time zone 'America/New_York')::date, (now() at time zone 'America/New_York')::date - 6, interval '-1 day') d
@@ -205,26 +229,14 @@ async function hotPaths(owner: pg.Client) {
   ];
 
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 16 });
-  const tx = async (work: (client: pg.PoolClient) => Promise<unknown>) => {
-    const client = await pool.connect();
-    try {
-      await client.query('begin');
-      await work(client);
-      await client.query('commit');
-    } finally {
-      client.release();
-    }
-  };
-  const identity = (client: pg.PoolClient, asStaff: boolean) =>
-    client.query(`select set_config('request.jwt.claims', $1, true), ${asStaff ? `set_config('role', '${config.roles.staff}', true), ` : ''}app_hidden.check_request()`, [claimsText]);
   // The hand-written endpoint: the same staff transaction as PostgREST's, nothing else.
   const endpoint = http.createServer(async (request, response) => {
     const url = new URL(request.url!, 'http://x');
     const path = paths[Number(url.searchParams.get('path'))];
     try {
       let body = '';
-      await tx(async (client) => {
-        await identity(client, true);
+      await inTransaction(pool, async (client) => {
+        await identify(client, claims);
         body = JSON.stringify((await client.query(path.staffSql, [url.searchParams.get('arg')])).rows[0]);
       });
       response.writeHead(200, { 'Content-Type': 'application/json' }).end(body);
@@ -266,9 +278,9 @@ async function hotPaths(owner: pg.Client) {
     let n = 0;
     const next = () => hot.samples[n++ % hot.samples.length];
     const modes = [
-      await timedLoop(16, () => tx((c) => c.query(hot.ownerSql, [next(), H]))),
-      await timedLoop(16, () => tx(async (c) => { await identity(c, false); await c.query(hot.ownerSql, [next(), H]); })),
-      await timedLoop(16, () => tx(async (c) => { await identity(c, true); await c.query(hot.staffSql, [next()]); })),
+      await timedLoop(16, () => inTransaction(pool, (c) => c.query(hot.ownerSql, [next(), H]))),
+      await timedLoop(16, () => inTransaction(pool, async (c) => { await identify(c, claims, false); await c.query(hot.ownerSql, [next(), H]); })),
+      await timedLoop(16, () => inTransaction(pool, async (c) => { await identify(c, claims); await c.query(hot.staffSql, [next()]); })),
       await timedLoop(16, () => get(`${endpointUrl}/?path=${index}&arg=${encodeURIComponent(next())}`)),
       await timedLoop(16, () => get(`${stack.postgrest!.url}${hot.rest(next())}`, agent)),
     ];
@@ -311,18 +323,10 @@ try {
 
   await hotPaths(owner);
 
-  // 4. Workflows under parallel connections, acting as staff through the RPCs.
+  // 3. Workflows under parallel connections, acting as staff through the RPCs.
   const ny = (await owner.query(`select id from app_public.hospitals where code = 'NY'`)).rows[0].id;
-  const sessionFor = async (email: string) => {
-    const { rows: [s] } = await owner.query(
-      `insert into app_private.sessions (user_id, hospital_id, expires_at)
-       select u.id, $2, now() + interval '1 hour' from app_public.users u where u.email = $1 returning id, user_id, hospital_id`,
-      [email, ny],
-    );
-    return JSON.stringify({ role: config.roles.staff, sub: s.user_id, sid: s.id, hid: s.hospital_id, aud: 'hms' });
-  };
-  const receptionClaims = await sessionFor('reception.ny@hms.test');
-  const pharmacistClaims = await sessionFor('pharmacist.ny@hms.test');
+  const { claims: receptionClaims } = await openSession(owner, 'reception.ny@hms.test', ny);
+  const { claims: pharmacistClaims } = await openSession(owner, 'pharmacist.ny@hms.test', ny);
   const { rows: [benchDoctor] } = await owner.query(`
     with u as (insert into app_public.users (email, first_name, last_name, home_hospital_id) values ('bench.doctor@hms.test', 'Bench', 'Doctor', $1) returning id),
          d as (insert into app_public.doctors (hospital_id, user_id, department_id, registration_number, specialization)
@@ -342,20 +346,11 @@ try {
     select $1, 'BENCH-' || g, 'Bench' || g, 'Patient', date '1970-01-01' + g, 'unknown' from generate_series(1, 2000) g
     returning id`, [ny]);
   const workflowPool = new pg.Pool({ connectionString: config.databaseUrl, max: 16 });
-  const asStaffCall = async (claims: string, sql: string, params: unknown[]) => {
-    const client = await workflowPool.connect();
-    try {
-      await client.query('begin');
-      await client.query(`select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)`, [config.roles.staff, claims]);
+  const asStaffCall = (claims: string, sql: string, params: unknown[]) =>
+    inTransaction(workflowPool, async (client) => {
+      await identify(client, claims);
       await client.query(sql, params);
-      await client.query('commit');
-    } catch (error) {
-      await client.query('rollback');
-      throw error;
-    } finally {
-      client.release();
-    }
-  };
+    });
   let slotIndex = 0;
   let bookingErrors = 0;
   const booking = await timedLoop(16, async () => {
