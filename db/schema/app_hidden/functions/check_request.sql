@@ -6,31 +6,33 @@ CREATE OR REPLACE FUNCTION app_hidden.check_request()
  STABLE
 AS $function$
 declare
-  v_method text := current_setting('request.method', true);
-  v_rpc text := substring(current_setting('request.path', true) from '^/rpc/([^/]+)/?$');
-  v_role text := app_hidden.jwt_claim('role');
+  v_claims jsonb := nullif(current_setting('request.jwt.claims', true), '')::jsonb;
+  v_user_id text := app_hidden.resolve_identity('user_id');
+  v_path text := current_setting('request.path', true);
+  v_rpc text;
 begin
   -- A writing RPC (volatile) answers POST only: under GET/HEAD it would run read-only and its
   -- first write would fail with an error that depends on what it did so far.
-  if v_rpc is not null and v_method is distinct from 'POST'
-     and exists (select 1 from pg_catalog.pg_proc p
-                  where p.pronamespace = 'app_public'::regnamespace and p.proname = v_rpc
-                    and p.provolatile = 'v') then
-    perform app_hidden.raise_error('HMS_METHOD_NOT_ALLOWED',
-      format('%s changes data and must be called with POST.', v_rpc),
-      jsonb_build_object('method', v_method), 'Send the same parameters as a JSON body with POST.');
+  if starts_with(v_path, '/rpc/') and current_setting('request.method', true) is distinct from 'POST' then
+    v_rpc := substring(v_path from '^/rpc/([^/]+)/?$');
+    if exists (select 1 from pg_catalog.pg_proc p
+                where p.pronamespace = 'app_public'::regnamespace and p.proname = v_rpc and p.provolatile = 'v') then
+      perform app_hidden.raise_error('HMS_METHOD_NOT_ALLOWED',
+        format('%s changes data and must be called with POST.', v_rpc),
+        jsonb_build_object('method', current_setting('request.method', true)), 'Send the same parameters as a JSON body with POST.');
+    end if;
   end if;
   -- PostgREST sets a role claim for anonymous requests too: only a token for another role
   -- (a signed-in user) must carry HMS's audience and name a live session.
-  if v_role is distinct from 'hms_anonymous' and v_role is not null
-     and (app_hidden.jwt_claim('aud') is distinct from 'hms' or app_hidden.current_user_id() is null) then
+  if v_claims ->> 'role' is distinct from 'hms_anonymous' and v_claims ->> 'role' is not null
+     and (v_claims ->> 'aud' is distinct from 'hms' or v_user_id = '') then
     perform app_hidden.raise_error('HMS_SESSION_INVALID',
       'Your session has ended (logged out, revoked or expired). Please log in again.');
   end if;
 end;
 $function$;
 
-comment on function app_hidden.check_request() is 'PostgREST db-pre-request: refuses (405) a non-POST call of a writing (volatile) RPC before it runs, and (401) a signed token without the aud "hms" or whose session is no longer live.';
+comment on function app_hidden.check_request() is 'PostgREST db-pre-request: resolves the identity of the request once (app_hidden.resolve_identity), refuses (405) a non-POST call of a writing (volatile) RPC before it runs, and (401) a signed token without the aud "hms" or whose session is no longer live.';
 
 revoke execute on function app_hidden.check_request() from public;
 grant execute on function app_hidden.check_request() to hms_anonymous;

@@ -2,34 +2,10 @@
 
 CREATE OR REPLACE FUNCTION app_hidden.current_hospital_id()
  RETURNS uuid
- LANGUAGE plpgsql
- STABLE SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'pg_temp'
+ LANGUAGE sql
+ STABLE
 AS $function$
-declare
-  v_claims jsonb := nullif(current_setting('request.jwt.claims', true), '')::jsonb;
-  v_hospital_id uuid;
-begin
-  if v_claims is null then
-    return null;
-  end if;
-  select s.hospital_id into v_hospital_id
-    from app_private.sessions s
-    join app_public.users u on u.id = s.user_id and u.is_active and not u.is_deleted
-    join app_public.hospitals h on h.id = s.hospital_id and h.is_active and not h.is_deleted
-   where s.id = app_hidden.claim_uuid(v_claims, 'sid')
-     and s.user_id = app_hidden.claim_uuid(v_claims, 'sub')
-     and s.hospital_id = app_hidden.claim_uuid(v_claims, 'hid')
-     and s.revoked_at is null and s.expires_at > now()
-     and exists (select 1
-                   from app_public.user_roles ur
-                   join app_public.roles r on r.id = ur.role_id and r.is_active
-                  where ur.user_id = s.user_id
-                    and (ur.hospital_id = s.hospital_id or (ur.hospital_id is null and r.scope = 'chain'))
-                    and current_date >= ur.valid_from
-                    and (ur.valid_until is null or current_date <= ur.valid_until));
-  return v_hospital_id;
-end;
+  select nullif(app_hidden.identity('hospital_id'), '')::uuid;
 $function$;
 
 comment on function app_hidden.current_hospital_id() is 'The active hospital: the hid claim, only when it is the session''s hospital and the user still holds a role there.';

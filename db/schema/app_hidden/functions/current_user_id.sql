@@ -2,26 +2,10 @@
 
 CREATE OR REPLACE FUNCTION app_hidden.current_user_id()
  RETURNS uuid
- LANGUAGE plpgsql
- STABLE SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'pg_temp'
+ LANGUAGE sql
+ STABLE
 AS $function$
-declare
-  v_claims jsonb := nullif(current_setting('request.jwt.claims', true), '')::jsonb;
-  v_user_id uuid;
-begin
-  if v_claims is null or v_claims ->> 'aud' is distinct from 'hms' then
-    return null;
-  end if;
-  select s.user_id into v_user_id
-    from app_private.sessions s
-    join app_public.users u on u.id = s.user_id
-   where s.id = app_hidden.claim_uuid(v_claims, 'sid')
-     and s.user_id = app_hidden.claim_uuid(v_claims, 'sub')
-     and s.revoked_at is null and s.expires_at > now()
-     and u.is_active and not u.is_deleted;
-  return v_user_id;
-end;
+  select nullif(app_hidden.identity('user_id'), '')::uuid;
 $function$;
 
 comment on function app_hidden.current_user_id() is 'The acting user, resolved through the live session of the JWT (null when the token lacks the aud "hms", the session is revoked or expired, or the user deactivated).';

@@ -2,33 +2,10 @@
 
 CREATE OR REPLACE FUNCTION app_hidden.has_any_permission(p_codes text[])
  RETURNS boolean
- LANGUAGE plpgsql
- STABLE SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'pg_temp'
+ LANGUAGE sql
+ STABLE
 AS $function$
-declare
-  v_claims jsonb := nullif(current_setting('request.jwt.claims', true), '')::jsonb;
-begin
-  if v_claims is null then
-    return false;
-  end if;
-  return exists (
-    select 1
-      from app_private.sessions s
-      join app_public.users u on u.id = s.user_id and u.is_active and not u.is_deleted
-      join app_public.hospitals h on h.id = s.hospital_id and h.is_active and not h.is_deleted
-      join app_public.user_roles ur on ur.user_id = s.user_id
-                                    and current_date >= ur.valid_from
-                                    and (ur.valid_until is null or current_date <= ur.valid_until)
-      join app_public.roles r on r.id = ur.role_id and r.is_active
-                              and (ur.hospital_id = s.hospital_id or (ur.hospital_id is null and r.scope = 'chain'))
-      join app_public.role_permissions rp on rp.role_id = r.id
-      join app_public.permissions p on p.id = rp.permission_id and p.code = any (p_codes)
-     where s.id = app_hidden.claim_uuid(v_claims, 'sid')
-       and s.user_id = app_hidden.claim_uuid(v_claims, 'sub')
-       and s.hospital_id = app_hidden.claim_uuid(v_claims, 'hid')
-       and s.revoked_at is null and s.expires_at > now());
-end;
+  select app_hidden.current_permissions() && p_codes;
 $function$;
 
 comment on function app_hidden.has_any_permission(text[]) is 'True when the acting user holds at least one of the permissions in the active hospital.';

@@ -2,13 +2,10 @@
 
 CREATE OR REPLACE FUNCTION app_hidden.has_permission(p_code text)
  RETURNS boolean
- LANGUAGE plpgsql
- STABLE SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'pg_temp'
+ LANGUAGE sql
+ STABLE
 AS $function$
-begin
-  return app_hidden.has_any_permission(array[p_code]);
-end;
+  select app_hidden.current_permissions() && array[p_code];
 $function$;
 
 comment on function app_hidden.has_permission(text) is 'True when the acting user holds the permission (e.g. patients.read) in the active hospital.';

@@ -2,11 +2,12 @@
 
 CREATE OR REPLACE FUNCTION app_hidden.is_member_of(p_user_id uuid, p_hospital_id uuid)
  RETURNS boolean
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-  select exists (
+begin
+  return exists (
     select 1
       from app_public.user_roles ur
       join app_public.roles r on r.id = ur.role_id and r.is_active
@@ -15,6 +16,7 @@ AS $function$
        and (ur.hospital_id = p_hospital_id or (ur.hospital_id is null and r.scope = 'chain'))
        and current_date >= ur.valid_from
        and (ur.valid_until is null or current_date <= ur.valid_until));
+end;
 $function$;
 
 comment on function app_hidden.is_member_of(uuid,uuid) is 'True when the user holds a role valid today in the hospital, or a chain-wide role (super admin).';

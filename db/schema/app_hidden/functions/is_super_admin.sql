@@ -2,28 +2,10 @@
 
 CREATE OR REPLACE FUNCTION app_hidden.is_super_admin()
  RETURNS boolean
- LANGUAGE plpgsql
- STABLE SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'pg_temp'
+ LANGUAGE sql
+ STABLE
 AS $function$
-declare
-  v_claims jsonb := nullif(current_setting('request.jwt.claims', true), '')::jsonb;
-begin
-  if v_claims is null then
-    return false;
-  end if;
-  return exists (
-    select 1
-      from app_private.sessions s
-      join app_public.users u on u.id = s.user_id and u.is_active and not u.is_deleted
-      join app_public.user_roles ur on ur.user_id = s.user_id and ur.hospital_id is null
-                                    and current_date >= ur.valid_from
-                                    and (ur.valid_until is null or current_date <= ur.valid_until)
-      join app_public.roles r on r.id = ur.role_id and r.is_active and r.scope = 'chain' and r.code = 'super_admin'
-     where s.id = app_hidden.claim_uuid(v_claims, 'sid')
-       and s.user_id = app_hidden.claim_uuid(v_claims, 'sub')
-       and s.revoked_at is null and s.expires_at > now());
-end;
+  select coalesce(app_hidden.identity('super_admin')::boolean, false);
 $function$;
 
 comment on function app_hidden.is_super_admin() is 'True when the acting user holds the chain-wide super admin role.';

@@ -19,7 +19,7 @@ begin
       jsonb_build_object('permission', v_permission.code, 'role', v_role.code));
   end if;
   if v_user is not null
-     and not (v_permission.code = any (app_private.user_permission_codes(v_user, app_hidden.current_hospital_id()))) then
+     and not (v_permission.code = any (app_hidden.current_permissions())) then
     perform app_hidden.raise_error('HMS_GRANT_NOT_HELD',
       format('You may only grant permissions you hold yourself; you do not hold %s.', v_permission.code),
       jsonb_build_object('permissions', jsonb_build_array(v_permission.code)));

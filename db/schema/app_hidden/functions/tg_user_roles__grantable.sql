@@ -17,7 +17,7 @@ begin
     from app_public.role_permissions rp
     join app_public.permissions p on p.id = rp.permission_id
    where rp.role_id = NEW.role_id
-     and p.code <> all (app_private.user_permission_codes(v_user, app_hidden.current_hospital_id()));
+     and p.code <> all (app_hidden.current_permissions());
   if v_missing is not null then
     perform app_hidden.raise_error('HMS_GRANT_NOT_HELD',
       format('You may only give a role whose permissions you hold yourself; you do not hold %s.', array_to_string(v_missing, ', ')),

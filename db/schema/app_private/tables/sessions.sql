@@ -23,3 +23,5 @@ comment on table app_private.sessions is 'A login session (the sid claim): the a
 
 CREATE INDEX idx_sessions__hospital_id ON app_private.sessions USING btree (hospital_id);
 CREATE INDEX idx_sessions__user_id ON app_private.sessions USING btree (user_id);
+
+CREATE TRIGGER _950_identity_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON app_private.sessions FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__identity_changed();

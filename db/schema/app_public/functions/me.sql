@@ -31,7 +31,7 @@ begin
                              from app_public.hospitals h
                             where h.is_active and not h.is_deleted and app_hidden.is_member_of(v_user_id, h.id)), '[]'::json),
     'roles', to_json(app_private.user_role_codes(v_user_id, v_hospital_id)),
-    'permissions', to_json(app_private.user_permission_codes(v_user_id, v_hospital_id)));
+    'permissions', to_json(app_hidden.current_permissions()));
 end;
 $function$;
 

@@ -108,6 +108,7 @@ CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.hospitals FOR EA
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.hospitals FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.hospitals FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _900_provision AFTER INSERT ON app_public.hospitals FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_hospitals__provision();
+CREATE TRIGGER _950_identity_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON app_public.hospitals FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__identity_changed();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.hospitals FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_super_admin on app_public.hospitals

@@ -52,6 +52,7 @@ CREATE TRIGGER _001_forbidden_insert BEFORE INSERT ON app_public.roles FOR EACH 
 CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.roles FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__forbidden_write('role', 'update', '{roles.manage}');
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.roles FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.roles FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _950_identity_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON app_public.roles FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__identity_changed();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.roles FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_custom on app_public.roles

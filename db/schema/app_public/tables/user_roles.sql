@@ -62,6 +62,7 @@ CREATE TRIGGER _001_forbidden_update BEFORE UPDATE ON app_public.user_roles FOR 
 CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.user_roles FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__stamp();
 CREATE TRIGGER _200_grantable BEFORE INSERT OR UPDATE OF role_id ON app_public.user_roles FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_user_roles__grantable();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.user_roles FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _950_identity_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON app_public.user_roles FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__identity_changed();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.user_roles FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.user_roles

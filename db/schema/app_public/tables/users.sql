@@ -83,6 +83,7 @@ CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.users FOR EACH R
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
 CREATE TRIGGER _200_chain_account BEFORE UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_users__chain_account();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
+CREATE TRIGGER _950_identity_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON app_public.users FOR EACH STATEMENT EXECUTE FUNCTION app_hidden.tg__identity_changed();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
 create policy delete_with_permission on app_public.users
