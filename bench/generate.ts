@@ -796,7 +796,8 @@ update app_public.id_sequences s
  */
 async function dropRebuildableIndexes(client: pg.Client): Promise<string[]> {
   const { rows } = await client.query<{ drop: string; create: string }>(
-    `select format('drop index %s', i.indexrelid::regclass) as drop, pg_get_indexdef(i.indexrelid) as create
+    // A partitioned table's index reads "ON ONLY" (the parent alone): rebuilt on every partition.
+    `select format('drop index %s', i.indexrelid::regclass) as drop, replace(pg_get_indexdef(i.indexrelid), ' ON ONLY ', ' ON ') as create
        from pg_index i join pg_class c on c.oid = i.indrelid join pg_namespace n on n.oid = c.relnamespace
       where n.nspname = 'app_public' and c.relname = any($1)
         and not exists (select 1 from pg_constraint k where k.conindid = i.indexrelid)
@@ -833,6 +834,14 @@ export async function generateChain(rootDatabaseUrl: string, options: GenerateOp
     for (const step of steps(options.patients)) {
       const t0 = performance.now();
       if (step.table && indexes.length === 0) {
+        // The months the generated rows fall in get their partitions first (as the schema owner,
+        // who owns the tables), so no row lands in a default partition.
+        await client.query(`set role ${owner}`);
+        await client.query(
+          `select app_hidden.create_month_partitions(c.oid::regclass, current_date - 800, current_date + 92)
+             from pg_class c where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'p' and c.relname = any($1)`,
+          [BULK_TABLES]);
+        await client.query('reset role');
         indexes = await dropRebuildableIndexes(client);
         await client.query(`set session_replication_role = replica`);
       }
@@ -853,7 +862,10 @@ export async function generateChain(rootDatabaseUrl: string, options: GenerateOp
     log(`[${elapsed()} s] analyze in ${((performance.now() - t2) / 1000).toFixed(1)} s`);
     // Rows per table (the planner's count after analyze: exact for small tables, close for big ones).
     const counts = await client.query(
-      `select c.relname, c.reltuples::bigint as n from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      `select c.relname, case when c.relkind = 'p'
+                               then (select coalesce(sum(greatest(p.reltuples, 0)), 0) from pg_inherits i join pg_class p on p.oid = i.inhrelid where i.inhparent = c.oid)
+                               else c.reltuples end::bigint as n
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where n.nspname = 'app_public' and c.relname = any($1)`,
       [[...BULK_TABLES, 'medicine_batches']],
     );

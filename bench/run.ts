@@ -235,6 +235,16 @@ async function hotPaths(owner: pg.Client) {
       rest: (d) => `/payments?payment_date=gte.${d}&payment_date=lt.${new Date(new Date(d).getTime() + 86400_000).toISOString().slice(0, 10)}&status=eq.completed&order=payment_date`,
       samples: await sample(owner, `select to_char(current_date - g, 'YYYY-MM-DD') from generate_series(1, 60) g where extract(isodow from current_date - g) < 6`, []),
     },
+    {
+      name: "a day of the audit trail (50 rows)",
+      // audit_logs is partitioned by month: a day's read prunes to one partition.
+      staffSql: `select json_agg(a) from (select * from app_public.audit_logs a
+                  where a.occurred_at >= $1::timestamptz and a.occurred_at < $1::timestamptz + interval '1 day' order by a.occurred_at desc limit 50) a`,
+      ownerSql: `select json_agg(a) from (select * from app_public.audit_logs a where a.hospital_id = $2
+                  and a.occurred_at >= $1::timestamptz and a.occurred_at < $1::timestamptz + interval '1 day' order by a.occurred_at desc limit 50) a`,
+      rest: (d) => `/audit_logs?occurred_at=gte.${d}&occurred_at=lt.${new Date(new Date(d).getTime() + 86400_000).toISOString().slice(0, 10)}&order=occurred_at.desc&limit=50`,
+      samples: await sample(owner, `select to_char(current_date - g, 'YYYY-MM-DD') from generate_series(1, 360) g`, []),
+    },
   ];
 
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 16 });

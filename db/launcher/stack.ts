@@ -15,6 +15,7 @@ import { currentMigrationFiles, graphileMigrateCommand, migrate } from './migrat
 import { assertPortFree, assertReachable, startEmbeddedPostgres, type EmbeddedServer } from './postgres.ts';
 import { startFront, type FrontServer } from './front.ts';
 import { startPostgrest, type PostgrestServer } from './postgrest.ts';
+import { createPartitionsAhead } from './partitions.ts';
 import { storeJwtSecret } from './secrets.ts';
 import { loadDemoDataOnce } from './seed.ts';
 
@@ -118,6 +119,7 @@ export async function startStack(config: HmsConfig, options: StackOptions = {}):
       await graphileMigrateCommand(config, ['watch', '--once']);
     }
     await storeJwtSecret(config.databaseUrl, config.jwtSecret);
+    await createPartitionsAhead(config.databaseUrl);
     lap('migrate');
     const demoDataLoadedNow = config.loadDemoData ? await loadDemoDataOnce(config.databaseUrl) : false;
     lap('seed');

@@ -61,7 +61,8 @@ An overloaded function has one file per signature, \`<name>__<argument types>.sq
 SQL that can be read, or pasted into psql, on its own (what it refers to must exist first).
 Everything is sorted — columns by position, the rest by name — so a change to the schema shows
 here as a small diff. Objects of extensions, of graphile-migrate and graphile-worker, and of the
-test suite are left out.
+test suite are left out, and so are the monthly partitions in \`app_partitions\` (they follow the
+calendar, not the schema: \`app_hidden.create_month_partitions\`); their parent tables are here.
 `;
 
 /** Code-point order: the same on every machine, whatever the database's collation. */
@@ -273,7 +274,6 @@ const UNSUPPORTED_SQL = `
   select 'relation ' || c.oid::regclass::text || ' of kind ' || c.relkind::text from pg_class c
    where c.relnamespace = any($1) and c.relkind not in ('r', 'p', 'v', 'm', 'c', 'S', 'i', 'I', 't')
      and ${notInExtension('pg_class', 'c.oid')}
-  union all select 'partition ' || c.oid::regclass::text from pg_class c where c.relnamespace = any($1) and c.relispartition
   union all select 'inheritance ' || i.inhrelid::regclass::text from pg_inherits i join pg_class c on c.oid = i.inhrelid
    where c.relnamespace = any($1) and not c.relispartition
   union all select 'rule ' || r.rulename || ' on ' || r.ev_class::regclass::text from pg_rewrite r
@@ -348,7 +348,7 @@ async function readCatalog(client: pg.Client): Promise<Catalog> {
             ${aclJson(`coalesce(t.typacl, acldefault('T', t.typowner))`)} as type_acl,
             ${aclJson(`acldefault('T', t.typowner)`)} as type_default_acl
        from pg_class c join pg_namespace n on n.oid = c.relnamespace left join pg_type t on t.oid = c.reltype
-      where c.relnamespace = any($1) and c.relkind in ('r', 'p', 'v', 'm', 'c', 'S') and ${notInExtension('pg_class', 'c.oid')}
+      where c.relnamespace = any($1) and c.relkind in ('r', 'p', 'v', 'm', 'c', 'S') and not c.relispartition and ${notInExtension('pg_class', 'c.oid')}
         -- an extension's composite type belongs to it through its pg_type row
         and (c.relkind <> 'c' or ${notInExtension('pg_type', 'c.reltype')})
         -- an identity column's sequence is part of its column
@@ -385,7 +385,9 @@ async function readCatalog(client: pg.Client): Promise<Catalog> {
   );
 
   const indexes = await q<DefinitionRow>(
-    `select i.indrelid::int as relid, quote_ident(c.relname) as name, pg_get_indexdef(i.indexrelid, 0, true) as definition,
+    `select i.indrelid::int as relid, quote_ident(c.relname) as name,
+            -- a partitioned table's index reads ON ONLY (the parent alone); pasted, it should build on every partition
+            replace(pg_get_indexdef(i.indexrelid, 0, true), ' ON ONLY ', ' ON ') as definition,
             obj_description(i.indexrelid, 'pg_class') as comment
        from pg_index i join pg_class c on c.oid = i.indexrelid
       where i.indrelid = any($1)

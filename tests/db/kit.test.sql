@@ -7,7 +7,7 @@ select plan(16);
 
 select is(
   array(select c.relname::text from pg_class c
-         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p')
            and c.relname not in (select r.table_name from app_hidden.table_registry r)
          order by 1),
   '{}'::text[], 'every app_public table is registered (app_hidden.register_table)');
@@ -153,14 +153,15 @@ select is(
   '{}'::text[], 'every workflow RPC returns rows of its table (only the identity RPCs answer token or session JSON)');
 
 -- Every helper in app_hidden and app_private is used: by a function, a trigger, a policy, a default
--- or a constraint — or it is one of the entry points named here (the kit's registration API, which
--- migrations call, and PostgREST's pre-request check). A dialect left behind shows up here.
+-- or a constraint — or it is one of the entry points named here (the kit's registration API and
+-- partition_by_month, which migrations call; create_partitions_ahead, which npm start calls; and
+-- PostgREST's pre-request check). A dialect left behind shows up here.
 select is(
   array(select p.oid::regprocedure::text
           from pg_proc p
          where p.pronamespace in ('app_hidden'::regnamespace, 'app_private'::regnamespace)
            and p.proname not in ('check_request', 'register_table', 'reregister_table', 'declare_status_machine', 'lock_document', 'refresh_totals_from',
-                                 'register_error_codes')
+                                 'register_error_codes', 'partition_by_month', 'create_partitions_ahead')
            -- the generated probes, which the friendly-constraint trigger calls by the table's name
            and p.proname !~ '^constraint_probe__'
            and not exists (select 1 from pg_proc q

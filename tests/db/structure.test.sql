@@ -54,7 +54,7 @@ select views_are('app_public', array['staff_directory'], 'app_public holds exact
 -- Every text column is bounded by the kit's <table>_<column>_max_length (422 HMS_VALUE_TOO_LONG).
 select is(array(select format('%s.%s', c.relname, a.attname)
                   from pg_attribute a join pg_class c on c.oid = a.attrelid
-                 where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped
+                 where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped
                    and a.atttypid in ('text'::regtype, 'varchar'::regtype, 'citext'::regtype) and a.attgenerated = ''
                    and not exists (select 1 from pg_constraint k
                                     where k.conrelid = c.oid and k.contype = 'c' and k.conkey = array[a.attnum]
@@ -74,30 +74,34 @@ select is(array(select format('%s(%s)', p.proname, a.name)
 
 select is(
   array(select c.relname::text from pg_class c
-         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p')
            and obj_description(c.oid, 'pg_class') is null order by 1),
   '{}'::text[], 'every table has a comment');
 
 select is(
   array(select c.relname || '.' || a.attname from pg_class c join pg_attribute a on a.attrelid = c.oid
-         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped
            and col_description(c.oid, a.attnum) is null order by 1),
   '{}'::text[], 'every column has a comment');
 
 select is(
   array(select c.relname::text from pg_class c
-         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p')
            and not exists (select 1 from pg_constraint k join pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
-                            where k.conrelid = c.oid and k.contype = 'p' and array_length(k.conkey, 1) = 1
+                            where k.conrelid = c.oid and k.contype = 'p'
+                              -- a partitioned table's key also holds its partition column (PostgreSQL requires it)
+                              and (array_length(k.conkey, 1) = 1
+                                   or (c.relkind = 'p' and array_length(k.conkey, 1) = 2
+                                       and k.conkey[2] = (select pt.partattrs[0] from pg_partitioned_table pt where pt.partrelid = c.oid)))
                               and a.attname = 'id' and a.atttypid = 'uuid'::regtype
                               and pg_get_expr((select d.adbin from pg_attrdef d where d.adrelid = c.oid and d.adnum = a.attnum), c.oid) = 'gen_random_uuid()')
          order by 1),
-  '{}'::text[], 'every table has a uuid primary key "id" defaulting to gen_random_uuid()');
+  '{}'::text[], 'every table has a uuid primary key "id" defaulting to gen_random_uuid() (with the partition column, if partitioned)');
 
 -- Chain-level tables (no hospital_id or a nullable one, documented in their comments).
 select is(
   array(select c.relname::text from pg_class c
-         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p')
            and c.relname not in ('hospitals', 'users', 'roles', 'permissions', 'role_permissions', 'user_roles', 'password_emails', 'audit_logs')
            and not exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'hospital_id'
                              and a.atttypid = 'uuid'::regtype and a.attnotnull)
@@ -106,7 +110,7 @@ select is(
 
 select is(
   array(select c.relname::text from pg_class c
-         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p')
            and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'hospital_id')
            and not exists (select 1 from pg_constraint k join pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
                             where k.conrelid = c.oid and k.contype = 'f' and array_length(k.conkey, 1) = 1
@@ -152,14 +156,14 @@ select is(
 
 select is(
   array(select c.relname || '.' || a.attname from pg_class c join pg_attribute a on a.attrelid = c.oid
-         where c.relnamespace in ('app_public'::regnamespace, 'app_private'::regnamespace) and c.relkind = 'r'
+         where c.relnamespace in ('app_public'::regnamespace, 'app_private'::regnamespace) and c.relkind in ('r', 'p')
            and a.attnum > 0 and not a.attisdropped and a.atttypid = 'timestamp'::regtype order by 1),
   '{}'::text[], 'instants are timestamptz (no timestamp without time zone)');
 
 select is(
   array(select c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
           from pg_class c join pg_attribute a on a.attrelid = c.oid
-         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped
            and a.attname ~ '(amount|price|_total|total_|_cost|cost_|fee|balance|_value)$'
            and a.attname !~ '(percent|quantity|_number|_days|strength)'
            and a.atttypid = 'numeric'::regtype and format_type(a.atttypid, a.atttypmod) <> 'numeric(12,2)'
@@ -168,13 +172,13 @@ select is(
 
 select is(
   array(select c.relname || '.' || a.attname from pg_class c join pg_attribute a on a.attrelid = c.oid
-         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped
            and a.atttypid in ('real'::regtype, 'double precision'::regtype, 'money'::regtype) order by 1),
   '{}'::text[], 'no float or money types (exact numerics only)');
 
 select is(
   array(select c.relname::text from pg_class c
-         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r' and c.relname <> 'audit_logs'
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p') and c.relname <> 'audit_logs'
            and (select count(*) from pg_attribute a where a.attrelid = c.oid and not a.attisdropped
                   and a.attname in ('created_at', 'updated_at', 'created_by', 'updated_by')) <> 4
          order by 1),
@@ -182,7 +186,7 @@ select is(
 
 select is(
   array(select c.relname::text from pg_class c
-         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p')
            and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'updated_at')
            and not exists (select 1 from pg_trigger t where t.tgrelid = c.oid and t.tgname = '_100_stamp'
                             and t.tgfoid = 'app_hidden.tg__stamp'::regproc)
@@ -191,7 +195,7 @@ select is(
 
 select is(
   array(select c.relname::text from pg_class c
-         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p')
            and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'is_deleted')
            and (not exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'deleted_at' and a.atttypid = 'timestamptz'::regtype)
              or not exists (select 1 from pg_trigger t where t.tgrelid = c.oid and t.tgname = '_110_soft_delete'))
@@ -210,7 +214,7 @@ select is(
 
 select is(
   array(select c.relname || '.' || a.attname from pg_class c join pg_attribute a on a.attrelid = c.oid
-         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped
            and a.atttypid = 'text'::regtype
            and a.attname ~ '(^status$|_status$|_type$|^priority$)'
            and not exists (select 1 from pg_constraint k where k.conrelid = c.oid and k.contype in ('c', 'f') and a.attnum = any (k.conkey))
@@ -239,13 +243,13 @@ select is(
   '{}'::text[], 'every security definer function pins its search_path');
 
 select is(
-  array(select c.relname::text from pg_class c where c.relnamespace = 'app_private'::regnamespace and c.relkind = 'r' order by 1),
+  array(select c.relname::text from pg_class c where c.relnamespace = 'app_private'::regnamespace and c.relkind in ('r', 'p') order by 1),
   array['instance_settings', 'login_failures', 'password_email_tokens', 'refresh_token_hashes', 'sessions', 'user_secrets'],
   'secrets live in app_private');
 
 select is(
   array(select c.relname || '.' || a.attname from pg_class c join pg_attribute a on a.attrelid = c.oid
-         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped
            and a.attname ~ '(^password$|password_hash|secret|token_hash|_hash$)' order by 1),
   '{}'::text[], 'no password, secret or token hash column in app_public');
 
@@ -256,21 +260,21 @@ select ok(
 
 select ok(
   (select bool_and(has_table_privilege('hms_staff', c.oid, 'select')) from pg_class c
-    where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r')
+    where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p'))
   and (select bool_and(not has_table_privilege('hms_anonymous', c.oid, 'select')) from pg_class c
-    where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'),
+    where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p')),
   'staff may read the business tables; anonymous may not');
 
 -- Row-level security (the isolation matrix in security/ tests what the policies do)
 select is(
   array(select c.relname::text from pg_class c
-         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p')
            and not (c.relrowsecurity and c.relforcerowsecurity) order by 1),
   '{}'::text[], 'row-level security is enabled and forced on every app_public table');
 
 select is(
   array(select c.relname::text from pg_class c
-         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p')
            and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'hospital_id' and a.attnotnull)
            and c.relname <> 'refresh_tokens'
            and not exists (select 1 from pg_policy p where p.polrelid = c.oid and p.polname = 'tenant_isolation'

@@ -15,7 +15,7 @@ select is((select proconfig from pg_proc where oid = 'app_hidden.tg__audit()'::r
   array['search_path=pg_catalog, pg_temp'], 'tg__audit pins its search_path');
 select is(
   array(select c.relname::text from pg_class c
-         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p')
            and c.relname not in ('audit_logs', 'notification_queue', 'refresh_tokens')
            and not exists (select 1 from pg_trigger t where t.tgrelid = c.oid and t.tgname = '_900_audit')
          order by 1),

@@ -13,7 +13,7 @@ select is((select proconfig from pg_proc where oid = 'app_hidden.tg__soft_delete
   array['search_path=pg_catalog, pg_temp'], 'tg__soft_delete pins its search_path');
 select is(
   array(select c.relname::text from pg_class c
-         where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'
+         where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p')
            and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'is_deleted' and not a.attisdropped)
            and not exists (select 1 from pg_trigger t where t.tgrelid = c.oid and t.tgname = '_050_soft_delete')
          order by 1),

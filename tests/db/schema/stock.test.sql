@@ -73,22 +73,22 @@ insert into app_public.cycle_counts (id, hospital_id, count_number) values
   ('4100ffff-0000-4000-8000-000000000001', '4100aaaa-0000-4000-8000-000000000001', 'CC-T-1');
 
 -- Ledger rules
-select throws_ok(
+select throws_like(
   $$insert into app_public.stock_movements (hospital_id, movement_type, item_type, optical_product_id, quantity, balance_after)
     values ('4100aaaa-0000-4000-8000-000000000001', 'opening_balance', 'optical_product', '4100eeee-0000-4000-8000-000000000001', 0, 0)$$,
-  '23514', 'new row for relation "stock_movements" violates check constraint "stock_movements_quantity_check"',
+  '%relation "stock_movements%" violates check constraint "stock_movements_quantity_check"',
   'a movement never has quantity 0');
-select throws_ok(
+select throws_like(
   $$insert into app_public.stock_movements (hospital_id, movement_type, item_type, medicine_id, batch_id, quantity, balance_after, dispensing_item_id)
     values ('4100aaaa-0000-4000-8000-000000000001', 'dispense', 'medicine', '4100cccc-0000-4000-8000-000000000001',
             '4100dddd-0000-4000-8000-000000000001', 5, 5, '4100abcd-0000-4000-8000-000000000009')$$,
-  '23514', 'new row for relation "stock_movements" violates check constraint "stock_movements_quantity_sign_check"',
+  '%relation "stock_movements%" violates check constraint "stock_movements_quantity_sign_check"',
   'dispensing takes stock out (negative quantity)');
-select throws_ok(
+select throws_like(
   $$insert into app_public.stock_movements (hospital_id, movement_type, item_type, medicine_id, batch_id, quantity, balance_after)
     values ('4100aaaa-0000-4000-8000-000000000001', 'goods_receipt', 'medicine', '4100cccc-0000-4000-8000-000000000001',
             '4100dddd-0000-4000-8000-000000000001', 10, 10)$$,
-  '23514', 'new row for relation "stock_movements" violates check constraint "stock_movements_source_check"',
+  '%relation "stock_movements%" violates check constraint "stock_movements_source_check"',
   'a goods receipt movement names its GRN line');
 select throws_like(
   $$insert into app_public.stock_movements (hospital_id, movement_type, item_type, medicine_id, quantity, balance_after)

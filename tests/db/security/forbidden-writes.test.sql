@@ -5,7 +5,7 @@ select tests.access_fixtures();
 select plan(4);
 
 select is(array(select c.relname::text from pg_class c
-                 where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'r'
+                 where c.relnamespace = 'app_public'::regnamespace and c.relkind in ('r', 'p')
                    and not exists (select 1 from pg_trigger t where t.tgrelid = c.oid and t.tgname = '_900_audit')
                  order by 1),
           array['audit_logs', 'notification_queue', 'refresh_tokens'],

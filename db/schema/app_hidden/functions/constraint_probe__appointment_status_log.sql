@@ -32,9 +32,9 @@ select ('{not_null,not_null,not_null,not_null,not_null,not_null,not_null,check,c
     return;
   end if;
   return query
-select ('{unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{appointment_status_log_hospital_id_id_key,appointment_status_log_appointment_fkey,appointment_status_log_changed_by_fkey,appointment_status_log_created_by_fkey,appointment_status_log_hospital_id_fkey,appointment_status_log_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{hospital_id,appointment_id}","{changed_by}","{created_by}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{unique,foreign_key,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{appointment_status_log_hospital_id_id_key,appointment_status_log_appointment_fkey,appointment_status_log_changed_by_fkey,appointment_status_log_created_by_fkey,appointment_status_log_hospital_id_fkey,appointment_status_log_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id,changed_at}","{hospital_id,appointment_id}","{changed_by}","{created_by}","{hospital_id}","{updated_by}"}'::text[])[p.i])::text[]
   from (select case
-    when  exists (select 1 from app_public.appointment_status_log x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when  exists (select 1 from app_public.appointment_status_log x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id and x.changed_at = t.changed_at) then 1
     when t.hospital_id is not null and t.appointment_id is not null and not exists (select 1 from app_public.appointments r where r.hospital_id = t.hospital_id and r.id = t.appointment_id) then 2
     when t.changed_by is not null and not exists (select 1 from app_public.users r where r.id = t.changed_by) then 3
     when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 4

@@ -51,9 +51,9 @@ END) is false then 24
     return;
   end if;
   return query
-select ('{unique,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{notification_queue_hospital_id_id_key,notification_queue_created_by_fkey,notification_queue_hospital_id_fkey,notification_queue_notification_fkey,notification_queue_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id}","{created_by}","{hospital_id}","{hospital_id,notification_id}","{updated_by}"}'::text[])[p.i])::text[]
+select ('{unique,foreign_key,foreign_key,foreign_key,foreign_key}'::text[])[p.i], ('{notification_queue_hospital_id_id_key,notification_queue_created_by_fkey,notification_queue_hospital_id_fkey,notification_queue_notification_fkey,notification_queue_updated_by_fkey}'::text[])[p.i], (('{"{hospital_id,id,created_at}","{created_by}","{hospital_id}","{hospital_id,notification_id}","{updated_by}"}'::text[])[p.i])::text[]
   from (select case
-    when  exists (select 1 from app_public.notification_queue x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id) then 1
+    when  exists (select 1 from app_public.notification_queue x where x.id is distinct from t.id and x.hospital_id = t.hospital_id and x.id = t.id and x.created_at = t.created_at) then 1
     when t.created_by is not null and not exists (select 1 from app_public.users r where r.id = t.created_by) then 2
     when t.hospital_id is not null and not exists (select 1 from app_public.hospitals r where r.id = t.hospital_id) then 3
     when t.hospital_id is not null and t.notification_id is not null and not exists (select 1 from app_public.notifications r where r.hospital_id = t.hospital_id and r.id = t.notification_id) then 4

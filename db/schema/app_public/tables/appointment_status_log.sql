@@ -16,14 +16,14 @@ create table app_public.appointment_status_log (
   updated_by uuid,
   constraint appointment_status_log_from_status_check CHECK (from_status = ANY (ARRAY['booked'::text, 'confirmed'::text, 'checked_in'::text, 'in_progress'::text, 'completed'::text, 'cancelled'::text, 'no_show'::text, 'rescheduled'::text])),
   constraint appointment_status_log_from_status_max_length CHECK (char_length(from_status) <= 500),
-  constraint appointment_status_log_hospital_id_id_key UNIQUE (hospital_id, id),
+  constraint appointment_status_log_hospital_id_id_key UNIQUE (hospital_id, id, changed_at),
   constraint appointment_status_log_notes_max_length CHECK (char_length(notes) <= 10000),
-  constraint appointment_status_log_pkey PRIMARY KEY (id),
+  constraint appointment_status_log_pkey PRIMARY KEY (id, changed_at),
   constraint appointment_status_log_reason_max_length CHECK (char_length(reason) <= 10000),
   constraint appointment_status_log_to_status_check CHECK (to_status = ANY (ARRAY['booked'::text, 'confirmed'::text, 'checked_in'::text, 'in_progress'::text, 'completed'::text, 'cancelled'::text, 'no_show'::text, 'rescheduled'::text])),
   constraint appointment_status_log_to_status_max_length CHECK (char_length(to_status) <= 500),
   constraint appointment_status_log_transition_check CHECK (from_status IS DISTINCT FROM to_status)
-);
+) partition by RANGE (changed_at);
 
 alter table app_public.appointment_status_log add constraint appointment_status_log_appointment_fkey FOREIGN KEY (hospital_id, appointment_id) REFERENCES app_public.appointments(hospital_id, id) ON DELETE CASCADE;
 alter table app_public.appointment_status_log add constraint appointment_status_log_changed_by_fkey FOREIGN KEY (changed_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;

@@ -25,14 +25,14 @@ create table app_public.audit_logs (
   constraint audit_logs_description_max_length CHECK (char_length(description) <= 10000),
   constraint audit_logs_new_values_check CHECK (jsonb_typeof(new_values) = 'object'::text),
   constraint audit_logs_old_values_check CHECK (jsonb_typeof(old_values) = 'object'::text),
-  constraint audit_logs_pkey PRIMARY KEY (id),
+  constraint audit_logs_pkey PRIMARY KEY (id, occurred_at),
   constraint audit_logs_record_check CHECK ((action <> ALL (ARRAY['insert'::text, 'update'::text, 'delete'::text, 'soft_delete'::text, 'restore'::text])) OR table_name IS NOT NULL AND record_id IS NOT NULL),
   constraint audit_logs_request_id_max_length CHECK (char_length(request_id) <= 128),
   constraint audit_logs_table_name_check CHECK (table_name ~ '^[a-z][a-z0-9_]{0,62}(\.[a-z][a-z0-9_]{0,62})?$'::text),
   constraint audit_logs_table_name_max_length CHECK (char_length(table_name) <= 200),
   constraint audit_logs_user_agent_max_length CHECK (char_length(user_agent) <= 1000),
   constraint audit_logs_values_check CHECK ((action <> 'insert'::text OR old_values IS NULL) AND (action <> 'delete'::text OR new_values IS NULL))
-);
+) partition by RANGE (occurred_at);
 
 alter table app_public.audit_logs add constraint audit_logs_hospital_id_fkey FOREIGN KEY (hospital_id) REFERENCES app_public.hospitals(id) ON DELETE RESTRICT;
 alter table app_public.audit_logs add constraint audit_logs_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE RESTRICT;

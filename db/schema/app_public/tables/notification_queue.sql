@@ -25,13 +25,13 @@ create table app_public.notification_queue (
   constraint notification_queue_attempts_check CHECK (attempts >= 0 AND attempts <= max_attempts),
   constraint notification_queue_channel_check CHECK (channel = ANY (ARRAY['email'::text, 'sms'::text, 'whatsapp'::text, 'push'::text])),
   constraint notification_queue_channel_max_length CHECK (char_length(channel) <= 500),
-  constraint notification_queue_hospital_id_id_key UNIQUE (hospital_id, id),
+  constraint notification_queue_hospital_id_id_key UNIQUE (hospital_id, id, created_at),
   constraint notification_queue_last_error_max_length CHECK (char_length(last_error) <= 10000),
   constraint notification_queue_lock_check CHECK ((locked_at IS NULL) = (locked_by IS NULL)),
   constraint notification_queue_locked_by_max_length CHECK (char_length(locked_by) <= 200),
   constraint notification_queue_max_attempts_check CHECK (max_attempts >= 1 AND max_attempts <= 50),
   constraint notification_queue_payload_check CHECK (jsonb_typeof(payload) = 'object'::text),
-  constraint notification_queue_pkey PRIMARY KEY (id),
+  constraint notification_queue_pkey PRIMARY KEY (id, created_at),
   constraint notification_queue_provider_check CHECK (provider = ANY (ARRAY['smtp'::text, 'sms_gateway'::text, 'whatsapp_gateway'::text, 'push_gateway'::text])),
   constraint notification_queue_provider_max_length CHECK (char_length(provider) <= 200),
   constraint notification_queue_provider_message_id_max_length CHECK (char_length(provider_message_id) <= 128),
@@ -45,7 +45,7 @@ END),
   constraint notification_queue_recipient_address_max_length CHECK (char_length(recipient_address) <= 320),
   constraint notification_queue_status_check CHECK (status = ANY (ARRAY['queued'::text, 'processing'::text, 'sent'::text, 'failed'::text, 'dead'::text])),
   constraint notification_queue_status_max_length CHECK (char_length(status) <= 500)
-);
+) partition by RANGE (created_at);
 
 alter table app_public.notification_queue add constraint notification_queue_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;
 alter table app_public.notification_queue add constraint notification_queue_hospital_id_fkey FOREIGN KEY (hospital_id) REFERENCES app_public.hospitals(id) ON DELETE RESTRICT;

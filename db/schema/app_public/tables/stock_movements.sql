@@ -25,7 +25,7 @@ create table app_public.stock_movements (
   created_by uuid,
   updated_by uuid,
   constraint stock_movements_balance_after_check CHECK (balance_after >= 0),
-  constraint stock_movements_hospital_id_id_key UNIQUE (hospital_id, id),
+  constraint stock_movements_hospital_id_id_key UNIQUE (hospital_id, id, occurred_at),
   constraint stock_movements_item_check CHECK (
 CASE item_type
     WHEN 'medicine'::text THEN medicine_id IS NOT NULL AND batch_id IS NOT NULL AND optical_product_id IS NULL
@@ -41,7 +41,7 @@ CASE
 END),
   constraint stock_movements_movement_type_check CHECK (movement_type = ANY (ARRAY['goods_receipt'::text, 'dispense'::text, 'patient_return'::text, 'supplier_return'::text, 'adjustment_increase'::text, 'adjustment_decrease'::text, 'cycle_count_variance'::text, 'optical_sale'::text, 'optical_return'::text, 'transfer_in'::text, 'transfer_out'::text, 'expiry_write_off'::text, 'opening_balance'::text])),
   constraint stock_movements_movement_type_max_length CHECK (char_length(movement_type) <= 500),
-  constraint stock_movements_pkey PRIMARY KEY (id),
+  constraint stock_movements_pkey PRIMARY KEY (id, occurred_at),
   constraint stock_movements_quantity_check CHECK (quantity <> 0),
   constraint stock_movements_quantity_sign_check CHECK (
 CASE
@@ -63,7 +63,7 @@ CASE movement_type
     ELSE true
 END),
   constraint stock_movements_unit_cost_check CHECK (unit_cost >= 0::numeric)
-);
+) partition by RANGE (occurred_at);
 
 alter table app_public.stock_movements add constraint stock_movements_adjustment_fkey FOREIGN KEY (hospital_id, adjustment_id) REFERENCES app_public.stock_adjustments(hospital_id, id) ON DELETE RESTRICT;
 alter table app_public.stock_movements add constraint stock_movements_batch_fkey FOREIGN KEY (hospital_id, medicine_id, batch_id) REFERENCES app_public.medicine_batches(hospital_id, medicine_id, id) ON DELETE RESTRICT;
