@@ -2,11 +2,12 @@
 
 CREATE OR REPLACE FUNCTION app_hidden.doctor_on_leave(p_hospital_id uuid, p_doctor_id uuid, p_slot_start timestamp with time zone)
  RETURNS boolean
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
-  select exists (
+AS $function$#variable_conflict use_column
+begin
+  return (select exists (
     select 1
       from app_public.doctor_leaves lv
       join app_public.hospitals h on h.id = lv.hospital_id
@@ -15,8 +16,8 @@ AS $function$
        and t.local_start::date between lv.start_date and lv.end_date
        and (lv.half_day is null
             or (lv.half_day = 'first_half' and t.local_start::time < time '13:00')
-            or (lv.half_day = 'second_half' and t.local_start::time >= time '13:00')));
-$function$;
+            or (lv.half_day = 'second_half' and t.local_start::time >= time '13:00'))));
+end;$function$;
 
 comment on function app_hidden.doctor_on_leave(uuid,uuid,timestamp with time zone) is 'True when an approved leave of the doctor covers the slot start (first_half = before 13:00 local time, second_half = from 13:00).';
 

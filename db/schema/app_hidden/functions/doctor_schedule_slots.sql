@@ -2,11 +2,12 @@
 
 CREATE OR REPLACE FUNCTION app_hidden.doctor_schedule_slots(p_hospital_id uuid, p_doctor_id uuid, p_day date)
  RETURNS TABLE(slot_start timestamp with time zone, slot_end timestamp with time zone, schedule_id uuid)
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
-  select (l.local_start at time zone h.time_zone), ((l.local_start + l.len) at time zone h.time_zone), s.id
+AS $function$#variable_conflict use_column
+begin
+  return query select (l.local_start at time zone h.time_zone), ((l.local_start + l.len) at time zone h.time_zone), s.id
     from app_public.doctor_schedules s
     join app_public.hospitals h on h.id = s.hospital_id
     join app_public.hospital_settings hs on hs.hospital_id = s.hospital_id
@@ -18,7 +19,7 @@ AS $function$
      and s.day_of_week = extract(dow from p_day)
      and s.valid_from <= p_day and (s.valid_to is null or s.valid_to >= p_day)
    order by 1;
-$function$;
+end;$function$;
 
 comment on function app_hidden.doctor_schedule_slots(uuid,uuid,date) is 'The slots of a doctor''s active sessions on a day in the hospital''s time zone (leaves not removed).';
 

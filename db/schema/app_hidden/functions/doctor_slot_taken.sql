@@ -2,16 +2,17 @@
 
 CREATE OR REPLACE FUNCTION app_hidden.doctor_slot_taken(p_hospital_id uuid, p_doctor_id uuid, p_start timestamp with time zone, p_end timestamp with time zone)
  RETURNS boolean
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
-  select exists (
+AS $function$#variable_conflict use_column
+begin
+  return (select exists (
     select 1 from app_public.appointments a
      where a.hospital_id = p_hospital_id and a.doctor_id = p_doctor_id
        and a.status not in ('cancelled', 'no_show', 'rescheduled') and not a.is_deleted
-       and tstzrange(a.scheduled_start, a.scheduled_end) && tstzrange(p_start, p_end));
-$function$;
+       and tstzrange(a.scheduled_start, a.scheduled_end) && tstzrange(p_start, p_end)));
+end;$function$;
 
 comment on function app_hidden.doctor_slot_taken(uuid,uuid,timestamp with time zone,timestamp with time zone) is 'True when a live (not cancelled, no-show, rescheduled or deleted) appointment of the doctor overlaps the range.';
 

@@ -2,12 +2,13 @@
 
 CREATE OR REPLACE FUNCTION app_hidden.hospital_local_date(p_hospital_id uuid, p_at timestamp with time zone)
  RETURNS date
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
-  select (p_at at time zone coalesce((select h.time_zone from app_public.hospitals h where h.id = p_hospital_id), 'UTC'))::date;
-$function$;
+AS $function$#variable_conflict use_column
+begin
+  return (select (p_at at time zone coalesce((select h.time_zone from app_public.hospitals h where h.id = p_hospital_id), 'UTC'))::date);
+end;$function$;
 
 comment on function app_hidden.hospital_local_date(uuid,timestamp with time zone) is 'The calendar day of an instant in the hospital''s time zone (the day an appointment, payment or settlement counts in).';
 

@@ -2,12 +2,13 @@
 
 CREATE OR REPLACE FUNCTION app_hidden.hospital_today(p_hospital_id uuid)
  RETURNS date
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
-  select app_hidden.hospital_local_date(p_hospital_id, app_hidden.now());
-$function$;
+AS $function$#variable_conflict use_column
+begin
+  return (select app_hidden.hospital_local_date(p_hospital_id, app_hidden.now()));
+end;$function$;
 
 comment on function app_hidden.hospital_today(uuid) is 'Today in the hospital''s time zone, by the business clock (app_hidden.now()).';
 

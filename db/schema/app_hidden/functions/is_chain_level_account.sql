@@ -2,17 +2,18 @@
 
 CREATE OR REPLACE FUNCTION app_hidden.is_chain_level_account(p_user_id uuid)
  RETURNS boolean
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
-  select exists (
+AS $function$#variable_conflict use_column
+begin
+  return (select exists (
     select 1
       from app_public.user_roles ur
       join app_public.roles r on r.id = ur.role_id
      where ur.user_id = p_user_id
-       and (r.scope = 'chain' or ur.hospital_id is distinct from app_hidden.current_hospital_id()));
-$function$;
+       and (r.scope = 'chain' or ur.hospital_id is distinct from app_hidden.current_hospital_id())));
+end;$function$;
 
 comment on function app_hidden.is_chain_level_account(uuid) is 'True for the account of a super admin (a chain role) or of a user who holds (or held) a role in a hospital other than the active one.';
 

@@ -2,13 +2,14 @@
 
 CREATE OR REPLACE FUNCTION app_hidden.is_day_settled(p_hospital_id uuid, p_day date)
  RETURNS boolean
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
-  select exists (select 1 from app_public.daily_settlements d
-                  where d.hospital_id = p_hospital_id and d.settlement_date = p_day and d.status = 'settled');
-$function$;
+AS $function$#variable_conflict use_column
+begin
+  return (select exists (select 1 from app_public.daily_settlements d
+                  where d.hospital_id = p_hospital_id and d.settlement_date = p_day and d.status = 'settled'));
+end;$function$;
 
 comment on function app_hidden.is_day_settled(uuid,date) is 'True when the daily settlement of that hospital-local day is settled (locked).';
 

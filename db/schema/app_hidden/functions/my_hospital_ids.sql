@@ -2,12 +2,13 @@
 
 CREATE OR REPLACE FUNCTION app_hidden.my_hospital_ids()
  RETURNS SETOF uuid
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
-  select h.id from app_public.hospitals h where app_hidden.is_member_of(app_hidden.current_user_id(), h.id);
-$function$;
+AS $function$#variable_conflict use_column
+begin
+  return query select h.id from app_public.hospitals h where app_hidden.is_member_of(app_hidden.current_user_id(), h.id);
+end;$function$;
 
 comment on function app_hidden.my_hospital_ids() is 'Hospitals the acting user may work in (all active ones for the super admin).';
 

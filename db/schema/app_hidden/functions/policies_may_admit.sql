@@ -2,16 +2,17 @@
 
 CREATE OR REPLACE FUNCTION app_hidden.policies_may_admit(p_table regclass, p_row jsonb)
  RETURNS boolean
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
-  select app_hidden.is_trusted_writer()
+AS $function$#variable_conflict use_column
+begin
+  return (select app_hidden.is_trusted_writer()
       or (coalesce((p_row ->> 'hospital_id')::uuid = app_hidden.current_hospital_id(), true)
           and exists (select 1 from app_hidden.table_registry r
                        where r.table_name = (select c.relname from pg_catalog.pg_class c where c.oid = p_table)
-                         and app_hidden.has_any_permission(r.write_permissions)));
-$function$;
+                         and app_hidden.has_any_permission(r.write_permissions))));
+end;$function$;
 
 comment on function app_hidden.policies_may_admit(regclass,jsonb) is 'True for a trusted writer, or a writer holding a write permission of the table for a row of the active hospital: whom the kit''s insert rules answer before row-level security does.';
 

@@ -2,10 +2,11 @@
 
 CREATE OR REPLACE FUNCTION app_hidden.refresh_optical_order_totals(p_order_id uuid)
  RETURNS void
- LANGUAGE sql
+ LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
+AS $function$#variable_conflict use_column
+begin
   update app_public.optical_orders o
      set subtotal = l.gross, discount_amount = l.discount, tax_amount = l.tax, total_amount = l.gross - l.discount + l.tax
     from app_public.optical_orders h
@@ -17,7 +18,7 @@ AS $function$
           where i.hospital_id = h.hospital_id and i.optical_order_id = h.id) l
    where h.id = p_order_id and o.id = h.id
      and (o.subtotal, o.discount_amount, o.tax_amount, o.total_amount) is distinct from (l.gross, l.discount, l.tax, l.gross - l.discount + l.tax);
-$function$;
+end;$function$;
 
 comment on function app_hidden.refresh_optical_order_totals(uuid) is 'Recomputes an optical order''s subtotal (Σ quantity × price), discount_amount, tax_amount (Σ line_total − net) and total_amount (subtotal − discount + tax) from its lines; the one place they are computed.';
 

@@ -2,10 +2,11 @@
 
 CREATE OR REPLACE FUNCTION app_hidden.refresh_pharmacy_dispensing_totals(p_id uuid)
  RETURNS void
- LANGUAGE sql
+ LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
+AS $function$#variable_conflict use_column
+begin
   update app_public.pharmacy_dispensing d
      set total_amount = t.gross, tax_amount = t.tax, net_amount = t.net
     from app_public.pharmacy_dispensing h
@@ -16,7 +17,7 @@ AS $function$
                         where i.hospital_id = h.hospital_id and i.dispensing_id = h.id) t
    where h.id = p_id and d.id = h.id
      and (d.total_amount, d.tax_amount, d.net_amount) is distinct from (t.gross, t.tax, t.net);
-$function$;
+end;$function$;
 
 comment on function app_hidden.refresh_pharmacy_dispensing_totals(uuid) is 'Recomputes a dispensing''s total_amount (Σ price × quantity), tax_amount and net_amount (Σ line totals) from its lines; the one place they are computed.';
 

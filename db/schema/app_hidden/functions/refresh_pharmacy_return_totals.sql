@@ -2,10 +2,11 @@
 
 CREATE OR REPLACE FUNCTION app_hidden.refresh_pharmacy_return_totals(p_id uuid)
  RETURNS void
- LANGUAGE sql
+ LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
+AS $function$#variable_conflict use_column
+begin
   update app_public.pharmacy_returns r
      set refund_amount = t.refund
     from app_public.pharmacy_returns h
@@ -13,7 +14,7 @@ AS $function$
                          from app_public.pharmacy_return_items i
                         where i.hospital_id = h.hospital_id and i.return_id = h.id) t
    where h.id = p_id and r.id = h.id and r.refund_amount is distinct from t.refund;
-$function$;
+end;$function$;
 
 comment on function app_hidden.refresh_pharmacy_return_totals(uuid) is 'Recomputes a return''s refund_amount (Σ line refunds) from its lines; the one place it is computed.';
 
