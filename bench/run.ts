@@ -133,6 +133,13 @@ const identify = (client: pg.PoolClient, claims: string, asStaff = true) =>
     [claims],
   );
 
+/** One RPC call (or any statement) as the staff member whose claims are given, in its own transaction on `pool`. */
+const asStaff = (pool: pg.Pool, claims: string, sql: string, params: unknown[]) =>
+  inTransaction(pool, async (client) => {
+    await identify(client, claims);
+    await client.query(sql, params);
+  });
+
 interface HotPath {
   name: string;
   /** The staff query under RLS ($1 = the sample); PostgREST's request for the same rows. */
@@ -151,7 +158,7 @@ async function sample(owner: pg.Client, sql: string, params: unknown[], k = 500)
 }
 
 /**
- * 2. The hot paths of a hospital's day at the generated scale, side by side in one run: the same
+ * 1. The hot paths of a hospital's day at the generated scale, side by side in one run: the same
  * rows read by the owner (no identity, no RLS; pgbench for the point read: the database's ceiling),
  * by the owner after the per-request identity work (claims + check_request, RLS bypassed), by a
  * member of staff (identity + RLS), through a minimal hand-written Node http + pg endpoint doing
@@ -315,7 +322,7 @@ async function hotPaths(owner: pg.Client) {
 }
 
 /**
- * 3. The writes of a hospital's day on the generated chain, each call its own transaction, by the
+ * 2. The writes of a hospital's day on the generated chain, each call its own transaction, by the
  * staff who make them in every one of the 20 hospitals: check-in of today's appointments (queue
  * token + consultation fee on the visit's invoice) and a payment on an outstanding invoice — as
  * staff over pg and through PostgREST, on distinct rows (each appointment is checked in once).
@@ -357,11 +364,6 @@ async function chainWrites(owner: pg.Client) {
      where i.hospital_id::text like '000000c1-%' and i.status in ('issued', 'partially_paid') and i.balance_due >= 1
      order by random() limit 20000`);
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 16 });
-  const asStaff = (claims: string, sql: string, params: unknown[]) =>
-    inTransaction(pool, async (client) => {
-      await identify(client, claims);
-      await client.query(sql, params);
-    });
   const post = async (rpc: string, token: string, body: unknown) => {
     const response = await fetch(`${stack.postgrest!.url}/rpc/${rpc}`, {
       method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Prefer: 'return=minimal' }, body: JSON.stringify(body),
@@ -373,34 +375,29 @@ async function chainWrites(owner: pg.Client) {
   const failed = (error: unknown) => {
     if (errors++ === 0) console.log(`  (first refused write: ${(error as Error).message.slice(0, 200)})`);
   };
-  const take = <T>(list: T[]) => () => list.pop();
-  const half = Math.floor(todays.length / 2);
-  const nextCheckIn = [take(todays.slice(0, half)), take(todays.slice(half))];
-  const nextPayment = [take(payable.slice(0, payable.length / 2)), take(payable.slice(payable.length / 2))];
+  // Each list in two halves, one per way in: every appointment is checked in once, every invoice paid once.
+  const halves = <T>(list: T[]) => [list.slice(0, list.length / 2), list.slice(list.length / 2)];
+  /** 16 workers drawing from `items` until the time or the list runs out. */
+  const drain = <T>(items: T[], write: (item: T) => Promise<void>) =>
+    timedLoop(16, async () => {
+      const item = items.pop();
+      if (!item) return false;
+      await write(item).catch(failed);
+    });
+  const [checkInsPg, checkInsRest] = halves(todays);
+  const [paymentsPg, paymentsRest] = halves(payable);
+  const session = (row: { hospital_id: string }) => sessions.get(row.hospital_id)!;
   const rows = [
-    { name: 'check_in_appointment', via: 'staff over pg', run: () => timedLoop(16, async () => {
-      const a = nextCheckIn[0]();
-      if (!a) return false;
-      await asStaff(sessions.get(a.hospital_id)!.reception.claims, `select app_public.check_in_appointment($1)`, [a.id]).catch(failed);
-    }) },
-    { name: 'check_in_appointment', via: 'PostgREST', run: () => timedLoop(16, async () => {
-      const a = nextCheckIn[1]();
-      if (!a) return false;
-      await post('check_in_appointment', sessions.get(a.hospital_id)!.reception.token, { appointment_id: a.id }).catch(failed);
-    }) },
-    { name: 'record_payment', via: 'staff over pg', run: () => timedLoop(16, async () => {
-      const i = nextPayment[0]();
-      if (!i) return false;
-      await asStaff(sessions.get(i.hospital_id)!.billing.claims, `select app_public.record_payment($1, 1.00, 'cash')`, [i.id]).catch(failed);
-    }) },
-    { name: 'record_payment', via: 'PostgREST', run: () => timedLoop(16, async () => {
-      const i = nextPayment[1]();
-      if (!i) return false;
-      await post('record_payment', sessions.get(i.hospital_id)!.billing.token, { invoice_id: i.id, amount: 1.0, payment_method: 'cash' }).catch(failed);
-    }) },
+    { name: 'check_in_appointment', via: 'staff over pg', run: () => drain(checkInsPg, (a) =>
+      asStaff(pool, session(a).reception.claims, `select app_public.check_in_appointment($1)`, [a.id])) },
+    { name: 'check_in_appointment', via: 'PostgREST', run: () => drain(checkInsRest, (a) =>
+      post('check_in_appointment', session(a).reception.token, { appointment_id: a.id })) },
+    { name: 'record_payment', via: 'staff over pg', run: () => drain(paymentsPg, (i) =>
+      asStaff(pool, session(i).billing.claims, `select app_public.record_payment($1, 1.00, 'cash')`, [i.id])) },
+    { name: 'record_payment', via: 'PostgREST', run: () => drain(paymentsRest, (i) =>
+      post('record_payment', session(i).billing.token, { invoice_id: i.id, amount: 1.0, payment_method: 'cash' })) },
   ];
-  console.log(`
-writes on the generated chain (20 hospitals, ${todays.length} appointments today, ${payable.length} outstanding invoices drawn), 16 workers`);
+  console.log(`\nwrites on the generated chain (20 hospitals, ${todays.length} appointments booked for this morning, ${payable.length} outstanding invoices drawn), 16 workers`);
   console.log('write                   via              per second   p50 ms   p95 ms   calls');
   for (const row of rows) {
     const r = await row.run();
@@ -470,16 +467,11 @@ try {
     select $1, 'BENCH-' || g, 'Bench' || g, 'Patient', date '1970-01-01' + g, 'unknown' from generate_series(1, 2000) g
     returning id`, [ny]);
   const workflowPool = new pg.Pool({ connectionString: config.databaseUrl, max: WORKERS });
-  const asStaffCall = (claims: string, sql: string, params: unknown[]) =>
-    inTransaction(workflowPool, async (client) => {
-      await identify(client, claims);
-      await client.query(sql, params);
-    });
   let bookingErrors = 0;
   const bookedSlots = benchDoctors.map(() => 0);
   // Worker k books for doctor k, the shuffled slots one after the other.
   const booking = await timedLoop(WORKERS, (k) =>
-    asStaffCall(receptionClaims, `select app_public.book_appointment($1, $2, $3)`,
+    asStaff(workflowPool, receptionClaims, `select app_public.book_appointment($1, $2, $3)`,
       [patients[(bookedSlots[k] * WORKERS + k) % patients.length].id, benchDoctors[k].id, slots[bookedSlots[k]++ % slots.length].slot_start])
       .catch(() => { bookingErrors++; }));
   const { rows: [overlaps] } = await owner.query(`
@@ -508,7 +500,7 @@ try {
   let dispenseErrors = 0;
   // Worker k sells medicine k.
   const dispensing = await timedLoop(WORKERS, (k) =>
-    asStaffCall(pharmacistClaims, `select app_public.dispense_otc(null, 'Bench customer', $1::jsonb)`,
+    asStaff(workflowPool, pharmacistClaims, `select app_public.dispense_otc(null, 'Bench customer', $1::jsonb)`,
       [JSON.stringify([{ medicine_id: benchMedicines[k].id, quantity: 1 }])]).catch(() => { dispenseErrors++; }));
   const ledgerCheck = async (batchId: string) =>
     (await owner.query(`
@@ -527,7 +519,7 @@ try {
   await Promise.all(Array.from({ length: 16 }, async () => {
     for (let i = 0; i < 20; i++) {
       try {
-        await asStaffCall(pharmacistClaims, `select app_public.dispense_otc(null, 'Bench customer', $1::jsonb)`, [JSON.stringify([{ medicine_id: raceMedicine, quantity: 1 }])]);
+        await asStaff(workflowPool, pharmacistClaims, `select app_public.dispense_otc(null, 'Bench customer', $1::jsonb)`, [JSON.stringify([{ medicine_id: raceMedicine, quantity: 1 }])]);
         sold++;
       } catch {
         refused++;
