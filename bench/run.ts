@@ -6,7 +6,10 @@
  *      checked against the rules the triggers enforce;
  *   1. (hotPaths) the reads of a hospital's day on the generated data, side by side: pgbench as the
  *      owner, the owner over pg, the owner after the identity work, staff under RLS, a minimal
- *      Node http + pg endpoint, PostgREST — with the ratios the targets are stated in;
+ *      Node http + pg endpoint, PostgREST — with the ratios the targets are stated in; the point
+ *      read through PostgREST at 32 clients (the latency target);
+ *  1b. (firstPages) the first page of the big lists through PostgREST with no count, an
+ *      estimated count and an exact count;
  *   2. (chainWrites) the writes of a hospital's day on the generated chain, as staff over pg and
  *      through PostgREST: check-in of today's appointments, a payment on an outstanding invoice;
  *      the generated data's rules checked again afterwards;
@@ -14,7 +17,9 @@
  *      transaction), and a check that the numbers issued are unique and gapless;
  *   4. workflow throughput with 16 parallel connections acting as staff: book_appointment across
  *      16 doctors, dispense_otc across 16 medicines (plus a race for one batch's last 200 units),
- *      each followed by its invariant check (no double booking; batch = sum of movements ≥ 0).
+ *      each followed by its invariant check (no double booking; batch = sum of movements ≥ 0);
+ *   5. (partitionGrowth) appends to the audit trail and today's page of it, before and after its
+ *      history is doubled (monthly partitions: the numbers stay flat).
  *
  * It runs on its own throwaway embedded stack and stops it at the end.
  */
@@ -187,8 +192,10 @@ async function hotPaths(owner: pg.Client) {
     {
       name: 'patient search (name/phone/MRN)',
       staffSql: `select json_agg(s) from app_public.search_patients($1, 20) s`,
+      // search_patients' own query, the tenant filter written out instead of its permission check.
       ownerSql: `select json_agg(s) from (select * from app_public.patients p where p.hospital_id = $2 and not p.is_deleted
-                   and (p.full_name ilike '%' || $1 || '%' or p.mrn ilike '%' || $1 || '%' or p.phone_primary ilike '%' || $1 || '%')
+                   and (p.full_name ilike app_hidden.search_pattern($1) or p.mrn ilike app_hidden.search_pattern($1)
+                        or p.phone_primary ilike app_hidden.search_pattern($1) or p.national_id_number = trim($1))
                  order by p.last_name, p.first_name, p.id limit 20) s`,
       rest: (q) => `/rpc/search_patients?query=${enc(q)}&max_rows=20`,
       samples: await sample(owner, `select distinct left(last_name, 5) || ' ' from app_public.patients where hospital_id = $1
@@ -317,7 +324,101 @@ async function hotPaths(owner: pg.Client) {
     }
   }
   console.log('(RLS cost = owner+identity / staff; identity = owner / owner+identity; targets: RLS ≤ 1.15×, identity ≤ 2×, REST/endpoint ≥ 0.8×)');
+  // The latency target is stated at 32 connections: the point read through PostgREST with 32 clients.
+  {
+    let n = 0;
+    const wide = await timedLoop(32, () => get(`${stack.postgrest!.url}${paths[0].rest(paths[0].samples[n++ % paths[0].samples.length])}`, agent));
+    console.log(`patient point read through PostgREST, 32 clients: ${wide.perSecond.toFixed(0)} req/s, p50 ${wide.p50.toFixed(1)} ms, p95 ${wide.p95.toFixed(1)} ms, p99 ${wide.p99.toFixed(1)} ms (target p95 ≤ 50 ms)`);
+  }
   endpoint.close();
+  await pool.end();
+}
+
+/**
+ * 1b. The first page of the big lists a member of staff opens (through PostgREST, as BOS's
+ * administrator), with the total each count mode gives: none, `Prefer: count=estimated` (exact up
+ * to db-max-rows, the planner's estimate beyond) and `count=exact` (counts every row the policies
+ * let through). The console asks for estimated counts on these lists.
+ */
+async function firstPages(owner: pg.Client) {
+  const { rows: [bos] } = await owner.query(`select id from app_public.hospitals where code = 'BOS'`);
+  const { rows: [admin] } = await owner.query(
+    `select email from app_public.users where home_hospital_id = $1 and email like 'hospital_admin.%' limit 1`, [bos.id]);
+  const { token } = await openSession(owner, admin.email, bos.id);
+  const lists = [
+    { name: 'patients, by name', url: '/patients?is_deleted=is.false&order=last_name,first_name&limit=25' },
+    { name: 'appointments, newest first', url: '/appointments?is_deleted=is.false&order=scheduled_start.desc&limit=25' },
+    { name: 'invoices, newest first', url: '/invoices?order=invoice_date.desc&limit=25' },
+    { name: 'audit trail, newest first', url: '/audit_logs?order=occurred_at.desc&limit=50' },
+  ];
+  const modes = [undefined, 'count=estimated', 'count=exact'];
+  console.log(`\nfirst pages of the big lists through PostgREST (BOS administrator), 16 clients, ${SECONDS} s each: requests/s (p95 ms) and the total given`);
+  console.log('list                          no count               count=estimated                 count=exact');
+  for (const list of lists) {
+    const cells: string[] = [];
+    for (const prefer of modes) {
+      let total = '';
+      const headers: Record<string, string> = { Authorization: `Bearer ${token}`, ...(prefer ? { Prefer: prefer } : {}) };
+      const r = await timedLoop(16, async () => {
+        const response = await fetch(`${stack.postgrest!.url}${list.url}`, { headers });
+        if (!response.ok) throw new Error(`HTTP ${response.status} ${list.url}: ${await response.text()}`);
+        await response.arrayBuffer();
+        total = response.headers.get('content-range')?.split('/')[1] ?? '';
+      });
+      cells.push(`${r.perSecond.toFixed(0).padStart(6)} (${r.p95.toFixed(0).padStart(5)})${prefer ? ` ${total.padStart(9)}` : ''}`);
+    }
+    console.log(`${list.name.padEnd(27)} ${cells.join('      ')}`);
+  }
+}
+
+/**
+ * 5. The partitioned audit trail as it grows: audit rows appended (16 clients, the writer the
+ * triggers use) and today's page of the trail read as staff, on the generated trail, then again
+ * after as much history again has been added in older months (copied back in time, as the
+ * superuser without triggers). A month's partition holds the recent rows whatever the history.
+ */
+async function partitionGrowth(owner: pg.Client) {
+  const { rows: [bos] } = await owner.query(`select id from app_public.hospitals where code = 'BOS'`);
+  const { rows: [admin] } = await owner.query(
+    `select email from app_public.users where home_hospital_id = $1 and email like 'hospital_admin.%' limit 1`, [bos.id]);
+  const { claims } = await openSession(owner, admin.email, bos.id);
+  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 16 });
+  const measure = async () => {
+    const { rows: [size] } = await owner.query(`
+      select (select count(*) from app_public.audit_logs)::bigint as rows,
+             (select count(*) from pg_inherits where inhparent = 'app_public.audit_logs'::regclass)::int as partitions`);
+    const inserts = await timedLoop(16, () => inTransaction(pool, (c) =>
+      c.query(`select app_private.write_audit_log('other', p_hospital_id => $1, p_description => 'Bench: growth probe')`, [bos.id])));
+    // Today as a value (as PostgREST sends it): the planner prunes to this month's partition.
+    const today = new Date().toISOString().slice(0, 10);
+    const reads = await timedLoop(16, () => asStaff(pool, claims,
+      `select json_agg(a) from (select * from app_public.audit_logs a where a.occurred_at >= $1::timestamptz order by a.occurred_at desc limit 50) a`, [today]));
+    console.log(`${Number(size.rows).toLocaleString('en-US').padStart(12)}  ${String(size.partitions).padStart(10)}  ${inserts.perSecond.toFixed(0).padStart(9)} (${inserts.p95.toFixed(1).padStart(5)})  ${reads.perSecond.toFixed(0).padStart(11)} (${reads.p95.toFixed(1).padStart(5)})`);
+  };
+  console.log(`\nthe audit trail as it grows (monthly partitions), 16 clients, ${SECONDS} s each`);
+  console.log('  audit rows  partitions  appends/s (p95 ms)  today\'s page/s (p95 ms)');
+  await measure();
+  const started = Date.now();
+  const root = new pg.Client({ connectionString: rootUrl });
+  await root.connect();
+  try {
+    // The generated trail spans 800 days: the last 27 months again, 27 months earlier.
+    const back = '27 months';
+    await root.query(`select app_hidden.create_month_partitions('app_public.audit_logs', (now() - interval '54 months')::date, (now() - interval '27 months')::date)`);
+    await root.query('set session_replication_role = replica');
+    await root.query(`
+      insert into app_public.audit_logs (id, hospital_id, occurred_at, user_id, session_id, action, table_name, record_id, old_values, new_values,
+                                         changed_columns, request_id, client_address, user_agent, api, description, created_at)
+      select gen_random_uuid(), hospital_id, occurred_at - $1::interval, user_id, session_id, action, table_name, record_id, old_values, new_values,
+             changed_columns, request_id, client_address, user_agent, api, description, created_at - $1::interval
+        from app_public.audit_logs where occurred_at >= now() - $1::interval`, [back]);
+    await root.query('set session_replication_role = origin');
+    await root.query('analyze app_public.audit_logs');
+    console.log(`  (history doubled: the last ${back} copied ${back} earlier, in ${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  } finally {
+    await root.end();
+  }
+  await measure();
   await pool.end();
 }
 
@@ -423,6 +524,7 @@ try {
   if (Object.values(failures).some((count) => count > 0)) throw new Error('the generated data breaks a rule');
 
   await hotPaths(owner);
+  await firstPages(owner);
   // Before the numbering section: its bench hospitals draw invoice numbers no invoice carries,
   // which the generated data's checks (run again after the writes) would report.
   await chainWrites(owner);
@@ -534,6 +636,8 @@ try {
   console.log(`book_appointment (16 doctors)       ${booking.perSecond.toFixed(0).padStart(10)}  ${booking.p50.toFixed(2).padStart(7)}  ${booking.p95.toFixed(2).padStart(7)}   double bookings: ${overlaps.n} (refused calls: ${bookingErrors})`);
   console.log(`dispense_otc (16 medicines)         ${dispensing.perSecond.toFixed(0).padStart(10)}  ${dispensing.p50.toFixed(2).padStart(7)}  ${dispensing.p95.toFixed(2).padStart(7)}   every batch = its ledger: ${ledgersAgree ? 'yes' : 'NO'} (errors: ${dispenseErrors})`);
   console.log(`race for the last 200 units: ${sold} sold, ${refused} refused (HMS_INSUFFICIENT_STOCK), batch ${last.quantity_on_hand} = ledger ${last.ledger}, never negative: ${last.quantity_on_hand >= 0 ? 'yes' : 'NO'}`);
+
+  await partitionGrowth(owner);
   await owner.end();
 } catch (error) {
   console.error('bench failed:', (error as Error).message);

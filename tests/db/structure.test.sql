@@ -47,9 +47,9 @@ select functions_are('app_public', array[
   'start_cycle_count', 'record_count', 'complete_cycle_count', 'approve_cycle_count'
 ], 'app_public exposes exactly these functions (the RPCs of the API)');
 
--- Views are read models; staff_directory runs with its owner's rights on purpose (its WHERE is its
--- access rule, see its migration), every other one would be security_invoker.
-select views_are('app_public', array['staff_directory'], 'app_public holds exactly these views');
+-- Views are read models; staff_directory and chain_audit_logs run with their owner's rights on
+-- purpose (the WHERE is the access rule, see their migrations), every other one would be security_invoker.
+select views_are('app_public', array['chain_audit_logs', 'staff_directory'], 'app_public holds exactly these views');
 
 -- Every text column is bounded by the kit's <table>_<column>_max_length (422 HMS_VALUE_TOO_LONG).
 select is(array(select format('%s.%s', c.relname, a.attname)

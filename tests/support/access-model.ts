@@ -141,7 +141,7 @@ export const ACCESS_MODEL: readonly TableAccess[] = [
   { table: 'notification_templates', scope: 'hospital', read: MEMBER, insert: ['settings.manage'], update: ['settings.manage'], delete: ['settings.manage'], softDelete: false },
   { table: 'notification_queue', scope: 'hospital', read: ['settings.manage'], insert: NOBODY, update: NOBODY, delete: NOBODY, softDelete: false },
   { table: 'audit_logs', scope: 'chain', read: ['audit.read'], insert: NOBODY, update: NOBODY, delete: NOBODY, softDelete: false,
-    rule: 'audit.read reads the active hospital\'s trail; chain-level events (no hospital) are for the super admin' },
+    rule: 'audit.read reads the active hospital\'s trail; chain-level events (no hospital) are not in it (the super admin reads them in chain_audit_logs)' },
   // 5 ID system
   { table: 'id_sequences', scope: 'hospital', read: MEMBER, insert: NOBODY, update: ['settings.manage'], delete: NOBODY, softDelete: false },
   // Patient cards need patients.write, staff badges users.manage (a row trigger; the fixtures are patient cards).
@@ -156,7 +156,7 @@ export const TABLES: readonly string[] = ACCESS_MODEL.map((entry) => entry.table
 export const TABLE_COUNT = TABLES.length;
 
 /** The views of app_public (read models): with the tables, what the API lists. */
-export const VIEWS = ['staff_directory'] as const;
+export const VIEWS = ['chain_audit_logs', 'staff_directory'] as const;
 export const API_RESOURCES: readonly string[] = [...TABLES, ...VIEWS];
 
 const encode = (who: Who) => (who === MEMBER ? ['*'] : who === NOBODY ? [] : [...who]);

@@ -184,7 +184,7 @@ insert into matrix_cell (table_name, command, who, expected) values
   ('audit_logs', 'select', 'only:audit.read', 'ok; CHAIN:none LA:none NY:all'),
   ('audit_logs', 'select', 'all', 'ok; CHAIN:none LA:none NY:all'),
   ('audit_logs', 'select', 'other', 'ok; CHAIN:none LA:all NY:none'),
-  ('audit_logs', 'select', 'super', 'ok; CHAIN:all LA:none NY:all'),
+  ('audit_logs', 'select', 'super', 'ok; CHAIN:none LA:none NY:all'),
   ('audit_logs', 'select', 'anonymous', 'E:42501; CHAIN:none LA:none NY:none'),
   ('audit_logs', 'insert', 'nobody', 'E:42501; no new row'),
   ('audit_logs', 'insert', 'only:audit.read', 'E:42501; no new row'),

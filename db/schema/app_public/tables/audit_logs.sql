@@ -57,6 +57,7 @@ comment on column app_public.audit_logs.description is 'Human-readable summary, 
 comment on column app_public.audit_logs.created_at is 'When the audit row was written (equal to occurred_at except for events recorded after the fact).';
 
 CREATE INDEX idx_audit_logs__action_occurred_at ON app_public.audit_logs USING btree (action, occurred_at DESC);
+CREATE INDEX idx_audit_logs__chain_occurred_at ON app_public.audit_logs USING btree (occurred_at DESC) WHERE hospital_id IS NULL;
 CREATE INDEX idx_audit_logs__hospital_id_occurred_at ON app_public.audit_logs USING btree (hospital_id, occurred_at DESC);
 CREATE INDEX idx_audit_logs__hospital_id_table_name_record_id ON app_public.audit_logs USING btree (hospital_id, table_name, record_id, occurred_at DESC) WHERE record_id IS NOT NULL;
 CREATE INDEX idx_audit_logs__occurred_at ON app_public.audit_logs USING brin (occurred_at);
@@ -73,7 +74,7 @@ create policy select_with_permission on app_public.audit_logs
   as permissive
   for select
   to hms_staff
-  using (hospital_id = (( SELECT app_hidden.current_hospital_id() AS current_hospital_id)) AND ( SELECT app_hidden.has_permission('audit.read'::text) AS has_permission) OR hospital_id IS NULL AND ( SELECT app_hidden.is_super_admin() AS is_super_admin));
-comment on policy select_with_permission on app_public.audit_logs is 'Holders of audit.read read their hospital''s trail; chain-level events (no hospital) are for the super admin.';
+  using (hospital_id = (( SELECT app_hidden.current_hospital_id() AS current_hospital_id)) AND ( SELECT app_hidden.has_permission('audit.read'::text) AS has_permission));
+comment on policy select_with_permission on app_public.audit_logs is 'Holders of audit.read read the active hospital''s trail. Chain-level events (no hospital) are read in chain_audit_logs, by the super admin.';
 
 grant select on table app_public.audit_logs to hms_staff;
