@@ -4,5 +4,6 @@ create extension if not exists pgcrypto with schema public;
 create extension if not exists citext with schema public;
 create extension if not exists pg_trgm with schema public;
 create extension if not exists btree_gist with schema public;
+create extension if not exists btree_gin with schema public;
 revoke all on database :DATABASE_NAME from public;
 grant connect, temporary on database :DATABASE_NAME to :DATABASE_AUTHENTICATOR;

@@ -13,7 +13,7 @@ import pg from 'pg';
 import { ConfigError, type HmsConfig } from './config.ts';
 
 /** Extensions every migration may rely on (all trusted or shipped with PostgreSQL ≥ 15). */
-export const EXTENSIONS = ['pgcrypto', 'citext', 'pg_trgm', 'btree_gist'];
+export const EXTENSIONS = ['pgcrypto', 'citext', 'pg_trgm', 'btree_gist', 'btree_gin'];
 
 const ident = (name: string) => '"' + name.replace(/"/g, '""') + '"';
 const literal = (value: string) => "'" + value.replace(/'/g, "''") + "'";

@@ -2,6 +2,7 @@
 
 -- Extensions (created by db/launcher/bootstrap.ts as the superuser, before migrations).
 
+create extension if not exists btree_gin with schema public;
 create extension if not exists btree_gist with schema public;
 create extension if not exists citext with schema public;
 create extension if not exists pg_trgm with schema public;

@@ -1,7 +1,7 @@
 -- Structure of the hms_db schema, checked from the catalog so that a new table is covered
 -- without editing this file: the tables and RPCs of app_public, conventions on every table and column.
 begin;
-select plan(41);
+select plan(42);
 
 -- The tables and the RPCs of the API change only on purpose: the tables are the golden list
 -- (tests/support/access-model.ts, tests.expected_access), the functions are written out here.
@@ -226,9 +226,18 @@ select ok(
   'far more than the seed''s 25 indexes cover the access paths');
 
 -- The access paths staff use most (the issue names them); pinned so a refactor cannot drop them.
-select has_index('app_public', 'patients', 'idx_patients__full_name_trgm', 'patient search by name (trigram)');
-select has_index('app_public', 'patients', 'idx_patients__phone_primary_trgm', 'patient search by phone (trigram)');
-select has_index('app_public', 'patients', 'idx_patients__mrn_trgm', 'patient search by MRN (trigram)');
+select has_index('app_public', 'patients', 'idx_patients__hospital_id_full_name_trgm', 'patient search by name (trigram)');
+select has_index('app_public', 'patients', 'idx_patients__hospital_id_phone_primary_trgm', 'patient search by phone (trigram)');
+select has_index('app_public', 'patients', 'idx_patients__hospital_id_mrn_trgm', 'patient search by MRN (trigram)');
+-- A search runs in one hospital: a chain-wide trigram index would hand the heap every hospital's
+-- matches to throw away (see migration 000015).
+select is(array(select i.indexrelid::regclass::text from pg_index i join pg_class t on t.oid = i.indrelid
+                 where t.relnamespace = 'app_public'::regnamespace
+                   and exists (select 1 from pg_attribute a where a.attrelid = t.oid and a.attname = 'hospital_id')
+                   and exists (select 1 from unnest(i.indclass) c join pg_opclass o on o.oid = c where o.opcname = 'gin_trgm_ops')
+                   and (i.indkey[0] = 0 or (select attname from pg_attribute where attrelid = t.oid and attnum = i.indkey[0]) <> 'hospital_id')
+                 order by 1),
+          '{}'::text[], 'every trigram index of a hospital table starts with hospital_id');
 select has_index('app_public', 'appointments', 'idx_appointments__hospital_id_doctor_id_scheduled_start', 'a doctor''s appointments of a day');
 select has_index('app_public', 'medicine_batches', 'idx_medicine_batches__hospital_id_medicine_id_expiry_date', 'batches by medicine and expiry (first-expiry-first-out)');
 select has_index('app_public', 'appointment_queue', 'idx_appointment_queue__hospital_id_queue_date_status', 'the queue of a hospital and day');

@@ -36,7 +36,7 @@ select fk_ok('app_public', 'insurance_claims', array['hospital_id', 'pre_authori
   'insurance_claims may use a pre-authorization');
 
 -- Access-path indexes
-select has_index('app_public', 'insurance_providers', 'idx_insurance_providers__name_trgm', 'trigram index for provider search');
+select has_index('app_public', 'insurance_providers', 'idx_insurance_providers__hospital_id_name_trgm', 'trigram index for provider search');
 select has_index('app_public', 'insurance_policies', 'idx_insurance_policies__one_primary_per_patient', 'one active primary policy per patient');
 select has_index('app_public', 'insurance_claims', 'idx_insurance_claims__hospital_id_provider_id_status', 'claims by provider and status');
 select has_index('app_public', 'insurance_claims', 'idx_insurance_claims__outstanding', 'outstanding claims (partial index)');

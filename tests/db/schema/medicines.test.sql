@@ -21,8 +21,8 @@ select fk_ok('app_public', 'medicines', array['hospital_id', 'tax_configuration_
 select fk_ok('app_public', 'medicine_batches', array['hospital_id', 'medicine_id'],
              'app_public', 'medicines', array['hospital_id', 'id'],
              'medicine_batches.medicine_id is a same-hospital reference');
-select has_index('app_public', 'medicines', 'idx_medicines__generic_name_trgm', 'trigram search on generic names');
-select has_index('app_public', 'medicines', 'idx_medicines__brand_name_trgm', 'trigram search on brand names');
+select has_index('app_public', 'medicines', 'idx_medicines__hospital_id_generic_name_trgm', 'trigram search on generic names');
+select has_index('app_public', 'medicines', 'idx_medicines__hospital_id_brand_name_trgm', 'trigram search on brand names');
 select has_index('app_public', 'medicines', 'idx_medicines__hospital_id_barcode', 'barcode lookup (unique per hospital)');
 select has_index('app_public', 'medicine_batches', 'idx_medicine_batches__hospital_id_medicine_id_expiry_date',
                  'batches by medicine and expiry (first expiry first out)');

@@ -56,8 +56,8 @@ select fk_ok('app_public', 'optical_repairs', array['hospital_id', 'optical_orde
 select fk_ok('app_public', 'optical_repairs', array['technician_user_id'], 'app_public', 'users', array['id'], 'optical_repairs.technician_user_id references users');
 
 -- Access-path indexes
-select has_index('app_public', 'optical_products', 'idx_optical_products__name_trgm', 'product name trigram search');
-select has_index('app_public', 'optical_products', 'idx_optical_products__brand_trgm', 'product brand trigram search');
+select has_index('app_public', 'optical_products', 'idx_optical_products__hospital_id_name_trgm', 'product name trigram search');
+select has_index('app_public', 'optical_products', 'idx_optical_products__hospital_id_brand_trgm', 'product brand trigram search');
 select has_index('app_public', 'optical_products', 'idx_optical_products__hospital_id_barcode', 'barcode lookup (unique per hospital)');
 select has_index('app_public', 'optical_prescriptions', 'idx_optical_prescriptions__hospital_id_patient_id', 'prescriptions of a patient');
 select has_index('app_public', 'optical_orders', 'idx_optical_orders__hospital_id_status_ordered_at', 'orders by status and date');

@@ -31,9 +31,9 @@ select fk_ok('app_public', 'patient_documents', array['uploaded_by'], 'app_publi
   'patient_documents.uploaded_by references users');
 
 -- Access-path indexes
-select has_index('app_public', 'patients', 'idx_patients__full_name_trgm', 'trigram index for name search');
-select has_index('app_public', 'patients', 'idx_patients__phone_primary_trgm', 'trigram index for phone search');
-select has_index('app_public', 'patients', 'idx_patients__mrn_trgm', 'trigram index for MRN search');
+select has_index('app_public', 'patients', 'idx_patients__hospital_id_full_name_trgm', 'trigram index for name search');
+select has_index('app_public', 'patients', 'idx_patients__hospital_id_phone_primary_trgm', 'trigram index for phone search');
+select has_index('app_public', 'patients', 'idx_patients__hospital_id_mrn_trgm', 'trigram index for MRN search');
 select has_index('app_public', 'patients', 'idx_patients__hospital_id_date_of_birth', 'index on (hospital_id, date_of_birth)');
 select has_index('app_public', 'patient_consents', 'idx_patient_consents__hospital_id_patient_id_consent_type', 'consents by patient');
 select has_index('app_public', 'patient_documents', 'idx_patient_documents__hospital_id_patient_id_document_type', 'documents by patient');

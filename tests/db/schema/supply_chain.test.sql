@@ -48,7 +48,7 @@ select fk_ok('app_public', 'grn_items', array['hospital_id', 'medicine_id', 'bat
   'grn_items.batch_id must be a batch of the line''s medicine, in the same hospital');
 
 -- Access-path indexes
-select has_index('app_public', 'suppliers', 'idx_suppliers__name_trgm', 'supplier name trigram search'::text);
+select has_index('app_public', 'suppliers', 'idx_suppliers__hospital_id_name_trgm', 'supplier name trigram search'::text);
 select has_index('app_public', 'purchase_orders', 'purchase_orders_hospital_id_po_number_key', 'PO number unique per hospital'::text);
 select has_index('app_public', 'purchase_orders', 'idx_purchase_orders__hospital_id_status_expected_delivery_date', 'open purchase orders by status'::text);
 select has_index('app_public', 'goods_receipt_notes', 'goods_receipt_notes_hospital_id_grn_number_key', 'GRN number unique per hospital'::text);

@@ -102,7 +102,7 @@ comment on column app_public.insurance_providers.updated_at is 'When the row was
 comment on column app_public.insurance_providers.created_by is 'User who created the row (null for system and seed data).';
 comment on column app_public.insurance_providers.updated_by is 'User who last changed the row.';
 
-CREATE INDEX idx_insurance_providers__name_trgm ON app_public.insurance_providers USING gin (name public.gin_trgm_ops);
+CREATE INDEX idx_insurance_providers__hospital_id_name_trgm ON app_public.insurance_providers USING gin (hospital_id, name public.gin_trgm_ops);
 
 alter table app_public.insurance_providers enable row level security;
 alter table app_public.insurance_providers force row level security;

@@ -143,9 +143,9 @@ comment on column app_public.invoices.created_by is 'User who created the row (n
 comment on column app_public.invoices.updated_by is 'User who last changed the row.';
 comment on column app_public.invoices.invoice_discount_amount is 'Discount given on the invoice as a whole, on top of the line discounts; set on a draft (discount_reason says why).';
 
-CREATE INDEX idx_invoices__bill_to_name_trgm ON app_public.invoices USING gin (bill_to_name public.gin_trgm_ops);
 CREATE INDEX idx_invoices__discount_approved_by ON app_public.invoices USING btree (discount_approved_by) WHERE discount_approved_by IS NOT NULL;
 CREATE INDEX idx_invoices__hospital_id_appointment_id ON app_public.invoices USING btree (hospital_id, appointment_id) WHERE appointment_id IS NOT NULL;
+CREATE INDEX idx_invoices__hospital_id_bill_to_name_trgm ON app_public.invoices USING gin (hospital_id, bill_to_name public.gin_trgm_ops);
 CREATE INDEX idx_invoices__hospital_id_dispensing_id ON app_public.invoices USING btree (hospital_id, dispensing_id) WHERE dispensing_id IS NOT NULL;
 CREATE INDEX idx_invoices__hospital_id_invoice_date ON app_public.invoices USING btree (hospital_id, invoice_date);
 CREATE INDEX idx_invoices__hospital_id_optical_order_id ON app_public.invoices USING btree (hospital_id, optical_order_id) WHERE optical_order_id IS NOT NULL;

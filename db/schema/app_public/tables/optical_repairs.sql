@@ -88,8 +88,8 @@ comment on column app_public.optical_repairs.updated_at is 'When the row was las
 comment on column app_public.optical_repairs.created_by is 'User who created the row (null for system and seed data).';
 comment on column app_public.optical_repairs.updated_by is 'User who last changed the row.';
 
-CREATE INDEX idx_optical_repairs__customer_name_trgm ON app_public.optical_repairs USING gin (customer_name public.gin_trgm_ops);
 CREATE INDEX idx_optical_repairs__customer_phone ON app_public.optical_repairs USING btree (hospital_id, customer_phone) WHERE customer_phone IS NOT NULL;
+CREATE INDEX idx_optical_repairs__hospital_id_customer_name_trgm ON app_public.optical_repairs USING gin (hospital_id, customer_name public.gin_trgm_ops);
 CREATE INDEX idx_optical_repairs__hospital_id_optical_order_id ON app_public.optical_repairs USING btree (hospital_id, optical_order_id) WHERE optical_order_id IS NOT NULL;
 CREATE INDEX idx_optical_repairs__hospital_id_patient_id ON app_public.optical_repairs USING btree (hospital_id, patient_id) WHERE patient_id IS NOT NULL;
 CREATE INDEX idx_optical_repairs__hospital_id_promised_at ON app_public.optical_repairs USING btree (hospital_id, promised_at) WHERE (status = ANY (ARRAY['received'::text, 'in_repair'::text])) AND NOT is_deleted;
