@@ -47,6 +47,12 @@
  * and tax rules valid from 1 January of last year ("go-live").
  */
 
+-- The months of that history (from go-live on) get their partitions first, so no demo row lands
+-- in a default partition (whose rows every query would read, and whose months could then never
+-- get a partition of their own). The months ahead come from the migrations and every start.
+select app_hidden.create_month_partitions(c.oid::regclass, make_date(extract(year from current_date)::int - 1, 1, 1), current_date)
+  from pg_class c where c.relnamespace = 'app_public'::regnamespace and c.relkind = 'p';
+
 -- ---------------------------------------------------------------------------------------------
 -- Hospitals (the provisioning trigger adds hospital_settings and the 21 id_sequences of each)
 -- ---------------------------------------------------------------------------------------------

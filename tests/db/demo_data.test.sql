@@ -9,7 +9,7 @@ begin;
 create function pg_temp.demo_loaded_at() returns timestamptz language sql stable as $$
   select value::timestamptz from app_private.instance_settings where key = 'demo_data_loaded_at'
 $$;
-select plan(78);
+select plan(79);
 
 -- ---------------------------------------------------------------------------------------------
 -- Exact counts
@@ -444,6 +444,10 @@ select results_eq(
 select is((select count(*)::int from app_public.audit_logs
             where action = 'login' and user_id = '20000000-0000-4000-8000-000000000001' and session_id is null), 1,
           'the audit trail has the super admin''s example login');
+
+select is((select count(*)::int from app_partitions.audit_logs_default) + (select count(*)::int from app_partitions.stock_movements_default)
+          + (select count(*)::int from app_partitions.appointment_status_log_default) + (select count(*)::int from app_partitions.notification_queue_default),
+          0, 'no demo row lies in a default partition: every month of the demo''s history has its partition');
 
 select * from finish();
 rollback;
