@@ -7,3 +7,4 @@ create extension if not exists btree_gist with schema public;
 create extension if not exists btree_gin with schema public;
 revoke all on database :DATABASE_NAME from public;
 grant connect, temporary on database :DATABASE_NAME to :DATABASE_AUTHENTICATOR;
+grant connect on database :DATABASE_NAME to :DATABASE_WORKER;

@@ -8,6 +8,8 @@
  *                  switch to anonymous or staff per request
  *   anonymous      NOLOGIN: before login
  *   staff          NOLOGIN: every logged-in member of staff
+ *   worker         LOGIN NOINHERIT: the worker (graphile-worker); the job queue and the functions its
+ *                  tasks call are granted to it by worker/src/install.ts and the migrations
  */
 import pg from 'pg';
 import { ConfigError, type HmsConfig } from './config.ts';
@@ -47,6 +49,7 @@ export async function bootstrap(config: HmsConfig, options: { withShadow?: boole
     await ensureRole(root, config.roles.authenticator, 'login noinherit nosuperuser nocreatedb nocreaterole', config.authenticatorPassword);
     await ensureRole(root, config.roles.anonymous, 'nologin');
     await ensureRole(root, config.roles.staff, 'nologin');
+    await ensureRole(root, config.roles.worker, 'login noinherit nosuperuser nocreatedb nocreaterole', config.workerPassword);
     // Every request is bounded (issue 8 item 5): PostgREST 12 applies the settings of the role it
     // impersonates (it reads them when its configuration loads), so a runaway query as either
     // role is cancelled (57014, which the front answers as 504 HMS_STATEMENT_TIMEOUT). Set on the
@@ -63,6 +66,7 @@ export async function bootstrap(config: HmsConfig, options: { withShadow?: boole
       if (db.rowCount === 0) await root.query(`create database ${ident(name)} owner ${ident(config.roles.owner)} encoding 'UTF8'`);
       await root.query(`revoke all on database ${ident(name)} from public`);
       await root.query(`grant connect, temporary on database ${ident(name)} to ${ident(config.roles.authenticator)}`);
+      await root.query(`grant connect on database ${ident(name)} to ${ident(config.roles.worker)}`);
       const url = new URL(rootUrl);
       url.pathname = '/' + name;
       const inDb = new pg.Client({ connectionString: url.toString() });
@@ -85,7 +89,7 @@ async function verifyPrepared(config: HmsConfig): Promise<void> {
   const client = new pg.Client({ connectionString: config.databaseUrl });
   await client.connect();
   try {
-    const roles = [config.roles.authenticator, config.roles.anonymous, config.roles.staff];
+    const roles = [config.roles.authenticator, config.roles.anonymous, config.roles.staff, config.roles.worker];
     const found = await client.query('select rolname from pg_roles where rolname = any($1)', [roles]);
     const missing = roles.filter((role) => !found.rows.some((row) => row.rolname === role));
     const bypass = await client.query('select rolbypassrls from pg_roles where rolname = current_user');

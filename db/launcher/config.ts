@@ -24,6 +24,8 @@ export interface RoleNames {
   anonymous: string;
   /** Every logged-in member of staff. */
   staff: string;
+  /** LOGIN, no privileges but the job queue and the functions its tasks call: what the worker connects as. */
+  worker: string;
 }
 
 export interface HmsConfig {
@@ -38,6 +40,13 @@ export interface HmsConfig {
   /** What the API servers connect as. */
   authenticatorUrl: string;
   authenticatorPassword: string;
+  /** What the worker connects as (its own least-privileged role). */
+  workerUrl: string;
+  workerPassword: string;
+  /** Run the worker inside `npm start` (`npm run worker` runs it alone). */
+  runWorker: boolean;
+  /** How many jobs the worker runs at once. */
+  workerConcurrency: number;
   roles: RoleNames;
   databaseName: string;
   /** The front (one origin: `/`, `/api/`, `/health`). */
@@ -187,6 +196,14 @@ export const configSchema = z
     }),
     DATABASE_ANONYMOUS: roleName({ default: 'hms_anonymous', description: 'Role of requests without a token.' }),
     DATABASE_STAFF: roleName({ default: 'hms_staff', description: 'Role of every logged-in member of staff.' }),
+    DATABASE_WORKER: roleName({
+      default: 'hms_worker',
+      description: 'Role the worker connects as (`LOGIN`; only the job queue and the functions its tasks call).',
+    }),
+    DATABASE_WORKER_PASSWORD: text({
+      default: 'hms_worker_dev_password',
+      description: 'Its password. Set your own outside development.',
+    }),
     HMS_PG_PORT: integer({ default: 54320, description: 'Port of the embedded PostgreSQL (127.0.0.1 only).' }),
     HMS_DATA_DIR: text({
       default: '.hms',
@@ -256,6 +273,8 @@ export const configSchema = z
     ),
     HMS_DB_MAX_ROWS: integer({ default: 1000, max: 1_000_000, description: 'PostgREST `db-max-rows`: the most rows one request returns.' }),
     HMS_DEMO_DATA: boolean({ default: true, description: 'Load the demo data into an empty database (once).' }),
+    HMS_WORKER: boolean({ default: true, description: 'Run the worker (graphile-worker: scheduled and queued jobs) inside `npm start`; `false` when it runs on its own (`npm run worker`).' }),
+    HMS_WORKER_CONCURRENCY: integer({ default: 4, max: 100, description: 'How many jobs the worker runs at once.' }),
   })
   .superRefine((env, ctx) => {
     if (env.ROOT_DATABASE_URL && !env.DATABASE_URL) {
@@ -328,11 +347,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HmsConfig {
     authenticator: vars.DATABASE_AUTHENTICATOR!,
     anonymous: vars.DATABASE_ANONYMOUS!,
     staff: vars.DATABASE_STAFF!,
+    worker: vars.DATABASE_WORKER!,
   };
   const authenticatorPassword = vars.DATABASE_AUTHENTICATOR_PASSWORD!;
   const authenticatorUrl = new URL(databaseUrl.toString());
   authenticatorUrl.username = roles.authenticator;
   authenticatorUrl.password = authenticatorPassword;
+  const workerPassword = vars.DATABASE_WORKER_PASSWORD!;
+  const workerUrl = new URL(databaseUrl.toString());
+  workerUrl.username = roles.worker;
+  workerUrl.password = workerPassword;
 
   return {
     embedded,
@@ -342,6 +366,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HmsConfig {
     rootDatabaseUrl,
     authenticatorUrl: authenticatorUrl.toString(),
     authenticatorPassword,
+    workerUrl: workerUrl.toString(),
+    workerPassword,
+    runWorker: vars.HMS_WORKER,
+    workerConcurrency: vars.HMS_WORKER_CONCURRENCY!,
     roles,
     databaseName: decodeURIComponent(databaseUrl.pathname.slice(1)),
     apiHost: vars.HMS_API_HOST!,
@@ -371,6 +399,7 @@ export function migrateEnv(config: HmsConfig, databaseUrl = config.databaseUrl):
     DATABASE_AUTHENTICATOR: config.roles.authenticator,
     DATABASE_ANONYMOUS: config.roles.anonymous,
     DATABASE_STAFF: config.roles.staff,
+    DATABASE_WORKER: config.roles.worker,
   };
 }
 

@@ -4,7 +4,8 @@
  *
  *   /          a placeholder page (the console comes later)
  *   /api/…     PostgREST (OpenAPI at /api/), through @fastify/reply-from
- *   /health    200 once the database and PostgREST answer, else 503
+ *   /health    200 once the database and PostgREST answer (and the worker runs, when it runs in
+ *              this process), else 503
  *
  * Libraries: fastify 5 (the server), @fastify/reply-from (the proxying — we need its onResponse
  * hook to bound and translate answers, which @fastify/http-proxy hides behind a stream pass-through)
@@ -187,6 +188,8 @@ export interface FrontOptions {
   errors?: RawError[];
   parameterLimits?: ParameterLimits;
   log?: (line: string) => void;
+  /** When the worker runs in this process: whether it is running (reported by /health). */
+  workerRunning?: () => boolean;
 }
 
 export interface FrontServer {
@@ -307,8 +310,9 @@ export async function startFront(options: FrontOptions): Promise<FrontServer> {
       check(async () => (await health.query('select 1 as ok')).rows[0]?.ok === 1),
       check(async () => (await fetch(`${upstream}/`, { method: 'HEAD', signal: AbortSignal.timeout(5000) })).ok),
     ]);
-    const ready = database === 'ok' && postgrest === 'ok';
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', database, postgrest });
+    const worker = options.workerRunning ? (options.workerRunning() ? 'ok' : 'unavailable') : undefined;
+    const ready = database === 'ok' && postgrest === 'ok' && worker !== 'unavailable';
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', database, postgrest, ...(worker ? { worker } : {}) });
   });
 
   const proxy = async (request: FastifyRequest, reply: FastifyReply) => {

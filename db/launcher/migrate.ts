@@ -36,6 +36,7 @@ export function substitutePlaceholders(sql: string, config: HmsConfig): string {
     DATABASE_AUTHENTICATOR: config.roles.authenticator,
     DATABASE_ANONYMOUS: config.roles.anonymous,
     DATABASE_STAFF: config.roles.staff,
+    DATABASE_WORKER: config.roles.worker,
   };
   return sql.replace(/(?<!:):(DATABASE_[A-Z_]+)\b/g, (match, name: string) => values[name] ?? match);
 }

@@ -2,8 +2,9 @@
  * The whole stack in one call — used by `npm start`, `npm run db:setup|db:reset` and the test
  * suite, so all three prepare the database the same way:
  *   PostgreSQL (embedded, or the one DATABASE_URL names) → roles/database/extensions →
- *   graphile-migrate → demo data once → PostgREST (internal port) → the front (the one origin,
- *   db/launcher/front.ts, in this process).
+ *   graphile-migrate → the job queue (graphile-worker's schema) → demo data once → PostgREST
+ *   (internal port) → the front (the one origin, db/launcher/front.ts, in this process) → the
+ *   worker (worker/, in this process unless HMS_WORKER=false).
  * stop() stops, by PID, everything that was started, in reverse order.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -18,6 +19,8 @@ import { startPostgrest, type PostgrestServer } from './postgrest.ts';
 import { createPartitionsAhead } from './partitions.ts';
 import { storeJwtSecret } from './secrets.ts';
 import { loadDemoDataOnce } from './seed.ts';
+import { installWorkerSchema } from '../../worker/src/install.ts';
+import { startWorker, type WorkerServer } from '../../worker/src/worker.ts';
 
 export interface StackOptions {
   /** Start PostgREST and the front (false: database only, e.g. db:setup). */
@@ -34,6 +37,7 @@ export interface Stack {
   postgres?: EmbeddedServer;
   postgrest?: PostgrestServer;
   front?: FrontServer;
+  worker?: WorkerServer;
   demoDataLoadedNow: boolean;
   timings: Record<string, number>;
   stop(): Promise<void>;
@@ -90,7 +94,10 @@ export async function startStack(config: HmsConfig, options: StackOptions = {}):
   let postgres: EmbeddedServer | undefined;
   let postgrest: PostgrestServer | undefined;
   let front: FrontServer | undefined;
+  let worker: WorkerServer | undefined;
   const stop = async () => {
+    await worker?.stop();
+    worker = undefined;
     await front?.stop();
     front = undefined;
     await postgrest?.stop();
@@ -120,20 +127,27 @@ export async function startStack(config: HmsConfig, options: StackOptions = {}):
     }
     await storeJwtSecret(config.databaseUrl, config.jwtSecret);
     await createPartitionsAhead(config.databaseUrl);
+    await installWorkerSchema(config);
     lap('migrate');
     const demoDataLoadedNow = config.loadDemoData ? await loadDemoDataOnce(config.databaseUrl) : false;
     lap('seed');
     if (options.api !== false) {
       postgrest = await startPostgrest(config);
       lap('postgrest');
-      front = await startFront({ config, log });
+      const inProcess = config.runWorker;
+      front = await startFront({ config, log, ...(inProcess ? { workerRunning: () => worker?.running() ?? false } : {}) });
       lap('front');
+      if (inProcess) {
+        worker = await startWorker(config, { log });
+        lap('worker');
+      }
     }
     return {
       config,
       postgres,
       postgrest,
       front,
+      worker,
       demoDataLoadedNow,
       timings,
       stop,

@@ -100,6 +100,7 @@ HMS is running (ready in ${seconds} s${stack.demoDataLoadedNow ? ', demo data lo
   REST API               ${stack.front!.apiUrl}/        OpenAPI document at /api/
   Health                 ${stack.front!.url}/health
   PostgreSQL             ${db.toString()}${config.embedded ? `  (embedded, data in ${path.relative(process.cwd(), config.dataDir) || '.'})` : ''}
+  Worker                 ${stack.worker ? `running as ${config.roles.worker} (schedules in worker/crontab)` : 'not in this process (HMS_WORKER=false: npm run worker)'}
 ${logins.length ? `
 Demo logins (password Admin@123):
 ${logins.join('\n')}

@@ -22,7 +22,7 @@ const NY = '10000000-0000-4000-8000-000000000001';
 const started: FrontServer[] = [];
 
 /** A second front on the suite's PostgREST, with other settings. */
-async function otherFront(overrides: Partial<HmsConfig>): Promise<FrontServer> {
+async function otherFront(overrides: Partial<HmsConfig>, workerRunning?: () => boolean): Promise<FrontServer> {
   const config = {
     authenticatorUrl: stack.authenticatorUrl,
     roles: stack.roles,
@@ -35,7 +35,7 @@ async function otherFront(overrides: Partial<HmsConfig>): Promise<FrontServer> {
     maxEmbedDepth: 3,
     ...overrides,
   } as unknown as HmsConfig;
-  const front = await startFront({ config });
+  const front = await startFront({ config, ...(workerRunning ? { workerRunning } : {}) });
   started.push(front);
   return front;
 }
@@ -109,6 +109,16 @@ describe('one origin', () => {
     const answer = await fetch(`${front.apiUrl}/patients`);
     expect(answer.status).toBe(503);
     expect((await answer.json()).code).toBe('HMS_SERVICE_UNAVAILABLE');
+  });
+
+  it('reports the worker at /health when it runs in the same process: ready only while it runs', async () => {
+    let running = true;
+    const front = await otherFront({}, () => running);
+    const up = await fetch(`${front.url}/health`);
+    expect([up.status, await up.json()]).toEqual([200, { status: 'ready', database: 'ok', postgrest: 'ok', worker: 'ok' }]);
+    running = false;
+    const down = await fetch(`${front.url}/health`);
+    expect([down.status, await down.json()]).toEqual([503, { status: 'unavailable', database: 'ok', postgrest: 'ok', worker: 'unavailable' }]);
   });
 
   it('gives every request an id of its own, sent back and written to the audit trail', async () => {

@@ -18,7 +18,10 @@ const npmEnv = postgrestEnv(loadConfig({ HMS_DATA_DIR: '/tmp/hms-compose-test', 
 
 describe('docker-compose.yml', () => {
   it('has postgres 16, the one-shot migrate service and PostgREST v12.0.2', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['front', 'migrate', 'postgres', 'postgrest']);
+    expect(Object.keys(compose.services).sort()).toEqual(['front', 'migrate', 'postgres', 'postgrest', 'worker']);
+    expect(compose.services.worker.command.join(' ')).toContain('worker/src/main.ts');
+    expect(compose.services.worker.depends_on.migrate.condition).toBe('service_completed_successfully');
+    for (const name of Object.keys(compose.services.worker.environment)) expect(configVariables, name).toContain(name);
     expect(compose.services.postgres.image).toBe('postgres:16');
     expect(compose.services.postgrest.image).toBe('postgrest/postgrest:v12.0.2');
     expect(compose.services.migrate.command.join(' ')).toContain('npm run db:setup');

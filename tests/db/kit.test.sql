@@ -154,14 +154,15 @@ select is(
 
 -- Every helper in app_hidden and app_private is used: by a function, a trigger, a policy, a default
 -- or a constraint — or it is one of the entry points named here (the kit's registration API and
--- partition_by_month, which migrations call; create_partitions_ahead, which npm start calls; and
--- PostgREST's pre-request check). A dialect left behind shows up here.
+-- partition_by_month, which migrations call; create_partitions_ahead, which npm start and the
+-- worker's daily job call; purge_expired_sessions, the worker's other job; and PostgREST's
+-- pre-request check). A dialect left behind shows up here.
 select is(
   array(select p.oid::regprocedure::text
           from pg_proc p
          where p.pronamespace in ('app_hidden'::regnamespace, 'app_private'::regnamespace)
            and p.proname not in ('check_request', 'register_table', 'reregister_table', 'declare_status_machine', 'lock_document', 'refresh_totals_from',
-                                 'register_error_codes', 'partition_by_month', 'create_partitions_ahead')
+                                 'register_error_codes', 'partition_by_month', 'create_partitions_ahead', 'purge_expired_sessions')
            -- the generated probes, which the friendly-constraint trigger calls by the table's name
            and p.proname !~ '^constraint_probe__'
            and not exists (select 1 from pg_proc q

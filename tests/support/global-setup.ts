@@ -24,6 +24,8 @@ export interface TestStackInfo {
   pristineDatabaseUrl: string;
   rootDatabaseUrl: string;
   authenticatorUrl: string;
+  /** What the worker connects as (its own role), to the suite's database. */
+  workerUrl: string;
   /** The front's /api: where every API test sends its requests. */
   apiUrl: string;
   /** The front's origin (/, /health). */
@@ -31,7 +33,7 @@ export interface TestStackInfo {
   /** PostgREST's internal port, for tests that prove what the database believes without the front. */
   postgrestUrl: string;
   jwtSecret: string;
-  roles: { owner: string; authenticator: string; anonymous: string; staff: string };
+  roles: { owner: string; authenticator: string; anonymous: string; staff: string; worker: string };
 }
 
 declare module 'vitest' {
@@ -89,6 +91,7 @@ export async function setup(project: TestProject): Promise<void> {
     databaseUrl: config.databaseUrl,
     rootDatabaseUrl: config.rootDatabaseUrl!,
     authenticatorUrl: config.authenticatorUrl,
+    workerUrl: config.workerUrl,
     scratchDatabaseUrl: scratchUrl.toString(),
     pristineDatabaseUrl: pristineUrl.toString(),
     apiUrl: front.apiUrl,

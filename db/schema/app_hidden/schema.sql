@@ -6,3 +6,4 @@ comment on schema app_hidden is 'Helpers used by policies, triggers and function
 
 grant usage on schema app_hidden to hms_anonymous;
 grant usage on schema app_hidden to hms_staff;
+grant usage on schema app_hidden to hms_worker;

@@ -3,3 +3,5 @@
 create schema app_private authorization hms_user;
 
 comment on schema app_private is 'Secrets and internals; reachable only through security definer functions.';
+
+grant usage on schema app_private to hms_worker;

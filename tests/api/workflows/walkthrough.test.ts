@@ -135,6 +135,15 @@ async function checkRun(answers: any[], today: string): Promise<{ appointmentId:
 }
 
 describe('the README walk-through', () => {
+  it('runs on a stack whose worker runs in the launcher, as its own role, with the crontab\'s schedules', async () => {
+    const health = await fetch(`${api.replace(/\/api$/, '')}/health`);
+    expect([health.status, await health.json()]).toEqual([200, { status: 'ready', database: 'ok', postgrest: 'ok', worker: 'ok' }]);
+    const crons = await ownerQuery(`select identifier from graphile_worker._private_known_crontabs order by 1`);
+    expect(crons.map((row) => row.identifier)).toEqual(['partitions__create_ahead', 'sessions__purge_expired']);
+    const workers = await ownerQuery(`select usename from pg_stat_activity where datname = 'hms_db' and usename = 'hms_worker' limit 1`);
+    expect(workers).toEqual([{ usename: 'hms_worker' }]);
+  });
+
   it('runs as written, twice on the same data, and ends in HMS_DAY_SETTLED', async () => {
     const today = await waitForRoomToday();
     const first = await checkRun(await runBlock(), today);

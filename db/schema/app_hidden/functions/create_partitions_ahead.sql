@@ -3,6 +3,8 @@
 CREATE OR REPLACE FUNCTION app_hidden.create_partitions_ahead(p_months integer DEFAULT 3)
  RETURNS integer
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
   v_table regclass;
@@ -16,6 +18,7 @@ begin
 end;
 $function$;
 
-comment on function app_hidden.create_partitions_ahead(integer) is 'Creates the missing monthly partitions of every partitioned table of app_public from this month through p_months ahead; answers how many it created. npm start runs it at every start; a long-running installation runs it monthly.';
+comment on function app_hidden.create_partitions_ahead(integer) is 'Creates the missing monthly partitions of every partitioned table of app_public from this month through p_months ahead; answers how many it created. npm start runs it at every start, the worker every day (worker/crontab: partitions__create_ahead).';
 
 revoke execute on function app_hidden.create_partitions_ahead(integer) from public;
+grant execute on function app_hidden.create_partitions_ahead(integer) to hms_worker;

@@ -1,0 +1,68 @@
+/**
+ * The worker: graphile-worker running the tasks of worker/src/tasks/ (one file per task, named
+ * <table>__<action>.ts, its default export made with defineTask) and the schedules of
+ * worker/crontab, connected as its own role (DATABASE_WORKER), which may use the job queue and
+ * call the functions its tasks need, nothing else.
+ *
+ * `npm start` runs it in the launcher's process (HMS_WORKER=true); `npm run worker` runs it alone.
+ */
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { Logger, run, type Runner, type TaskList } from 'graphile-worker';
+import type { HmsConfig } from '../../db/launcher/config.ts';
+
+const here = import.meta.dirname;
+export const tasksDirectory = path.join(here, 'tasks');
+export const crontabFile = path.join(here, '..', 'crontab');
+
+/** The task list: every file of worker/src/tasks/, by its name. */
+export async function loadTasks(directory = tasksDirectory): Promise<TaskList> {
+  const tasks: TaskList = {};
+  for (const file of readdirSync(directory).filter((name) => name.endsWith('.ts')).sort()) {
+    const name = file.slice(0, -3);
+    if (!/^[a-z][a-z0-9_]*__[a-z][a-z0-9_]*$/.test(name)) throw new Error(`worker task ${file}: name it <table>__<action>.ts`);
+    const module = await import(path.join(directory, file));
+    if (typeof module.default !== 'function') throw new Error(`worker task ${file}: its default export must be a task (defineTask)`);
+    tasks[name] = module.default;
+  }
+  return tasks;
+}
+
+export interface WorkerServer {
+  runner: Runner;
+  /** False once the runner has stopped (stopped on purpose, or failed). */
+  running(): boolean;
+  stop(): Promise<void>;
+}
+
+export async function startWorker(
+  config: HmsConfig,
+  options: { log?: (line: string) => void; connectionString?: string; pollInterval?: number; withoutSchedules?: boolean } = {},
+): Promise<WorkerServer> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const logger = new Logger((scope) => (level, message) => {
+    if (level === 'debug' && !process.env.HMS_WORKER_DEBUG) return;
+    log(`worker${scope.taskIdentifier ? ` ${scope.taskIdentifier}` : ''}: ${message}`);
+  });
+  const runner = await run({
+    connectionString: options.connectionString ?? config.workerUrl,
+    concurrency: config.workerConcurrency,
+    pollInterval: options.pollInterval ?? 2000,
+    noHandleSignals: true,
+    logger,
+    taskList: await loadTasks(),
+    ...(options.withoutSchedules ? { parsedCronItems: [] } : { crontabFile }),
+  });
+  let running = true;
+  runner.promise.then(
+    () => { running = false; },
+    (error) => { running = false; log(`worker stopped: ${(error as Error).message}`); },
+  );
+  return {
+    runner,
+    running: () => running,
+    async stop() {
+      if (running) await runner.stop();
+    },
+  };
+}
