@@ -4,6 +4,8 @@
 -- sorts), no node may be a Seq Scan or a Sort, and every index scan must be bounded by the
 -- hospital (an Index Cond on hospital_id, put there by the tenant policy) — so an index read
 -- whole with a filter, or a policy the planner cannot turn into an index condition (an OR), fails.
+-- The filters are written as PostgREST sends them (`is_deleted=is.false` is `is_deleted IS FALSE`,
+-- which a partial index `where not is_deleted` cannot serve: migration 000017).
 -- The plans do not depend on the demo data's size: sequential scans and sorts are disabled.
 -- The generated 1,000,000-patient chain runs the same lists in `npm run bench`.
 begin;
@@ -46,15 +48,15 @@ language sql as $$
 $$;
 
 -- Reception
-select pg_temp.uses_index($$select * from app_public.patients where not is_deleted order by last_name, first_name limit 25$$,
+select pg_temp.uses_index($$select * from app_public.patients where is_deleted is false order by last_name, first_name limit 25$$,
   'patients in name order');
-select pg_temp.uses_index($$select * from app_public.patients where not is_deleted order by registration_date desc limit 25$$,
+select pg_temp.uses_index($$select * from app_public.patients where is_deleted is false order by registration_date desc limit 25$$,
   'patients, latest registrations first');
-select pg_temp.uses_index($$select * from app_public.appointments where not is_deleted
+select pg_temp.uses_index($$select * from app_public.appointments where is_deleted is false
                               and scheduled_start >= date_trunc('day', now()) and scheduled_start < date_trunc('day', now()) + interval '1 day'
                             order by scheduled_start limit 25$$,
   'today''s appointments of the hospital');
-select pg_temp.uses_index($$select * from app_public.appointments where not is_deleted and status = 'checked_in' order by scheduled_start limit 25$$,
+select pg_temp.uses_index($$select * from app_public.appointments where is_deleted is false and status = 'checked_in' order by scheduled_start limit 25$$,
   'the queue: checked-in patients by appointment time');
 select pg_temp.uses_index($$select * from app_public.appointments where doctor_id = '10000000-0000-4000-8000-000000000001'
                               and scheduled_start >= date_trunc('day', now()) order by scheduled_start limit 25$$,
@@ -62,31 +64,31 @@ select pg_temp.uses_index($$select * from app_public.appointments where doctor_i
 select pg_temp.uses_index($$select * from app_public.appointment_status_log where appointment_id = '10000000-0000-4000-8000-000000000001' order by changed_at$$,
   'the status history of an appointment');
 -- Doctor and pharmacy
-select pg_temp.uses_index($$select * from app_public.prescriptions where not is_deleted order by prescribed_at desc limit 25$$,
+select pg_temp.uses_index($$select * from app_public.prescriptions where is_deleted is false order by prescribed_at desc limit 25$$,
   'prescriptions, newest first');
-select pg_temp.uses_index($$select * from app_public.prescriptions where not is_deleted and status = 'finalized' order by prescribed_at limit 25$$,
+select pg_temp.uses_index($$select * from app_public.prescriptions where is_deleted is false and status = 'finalized' order by prescribed_at limit 25$$,
   'prescriptions waiting at the pharmacy');
-select pg_temp.uses_index($$select * from app_public.pharmacy_dispensing where not is_deleted order by dispensed_at desc limit 25$$,
+select pg_temp.uses_index($$select * from app_public.pharmacy_dispensing where is_deleted is false order by dispensed_at desc limit 25$$,
   'dispensings, newest first');
 select pg_temp.uses_index($$select * from app_public.medicine_batches where quantity_on_hand > 0 order by expiry_date limit 25$$,
   'batches in stock, nearest expiry first');
 select pg_temp.uses_index($$select * from app_public.stock_movements order by occurred_at desc limit 25$$,
   'the stock ledger, newest first (every month''s partition)');
 -- Lab
-select pg_temp.uses_index($$select * from app_public.lab_orders where not is_deleted and status = 'ordered' order by priority, ordered_at limit 25$$,
+select pg_temp.uses_index($$select * from app_public.lab_orders where is_deleted is false and status = 'ordered' order by priority, ordered_at limit 25$$,
   'the lab''s work list');
 -- Billing
 select pg_temp.uses_index($$select * from app_public.invoices order by invoice_date desc limit 25$$,
   'invoices, newest first');
-select pg_temp.uses_index($$select * from app_public.invoices where status in ('issued', 'partially_paid') and not is_deleted order by due_date limit 25$$,
+select pg_temp.uses_index($$select * from app_public.invoices where status in ('issued', 'partially_paid') and is_deleted is false order by due_date limit 25$$,
   'outstanding invoices by due date');
 select pg_temp.uses_index($$select * from app_public.payments order by payment_date desc limit 25$$,
   'payments, newest first');
 select pg_temp.uses_index($$select * from app_public.insurance_claims
-                             where status in ('submitted', 'under_review', 'approved', 'partially_approved') and not is_deleted order by submitted_at limit 25$$,
+                             where status in ('submitted', 'under_review', 'approved', 'partially_approved') and is_deleted is false order by submitted_at limit 25$$,
   'claims awaiting the insurer');
 -- Stores
-select pg_temp.uses_index($$select * from app_public.purchase_orders where not is_deleted order by order_date desc limit 25$$,
+select pg_temp.uses_index($$select * from app_public.purchase_orders where is_deleted is false order by order_date desc limit 25$$,
   'purchase orders, newest first');
 -- Administration
 select pg_temp.uses_index($$select * from app_public.audit_logs where occurred_at >= date_trunc('day', now()) order by occurred_at desc limit 50$$,

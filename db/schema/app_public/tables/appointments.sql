@@ -116,8 +116,8 @@ CREATE INDEX idx_appointments__hospital_id_doctor_id_scheduled_start ON app_publ
 CREATE INDEX idx_appointments__hospital_id_patient_id_scheduled_start ON app_public.appointments USING btree (hospital_id, patient_id, scheduled_start);
 CREATE INDEX idx_appointments__hospital_id_rescheduled_from_id ON app_public.appointments USING btree (hospital_id, rescheduled_from_id) WHERE rescheduled_from_id IS NOT NULL;
 CREATE INDEX idx_appointments__hospital_id_schedule_id ON app_public.appointments USING btree (hospital_id, schedule_id) WHERE schedule_id IS NOT NULL;
-CREATE INDEX idx_appointments__hospital_id_scheduled_start ON app_public.appointments USING btree (hospital_id, scheduled_start) WHERE NOT is_deleted;
-CREATE INDEX idx_appointments__hospital_id_status_scheduled_start ON app_public.appointments USING btree (hospital_id, status, scheduled_start) WHERE (status = ANY (ARRAY['booked'::text, 'confirmed'::text, 'checked_in'::text, 'in_progress'::text])) AND NOT is_deleted;
+CREATE INDEX idx_appointments__hospital_id_scheduled_start ON app_public.appointments USING btree (hospital_id, scheduled_start);
+CREATE INDEX idx_appointments__hospital_id_status_scheduled_start ON app_public.appointments USING btree (hospital_id, status, scheduled_start) WHERE status = ANY (ARRAY['booked'::text, 'confirmed'::text, 'checked_in'::text, 'in_progress'::text]);
 
 alter table app_public.appointments enable row level security;
 alter table app_public.appointments force row level security;

@@ -81,9 +81,9 @@ comment on column app_public.cycle_counts.updated_by is 'User who last changed t
 
 CREATE INDEX idx_cycle_counts__approved_by ON app_public.cycle_counts USING btree (approved_by) WHERE approved_by IS NOT NULL;
 CREATE INDEX idx_cycle_counts__counted_by ON app_public.cycle_counts USING btree (counted_by) WHERE counted_by IS NOT NULL;
-CREATE INDEX idx_cycle_counts__hospital_id_count_date ON app_public.cycle_counts USING btree (hospital_id, count_date DESC) WHERE NOT is_deleted;
+CREATE INDEX idx_cycle_counts__hospital_id_count_date ON app_public.cycle_counts USING btree (hospital_id, count_date DESC);
 CREATE INDEX idx_cycle_counts__hospital_id_department_id ON app_public.cycle_counts USING btree (hospital_id, department_id) WHERE department_id IS NOT NULL;
-CREATE INDEX idx_cycle_counts__hospital_id_status ON app_public.cycle_counts USING btree (hospital_id, status, count_date) WHERE NOT is_deleted AND (status = ANY (ARRAY['draft'::text, 'counting'::text, 'counted'::text]));
+CREATE INDEX idx_cycle_counts__hospital_id_status ON app_public.cycle_counts USING btree (hospital_id, status, count_date) WHERE status = ANY (ARRAY['draft'::text, 'counting'::text, 'counted'::text]);
 
 alter table app_public.cycle_counts enable row level security;
 alter table app_public.cycle_counts force row level security;

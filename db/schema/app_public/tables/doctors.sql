@@ -86,8 +86,8 @@ comment on column app_public.doctors.created_by is 'User who created the row (nu
 comment on column app_public.doctors.updated_by is 'User who last changed the row.';
 
 CREATE INDEX idx_doctors__hospital_id_department_id ON app_public.doctors USING btree (hospital_id, department_id);
-CREATE INDEX idx_doctors__hospital_id_licence_expiry_date ON app_public.doctors USING btree (hospital_id, licence_expiry_date) WHERE licence_expiry_date IS NOT NULL AND NOT is_deleted;
-CREATE INDEX idx_doctors__hospital_id_specialization ON app_public.doctors USING btree (hospital_id, specialization) WHERE is_active AND NOT is_deleted;
+CREATE INDEX idx_doctors__hospital_id_licence_expiry_date ON app_public.doctors USING btree (hospital_id, licence_expiry_date) WHERE licence_expiry_date IS NOT NULL;
+CREATE INDEX idx_doctors__hospital_id_specialization ON app_public.doctors USING btree (hospital_id, specialization) WHERE is_active;
 CREATE INDEX idx_doctors__user_id ON app_public.doctors USING btree (user_id);
 
 alter table app_public.doctors enable row level security;

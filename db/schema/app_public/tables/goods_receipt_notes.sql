@@ -110,8 +110,8 @@ comment on column app_public.goods_receipt_notes.updated_by is 'User who last ch
 CREATE INDEX idx_goods_receipt_notes__cancelled_by ON app_public.goods_receipt_notes USING btree (cancelled_by) WHERE cancelled_by IS NOT NULL;
 CREATE INDEX idx_goods_receipt_notes__hospital_id_department_id ON app_public.goods_receipt_notes USING btree (hospital_id, department_id) WHERE department_id IS NOT NULL;
 CREATE INDEX idx_goods_receipt_notes__hospital_id_purchase_order_id ON app_public.goods_receipt_notes USING btree (hospital_id, purchase_order_id) WHERE purchase_order_id IS NOT NULL;
-CREATE INDEX idx_goods_receipt_notes__hospital_id_received_at ON app_public.goods_receipt_notes USING btree (hospital_id, received_at DESC) WHERE NOT is_deleted;
-CREATE INDEX idx_goods_receipt_notes__hospital_id_status ON app_public.goods_receipt_notes USING btree (hospital_id, status, received_at) WHERE NOT is_deleted AND status = 'draft'::text;
+CREATE INDEX idx_goods_receipt_notes__hospital_id_received_at ON app_public.goods_receipt_notes USING btree (hospital_id, received_at DESC);
+CREATE INDEX idx_goods_receipt_notes__hospital_id_status ON app_public.goods_receipt_notes USING btree (hospital_id, status, received_at) WHERE status = 'draft'::text;
 CREATE INDEX idx_goods_receipt_notes__hospital_id_supplier_id ON app_public.goods_receipt_notes USING btree (hospital_id, supplier_id, received_at DESC);
 CREATE INDEX idx_goods_receipt_notes__inspected_by ON app_public.goods_receipt_notes USING btree (inspected_by) WHERE inspected_by IS NOT NULL;
 CREATE INDEX idx_goods_receipt_notes__posted_by ON app_public.goods_receipt_notes USING btree (posted_by) WHERE posted_by IS NOT NULL;

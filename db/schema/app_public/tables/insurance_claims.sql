@@ -108,7 +108,7 @@ CREATE INDEX idx_insurance_claims__hospital_id_patient_id ON app_public.insuranc
 CREATE INDEX idx_insurance_claims__hospital_id_policy_id ON app_public.insurance_claims USING btree (hospital_id, policy_id);
 CREATE INDEX idx_insurance_claims__hospital_id_pre_authorization_id ON app_public.insurance_claims USING btree (hospital_id, pre_authorization_id) WHERE pre_authorization_id IS NOT NULL;
 CREATE INDEX idx_insurance_claims__hospital_id_provider_id_status ON app_public.insurance_claims USING btree (hospital_id, provider_id, status);
-CREATE INDEX idx_insurance_claims__outstanding ON app_public.insurance_claims USING btree (hospital_id, submitted_at) WHERE (status = ANY (ARRAY['submitted'::text, 'under_review'::text, 'approved'::text, 'partially_approved'::text])) AND NOT is_deleted;
+CREATE INDEX idx_insurance_claims__outstanding ON app_public.insurance_claims USING btree (hospital_id, submitted_at) WHERE status = ANY (ARRAY['submitted'::text, 'under_review'::text, 'approved'::text, 'partially_approved'::text]);
 CREATE INDEX idx_insurance_claims__submitted_by ON app_public.insurance_claims USING btree (submitted_by) WHERE submitted_by IS NOT NULL;
 
 alter table app_public.insurance_claims enable row level security;

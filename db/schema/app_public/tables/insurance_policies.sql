@@ -104,7 +104,7 @@ comment on column app_public.insurance_policies.updated_at is 'When the row was 
 comment on column app_public.insurance_policies.created_by is 'User who created the row (null for system and seed data).';
 comment on column app_public.insurance_policies.updated_by is 'User who last changed the row.';
 
-CREATE INDEX idx_insurance_policies__expiring ON app_public.insurance_policies USING btree (hospital_id, valid_to) WHERE status = 'active'::text AND NOT is_deleted;
+CREATE INDEX idx_insurance_policies__expiring ON app_public.insurance_policies USING btree (hospital_id, valid_to) WHERE status = 'active'::text;
 CREATE INDEX idx_insurance_policies__hospital_id_provider_id_policy_number ON app_public.insurance_policies USING btree (hospital_id, provider_id, policy_number);
 CREATE UNIQUE INDEX idx_insurance_policies__one_primary_per_patient ON app_public.insurance_policies USING btree (hospital_id, patient_id) WHERE is_primary AND status = 'active'::text AND NOT is_deleted;
 CREATE INDEX idx_insurance_policies__verified_by ON app_public.insurance_policies USING btree (verified_by) WHERE verified_by IS NOT NULL;

@@ -151,7 +151,7 @@ CREATE INDEX idx_invoices__hospital_id_invoice_date ON app_public.invoices USING
 CREATE INDEX idx_invoices__hospital_id_optical_order_id ON app_public.invoices USING btree (hospital_id, optical_order_id) WHERE optical_order_id IS NOT NULL;
 CREATE INDEX idx_invoices__hospital_id_patient_id_status ON app_public.invoices USING btree (hospital_id, patient_id, status);
 CREATE INDEX idx_invoices__issued_by ON app_public.invoices USING btree (issued_by) WHERE issued_by IS NOT NULL;
-CREATE INDEX idx_invoices__open_by_due_date ON app_public.invoices USING btree (hospital_id, due_date) WHERE (status = ANY (ARRAY['issued'::text, 'partially_paid'::text])) AND NOT is_deleted;
+CREATE INDEX idx_invoices__open_by_due_date ON app_public.invoices USING btree (hospital_id, due_date) WHERE status = ANY (ARRAY['issued'::text, 'partially_paid'::text]);
 CREATE INDEX idx_invoices__voided_by ON app_public.invoices USING btree (voided_by) WHERE voided_by IS NOT NULL;
 
 alter table app_public.invoices enable row level security;

@@ -156,9 +156,9 @@ CREATE INDEX idx_lab_orders__hospital_id_department_id ON app_public.lab_orders 
 CREATE INDEX idx_lab_orders__hospital_id_doctor_id_ordered_at ON app_public.lab_orders USING btree (hospital_id, doctor_id, ordered_at DESC) WHERE doctor_id IS NOT NULL;
 CREATE INDEX idx_lab_orders__hospital_id_patient_id_ordered_at ON app_public.lab_orders USING btree (hospital_id, patient_id, ordered_at DESC);
 CREATE INDEX idx_lab_orders__hospital_id_prescription_id ON app_public.lab_orders USING btree (hospital_id, prescription_id) WHERE prescription_id IS NOT NULL;
-CREATE INDEX idx_lab_orders__hospital_id_reported_at_critical ON app_public.lab_orders USING btree (hospital_id, reported_at) WHERE is_critical AND critical_notified_at IS NULL AND NOT is_deleted;
+CREATE INDEX idx_lab_orders__hospital_id_reported_at_critical ON app_public.lab_orders USING btree (hospital_id, reported_at) WHERE is_critical AND critical_notified_at IS NULL;
 CREATE UNIQUE INDEX idx_lab_orders__hospital_id_sample_barcode ON app_public.lab_orders USING btree (hospital_id, sample_barcode) WHERE sample_barcode IS NOT NULL;
-CREATE INDEX idx_lab_orders__hospital_id_status_priority_ordered_at ON app_public.lab_orders USING btree (hospital_id, status, priority, ordered_at) WHERE NOT is_deleted;
+CREATE INDEX idx_lab_orders__hospital_id_status_priority_ordered_at ON app_public.lab_orders USING btree (hospital_id, status, priority, ordered_at);
 CREATE INDEX idx_lab_orders__performed_by ON app_public.lab_orders USING btree (performed_by) WHERE performed_by IS NOT NULL;
 CREATE INDEX idx_lab_orders__reported_by ON app_public.lab_orders USING btree (reported_by) WHERE reported_by IS NOT NULL;
 CREATE INDEX idx_lab_orders__sample_collected_by ON app_public.lab_orders USING btree (sample_collected_by) WHERE sample_collected_by IS NOT NULL;

@@ -135,10 +135,10 @@ comment on column app_public.medicines.updated_by is 'User who last changed the 
 
 CREATE UNIQUE INDEX idx_medicines__hospital_id_barcode ON app_public.medicines USING btree (hospital_id, barcode) WHERE barcode IS NOT NULL;
 CREATE INDEX idx_medicines__hospital_id_brand_name_trgm ON app_public.medicines USING gin (hospital_id, brand_name public.gin_trgm_ops);
-CREATE INDEX idx_medicines__hospital_id_generic_name ON app_public.medicines USING btree (hospital_id, generic_name) WHERE NOT is_deleted;
+CREATE INDEX idx_medicines__hospital_id_generic_name ON app_public.medicines USING btree (hospital_id, generic_name);
 CREATE INDEX idx_medicines__hospital_id_generic_name_trgm ON app_public.medicines USING gin (hospital_id, generic_name public.gin_trgm_ops);
 CREATE INDEX idx_medicines__hospital_id_tax_configuration_id ON app_public.medicines USING btree (hospital_id, tax_configuration_id) WHERE tax_configuration_id IS NOT NULL;
-CREATE INDEX idx_medicines__hospital_id_therapeutic_class ON app_public.medicines USING btree (hospital_id, therapeutic_class) WHERE NOT is_deleted AND therapeutic_class IS NOT NULL;
+CREATE INDEX idx_medicines__hospital_id_therapeutic_class ON app_public.medicines USING btree (hospital_id, therapeutic_class) WHERE therapeutic_class IS NOT NULL;
 
 alter table app_public.medicines enable row level security;
 alter table app_public.medicines force row level security;

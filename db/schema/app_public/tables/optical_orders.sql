@@ -124,11 +124,11 @@ comment on column app_public.optical_orders.updated_by is 'User who last changed
 
 CREATE INDEX idx_optical_orders__cancelled_by ON app_public.optical_orders USING btree (cancelled_by) WHERE cancelled_by IS NOT NULL;
 CREATE INDEX idx_optical_orders__delivered_by ON app_public.optical_orders USING btree (delivered_by) WHERE delivered_by IS NOT NULL;
-CREATE INDEX idx_optical_orders__hospital_id_expected_ready_at ON app_public.optical_orders USING btree (hospital_id, expected_ready_at) WHERE (status = ANY (ARRAY['confirmed'::text, 'sent_to_lab'::text, 'in_production'::text])) AND NOT is_deleted;
+CREATE INDEX idx_optical_orders__hospital_id_expected_ready_at ON app_public.optical_orders USING btree (hospital_id, expected_ready_at) WHERE status = ANY (ARRAY['confirmed'::text, 'sent_to_lab'::text, 'in_production'::text]);
 CREATE INDEX idx_optical_orders__hospital_id_optical_prescription_id ON app_public.optical_orders USING btree (hospital_id, optical_prescription_id) WHERE optical_prescription_id IS NOT NULL;
-CREATE INDEX idx_optical_orders__hospital_id_ordered_at ON app_public.optical_orders USING btree (hospital_id, ordered_at DESC) WHERE NOT is_deleted;
+CREATE INDEX idx_optical_orders__hospital_id_ordered_at ON app_public.optical_orders USING btree (hospital_id, ordered_at DESC);
 CREATE INDEX idx_optical_orders__hospital_id_patient_id ON app_public.optical_orders USING btree (hospital_id, patient_id, ordered_at DESC);
-CREATE INDEX idx_optical_orders__hospital_id_status_ordered_at ON app_public.optical_orders USING btree (hospital_id, status, ordered_at DESC) WHERE NOT is_deleted;
+CREATE INDEX idx_optical_orders__hospital_id_status_ordered_at ON app_public.optical_orders USING btree (hospital_id, status, ordered_at DESC);
 
 alter table app_public.optical_orders enable row level security;
 alter table app_public.optical_orders force row level security;

@@ -174,7 +174,7 @@ comment on column app_public.optical_prescriptions.updated_by is 'User who last 
 CREATE INDEX idx_optical_prescriptions__hospital_id_appointment_id ON app_public.optical_prescriptions USING btree (hospital_id, appointment_id) WHERE appointment_id IS NOT NULL;
 CREATE INDEX idx_optical_prescriptions__hospital_id_doctor_id ON app_public.optical_prescriptions USING btree (hospital_id, doctor_id, prescribed_at DESC) WHERE doctor_id IS NOT NULL;
 CREATE INDEX idx_optical_prescriptions__hospital_id_patient_id ON app_public.optical_prescriptions USING btree (hospital_id, patient_id, prescribed_at DESC);
-CREATE INDEX idx_optical_prescriptions__hospital_id_prescribed_at ON app_public.optical_prescriptions USING btree (hospital_id, prescribed_at DESC) WHERE NOT is_deleted;
+CREATE INDEX idx_optical_prescriptions__hospital_id_prescribed_at ON app_public.optical_prescriptions USING btree (hospital_id, prescribed_at DESC);
 
 alter table app_public.optical_prescriptions enable row level security;
 alter table app_public.optical_prescriptions force row level security;

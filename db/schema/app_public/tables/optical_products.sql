@@ -154,8 +154,8 @@ comment on column app_public.optical_products.updated_by is 'User who last chang
 CREATE UNIQUE INDEX idx_optical_products__hospital_id_barcode ON app_public.optical_products USING btree (hospital_id, barcode) WHERE barcode IS NOT NULL AND NOT is_deleted;
 CREATE INDEX idx_optical_products__hospital_id_brand_trgm ON app_public.optical_products USING gin (hospital_id, brand public.gin_trgm_ops);
 CREATE INDEX idx_optical_products__hospital_id_name_trgm ON app_public.optical_products USING gin (hospital_id, name public.gin_trgm_ops);
-CREATE INDEX idx_optical_products__hospital_id_product_type ON app_public.optical_products USING btree (hospital_id, product_type, name) WHERE is_active AND NOT is_deleted;
-CREATE INDEX idx_optical_products__hospital_id_reorder ON app_public.optical_products USING btree (hospital_id, product_type) WHERE quantity_on_hand <= reorder_level AND is_active AND NOT is_deleted;
+CREATE INDEX idx_optical_products__hospital_id_product_type ON app_public.optical_products USING btree (hospital_id, product_type, name) WHERE is_active;
+CREATE INDEX idx_optical_products__hospital_id_reorder ON app_public.optical_products USING btree (hospital_id, product_type) WHERE quantity_on_hand <= reorder_level AND is_active;
 CREATE INDEX idx_optical_products__hospital_id_tax_configuration_id ON app_public.optical_products USING btree (hospital_id, tax_configuration_id) WHERE tax_configuration_id IS NOT NULL;
 
 alter table app_public.optical_products enable row level security;

@@ -92,8 +92,8 @@ CREATE INDEX idx_optical_repairs__customer_phone ON app_public.optical_repairs U
 CREATE INDEX idx_optical_repairs__hospital_id_customer_name_trgm ON app_public.optical_repairs USING gin (hospital_id, customer_name public.gin_trgm_ops);
 CREATE INDEX idx_optical_repairs__hospital_id_optical_order_id ON app_public.optical_repairs USING btree (hospital_id, optical_order_id) WHERE optical_order_id IS NOT NULL;
 CREATE INDEX idx_optical_repairs__hospital_id_patient_id ON app_public.optical_repairs USING btree (hospital_id, patient_id) WHERE patient_id IS NOT NULL;
-CREATE INDEX idx_optical_repairs__hospital_id_promised_at ON app_public.optical_repairs USING btree (hospital_id, promised_at) WHERE (status = ANY (ARRAY['received'::text, 'in_repair'::text])) AND NOT is_deleted;
-CREATE INDEX idx_optical_repairs__hospital_id_status_received_at ON app_public.optical_repairs USING btree (hospital_id, status, received_at DESC) WHERE NOT is_deleted;
+CREATE INDEX idx_optical_repairs__hospital_id_promised_at ON app_public.optical_repairs USING btree (hospital_id, promised_at) WHERE status = ANY (ARRAY['received'::text, 'in_repair'::text]);
+CREATE INDEX idx_optical_repairs__hospital_id_status_received_at ON app_public.optical_repairs USING btree (hospital_id, status, received_at DESC);
 CREATE INDEX idx_optical_repairs__technician_user_id ON app_public.optical_repairs USING btree (technician_user_id) WHERE technician_user_id IS NOT NULL;
 
 alter table app_public.optical_repairs enable row level security;

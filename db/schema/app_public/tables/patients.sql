@@ -162,13 +162,13 @@ comment on column app_public.patients.updated_at is 'When the row was last chang
 comment on column app_public.patients.created_by is 'User who created the row (null for system and seed data).';
 comment on column app_public.patients.updated_by is 'User who last changed the row.';
 
-CREATE INDEX idx_patients__hospital_id_date_of_birth ON app_public.patients USING btree (hospital_id, date_of_birth) WHERE NOT is_deleted;
+CREATE INDEX idx_patients__hospital_id_date_of_birth ON app_public.patients USING btree (hospital_id, date_of_birth);
 CREATE INDEX idx_patients__hospital_id_full_name_trgm ON app_public.patients USING gin (hospital_id, full_name public.gin_trgm_ops);
 CREATE INDEX idx_patients__hospital_id_last_name_first_name ON app_public.patients USING btree (hospital_id, last_name, first_name) INCLUDE (is_deleted);
 CREATE INDEX idx_patients__hospital_id_mrn_trgm ON app_public.patients USING gin (hospital_id, mrn public.gin_trgm_ops);
-CREATE INDEX idx_patients__hospital_id_national_id_number ON app_public.patients USING btree (hospital_id, national_id_number) WHERE national_id_number IS NOT NULL AND NOT is_deleted;
+CREATE INDEX idx_patients__hospital_id_national_id_number ON app_public.patients USING btree (hospital_id, national_id_number) WHERE national_id_number IS NOT NULL;
 CREATE INDEX idx_patients__hospital_id_phone_primary_trgm ON app_public.patients USING gin (hospital_id, phone_primary public.gin_trgm_ops);
-CREATE INDEX idx_patients__hospital_id_registration_date ON app_public.patients USING btree (hospital_id, registration_date) WHERE NOT is_deleted;
+CREATE INDEX idx_patients__hospital_id_registration_date ON app_public.patients USING btree (hospital_id, registration_date);
 
 alter table app_public.patients enable row level security;
 alter table app_public.patients force row level security;

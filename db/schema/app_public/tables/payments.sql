@@ -89,7 +89,7 @@ CREATE INDEX idx_payments__cancelled_by ON app_public.payments USING btree (canc
 CREATE INDEX idx_payments__hospital_id_invoice_id ON app_public.payments USING btree (hospital_id, invoice_id);
 CREATE INDEX idx_payments__hospital_id_patient_id ON app_public.payments USING btree (hospital_id, patient_id);
 CREATE INDEX idx_payments__hospital_id_payment_date ON app_public.payments USING btree (hospital_id, payment_date);
-CREATE INDEX idx_payments__pending ON app_public.payments USING btree (hospital_id, payment_date) WHERE status = 'pending'::text AND NOT is_deleted;
+CREATE INDEX idx_payments__pending ON app_public.payments USING btree (hospital_id, payment_date) WHERE status = 'pending'::text;
 CREATE INDEX idx_payments__received_by ON app_public.payments USING btree (received_by) WHERE received_by IS NOT NULL;
 
 alter table app_public.payments enable row level security;

@@ -94,8 +94,8 @@ comment on column app_public.pharmacy_dispensing.updated_by is 'User who last ch
 
 CREATE INDEX idx_pharmacy_dispensing__cancelled_by ON app_public.pharmacy_dispensing USING btree (cancelled_by) WHERE cancelled_by IS NOT NULL;
 CREATE INDEX idx_pharmacy_dispensing__dispensed_by ON app_public.pharmacy_dispensing USING btree (dispensed_by) WHERE dispensed_by IS NOT NULL;
-CREATE INDEX idx_pharmacy_dispensing__hospital_id_created_at_draft ON app_public.pharmacy_dispensing USING btree (hospital_id, created_at) WHERE status = 'draft'::text AND NOT is_deleted;
-CREATE INDEX idx_pharmacy_dispensing__hospital_id_dispensed_at ON app_public.pharmacy_dispensing USING btree (hospital_id, dispensed_at DESC) WHERE NOT is_deleted;
+CREATE INDEX idx_pharmacy_dispensing__hospital_id_created_at_draft ON app_public.pharmacy_dispensing USING btree (hospital_id, created_at) WHERE status = 'draft'::text;
+CREATE INDEX idx_pharmacy_dispensing__hospital_id_dispensed_at ON app_public.pharmacy_dispensing USING btree (hospital_id, dispensed_at DESC);
 CREATE INDEX idx_pharmacy_dispensing__hospital_id_patient_id_dispensed_at ON app_public.pharmacy_dispensing USING btree (hospital_id, patient_id, dispensed_at DESC) WHERE patient_id IS NOT NULL;
 CREATE INDEX idx_pharmacy_dispensing__hospital_id_prescription_id ON app_public.pharmacy_dispensing USING btree (hospital_id, prescription_id) WHERE prescription_id IS NOT NULL;
 

@@ -79,8 +79,8 @@ comment on column app_public.pharmacy_returns.updated_by is 'User who last chang
 CREATE INDEX idx_pharmacy_returns__approved_by ON app_public.pharmacy_returns USING btree (approved_by) WHERE approved_by IS NOT NULL;
 CREATE INDEX idx_pharmacy_returns__hospital_id_dispensing_id ON app_public.pharmacy_returns USING btree (hospital_id, dispensing_id);
 CREATE INDEX idx_pharmacy_returns__hospital_id_patient_id ON app_public.pharmacy_returns USING btree (hospital_id, patient_id) WHERE patient_id IS NOT NULL;
-CREATE INDEX idx_pharmacy_returns__hospital_id_returned_at ON app_public.pharmacy_returns USING btree (hospital_id, returned_at DESC) WHERE NOT is_deleted;
-CREATE INDEX idx_pharmacy_returns__hospital_id_status_returned_at ON app_public.pharmacy_returns USING btree (hospital_id, status, returned_at) WHERE NOT is_deleted AND (status = ANY (ARRAY['requested'::text, 'approved'::text]));
+CREATE INDEX idx_pharmacy_returns__hospital_id_returned_at ON app_public.pharmacy_returns USING btree (hospital_id, returned_at DESC);
+CREATE INDEX idx_pharmacy_returns__hospital_id_status_returned_at ON app_public.pharmacy_returns USING btree (hospital_id, status, returned_at) WHERE status = ANY (ARRAY['requested'::text, 'approved'::text]);
 CREATE INDEX idx_pharmacy_returns__received_by ON app_public.pharmacy_returns USING btree (received_by) WHERE received_by IS NOT NULL;
 
 alter table app_public.pharmacy_returns enable row level security;

@@ -100,7 +100,7 @@ CREATE INDEX idx_pre_authorizations__hospital_id_doctor_id ON app_public.pre_aut
 CREATE INDEX idx_pre_authorizations__hospital_id_patient_id ON app_public.pre_authorizations USING btree (hospital_id, patient_id);
 CREATE INDEX idx_pre_authorizations__hospital_id_policy_id ON app_public.pre_authorizations USING btree (hospital_id, policy_id);
 CREATE INDEX idx_pre_authorizations__hospital_id_provider_id_status ON app_public.pre_authorizations USING btree (hospital_id, provider_id, status);
-CREATE INDEX idx_pre_authorizations__pending ON app_public.pre_authorizations USING btree (hospital_id, requested_at) WHERE status = 'requested'::text AND NOT is_deleted;
+CREATE INDEX idx_pre_authorizations__pending ON app_public.pre_authorizations USING btree (hospital_id, requested_at) WHERE status = 'requested'::text;
 CREATE INDEX idx_pre_authorizations__requested_by ON app_public.pre_authorizations USING btree (requested_by) WHERE requested_by IS NOT NULL;
 
 alter table app_public.pre_authorizations enable row level security;

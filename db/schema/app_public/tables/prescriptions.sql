@@ -92,8 +92,8 @@ CREATE INDEX idx_prescriptions__finalized_by ON app_public.prescriptions USING b
 CREATE INDEX idx_prescriptions__hospital_id_appointment_id ON app_public.prescriptions USING btree (hospital_id, appointment_id) WHERE appointment_id IS NOT NULL;
 CREATE INDEX idx_prescriptions__hospital_id_doctor_id_prescribed_at ON app_public.prescriptions USING btree (hospital_id, doctor_id, prescribed_at DESC);
 CREATE INDEX idx_prescriptions__hospital_id_patient_id_prescribed_at ON app_public.prescriptions USING btree (hospital_id, patient_id, prescribed_at DESC);
-CREATE INDEX idx_prescriptions__hospital_id_prescribed_at ON app_public.prescriptions USING btree (hospital_id, prescribed_at DESC) WHERE NOT is_deleted;
-CREATE INDEX idx_prescriptions__hospital_id_status_prescribed_at ON app_public.prescriptions USING btree (hospital_id, status, prescribed_at) WHERE NOT is_deleted AND (status = ANY (ARRAY['finalized'::text, 'partially_dispensed'::text]));
+CREATE INDEX idx_prescriptions__hospital_id_prescribed_at ON app_public.prescriptions USING btree (hospital_id, prescribed_at DESC);
+CREATE INDEX idx_prescriptions__hospital_id_status_prescribed_at ON app_public.prescriptions USING btree (hospital_id, status, prescribed_at) WHERE status = ANY (ARRAY['finalized'::text, 'partially_dispensed'::text]);
 
 alter table app_public.prescriptions enable row level security;
 alter table app_public.prescriptions force row level security;

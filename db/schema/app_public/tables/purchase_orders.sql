@@ -105,8 +105,8 @@ comment on column app_public.purchase_orders.updated_by is 'User who last change
 CREATE INDEX idx_purchase_orders__approved_by ON app_public.purchase_orders USING btree (approved_by) WHERE approved_by IS NOT NULL;
 CREATE INDEX idx_purchase_orders__cancelled_by ON app_public.purchase_orders USING btree (cancelled_by) WHERE cancelled_by IS NOT NULL;
 CREATE INDEX idx_purchase_orders__hospital_id_department_id ON app_public.purchase_orders USING btree (hospital_id, department_id) WHERE department_id IS NOT NULL;
-CREATE INDEX idx_purchase_orders__hospital_id_order_date ON app_public.purchase_orders USING btree (hospital_id, order_date DESC) WHERE NOT is_deleted;
-CREATE INDEX idx_purchase_orders__hospital_id_status_expected_delivery_date ON app_public.purchase_orders USING btree (hospital_id, status, expected_delivery_date) WHERE NOT is_deleted AND (status = ANY (ARRAY['draft'::text, 'approved'::text, 'sent'::text, 'partially_received'::text]));
+CREATE INDEX idx_purchase_orders__hospital_id_order_date ON app_public.purchase_orders USING btree (hospital_id, order_date DESC);
+CREATE INDEX idx_purchase_orders__hospital_id_status_expected_delivery_date ON app_public.purchase_orders USING btree (hospital_id, status, expected_delivery_date) WHERE status = ANY (ARRAY['draft'::text, 'approved'::text, 'sent'::text, 'partially_received'::text]);
 CREATE INDEX idx_purchase_orders__hospital_id_supplier_id ON app_public.purchase_orders USING btree (hospital_id, supplier_id, order_date DESC);
 
 alter table app_public.purchase_orders enable row level security;

@@ -95,7 +95,7 @@ CREATE INDEX idx_refunds__hospital_id_patient_id ON app_public.refunds USING btr
 CREATE INDEX idx_refunds__hospital_id_payment_id ON app_public.refunds USING btree (hospital_id, payment_id) WHERE payment_id IS NOT NULL;
 CREATE INDEX idx_refunds__hospital_id_pharmacy_return_id ON app_public.refunds USING btree (hospital_id, pharmacy_return_id) WHERE pharmacy_return_id IS NOT NULL;
 CREATE INDEX idx_refunds__hospital_id_processed_at ON app_public.refunds USING btree (hospital_id, processed_at) WHERE processed_at IS NOT NULL;
-CREATE INDEX idx_refunds__open ON app_public.refunds USING btree (hospital_id, requested_at) WHERE (status = ANY (ARRAY['requested'::text, 'approved'::text])) AND NOT is_deleted;
+CREATE INDEX idx_refunds__open ON app_public.refunds USING btree (hospital_id, requested_at) WHERE status = ANY (ARRAY['requested'::text, 'approved'::text]);
 CREATE INDEX idx_refunds__processed_by ON app_public.refunds USING btree (processed_by) WHERE processed_by IS NOT NULL;
 CREATE INDEX idx_refunds__rejected_by ON app_public.refunds USING btree (rejected_by) WHERE rejected_by IS NOT NULL;
 CREATE INDEX idx_refunds__requested_by ON app_public.refunds USING btree (requested_by) WHERE requested_by IS NOT NULL;

@@ -99,10 +99,10 @@ comment on column app_public.stock_adjustments.created_by is 'User who created t
 comment on column app_public.stock_adjustments.updated_by is 'User who last changed the row.';
 
 CREATE INDEX idx_stock_adjustments__approved_by ON app_public.stock_adjustments USING btree (approved_by) WHERE approved_by IS NOT NULL;
-CREATE INDEX idx_stock_adjustments__hospital_id_created_at ON app_public.stock_adjustments USING btree (hospital_id, created_at DESC) WHERE NOT is_deleted;
+CREATE INDEX idx_stock_adjustments__hospital_id_created_at ON app_public.stock_adjustments USING btree (hospital_id, created_at DESC);
 CREATE INDEX idx_stock_adjustments__hospital_id_medicine_id_batch_id ON app_public.stock_adjustments USING btree (hospital_id, medicine_id, batch_id) WHERE medicine_id IS NOT NULL;
 CREATE INDEX idx_stock_adjustments__hospital_id_optical_product_id ON app_public.stock_adjustments USING btree (hospital_id, optical_product_id) WHERE optical_product_id IS NOT NULL;
-CREATE INDEX idx_stock_adjustments__hospital_id_status ON app_public.stock_adjustments USING btree (hospital_id, status, requested_at) WHERE NOT is_deleted AND (status = ANY (ARRAY['draft'::text, 'pending_approval'::text]));
+CREATE INDEX idx_stock_adjustments__hospital_id_status ON app_public.stock_adjustments USING btree (hospital_id, status, requested_at) WHERE status = ANY (ARRAY['draft'::text, 'pending_approval'::text]);
 CREATE INDEX idx_stock_adjustments__rejected_by ON app_public.stock_adjustments USING btree (rejected_by) WHERE rejected_by IS NOT NULL;
 CREATE INDEX idx_stock_adjustments__requested_by ON app_public.stock_adjustments USING btree (requested_by) WHERE requested_by IS NOT NULL;
 

@@ -122,9 +122,9 @@ comment on column app_public.suppliers.updated_at is 'When the row was last chan
 comment on column app_public.suppliers.created_by is 'User who created the row (null for system and seed data).';
 comment on column app_public.suppliers.updated_by is 'User who last changed the row.';
 
-CREATE INDEX idx_suppliers__hospital_id_drug_licence_expiry ON app_public.suppliers USING btree (hospital_id, drug_licence_expiry) WHERE drug_licence_expiry IS NOT NULL AND is_active AND NOT is_deleted;
+CREATE INDEX idx_suppliers__hospital_id_drug_licence_expiry ON app_public.suppliers USING btree (hospital_id, drug_licence_expiry) WHERE drug_licence_expiry IS NOT NULL AND is_active;
 CREATE INDEX idx_suppliers__hospital_id_name_trgm ON app_public.suppliers USING gin (hospital_id, name public.gin_trgm_ops);
-CREATE INDEX idx_suppliers__hospital_id_supplier_type ON app_public.suppliers USING btree (hospital_id, supplier_type) WHERE is_active AND NOT is_deleted;
+CREATE INDEX idx_suppliers__hospital_id_supplier_type ON app_public.suppliers USING btree (hospital_id, supplier_type) WHERE is_active;
 
 alter table app_public.suppliers enable row level security;
 alter table app_public.suppliers force row level security;
