@@ -27,7 +27,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { loadConfig } from '../db/launcher/config.ts';
+import { inDatabaseOf, loadConfig } from '../db/launcher/config.ts';
 import { freePort } from '../db/launcher/ports.ts';
 import { startStack } from '../db/launcher/stack.ts';
 import { execFileSync } from 'node:child_process';
@@ -95,11 +95,7 @@ async function timedLoop(workers: number, request: (worker: number) => Promise<v
   };
 }
 
-const rootUrl = (() => {
-  const url = new URL(config.rootDatabaseUrl!);
-  url.pathname = new URL(config.databaseUrl).pathname;
-  return url.toString();
-})();
+const rootUrl = inDatabaseOf(config.rootDatabaseUrl!, config.databaseUrl);
 
 /** Opens a session for a user (as login would) in a hospital; answers the claims its access token carries, and the token. */
 async function openSession(owner: pg.Client, email: string, hospitalId: string): Promise<{ claims: string; token: string }> {

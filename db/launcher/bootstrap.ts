@@ -17,16 +17,15 @@ import { ConfigError, type HmsConfig } from './config.ts';
 /** Extensions every migration may rely on (all trusted or shipped with PostgreSQL ≥ 15). */
 export const EXTENSIONS = ['pgcrypto', 'citext', 'pg_trgm', 'btree_gist', 'btree_gin'];
 
-const ident = (name: string) => '"' + name.replace(/"/g, '""') + '"';
 const literal = (value: string) => "'" + value.replace(/'/g, "''") + "'";
 
 async function ensureRole(client: pg.Client, name: string, attributes: string, password?: string): Promise<void> {
   const exists = await client.query('select 1 from pg_roles where rolname = $1', [name]);
   const pw = password === undefined ? '' : ` password ${literal(password)}`;
   if (exists.rowCount === 0) {
-    await client.query(`create role ${ident(name)} ${attributes}${pw}`);
+    await client.query(`create role ${pg.escapeIdentifier(name)} ${attributes}${pw}`);
   } else {
-    await client.query(`alter role ${ident(name)} ${attributes}${pw}`);
+    await client.query(`alter role ${pg.escapeIdentifier(name)} ${attributes}${pw}`);
   }
 }
 
@@ -54,26 +53,26 @@ export async function bootstrap(config: HmsConfig, options: { withShadow?: boole
     // impersonates (it reads them when its configuration loads), so a runaway query as either
     // role is cancelled (57014, which the front answers as 504 HMS_STATEMENT_TIMEOUT). Set on the
     // role, not the database, so it also holds on an external server.
-    await root.query(`alter role ${ident(config.roles.anonymous)} set statement_timeout = ${literal(`${config.statementTimeoutMs.anonymous}ms`)}`);
-    await root.query(`alter role ${ident(config.roles.staff)} set statement_timeout = ${literal(`${config.statementTimeoutMs.staff}ms`)}`);
-    await root.query(`grant ${ident(config.roles.anonymous)}, ${ident(config.roles.staff)} to ${ident(config.roles.authenticator)}`);
+    await root.query(`alter role ${pg.escapeIdentifier(config.roles.anonymous)} set statement_timeout = ${literal(`${config.statementTimeoutMs.anonymous}ms`)}`);
+    await root.query(`alter role ${pg.escapeIdentifier(config.roles.staff)} set statement_timeout = ${literal(`${config.statementTimeoutMs.staff}ms`)}`);
+    await root.query(`grant ${pg.escapeIdentifier(config.roles.anonymous)}, ${pg.escapeIdentifier(config.roles.staff)} to ${pg.escapeIdentifier(config.roles.authenticator)}`);
     // The owner must be able to grant the API roles to nobody else but may need to SET ROLE in tests.
-    await root.query(`grant ${ident(config.roles.anonymous)}, ${ident(config.roles.staff)} to ${ident(config.roles.owner)}`);
+    await root.query(`grant ${pg.escapeIdentifier(config.roles.anonymous)}, ${pg.escapeIdentifier(config.roles.staff)} to ${pg.escapeIdentifier(config.roles.owner)}`);
 
     const names = options.withShadow ? [databaseName, `${databaseName}_shadow`] : [databaseName];
     for (const name of names) {
       const db = await root.query('select 1 from pg_database where datname = $1', [name]);
-      if (db.rowCount === 0) await root.query(`create database ${ident(name)} owner ${ident(config.roles.owner)} encoding 'UTF8'`);
-      await root.query(`revoke all on database ${ident(name)} from public`);
-      await root.query(`grant connect, temporary on database ${ident(name)} to ${ident(config.roles.authenticator)}`);
-      await root.query(`grant connect on database ${ident(name)} to ${ident(config.roles.worker)}`);
+      if (db.rowCount === 0) await root.query(`create database ${pg.escapeIdentifier(name)} owner ${pg.escapeIdentifier(config.roles.owner)} encoding 'UTF8'`);
+      await root.query(`revoke all on database ${pg.escapeIdentifier(name)} from public`);
+      await root.query(`grant connect, temporary on database ${pg.escapeIdentifier(name)} to ${pg.escapeIdentifier(config.roles.authenticator)}`);
+      await root.query(`grant connect on database ${pg.escapeIdentifier(name)} to ${pg.escapeIdentifier(config.roles.worker)}`);
       const url = new URL(rootUrl);
       url.pathname = '/' + name;
       const inDb = new pg.Client({ connectionString: url.toString() });
       await inDb.connect();
       try {
         for (const extension of EXTENSIONS) {
-          await inDb.query(`create extension if not exists ${ident(extension)} with schema public`);
+          await inDb.query(`create extension if not exists ${pg.escapeIdentifier(extension)} with schema public`);
         }
       } finally {
         await inDb.end();

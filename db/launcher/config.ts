@@ -403,6 +403,13 @@ export function migrateEnv(config: HmsConfig, databaseUrl = config.databaseUrl):
   };
 }
 
+/** `base` (its server, user and password) with the database of `databaseUrl`. */
+export function inDatabaseOf(base: string, databaseUrl: string): string {
+  const url = new URL(base);
+  url.pathname = new URL(databaseUrl).pathname;
+  return url.toString();
+}
+
 /** The shadow database graphile-migrate uses to verify `commit`: <database>_shadow on the same server. */
 export function shadowUrl(databaseUrl: string): string {
   const url = new URL(databaseUrl);

@@ -52,14 +52,13 @@ export interface ErrorBody {
   hint: string | null;
 }
 
-const ident = (name: string) => '"' + name.replace(/"/g, '""') + '"';
 
 /** Reads the mapping as the anonymous API role (the authenticator login PostgREST uses, no privileges of its own). */
 export async function loadRawErrors(config: HmsConfig): Promise<RawError[]> {
   const client = new pg.Client({ connectionString: config.authenticatorUrl });
   await client.connect();
   try {
-    await client.query(`set role ${ident(config.roles.anonymous)}`);
+    await client.query(`set role ${pg.escapeIdentifier(config.roles.anonymous)}`);
     // Before migration 0500 is committed, `npm start` (committed migrations only) has no mapping:
     // the front then passes raw errors and answers its own refusals as HMS_INTERNAL_ERROR.
     const exists = await client.query(`select to_regclass('app_hidden.raw_errors') is not null as present`);
@@ -80,7 +79,7 @@ export async function loadParameterLimits(config: HmsConfig): Promise<ParameterL
   const client = new pg.Client({ connectionString: config.authenticatorUrl });
   await client.connect();
   try {
-    await client.query(`set role ${ident(config.roles.anonymous)}`);
+    await client.query(`set role ${pg.escapeIdentifier(config.roles.anonymous)}`);
     const exists = await client.query(`select to_regclass('app_hidden.rpc_parameter_limits') is not null as present`);
     if (!exists.rows[0].present) return new Map();
     const { rows } = await client.query<{ function_name: string; parameter_name: string; max_length: number }>(

@@ -7,15 +7,11 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
 import { parseCrontab } from 'graphile-worker';
-import { loadConfig } from '../../db/launcher/config.ts';
+import { inDatabaseOf, loadConfig } from '../../db/launcher/config.ts';
 import { crontabFile, loadTasks, startWorker, type WorkerServer } from '../../worker/src/worker.ts';
 
 const stack = inject('stack');
-const inScratch = (base: string) => {
-  const url = new URL(base);
-  url.pathname = new URL(stack.scratchDatabaseUrl).pathname;
-  return url.toString();
-};
+const inScratch = (base: string) => inDatabaseOf(base, stack.scratchDatabaseUrl);
 const ownerUrl = stack.scratchDatabaseUrl;
 const workerUrl = inScratch(stack.workerUrl);
 const worker = new URL(workerUrl);

@@ -12,20 +12,12 @@
  */
 import pg from 'pg';
 import { Logger, runMigrations } from 'graphile-worker';
-import type { HmsConfig } from '../../db/launcher/config.ts';
+import { inDatabaseOf, type HmsConfig } from '../../db/launcher/config.ts';
 
-const ident = (name: string) => '"' + name.replace(/"/g, '""') + '"';
 const quiet = new Logger(() => () => {});
 
-/** `base` with the database of `databaseUrl`. */
-const inDatabase = (base: string, databaseUrl: string) => {
-  const url = new URL(base);
-  url.pathname = new URL(databaseUrl).pathname;
-  return url.toString();
-};
-
 async function asRoot(config: HmsConfig, databaseUrl: string, sql: string): Promise<void> {
-  const root = new pg.Client({ connectionString: inDatabase(config.rootDatabaseUrl!, databaseUrl) });
+  const root = new pg.Client({ connectionString: inDatabaseOf(config.rootDatabaseUrl!, databaseUrl) });
   await root.connect();
   try {
     await root.query(sql);
@@ -35,9 +27,9 @@ async function asRoot(config: HmsConfig, databaseUrl: string, sql: string): Prom
 }
 
 export async function installWorkerSchema(config: HmsConfig, databaseUrl = config.databaseUrl): Promise<void> {
-  const worker = ident(config.roles.worker);
-  const database = ident(decodeURIComponent(new URL(databaseUrl).pathname.slice(1)));
-  const workerUrl = inDatabase(config.workerUrl, databaseUrl);
+  const worker = pg.escapeIdentifier(config.roles.worker);
+  const database = pg.escapeIdentifier(decodeURIComponent(new URL(databaseUrl).pathname.slice(1)));
+  const workerUrl = inDatabaseOf(config.workerUrl, databaseUrl);
   if (config.rootDatabaseUrl) await asRoot(config, databaseUrl, `grant create on database ${database} to ${worker}`);
   try {
     await runMigrations({ connectionString: workerUrl, logger: quiet });
@@ -47,7 +39,7 @@ export async function installWorkerSchema(config: HmsConfig, databaseUrl = confi
   const client = new pg.Client({ connectionString: workerUrl });
   await client.connect();
   try {
-    const owner = ident(config.roles.owner);
+    const owner = pg.escapeIdentifier(config.roles.owner);
     await client.query(`
       revoke all on schema graphile_worker from public;
       grant usage on schema graphile_worker to ${owner};
