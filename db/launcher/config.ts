@@ -49,7 +49,7 @@ export interface HmsConfig {
   workerConcurrency: number;
   roles: RoleNames;
   databaseName: string;
-  /** The front (one origin: `/`, `/api/`, `/health`). */
+  /** The front (one origin: `/`, `/api/`, `/graphql`, `/health`). */
   apiHost: string;
   apiPort: number;
   /** PostgREST's admin server (`/ready`, `/live`), 127.0.0.1 only. */
@@ -63,6 +63,8 @@ export interface HmsConfig {
   maxBodyBytes: number;
   maxResponseBytes: number;
   maxEmbedDepth: number;
+  /** Attempts at the authentication RPCs (login, refresh, request_password_reset; REST and GraphQL) per window. */
+  authRateLimit: { perAddress: number; perEmail: number; windowMs: number };
   /** statement_timeout of the API roles, in milliseconds. */
   statementTimeoutMs: { anonymous: number; staff: number };
   jwtSecret: string;
@@ -212,7 +214,7 @@ export const configSchema = z
     HMS_API_HOST: text({ default: '127.0.0.1', description: 'Address the front listens on: the one origin of HMS.' }),
     HMS_API_PORT: integer({
       default: 3000,
-      description: 'Port of the one origin: a placeholder page at `/`, REST at `/api/` (OpenAPI at `/api/`), readiness at `/health`.',
+      description: 'Port of the one origin: a placeholder page at `/`, REST at `/api/` (OpenAPI at `/api/`), GraphQL at `/graphql` (Ruru in a browser), readiness at `/health`.',
     }),
     HMS_API_ADMIN_PORT: integer({ shownDefault: 'API port + 1', description: 'PostgREST admin port (`/ready`, `/live`), on 127.0.0.1.' }),
     HMS_POSTGREST_PORT: integer({ shownDefault: 'API port + 2', description: 'Internal PostgREST port on 127.0.0.1; only the front talks to it.' }),
@@ -247,6 +249,22 @@ export const configSchema = z
       description: 'Largest answer the front sends (400 `HMS_RESPONSE_TOO_LARGE` instead).',
     }),
     HMS_MAX_EMBED_DEPTH: integer({ default: 3, max: 20, description: 'Deepest nesting of embedded resources in a `select` (400 `HMS_EMBED_TOO_DEEP`).' }),
+    HMS_AUTH_RATE_LIMIT_PER_ADDRESS: integer({
+      default: 30,
+      max: 1_000_000_000,
+      description: 'Calls of the authentication RPCs (`login`, `refresh`, `request_password_reset`, over REST and GraphQL) one client address may make per window (429 `HMS_RATE_LIMITED`).',
+    }),
+    HMS_AUTH_RATE_LIMIT_PER_EMAIL: integer({
+      default: 10,
+      max: 1_000_000_000,
+      description: 'Calls of those RPCs naming one email (the `email` of the body) per window, whatever the address (429 `HMS_RATE_LIMITED`).',
+    }),
+    HMS_AUTH_RATE_LIMIT_WINDOW_MS: integer({
+      default: 60_000,
+      min: 1000,
+      max: 86_400_000,
+      description: 'The window of both authentication rate limits, in ms.',
+    }),
     HMS_ANONYMOUS_STATEMENT_TIMEOUT_MS: integer({
       default: 3000,
       min: 100,
@@ -381,6 +399,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HmsConfig {
     maxBodyBytes: vars.HMS_MAX_BODY_BYTES!,
     maxResponseBytes: vars.HMS_MAX_RESPONSE_BYTES!,
     maxEmbedDepth: vars.HMS_MAX_EMBED_DEPTH!,
+    authRateLimit: {
+      perAddress: vars.HMS_AUTH_RATE_LIMIT_PER_ADDRESS!,
+      perEmail: vars.HMS_AUTH_RATE_LIMIT_PER_EMAIL!,
+      windowMs: vars.HMS_AUTH_RATE_LIMIT_WINDOW_MS!,
+    },
     statementTimeoutMs: { anonymous: vars.HMS_ANONYMOUS_STATEMENT_TIMEOUT_MS!, staff: vars.HMS_STAFF_STATEMENT_TIMEOUT_MS! },
     jwtSecret: resolveJwtSecret(vars.HMS_JWT_SECRET, dataDir),
     maxRows: vars.HMS_DB_MAX_ROWS!,

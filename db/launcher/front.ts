@@ -7,9 +7,14 @@
  *   /health    200 once the database and PostgREST answer (and the worker runs, when it runs in
  *              this process), else 503
  *
+ *   /graphql   GraphQL (PostGraphile 5, db/launcher/graphql.ts) in this process; Ruru on GET
+ *
  * Libraries: fastify 5 (the server), @fastify/reply-from (the proxying — we need its onResponse
- * hook to bound and translate answers, which @fastify/http-proxy hides behind a stream pass-through)
- * and @fastify/helmet (standard security headers on every answer).
+ * hook to bound and translate answers, which @fastify/http-proxy hides behind a stream pass-through),
+ * @fastify/helmet (standard security headers on every answer) and @fastify/rate-limit (the
+ * authentication RPCs, per client address and per email: its createRateLimit counters, checked by
+ * hand because one request is counted against two keys and a GraphQL request may call login more
+ * than once).
  *
  * What it adds to every request (issue 8 item 5, item 10, the error contract):
  *   - a request id of its own (X-Request-Id, sent to PostgREST — audit_logs.request_id — and back);
@@ -25,6 +30,7 @@
  *     PostgREST's own login); an unexpected 5xx becomes HMS_INTERNAL_ERROR and reveals nothing.
  */
 import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
 import replyFrom from '@fastify/reply-from';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -32,6 +38,7 @@ import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import pg from 'pg';
 import type { HmsConfig } from './config.ts';
+import { authCallsOf, mountGraphql, type MountedGraphql, type Refusal } from './graphql.ts';
 import { assertPortFree } from './postgres.ts';
 
 /** One row of app_hidden.raw_errors with the registry's status. */
@@ -167,6 +174,19 @@ export class ErrorMap {
   }
 }
 
+/** The email an authentication RPC names (JSON body, else the query string), or null. */
+function emailInBody(query: URLSearchParams, body: Buffer | undefined): string | null {
+  if (body?.length) {
+    try {
+      const parsed = JSON.parse(body.toString('utf8'));
+      if (parsed && typeof parsed === 'object' && typeof parsed.email === 'string') return parsed.email;
+    } catch {
+      // Not JSON: PostgREST answers that itself.
+    }
+  }
+  return query.get('email');
+}
+
 /** The deepest nesting of embedded resources in a PostgREST `select` (`*,a(*,b(*))` → 2). */
 export function embedDepth(select: string): number {
   let depth = 0;
@@ -189,6 +209,8 @@ export interface FrontOptions {
   log?: (line: string) => void;
   /** When the worker runs in this process: whether it is running (reported by /health). */
   workerRunning?: () => boolean;
+  /** Serve /graphql (default: whenever the configuration has the JWT secret). */
+  graphql?: boolean;
 }
 
 export interface FrontServer {
@@ -201,12 +223,29 @@ export interface FrontServer {
 const PLACEHOLDER = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>HMS</title></head>
 <body><h1>HMS</h1>
-<p>The console comes here. The REST API is at <a href="/api/">/api/</a> (its OpenAPI document), readiness at <a href="/health">/health</a>.</p>
+<p>The console comes here. The REST API is at <a href="/api/">/api/</a> (its OpenAPI document), GraphQL at <a href="/graphql">/graphql</a>, readiness at <a href="/health">/health</a>.</p>
 </body></html>
 `;
 
 /** Headers a client never sets for the database: the front decides them. */
 const DROPPED_REQUEST_HEADERS = ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'forwarded', 'x-real-ip', 'x-hms-client-address', 'x-request-id'];
+
+/** The request headers the database sees (request.headers): the client's, with the front's address and request id. */
+function databaseHeaders(request: FastifyRequest, headers: Record<string, unknown> = request.headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !DROPPED_REQUEST_HEADERS.includes(name)) out[name] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
+  out['x-hms-client-address'] = request.ip;
+  out['x-request-id'] = request.id;
+  return out;
+}
+
+/** The authentication RPCs the front rate-limits (issue 10 §1), by REST name. */
+const AUTH_RPCS = new Set(['login', 'refresh', 'request_password_reset']);
+
+/** The defaults of config.ts, for a front started with a partial configuration (tests). */
+const DEFAULT_AUTH_RATE_LIMIT = { perAddress: 30, perEmail: 10, windowMs: 60_000 };
 
 /**
  * A refused body may still be on its way when the 413 is ready: fastify refuses on the
@@ -259,6 +298,30 @@ export async function startFront(options: FrontOptions): Promise<FrontServer> {
     return503OnClosing: true,
   });
   await app.register(helmet, { global: true });
+  // The authentication RPCs: one counter per client address and one per email (normalised as
+  // login does: trimmed, lower case), each attempt counted against both, in fastify's memory.
+  await app.register(rateLimit, { global: false });
+  const limits = config.authRateLimit ?? DEFAULT_AUTH_RATE_LIMIT;
+  const byAddress = app.createRateLimit({ max: limits.perAddress, timeWindow: limits.windowMs, keyGenerator: (request) => `address|${request.ip}` });
+  const emailOf = new WeakMap<FastifyRequest, string>();
+  const byEmail = app.createRateLimit({ max: limits.perEmail, timeWindow: limits.windowMs, keyGenerator: (request) => `email|${emailOf.get(request)}` });
+  /** Counts the authentication calls of one request; the refusal when a limit is passed. */
+  const authRefusal = async (request: FastifyRequest, calls: { email: string | null }[]): Promise<Refusal | null> => {
+    let retryAfter = 0;
+    for (const call of calls) {
+      const checks = [await byAddress(request)];
+      if (call.email !== null) {
+        emailOf.set(request, call.email.trim().toLowerCase());
+        checks.push(await byEmail(request));
+      }
+      for (const check of checks) {
+        if (!check.isAllowed && check.isExceeded) retryAfter = Math.max(retryAfter, check.ttlInSeconds ?? 1);
+      }
+    }
+    if (!retryAfter) return null;
+    const own = errors.own('rate_limited', { retry_after_seconds: retryAfter });
+    return { ...own, headers: { 'retry-after': String(retryAfter) } };
+  };
   await app.register(replyFrom, { base: upstream, undici: { connections: 32, pipelining: 1 }, disableRequestLogging: true });
 
   const sendError = (reply: FastifyReply | { removeHeader(name: string): unknown; code(status: number): any }, answer: { status: number; body: unknown }) => {
@@ -325,16 +388,17 @@ export async function startFront(options: FrontOptions): Promise<FrontServer> {
     if (rpc) {
       const overlong = overlongArgument(parameterLimits.get(decodeURIComponent(rpc)), query, bodyBytes.get(request));
       if (overlong) return sendError(reply, errors.own('value_too_long', { function: rpc, ...overlong }));
+      if (AUTH_RPCS.has(decodeURIComponent(rpc))) {
+        const refusal = await authRefusal(request, [{ email: emailInBody(query, bodyBytes.get(request)) }]);
+        if (refusal) {
+          for (const [name, value] of Object.entries(refusal.headers ?? {})) reply.header(name, value);
+          return sendError(reply, refusal);
+        }
+      }
     }
 
     return reply.from(path, {
-      rewriteRequestHeaders: (_request, headers) => {
-        const out = { ...headers };
-        for (const name of DROPPED_REQUEST_HEADERS) delete out[name];
-        out['x-hms-client-address'] = request.ip;
-        out['x-request-id'] = request.id;
-        return out;
-      },
+      rewriteRequestHeaders: (_request, headers) => databaseHeaders(request, headers),
       rewriteHeaders: (headers) => {
         const out = { ...headers };
         // PostgREST's Location (POST with return=headers-only) names its own paths: put /api in front.
@@ -388,10 +452,33 @@ export async function startFront(options: FrontOptions): Promise<FrontServer> {
   app.route({ method: [...methods], url: '/api', handler: proxy });
   app.route({ method: [...methods], url: '/api/*', handler: proxy });
 
+  // GraphQL needs the JWT secret; a front started with a partial configuration (a test's second
+  // front for REST bounds) serves no /graphql.
+  let graphql: MountedGraphql | undefined;
+  if (config.jwtSecret && options.graphql !== false) {
+    graphql = await mountGraphql(app, {
+      config,
+      errors,
+      log,
+      beforeGraphql: (request, body) => {
+        const calls = authCallsOf(body);
+        return calls.length ? authRefusal(request, calls) : Promise.resolve(null);
+      },
+      // As for PostgREST, without the token itself (nothing in the database reads it).
+      clientHeaders: (request) => {
+        const headers = databaseHeaders(request);
+        delete headers.authorization;
+        delete headers.cookie;
+        return headers;
+      },
+    });
+  }
+
   try {
     await app.listen({ host: config.apiHost, port: config.apiPort });
   } catch (error) {
     await health.end();
+    await graphql?.stop();
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') await assertPortFree(config.apiPort, config.apiHost, 'HMS_API_PORT');
     throw error;
   }
@@ -404,6 +491,7 @@ export async function startFront(options: FrontOptions): Promise<FrontServer> {
     stop: async () => {
       await app.close();
       await health.end();
+      await graphql?.stop();
     },
   };
 }

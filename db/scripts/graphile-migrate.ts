@@ -6,7 +6,8 @@
  * After each change `watch` applies, .gmrc's afterCurrent action sends
  * `NOTIFY pgrst, 'reload schema'`, so the running PostgREST serves a new table at once. After a
  * successful commit (and uncommit) db/schema/ and db/error_codes.md are written again (npm run
- * db:schema), so the committed schema and its snapshot move together.
+ * db:schema), and schema.graphql (npm run graphql:schema), so the committed schema, its snapshot
+ * and the GraphQL schema move together.
  */
 import path from 'node:path';
 import { bootstrap } from '../launcher/bootstrap.ts';
@@ -40,6 +41,15 @@ if (result.code === 0 && (args[0] === 'commit' || args[0] === 'uncommit')) {
     cwd: repoRoot,
     onOutput: (text) => process.stdout.write(text),
   });
-  process.exit(snapshot.code ?? 1);
+  if (snapshot.code !== 0) process.exit(snapshot.code ?? 1);
+  // …and schema.graphql, the GraphQL schema of the same migrations (npm run graphql:schema).
+  const graphqlSchema = await runProcess({
+    name: 'graphql:schema',
+    command: process.execPath,
+    args: [path.join(repoRoot, 'db', 'scripts', 'graphql-schema.ts')],
+    cwd: repoRoot,
+    onOutput: (text) => process.stdout.write(text),
+  });
+  process.exit(graphqlSchema.code ?? 1);
 }
 process.exit(result.code ?? 1);

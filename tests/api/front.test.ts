@@ -328,6 +328,18 @@ describe('raw errors become HMS codes through app_hidden.raw_errors', () => {
     await expectMapped('response_too_large', await fetch(`${small.apiUrl}/`));
     const nobody = await otherFront({ postgrestUrl: `http://127.0.0.1:${await freePort()}` });
     await expectMapped('upstream_unavailable', await fetch(`${nobody.apiUrl}/patients`));
+    // The authentication rate limits (tests/api/graphql-front.test.ts has the rest of them).
+    const limited = await otherFront({ authRateLimit: { perAddress: 1, perEmail: 100, windowMs: 60_000 } } as Partial<HmsConfig>);
+    await fetch(`${limited.apiUrl}/rpc/refresh`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"refresh_token": "x"}' });
+    await expectMapped('rate_limited', await fetch(`${limited.apiUrl}/rpc/refresh`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"refresh_token": "x"}' }));
+  });
+
+  it('token_invalid: a bad bearer token at /graphql (GraphQL\'s shape: the code in extensions)', async () => {
+    const response = await fetch(`${stack.frontUrl}/graphql`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: 'Bearer not-a-token' }, body: '{"query": "{ me }"}' });
+    const [error] = (await json(response)).errors;
+    const [row] = await ownerQuery(`select r.code, e.http_status from app_hidden.raw_errors r join app_hidden.error_codes e using (code) where r.raw_code = 'token_invalid'`);
+    expect([response.status, error.extensions.code, error.extensions.status]).toEqual([row.http_status, row.code, row.http_status]);
+    met.set('token_invalid', { status: response.status, code: error.extensions.code });
   });
 
   it('every row of app_hidden.raw_errors was met by a request above', async () => {

@@ -28,7 +28,7 @@ export interface TestStackInfo {
   workerUrl: string;
   /** The front's /api: where every API test sends its requests. */
   apiUrl: string;
-  /** The front's origin (/, /health). */
+  /** The front's origin (/, /graphql, /health). */
   frontUrl: string;
   /** PostgREST's internal port, for tests that prove what the database believes without the front. */
   postgrestUrl: string;
@@ -60,6 +60,11 @@ export async function setup(project: TestProject): Promise<void> {
     HMS_JWT_SECRET: 'test-secret-that-is-long-enough-0123456789',
     // Small enough that a test can see PostgREST cap a list (a hospital has 21 id_sequences).
     HMS_DB_MAX_ROWS: '10',
+    // The whole suite logs in from 127.0.0.1 as the same demo users: the shared front's
+    // authentication rate limits stay out of its way (tests/api/graphql-rate-limit.test.ts starts
+    // a front with small ones).
+    HMS_AUTH_RATE_LIMIT_PER_ADDRESS: '1000000',
+    HMS_AUTH_RATE_LIMIT_PER_EMAIL: '1000000',
   });
   stack = await startStack(config, { includeCurrent: true, api: false });
   const root = new pg.Client({ connectionString: new URL(config.databaseName, config.rootDatabaseUrl!.replace(/[^/]+$/, '')).toString() });
