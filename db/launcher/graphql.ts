@@ -37,6 +37,7 @@
  * fastify context so its JSON body parser does not replace the front's (the front hands REST
  * bodies on as streams).
  */
+import './graphile-env.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
