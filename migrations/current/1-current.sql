@@ -415,3 +415,384 @@ grant execute on function app_private.notification_claim(uuid, text, interval) t
 grant execute on function app_private.notification_sent(uuid, text, text) to :DATABASE_WORKER;
 grant execute on function app_private.notification_failed(uuid, text, boolean) to :DATABASE_WORKER;
 grant execute on function app_private.notification_sweep(interval, integer) to :DATABASE_WORKER;
+
+/*
+ * Staff invitations and password resets (password_emails). The one-time token never rests in the
+ * database: the worker asks for it when it sends the e-mail (app_private.password_email_claim
+ * makes a new random token, keeps only its SHA-256 and hands the token to the worker, which puts
+ * the link in the e-mail). A resend makes a new token, and the old link stops working. This is
+ * why these e-mails do not go through notification_queue, whose rendered payload is readable by
+ * holders of settings.manage.
+ */
+select app_hidden.register_error_codes('identity', $json$[
+  {"code": "HMS_PASSWORD_LINK_INVALID", "http_status": 422, "meaning": "The invitation or reset link is unknown, used already, replaced by a newer one or expired; ask for a new one."},
+  {"code": "HMS_USER_INACTIVE", "http_status": 422, "meaning": "The user is deactivated or deleted: activate them before inviting them."}
+]$json$);
+
+-- The password rules, one place: change_password and set_password_with_token both call it.
+create or replace function app_private.check_password_policy(p_email text, p_new text, p_old text default null)
+returns void
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  c_min_length constant integer := 10;
+  v_email text := lower(coalesce(p_email, ''));
+  v_new text := coalesce(p_new, '');
+  v_local_part text := split_part(lower(coalesce(p_email, '')), '@', 1);
+begin
+  if char_length(v_new) < c_min_length then
+    perform app_hidden.raise_error('HMS_PASSWORD_POLICY',
+      format('The new password must have at least %s characters.', c_min_length),
+      to_jsonb('min_length'::text));
+  elsif octet_length(v_new) > 72 then
+    perform app_hidden.raise_error('HMS_PASSWORD_POLICY',
+      'The new password must not be longer than 72 bytes (bcrypt ignores anything beyond).',
+      to_jsonb('max_bytes'::text));
+  elsif strpos(lower(v_new), v_email) > 0 or lower(v_new) = v_local_part
+        or (char_length(v_local_part) >= 3 and strpos(lower(v_new), v_local_part) > 0) then
+    perform app_hidden.raise_error('HMS_PASSWORD_POLICY',
+      'The new password must not be or contain your email address or its name part.',
+      to_jsonb('not_email'::text));
+  elsif p_old is not null and v_new = p_old then
+    perform app_hidden.raise_error('HMS_PASSWORD_POLICY',
+      'The new password must be different from the current one.',
+      to_jsonb('not_reused'::text));
+  end if;
+end;
+$$;
+comment on function app_private.check_password_policy(text, text, text) is 'Raises 422 HMS_PASSWORD_POLICY when a new password breaks a rule: at least 10 characters, at most 72 bytes, not (containing) the email or its name part, different from the current one (when given).';
+revoke execute on function app_private.check_password_policy(text, text, text) from public;
+
+CREATE OR REPLACE FUNCTION app_public.change_password(old_password text, new_password text)
+ RETURNS json
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_user_id uuid := app_hidden.current_user_id();
+  v_session_id uuid := app_hidden.current_session_id();
+  v_old text := coalesce(change_password.old_password, '');
+  v_new text := coalesce(change_password.new_password, '');
+  v_email text;
+  v_hash text;
+  v_hospital_id uuid;
+  v_failure app_private.login_failures;
+  v_locked json;
+  v_revoked integer;
+begin
+  if v_user_id is null then
+    perform app_hidden.raise_error('HMS_SESSION_INVALID',
+      'Your session has ended (logged out, revoked or expired). Please log in again.');
+  end if;
+  select lower(u.email::text) into v_email from app_public.users u where u.id = v_user_id;
+  select s.hospital_id into v_hospital_id from app_private.sessions s where s.id = v_session_id;
+
+  -- The current password is a guess like a login's: a locked address may not try, a wrong one
+  -- counts toward the lockout and is audited (returned, not raised, so the count commits).
+  select f.* into v_failure from app_private.login_failures f where f.email = v_email::public.citext;
+  if v_failure.locked_until > now() then
+    perform app_private.write_audit_log('password_change_failed', 'users', v_user_id, v_hospital_id, null,
+      jsonb_build_object('email', v_email, 'reason', 'locked'), null, 'Password change refused: account locked', v_user_id);
+    return app_private.account_locked_response(v_failure.locked_until);
+  end if;
+  select s.password_hash into v_hash from app_private.user_secrets s where s.user_id = v_user_id for update;
+  if v_hash is null or public.crypt(v_old, v_hash) <> v_hash then
+    perform app_private.write_audit_log('password_change_failed', 'users', v_user_id, v_hospital_id, null,
+      jsonb_build_object('email', v_email, 'reason', 'wrong_password'), null, 'Password change failed: wrong current password', v_user_id);
+    v_locked := app_private.count_password_failure(v_email, v_user_id, v_hospital_id);
+    if v_locked is not null then
+      return v_locked;
+    end if;
+    return app_private.error_response('HMS_PASSWORD_INCORRECT', 'The current password is incorrect.');
+  end if;
+
+  perform app_private.check_password_policy(v_email, v_new, v_old);
+
+  update app_private.user_secrets s
+     set password_hash = public.crypt(v_new, public.gen_salt('bf', 10)), password_changed_at = now()
+   where s.user_id = v_user_id;
+  update app_public.users u set must_change_password = false where u.id = v_user_id and u.must_change_password;
+  delete from app_private.login_failures f where f.email = v_email::public.citext;
+
+  -- Every other session ends (a thief who knew the old password loses access).
+  with revoked as (
+    update app_private.sessions s set revoked_at = now(), revoked_reason = 'password_changed'
+     where s.user_id = v_user_id and s.id is distinct from v_session_id and s.revoked_at is null
+    returning s.id)
+  select count(*) into v_revoked from revoked;
+  update app_public.refresh_tokens t set revoked_at = now(), revoked_reason = 'password_changed'
+   where t.user_id = v_user_id and t.session_id is distinct from v_session_id and t.revoked_at is null;
+
+  perform app_private.write_audit_log('password_changed', 'users', v_user_id, v_hospital_id, null,
+    jsonb_build_object('revoked_sessions', v_revoked), null, 'Password changed by the user', v_user_id);
+  return json_build_object('password_changed_at', now(), 'revoked_sessions', v_revoked);
+end;
+$function$;
+
+-- Ends the user's pending links: only the newest one works.
+create or replace function app_private.revoke_password_emails(p_user_id uuid)
+returns void
+language sql
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+  update app_public.password_emails e set status = 'revoked'
+   where e.user_id = p_user_id and e.status in ('pending', 'sent');
+  delete from app_private.password_email_tokens t
+   using app_public.password_emails e
+   where e.id = t.password_email_id and e.user_id = p_user_id and e.status = 'revoked';
+$$;
+comment on function app_private.revoke_password_emails(uuid) is 'Revokes the user''s pending and sent invitation or reset links (their token hashes go).';
+revoke execute on function app_private.revoke_password_emails(uuid) from public;
+
+create or replace function app_public.invite_user(user_id uuid)
+returns app_public.password_emails
+language plpgsql
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+declare
+  v_hospital uuid := app_hidden.require_permission('users.manage');
+  v_user app_public.users;
+  v_row app_public.password_emails;
+begin
+  if invite_user.user_id is null then
+    perform app_hidden.raise_error('HMS_INVALID_INPUT', 'user_id is required.', jsonb_build_object('required', jsonb_build_array('user_id')));
+  end if;
+  select * into v_user from app_public.users u
+   where u.id = invite_user.user_id and u.id in (select app_hidden.hospital_member_ids());
+  if not found then
+    perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such user in your hospital.', jsonb_build_object('entity', 'users', 'id', invite_user.user_id));
+  end if;
+  if not v_user.is_active or v_user.is_deleted then
+    perform app_hidden.raise_error('HMS_USER_INACTIVE', 'This user is deactivated: activate them before sending an invitation.',
+      jsonb_build_object('user_id', v_user.id));
+  end if;
+  perform app_private.revoke_password_emails(v_user.id);
+  insert into app_public.password_emails (user_id, purpose, sent_to, requested_by, requested_from, expires_at)
+  values (v_user.id, 'invite', v_user.email, app_hidden.current_user_id(), app_private.request_client_address(),
+          now() + interval '72 hours')
+  returning * into v_row;
+  perform graphile_worker.add_job('password_emails__send', json_build_object('id', v_row.id),
+                                  job_key => 'password_emails:' || v_row.id, max_attempts => 5);
+  return v_row;
+end;
+$$;
+comment on function app_public.invite_user(uuid) is 'Sends a member of staff of your hospital an invitation e-mail with a link to set their password (valid 72 hours; an earlier link stops working); returns the password e-mail (its status becomes sent when the mail server accepts it). Needs users.manage. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 404 HMS_NOT_FOUND (not a member of your hospital), 422 HMS_USER_INACTIVE.';
+revoke execute on function app_public.invite_user(uuid) from public;
+grant execute on function app_public.invite_user(uuid) to :DATABASE_STAFF;
+
+/*
+ * "Forgot password": the same answer whether or not the address has an account, so nobody learns
+ * who works here. At most one link per user every 2 minutes (the front also limits the calls per
+ * client address and per e-mail).
+ */
+create or replace function app_public.request_password_reset(email text)
+returns json
+language plpgsql
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+declare
+  v_user app_public.users;
+  v_row app_public.password_emails;
+begin
+  select * into v_user from app_public.users u
+   where u.email = nullif(trim(request_password_reset.email), '')::public.citext
+     and u.is_active and not u.is_deleted;
+  if found and not exists (
+    select 1 from app_public.password_emails e
+     where e.user_id = v_user.id and e.purpose = 'reset' and e.requested_at > now() - interval '2 minutes') then
+    perform app_private.revoke_password_emails(v_user.id);
+    insert into app_public.password_emails (user_id, purpose, sent_to, requested_from, expires_at)
+    values (v_user.id, 'reset', v_user.email, app_private.request_client_address(), now() + interval '1 hour')
+    returning * into v_row;
+    perform graphile_worker.add_job('password_emails__send', json_build_object('id', v_row.id),
+                                    job_key => 'password_emails:' || v_row.id, max_attempts => 5);
+  end if;
+  return json_build_object('accepted', true,
+    'message', 'If this address belongs to an account, an e-mail with a link to set a new password is on its way (valid for one hour).');
+end;
+$$;
+comment on function app_public.request_password_reset(text) is 'Forgotten password: e-mails the account with this address a link to set a new password (valid one hour; earlier links stop working). Answers the same whether or not the address has an account. POST only; rate-limited per client address and per e-mail.';
+revoke execute on function app_public.request_password_reset(text) from public;
+grant execute on function app_public.request_password_reset(text) to :DATABASE_ANONYMOUS, :DATABASE_STAFF;
+
+create or replace function app_public.set_password_with_token(token text, new_password text)
+returns json
+language plpgsql
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+declare
+  v_email app_public.password_emails;
+  v_user app_public.users;
+  v_revoked integer;
+begin
+  select e.* into v_email
+    from app_private.password_email_tokens t
+    join app_public.password_emails e on e.id = t.password_email_id
+   where t.token_hash = public.digest(coalesce(set_password_with_token.token, ''), 'sha256')
+   for update of e;
+  if not found or v_email.status not in ('pending', 'sent') or v_email.expires_at <= now() then
+    perform app_hidden.raise_error('HMS_PASSWORD_LINK_INVALID',
+      'This link is not valid any more (used, replaced by a newer one or expired). Ask for a new one.');
+  end if;
+  select * into v_user from app_public.users u where u.id = v_email.user_id;
+  if not v_user.is_active or v_user.is_deleted then
+    perform app_hidden.raise_error('HMS_PASSWORD_LINK_INVALID',
+      'This link is not valid any more (used, replaced by a newer one or expired). Ask for a new one.');
+  end if;
+  perform app_private.check_password_policy(v_user.email::text, set_password_with_token.new_password);
+
+  insert into app_private.user_secrets (user_id, password_hash, password_changed_at)
+  values (v_user.id, public.crypt(set_password_with_token.new_password, public.gen_salt('bf', 10)), now())
+  on conflict (user_id) do update set password_hash = excluded.password_hash, password_changed_at = excluded.password_changed_at;
+  update app_public.password_emails e set status = 'used', used_at = now() where e.id = v_email.id;
+  delete from app_private.password_email_tokens t where t.password_email_id = v_email.id;
+  perform app_private.revoke_password_emails(v_user.id);
+  update app_public.users u set must_change_password = false where u.id = v_user.id and u.must_change_password;
+  delete from app_private.login_failures f where f.email = v_user.email;
+  -- Whoever knew the old password loses access.
+  with revoked as (
+    update app_private.sessions s set revoked_at = now(), revoked_reason = 'password_changed'
+     where s.user_id = v_user.id and s.revoked_at is null
+    returning s.id)
+  select count(*) into v_revoked from revoked;
+  update app_public.refresh_tokens t set revoked_at = now(), revoked_reason = 'password_changed'
+   where t.user_id = v_user.id and t.revoked_at is null;
+  perform app_private.write_audit_log('password_changed', 'users', v_user.id, null, null,
+    jsonb_build_object('via', v_email.purpose, 'password_email_id', v_email.id, 'revoked_sessions', v_revoked), null,
+    case v_email.purpose when 'invite' then 'Password set with an invitation link' else 'Password set with a reset link' end, v_user.id);
+  return json_build_object('password_set', true, 'email', v_user.email);
+end;
+$$;
+comment on function app_public.set_password_with_token(text, text) is 'Sets the password of the account an invitation or reset link was sent to, with the token of the link (once: the link is then used, other links revoked, every session ended); then log in. The password rules are those of change_password. Errors: 422 HMS_PASSWORD_LINK_INVALID (unknown, used, replaced or expired), 422 HMS_PASSWORD_POLICY.';
+revoke execute on function app_public.set_password_with_token(text, text) from public;
+grant execute on function app_public.set_password_with_token(text, text) to :DATABASE_ANONYMOUS, :DATABASE_STAFF;
+
+/*
+ * The worker's side (worker/src/tasks/password_emails__send.ts): a fresh token for a pending,
+ * unexpired e-mail (its hash replaces an earlier one), the rendered message with the link, or
+ * null when there is nothing to send; then "sent".
+ */
+create or replace function app_private.password_email_claim(p_id uuid, p_link_base text)
+returns jsonb
+language plpgsql
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+declare
+  v_email app_public.password_emails;
+  v_user app_public.users;
+  v_hospital app_public.hospitals;
+  v_template app_public.notification_templates;
+  v_token text := encode(public.gen_random_bytes(32), 'hex');
+  v_values jsonb;
+begin
+  select * into v_email from app_public.password_emails e where e.id = p_id for update;
+  if not found or v_email.status <> 'pending' or v_email.expires_at <= now() then
+    return null;
+  end if;
+  select * into v_user from app_public.users u where u.id = v_email.user_id;
+  select h.* into v_hospital from app_public.hospitals h
+   where h.id = coalesce(v_user.home_hospital_id,
+                         (select ur.hospital_id from app_public.user_roles ur where ur.user_id = v_user.id and ur.hospital_id is not null
+                           order by ur.created_at limit 1));
+  insert into app_private.password_email_tokens (password_email_id, token_hash)
+  values (v_email.id, public.digest(v_token, 'sha256'))
+  on conflict (password_email_id) do update set token_hash = excluded.token_hash;
+  v_values := jsonb_build_object(
+    'user_name', coalesce(v_user.display_name, v_user.first_name),
+    'email', v_user.email,
+    'link', rtrim(p_link_base, '/') || '/set-password?token=' || v_token,
+    'expires_at', to_char(v_email.expires_at at time zone coalesce(v_hospital.time_zone, 'UTC'), 'FMDD FMMonth YYYY HH24:MI'),
+    'hospital_name', coalesce(v_hospital.name, 'HMS'));
+  select t.* into v_template from app_public.notification_templates t
+   where t.hospital_id = v_hospital.id and t.channel = 'email' and t.is_active
+     and t.code = case v_email.purpose when 'invite' then 'user_invitation' else 'password_reset' end
+   order by (t.locale = coalesce(v_user.locale, v_hospital.locale)) desc, t.locale limit 1;
+  return jsonb_build_object(
+    'to', v_email.sent_to,
+    'from_name', coalesce(v_hospital.name, 'HMS'),
+    'subject', app_hidden.render_template(coalesce(v_template.subject, case v_email.purpose
+        when 'invite' then 'You are invited to HMS at {{hospital_name}}'
+        else 'Set a new HMS password' end), v_values),
+    'text', app_hidden.render_template(coalesce(v_template.body, case v_email.purpose
+        when 'invite' then E'Hello {{user_name}},\n\nAn account was created for you ({{email}}) at {{hospital_name}}. Set your password here:\n\n{{link}}\n\nThe link works once, until {{expires_at}}.'
+        else E'Hello {{user_name}},\n\nSomeone (we hope you) asked to set a new password for {{email}}. Set it here:\n\n{{link}}\n\nThe link works once, until {{expires_at}}. If you did not ask, ignore this e-mail: your password stays as it is.' end), v_values));
+end;
+$$;
+comment on function app_private.password_email_claim(uuid, text) is 'For the worker: a new one-time token for a pending, unexpired invitation or reset e-mail (only its SHA-256 is kept, replacing an earlier one) and the message to send with the link under p_link_base; null when there is nothing to send.';
+revoke execute on function app_private.password_email_claim(uuid, text) from public;
+
+create or replace function app_private.password_email_sent(p_id uuid)
+returns void
+language sql
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+  update app_public.password_emails e set status = 'sent', sent_at = now() where e.id = p_id and e.status = 'pending';
+$$;
+comment on function app_private.password_email_sent(uuid) is 'For the worker: the mail server accepted the invitation or reset e-mail.';
+revoke execute on function app_private.password_email_sent(uuid) from public;
+grant execute on function app_private.password_email_claim(uuid, text) to :DATABASE_WORKER;
+grant execute on function app_private.password_email_sent(uuid) to :DATABASE_WORKER;
+
+/*
+ * A hospital administrator's "new member of staff" in one step: the account, its role in the
+ * administrator's hospital and (by default) the invitation e-mail. Through plain REST the new
+ * account would be invisible to its creator until it has a role, so its id could not be had.
+ * The role rules are those of user_roles (hospital roles only; only roles whose permissions the
+ * administrator holds — the table's trigger).
+ */
+create or replace function app_public.create_staff_account(
+  email text,
+  first_name text,
+  last_name text,
+  role_id uuid,
+  title text default null,
+  job_title text default null,
+  phone text default null,
+  department_id uuid default null,
+  send_invitation boolean default true
+) returns app_public.users
+language plpgsql
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+declare
+  v_hospital uuid := app_hidden.require_permission('users.manage');
+  v_role app_public.roles;
+  v_user app_public.users;
+begin
+  if nullif(trim(create_staff_account.email), '') is null or nullif(trim(create_staff_account.first_name), '') is null
+     or create_staff_account.role_id is null then
+    perform app_hidden.raise_error('HMS_INVALID_INPUT', 'email, first_name and role_id are required.',
+      jsonb_build_object('required', jsonb_build_array('email', 'first_name', 'role_id')));
+  end if;
+  select * into v_role from app_public.roles r
+   where r.id = create_staff_account.role_id and r.is_active and r.scope = 'hospital'
+     and (r.hospital_id is null or r.hospital_id = v_hospital);
+  if not found then
+    perform app_hidden.raise_error('HMS_NOT_FOUND', 'No such hospital role.', jsonb_build_object('entity', 'roles', 'id', create_staff_account.role_id));
+  end if;
+  insert into app_public.users (email, title, first_name, last_name, job_title, phone, home_hospital_id)
+  values (trim(create_staff_account.email), create_staff_account.title, trim(create_staff_account.first_name),
+          nullif(trim(create_staff_account.last_name), ''), create_staff_account.job_title, create_staff_account.phone, v_hospital)
+  returning * into v_user;
+  insert into app_public.user_roles (user_id, role_id, hospital_id, department_id, is_primary)
+  values (v_user.id, v_role.id, v_hospital, create_staff_account.department_id, true);
+  if create_staff_account.send_invitation then
+    perform app_public.invite_user(v_user.id);
+  end if;
+  return v_user;
+end;
+$$;
+comment on function app_public.create_staff_account(text, text, text, uuid, text, text, text, uuid, boolean) is 'Creates a member of staff of your hospital: the account (home hospital yours), its role here and, unless send_invitation is false, the invitation e-mail to set a password (invite_user). Needs users.manage; you may give only a hospital role whose permissions you hold. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 403 HMS_GRANT_NOT_HELD, 404 HMS_NOT_FOUND (role), 409 for an e-mail already in use, 422 HMS_INVALID_INPUT.';
+revoke execute on function app_public.create_staff_account(text, text, text, uuid, text, text, text, uuid, boolean) from public;
+grant execute on function app_public.create_staff_account(text, text, text, uuid, text, text, text, uuid, boolean) to :DATABASE_STAFF;
