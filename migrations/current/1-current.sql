@@ -796,3 +796,347 @@ $$;
 comment on function app_public.create_staff_account(text, text, text, uuid, text, text, text, uuid, boolean) is 'Creates a member of staff of your hospital: the account (home hospital yours), its role here and, unless send_invitation is false, the invitation e-mail to set a password (invite_user). Needs users.manage; you may give only a hospital role whose permissions you hold. Errors: 401 HMS_SESSION_INVALID, 403 HMS_FORBIDDEN, 403 HMS_GRANT_NOT_HELD, 404 HMS_NOT_FOUND (role), 409 for an e-mail already in use, 422 HMS_INVALID_INPUT.';
 revoke execute on function app_public.create_staff_account(text, text, text, uuid, text, text, text, uuid, boolean) from public;
 grant execute on function app_public.create_staff_account(text, text, text, uuid, text, text, text, uuid, boolean) to :DATABASE_STAFF;
+
+/*
+ * More events that tell people: each a trigger that builds its values and calls app_hidden.notify.
+ * Patients hear of their lab report, their prescription, their invoice and their payment; staff
+ * with a permission (app_hidden.notify_staff) hear of stock, claims and the day's settlement.
+ */
+
+-- An amount as the hospital shows money: 1,234.50 USD.
+create or replace function app_hidden.format_money(p_amount numeric, p_currency text)
+returns text
+language sql
+immutable
+parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+  select trim(to_char(coalesce(p_amount, 0), 'FM999G999G999G990D00')) || ' ' || coalesce(p_currency, '');
+$$;
+comment on function app_hidden.format_money(numeric, text) is 'An amount with two decimals, grouped, and its currency code (1,234.50 USD), as messages show money.';
+revoke execute on function app_hidden.format_money(numeric, text) from public;
+
+-- The same event to every active member of staff of the hospital holding p_permission.
+create or replace function app_hidden.notify_staff(
+  p_hospital_id uuid, p_permission text, p_code text, p_values jsonb,
+  p_related_table text default null, p_related_id uuid default null, p_dedupe_key text default null
+) returns integer
+language plpgsql
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+declare
+  v_user uuid;
+  v_count integer := 0;
+begin
+  for v_user in
+    select distinct ur.user_id
+      from app_public.user_roles ur
+      join app_public.role_permissions rp on rp.role_id = ur.role_id
+      join app_public.permissions p on p.id = rp.permission_id
+      join app_public.users u on u.id = ur.user_id
+     where ur.hospital_id = p_hospital_id and p.code = p_permission
+       and current_date >= ur.valid_from and (ur.valid_until is null or current_date <= ur.valid_until)
+       and u.is_active and not u.is_deleted
+  loop
+    v_count := v_count + app_hidden.notify(p_hospital_id, p_code, null, v_user, p_values, p_related_table, p_related_id,
+                                           case when p_dedupe_key is not null then p_dedupe_key || ':' || v_user end);
+  end loop;
+  return v_count;
+end;
+$$;
+comment on function app_hidden.notify_staff(uuid, text, text, jsonb, text, uuid, text) is 'app_hidden.notify to every active member of staff of the hospital whose roles hold p_permission (each once per p_dedupe_key); answers how many notifications it wrote.';
+revoke execute on function app_hidden.notify_staff(uuid, text, text, jsonb, text, uuid, text) from public;
+
+create or replace function app_hidden.tg_lab_orders__notify()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+begin
+  if NEW.reported_at is not null and OLD.reported_at is null then
+    perform app_hidden.notify(NEW.hospital_id, 'lab_report_ready', NEW.patient_id, null,
+      jsonb_build_object('patient_name', p.full_name, 'test_name', NEW.test_name, 'order_number', NEW.order_number),
+      'lab_orders', NEW.id, 'lab_report_ready:' || NEW.id)
+      from app_public.patients p where p.hospital_id = NEW.hospital_id and p.id = NEW.patient_id;
+  end if;
+  return null;
+end;
+$$;
+comment on function app_hidden.tg_lab_orders__notify() is 'AFTER UPDATE OF reported_at on lab_orders: tells the patient the report is ready (lab_report_ready).';
+revoke execute on function app_hidden.tg_lab_orders__notify() from public;
+drop trigger if exists _800_notify on app_public.lab_orders;
+create trigger _800_notify after update of reported_at on app_public.lab_orders
+  for each row execute function app_hidden.tg_lab_orders__notify();
+
+create or replace function app_hidden.tg_prescriptions__notify()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+begin
+  if NEW.finalized_at is not null and OLD.finalized_at is null then
+    perform app_hidden.notify(NEW.hospital_id, 'prescription_ready', NEW.patient_id, null,
+      jsonb_build_object('patient_name', p.full_name, 'prescription_number', NEW.prescription_number,
+                         'valid_until', coalesce(to_char(NEW.valid_until, 'FMDD FMMonth YYYY'), '')),
+      'prescriptions', NEW.id, 'prescription_ready:' || NEW.id || ':' || NEW.version)
+      from app_public.patients p where p.hospital_id = NEW.hospital_id and p.id = NEW.patient_id;
+  end if;
+  return null;
+end;
+$$;
+comment on function app_hidden.tg_prescriptions__notify() is 'AFTER UPDATE OF finalized_at on prescriptions: tells the patient the prescription is ready at the pharmacy (prescription_ready).';
+revoke execute on function app_hidden.tg_prescriptions__notify() from public;
+drop trigger if exists _800_notify on app_public.prescriptions;
+create trigger _800_notify after update of finalized_at on app_public.prescriptions
+  for each row execute function app_hidden.tg_prescriptions__notify();
+
+create or replace function app_hidden.tg_invoices__notify()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+begin
+  if NEW.issued_at is not null and OLD.issued_at is null and NEW.patient_id is not null then
+    perform app_hidden.notify(NEW.hospital_id, 'invoice_issued', NEW.patient_id, null,
+      jsonb_build_object('patient_name', p.full_name, 'invoice_number', NEW.invoice_number,
+                         'total_amount', app_hidden.format_money(NEW.total_amount, NEW.currency_code),
+                         'balance_due', app_hidden.format_money(NEW.balance_due, NEW.currency_code),
+                         'due_date', coalesce(to_char(NEW.due_date, 'FMDD FMMonth YYYY'), '')),
+      'invoices', NEW.id, 'invoice_issued:' || NEW.id)
+      from app_public.patients p where p.hospital_id = NEW.hospital_id and p.id = NEW.patient_id;
+  end if;
+  return null;
+end;
+$$;
+comment on function app_hidden.tg_invoices__notify() is 'AFTER UPDATE OF issued_at on invoices: sends the patient the issued invoice''s amount and due date (invoice_issued).';
+revoke execute on function app_hidden.tg_invoices__notify() from public;
+drop trigger if exists _800_notify on app_public.invoices;
+create trigger _800_notify after update of issued_at on app_public.invoices
+  for each row execute function app_hidden.tg_invoices__notify();
+
+create or replace function app_hidden.tg_payments__notify()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+begin
+  if NEW.status = 'completed' and NEW.patient_id is not null then
+    perform app_hidden.notify(NEW.hospital_id, 'payment_receipt', NEW.patient_id, null,
+      jsonb_build_object('patient_name', p.full_name, 'receipt_number', NEW.receipt_number,
+                         'amount', app_hidden.format_money(NEW.amount, i.currency_code),
+                         'payment_method', replace(NEW.payment_method, '_', ' '),
+                         'payment_date', to_char(NEW.payment_date at time zone h.time_zone, 'FMDD FMMonth YYYY'),
+                         'invoice_number', coalesce(i.invoice_number, ''),
+                         'balance_due', app_hidden.format_money(i.balance_due, i.currency_code)),
+      'payments', NEW.id, 'payment_receipt:' || NEW.id)
+      from app_public.patients p
+      join app_public.hospitals h on h.id = p.hospital_id
+      left join app_public.invoices i on i.hospital_id = NEW.hospital_id and i.id = NEW.invoice_id
+     where p.hospital_id = NEW.hospital_id and p.id = NEW.patient_id;
+  end if;
+  return null;
+end;
+$$;
+comment on function app_hidden.tg_payments__notify() is 'AFTER INSERT on payments: sends the patient the receipt of a completed payment (payment_receipt).';
+revoke execute on function app_hidden.tg_payments__notify() from public;
+drop trigger if exists _800_notify on app_public.payments;
+create trigger _800_notify after insert on app_public.payments
+  for each row execute function app_hidden.tg_payments__notify();
+
+/*
+ * Scheduled (worker/crontab), each answering what it did. p_as_of is the schedule's own time
+ * (the cron job's timestamp), so a backfilled run acts as of its slot and a test can run one on
+ * a frozen clock.
+ */
+
+-- Reminders: every booked or confirmed appointment starting within the hospital's
+-- appointment_reminder_hours of p_as_of (and not before it) gets one reminder.
+create or replace function app_private.send_appointment_reminders(p_as_of timestamptz)
+returns integer
+language plpgsql
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+declare
+  v_appointment app_public.appointments;
+  v_count integer := 0;
+begin
+  for v_appointment in
+    select a.*
+      from app_public.hospital_settings s
+      join app_public.appointments a
+        on a.hospital_id = s.hospital_id
+       and a.scheduled_start > p_as_of
+       and a.scheduled_start <= p_as_of + make_interval(hours => s.appointment_reminder_hours)
+     where s.appointment_reminder_hours > 0
+       and a.status in ('booked', 'confirmed') and not a.is_deleted
+  loop
+    v_count := v_count + app_hidden.notify(v_appointment.hospital_id, 'appointment_reminder', v_appointment.patient_id, null,
+                                           app_hidden.appointment_message_values(v_appointment),
+                                           'appointments', v_appointment.id, 'appointment_reminder:' || v_appointment.id);
+  end loop;
+  return v_count;
+end;
+$$;
+comment on function app_private.send_appointment_reminders(timestamptz) is 'Writes the reminder (appointment_reminder, once per appointment) of every booked or confirmed appointment starting within its hospital''s appointment_reminder_hours after p_as_of; answers how many notifications. Run every 10 minutes (appointments__send_reminders).';
+revoke execute on function app_private.send_appointment_reminders(timestamptz) from public;
+
+-- Stock alerts, once a day per hospital with low_stock_alerts_enabled: medicines at or below
+-- their reorder level, and batches in stock expiring within expiry_alert_days, to the staff
+-- holding inventory.manage. One alert per medicine (or batch) and day.
+create or replace function app_private.send_stock_alerts(p_as_of timestamptz)
+returns integer
+language plpgsql
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+declare
+  v_row record;
+  v_count integer := 0;
+begin
+  for v_row in
+    select m.hospital_id, m.id, coalesce(m.brand_name, m.generic_name) as name, m.reorder_level, coalesce(sum(b.quantity_on_hand), 0) as on_hand
+      from app_public.hospital_settings s
+      join app_public.medicines m on m.hospital_id = s.hospital_id and m.is_active and not m.is_deleted and m.reorder_level > 0
+      left join app_public.medicine_batches b on b.hospital_id = m.hospital_id and b.medicine_id = m.id and b.status = 'active'
+     where s.low_stock_alerts_enabled
+     group by m.hospital_id, m.id, m.brand_name, m.generic_name, m.reorder_level
+    having coalesce(sum(b.quantity_on_hand), 0) <= m.reorder_level
+  loop
+    v_count := v_count + app_hidden.notify_staff(v_row.hospital_id, 'inventory.manage', 'low_stock_alert',
+      jsonb_build_object('medicine_name', v_row.name, 'quantity_on_hand', v_row.on_hand, 'reorder_level', v_row.reorder_level),
+      'medicines', v_row.id, 'low_stock_alert:' || v_row.id || ':' || app_hidden.hospital_local_date(v_row.hospital_id, p_as_of));
+  end loop;
+  for v_row in
+    select b.hospital_id, b.id, b.batch_number, b.expiry_date, b.quantity_on_hand, coalesce(m.brand_name, m.generic_name) as name
+      from app_public.hospital_settings s
+      join app_public.medicine_batches b on b.hospital_id = s.hospital_id and b.status = 'active' and b.quantity_on_hand > 0
+      join app_public.medicines m on m.hospital_id = b.hospital_id and m.id = b.medicine_id
+     where s.low_stock_alerts_enabled and s.expiry_alert_days > 0
+       and b.expiry_date <= app_hidden.hospital_local_date(s.hospital_id, p_as_of) + s.expiry_alert_days
+  loop
+    v_count := v_count + app_hidden.notify_staff(v_row.hospital_id, 'inventory.manage', 'expiry_alert',
+      jsonb_build_object('medicine_name', v_row.name, 'batch_number', v_row.batch_number,
+                         'expiry_date', to_char(v_row.expiry_date, 'FMDD FMMonth YYYY'), 'quantity_on_hand', v_row.quantity_on_hand),
+      'medicine_batches', v_row.id, 'expiry_alert:' || v_row.id || ':' || app_hidden.hospital_local_date(v_row.hospital_id, p_as_of));
+  end loop;
+  return v_count;
+end;
+$$;
+comment on function app_private.send_stock_alerts(timestamptz) is 'Daily: tells the staff holding inventory.manage of medicines at or below their reorder level and of batches in stock expiring within expiry_alert_days (low_stock_alert, expiry_alert; once per item and day), where low_stock_alerts_enabled; answers how many notifications.';
+revoke execute on function app_private.send_stock_alerts(timestamptz) from public;
+
+-- Claims submitted longer ago than the insurer's settlement_days (30 without one) and not yet
+-- decided or paid: one reminder per claim and week to the staff holding insurance.manage.
+create or replace function app_private.send_overdue_claim_alerts(p_as_of timestamptz)
+returns integer
+language plpgsql
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+declare
+  v_row record;
+  v_count integer := 0;
+begin
+  for v_row in
+    select c.hospital_id, c.id, c.claim_number, c.submitted_at, pr.name as insurer, coalesce(pr.settlement_days, 30) as days
+      from app_public.insurance_claims c
+      join app_public.insurance_providers pr on pr.hospital_id = c.hospital_id and pr.id = c.provider_id
+     where c.status in ('submitted', 'under_review')
+       and c.submitted_at < p_as_of - make_interval(days => coalesce(pr.settlement_days, 30))
+  loop
+    v_count := v_count + app_hidden.notify_staff(v_row.hospital_id, 'insurance.manage', 'claim_overdue',
+      jsonb_build_object('claim_number', v_row.claim_number, 'insurer', v_row.insurer,
+                         'submitted_on', to_char(v_row.submitted_at, 'FMDD FMMonth YYYY'), 'settlement_days', v_row.days),
+      'insurance_claims', v_row.id, 'claim_overdue:' || v_row.id || ':' || to_char(p_as_of, 'IYYY-IW'));
+  end loop;
+  return v_count;
+end;
+$$;
+comment on function app_private.send_overdue_claim_alerts(timestamptz) is 'Daily: tells the staff holding insurance.manage of each claim still submitted or under review past its insurer''s settlement_days (30 by default), once a week (claim_overdue); answers how many notifications.';
+revoke execute on function app_private.send_overdue_claim_alerts(timestamptz) from public;
+
+/*
+ * The day's settlement, by the clock: every hospital whose local day before p_as_of has no
+ * settlement, or one still open, is settled as settle_day does it (payments and refunds locked
+ * out while it counts; no counted cash: the system counts what was recorded), with the summary to
+ * the staff holding billing.settle. A day a manager reopened is left to them.
+ */
+create or replace function app_private.settle_due_days(p_as_of timestamptz)
+returns integer
+language plpgsql
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+declare
+  v_hospital app_public.hospitals;
+  v_day date;
+  v_row app_public.daily_settlements;
+  v_count integer := 0;
+begin
+  for v_hospital in select h.* from app_public.hospitals h where h.is_active and not h.is_deleted order by h.code loop
+    v_day := app_hidden.hospital_local_date(v_hospital.id, p_as_of) - 1;
+    perform pg_advisory_xact_lock(hashtextextended('hms.settlement:' || v_hospital.id || ':' || v_day, 0));
+    select * into v_row from app_public.daily_settlements d where d.hospital_id = v_hospital.id and d.settlement_date = v_day;
+    continue when found and v_row.status <> 'open';
+    lock table app_public.payments, app_public.refunds in share row exclusive mode;
+    insert into app_public.daily_settlements (hospital_id, settlement_date) values (v_hospital.id, v_day)
+    on conflict on constraint daily_settlements_hospital_id_settlement_date_key do nothing;
+    v_row := app_hidden.compute_daily_settlement(v_hospital.id, v_day);
+    -- No session, so the status machine stamps nobody: settled_at is the schedule's, settled_by
+    -- stays empty (the system settled it).
+    update app_public.daily_settlements d set status = 'settled', settled_at = app_hidden.now()
+     where d.id = v_row.id returning * into v_row;
+    v_count := v_count + 1;
+    perform app_hidden.notify_staff(v_hospital.id, 'billing.settle', 'day_settled',
+      jsonb_build_object('settlement_date', to_char(v_day, 'FMDay, FMDD FMMonth YYYY'),
+                         'total_collected', app_hidden.format_money(v_row.net_collections, v_hospital.currency_code),
+                         'payment_count', v_row.payment_count),
+      'daily_settlements', v_row.id, 'day_settled:' || v_row.id);
+  end loop;
+  return v_count;
+end;
+$$;
+comment on function app_private.settle_due_days(timestamptz) is 'Settles, for every active hospital, the local day before p_as_of when it has no settlement or an open one (as settle_day, without counted cash), and sends the summary to the staff holding billing.settle (day_settled); answers how many days it settled. Run hourly (daily_settlements__settle_due), so each hospital''s day is settled within the hour after its local midnight.';
+revoke execute on function app_private.settle_due_days(timestamptz) from public;
+
+grant execute on function app_private.send_appointment_reminders(timestamptz) to :DATABASE_WORKER;
+grant execute on function app_private.send_stock_alerts(timestamptz) to :DATABASE_WORKER;
+grant execute on function app_private.send_overdue_claim_alerts(timestamptz) to :DATABASE_WORKER;
+grant execute on function app_private.settle_due_days(timestamptz) to :DATABASE_WORKER;
+
+-- The hourly purge also closes the invitation and reset links that ran out (status expired).
+create or replace function app_private.purge_expired_sessions(p_keep interval default interval '30 days')
+returns jsonb
+language plpgsql
+security definer
+set search_path = pg_catalog, public, pg_temp
+as $$
+declare
+  v_sessions integer;
+  v_tokens integer;
+  v_links integer;
+begin
+  if p_keep is null or p_keep < interval '0' then
+    raise exception 'purge_expired_sessions: p_keep must be a non-negative interval';
+  end if;
+  delete from app_private.sessions s
+   where least(s.expires_at, coalesce(s.revoked_at, 'infinity')) < now() - p_keep;
+  get diagnostics v_sessions = row_count;
+  update app_public.password_emails e set status = 'expired'
+   where e.status in ('pending', 'sent') and e.expires_at < now();
+  get diagnostics v_links = row_count;
+  delete from app_private.password_email_tokens t
+   using app_public.password_emails e
+   where e.id = t.password_email_id
+     and (e.status in ('used', 'revoked', 'expired') or e.expires_at < now());
+  get diagnostics v_tokens = row_count;
+  return jsonb_build_object('sessions', v_sessions, 'password_email_tokens', v_tokens, 'expired_links', v_links);
+end;
+$$;
+comment on function app_private.purge_expired_sessions(interval) is 'Deletes the sessions that ended (expired or revoked) more than p_keep ago, with their refresh tokens; marks invitation and reset links past their expiry expired and deletes the token hashes of those no longer usable; answers the counts. Run hourly by the worker (sessions__purge_expired).';

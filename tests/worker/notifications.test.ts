@@ -14,33 +14,16 @@ import { inDatabaseOf, loadConfig, repoRoot, type HmsConfig } from '../../db/lau
 import { freePort } from '../../db/launcher/ports.ts';
 import { startWorker, type WorkerServer } from '../../worker/src/worker.ts';
 import { startHttpSink, startSmtpSink, waitFor, type HttpSink, type SmtpSink } from '../support/sinks.ts';
+import { NY, workerFixtures } from '../support/worker-fixtures.ts';
 
 const stack = inject('stack');
 const ownerUrl = stack.scratchDatabaseUrl;
 const workerUrl = inDatabaseOf(stack.workerUrl, stack.scratchDatabaseUrl);
 const worker = new URL(workerUrl);
-const NY = '10000000-0000-4000-8000-000000000001';
-const DOCTOR_NY = 'd1100000-0000-4000-8000-000000000001';
 
 const owner = new pg.Pool({ connectionString: ownerUrl, max: 3 });
 const query = async <R extends pg.QueryResultRow = any>(sql: string, params: unknown[] = []) => (await owner.query<R>(sql, params)).rows;
-
-/** Runs statements as a demo user with a live session (the same identity the API gives). */
-async function asUser<R = any>(email: string, sql: string, params: unknown[] = []): Promise<R> {
-  const client = await owner.connect();
-  try {
-    await client.query('begin');
-    await client.query('select tests.authenticate_as($1)', [email]);
-    const { rows } = await client.query(sql, params);
-    await client.query('commit');
-    return rows[0] as R;
-  } catch (error) {
-    await client.query('rollback');
-    throw error;
-  } finally {
-    client.release();
-  }
-}
+const { asUser, createPatient, freeSlot, book } = workerFixtures(owner);
 
 let smtp: SmtpSink;
 let gateway: HttpSink;
@@ -48,7 +31,6 @@ let dataDir: string;
 let config: HmsConfig;
 let running: WorkerServer | undefined;
 const lines: string[] = [];
-let patientSeq = 0;
 
 function workerEnv(): Record<string, string> {
   return {
@@ -66,34 +48,6 @@ function workerEnv(): Record<string, string> {
 
 async function startInProcessWorker(): Promise<WorkerServer> {
   return startWorker(config, { connectionString: workerUrl, pollInterval: 100, withoutSchedules: true, log: (line) => lines.push(line) });
-}
-
-/** A patient of NY of this test's own, with the consents given. */
-async function createPatient(consents: { email?: boolean; sms?: boolean } = { email: true, sms: true }): Promise<{ id: string; email: string; phone: string }> {
-  patientSeq += 1;
-  const email = `notify.patient.${patientSeq}.${Date.now()}@example.org`;
-  const phone = `+1 212-555-${String(1000 + patientSeq).slice(-4)}`;
-  const [row] = await query(`
-    insert into app_public.patients (hospital_id, first_name, last_name, date_of_birth, gender, phone_primary, email, email_consent, sms_consent)
-    values ($1, 'Notify', $2, '1980-05-01', 'female', $3, $4, $5, $6) returning id`,
-    [NY, `Patient${patientSeq}`, phone, email, consents.email ?? false, consents.sms ?? false]);
-  return { id: row.id, email, phone };
-}
-
-/** The NY doctor's first free slot at least `daysAhead` days ahead. */
-async function freeSlot(daysAhead: number): Promise<string> {
-  for (let day = daysAhead; day < daysAhead + 30; day += 1) {
-    const slot = await asUser<{ slot_start: string } | undefined>('reception.ny@hms.test', `
-      select slot_start from app_public.available_slots($1, (current_date + $2::int)) where is_free and slot_start > now() order by slot_start limit 1`,
-      [DOCTOR_NY, day]);
-    if (slot) return slot.slot_start;
-  }
-  throw new Error('no free slot in 30 days');
-}
-
-/** Books the patient with the NY doctor at the first free slot at least `daysAhead` days ahead, as reception. */
-async function book(patientId: string, daysAhead = 3): Promise<{ id: string; appointment_number: string }> {
-  return asUser('reception.ny@hms.test', `select id, appointment_number from app_public.book_appointment($1, $2, $3)`, [patientId, DOCTOR_NY, await freeSlot(daysAhead)]);
 }
 
 async function queueRows(relatedId: string) {
@@ -120,7 +74,7 @@ beforeAll(async () => {
             'Appointment moved to {{appointment_date}}', 'Dear {{patient_name}}, your appointment of {{previous_date}} {{previous_time}} is now on {{appointment_date}} at {{appointment_time}}.', '{}'),
            ($1, 'appointment_confirmation', 'Confirmation (Spanish)', 'email', 'es-US', 'appointment',
             'Su cita {{appointment_number}} está confirmada', 'Estimado/a {{patient_name}}: su cita es el {{appointment_date}} a las {{appointment_time}}.', '{}')
-    on conflict (hospital_id, code, channel, locale) do nothing`, [NY]);
+    on conflict (hospital_id, code, channel, locale) do update set subject = excluded.subject, body = excluded.body`, [NY]);
   await query(`update app_public.hospital_settings set email_notifications_enabled = true, sms_notifications_enabled = true, whatsapp_notifications_enabled = false where hospital_id = $1`, [NY]);
   running = await startInProcessWorker();
 });
