@@ -243,8 +243,8 @@ end;
 $$;
 comment on function app_hidden.tg_appointments__notify() is 'AFTER INSERT / UPDATE OF status on appointments: the patient''s booking confirmation, reschedule or cancellation message (app_hidden.notify), for appointments still ahead.';
 revoke execute on function app_hidden.tg_appointments__notify() from public;
-drop trigger if exists _800_notify on app_public.appointments;
-create trigger _800_notify after insert or update of status on app_public.appointments
+drop trigger if exists _850_notify on app_public.appointments;
+create trigger _850_notify after insert or update of status on app_public.appointments
   for each row execute function app_hidden.tg_appointments__notify();
 
 /*
@@ -799,7 +799,9 @@ grant execute on function app_public.create_staff_account(text, text, text, uuid
 
 /*
  * More events that tell people: each a trigger that builds its values and calls app_hidden.notify.
- * Patients hear of their lab report, their prescription, their invoice and their payment; staff
+ * Patients hear of their lab report, their prescription, their invoice and their payment (the
+ * triggers watch every update: the stamps they look for are set by other triggers, which an
+ * UPDATE OF column list would not see); staff
  * with a permission (app_hidden.notify_staff) hear of stock, claims and the day's settlement.
  */
 
@@ -864,10 +866,10 @@ begin
   return null;
 end;
 $$;
-comment on function app_hidden.tg_lab_orders__notify() is 'AFTER UPDATE OF reported_at on lab_orders: tells the patient the report is ready (lab_report_ready).';
+comment on function app_hidden.tg_lab_orders__notify() is 'AFTER UPDATE on lab_orders, when reported_at is first set: tells the patient the report is ready (lab_report_ready).';
 revoke execute on function app_hidden.tg_lab_orders__notify() from public;
-drop trigger if exists _800_notify on app_public.lab_orders;
-create trigger _800_notify after update of reported_at on app_public.lab_orders
+drop trigger if exists _850_notify on app_public.lab_orders;
+create trigger _850_notify after update on app_public.lab_orders
   for each row execute function app_hidden.tg_lab_orders__notify();
 
 create or replace function app_hidden.tg_prescriptions__notify()
@@ -887,10 +889,10 @@ begin
   return null;
 end;
 $$;
-comment on function app_hidden.tg_prescriptions__notify() is 'AFTER UPDATE OF finalized_at on prescriptions: tells the patient the prescription is ready at the pharmacy (prescription_ready).';
+comment on function app_hidden.tg_prescriptions__notify() is 'AFTER UPDATE on prescriptions, when finalized_at is first set: tells the patient the prescription is ready at the pharmacy (prescription_ready).';
 revoke execute on function app_hidden.tg_prescriptions__notify() from public;
-drop trigger if exists _800_notify on app_public.prescriptions;
-create trigger _800_notify after update of finalized_at on app_public.prescriptions
+drop trigger if exists _850_notify on app_public.prescriptions;
+create trigger _850_notify after update on app_public.prescriptions
   for each row execute function app_hidden.tg_prescriptions__notify();
 
 create or replace function app_hidden.tg_invoices__notify()
@@ -912,10 +914,10 @@ begin
   return null;
 end;
 $$;
-comment on function app_hidden.tg_invoices__notify() is 'AFTER UPDATE OF issued_at on invoices: sends the patient the issued invoice''s amount and due date (invoice_issued).';
+comment on function app_hidden.tg_invoices__notify() is 'AFTER UPDATE on invoices, when issued_at is first set: sends the patient the issued invoice''s amount and due date (invoice_issued).';
 revoke execute on function app_hidden.tg_invoices__notify() from public;
-drop trigger if exists _800_notify on app_public.invoices;
-create trigger _800_notify after update of issued_at on app_public.invoices
+drop trigger if exists _850_notify on app_public.invoices;
+create trigger _850_notify after update on app_public.invoices
   for each row execute function app_hidden.tg_invoices__notify();
 
 create or replace function app_hidden.tg_payments__notify()
@@ -944,8 +946,8 @@ end;
 $$;
 comment on function app_hidden.tg_payments__notify() is 'AFTER INSERT on payments: sends the patient the receipt of a completed payment (payment_receipt).';
 revoke execute on function app_hidden.tg_payments__notify() from public;
-drop trigger if exists _800_notify on app_public.payments;
-create trigger _800_notify after insert on app_public.payments
+drop trigger if exists _850_notify on app_public.payments;
+create trigger _850_notify after insert on app_public.payments
   for each row execute function app_hidden.tg_payments__notify();
 
 /*

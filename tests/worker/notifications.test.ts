@@ -154,6 +154,22 @@ describe('notification delivery', () => {
     expect(mail.text).toMatch(/your appointment of \S+, \d+ \S+ \d{4} \d\d:\d\d is now on/);
   });
 
+  it('an issued invoice and a payment send the patient the invoice and the receipt', async () => {
+    const patient = await createPatient({ email: true });
+    const invoice = await asUser('accountant.ny@hms.test', `select id, invoice_number from app_public.create_invoice($1)`, [patient.id]);
+    await asUser('accountant.ny@hms.test', `select app_public.add_invoice_item($1, 'consultation', 'Consultation', 1, 150)`, [invoice.id]);
+    await asUser('accountant.ny@hms.test', `select app_public.issue_invoice($1)`, [invoice.id]);
+    const payment = await asUser('accountant.ny@hms.test', `select id, receipt_number from app_public.record_payment($1, 100, 'cash')`, [invoice.id]);
+    const issued = await waitFor('invoice e-mail sent', async () => (await queueRows(invoice.id)).find((row) => row.code === 'invoice_issued' && row.status === 'sent'));
+    const receipt = await waitFor('receipt e-mail sent', async () => (await queueRows(payment.id)).find((row) => row.code === 'payment_receipt' && row.status === 'sent'));
+    const invoiceMail = smtp.messages.find((message) => message.messageId.startsWith(`<${issued.id}@`))!;
+    expect(invoiceMail.subject).toBe(`Invoice ${invoice.invoice_number} from HMS Core NY`);
+    expect(invoiceMail.text).toMatch(/of 150\.00 USD has been issued; balance due 150\.00 USD/);
+    const receiptMail = smtp.messages.find((message) => message.messageId.startsWith(`<${receipt.id}@`))!;
+    expect(receiptMail.subject).toBe(`Payment receipt ${payment.receipt_number} — HMS Core NY`);
+    expect(receiptMail.text).toMatch(/payment of 100\.00 USD by cash on .* against invoice .*\nReceipt number: .*\nBalance due: 50\.00 USD/s);
+  });
+
   it('a duplicate job for the same message sends it once', async () => {
     const patient = await createPatient({ email: true });
     const client = await owner.connect();
