@@ -988,7 +988,7 @@ values
    'Surfaces progressive and high-index lenses; also supplies frames, contact lenses, solutions and ophthalmic drops.');
 
 -- ---------------------------------------------------------------------------------------------
--- Notification templates (12): per hospital, appointment confirmation (email + SMS), reminder
+-- Notification templates: per hospital, appointment confirmation (email + SMS), reminder
 -- (SMS) and payment receipt (email); variables list every {{placeholder}} used
 -- ---------------------------------------------------------------------------------------------
 insert into app_public.notification_templates
@@ -1019,6 +1019,66 @@ select h.id, t.code, t.name, t.description, t.channel, 'en-US', t.category, t.su
       || E'against invoice {{invoice_number}}.\nReceipt number: {{receipt_number}}\nBalance due: {{balance_due}}\n\n'
       || E'Questions about your bill? Call {{hospital_phone}}.\n\n{{hospital_name}}',
     '{patient_name,amount,payment_method,payment_date,invoice_number,receipt_number,balance_due,hospital_phone,hospital_name}')
+ ) t(code, name, description, channel, category, subject, body, variables)
+ where h.id in ('10000000-0000-4000-8000-000000000001', '10000000-0000-4000-8000-000000000002',
+                '10000000-0000-4000-8000-000000000003');
+
+-- The other messages HMS sends (app_hidden.notify): to patients by e-mail and SMS, to staff in
+-- the console (in_app) and by e-mail; one set per hospital.
+insert into app_public.notification_templates
+  (hospital_id, code, name, description, channel, locale, category, subject, body, variables, is_transactional)
+select h.id, t.code, t.name, t.description, t.channel, 'en-US', t.category, t.subject, t.body, t.variables, true
+  from app_public.hospitals h
+ cross join (values
+   ('appointment_cancelled', 'Appointment cancelled (email)', 'Sent when an appointment is cancelled.', 'email', 'appointment',
+    'Your appointment {{appointment_number}} at {{hospital_name}} is cancelled',
+    E'Dear {{patient_name}},\n\nYour appointment with {{doctor_name}} on {{appointment_date}} at {{appointment_time}} is cancelled.\n'
+      || E'To book again, call us on {{hospital_phone}}.\n\n{{hospital_name}}',
+    '{patient_name,appointment_number,doctor_name,appointment_date,appointment_time,hospital_phone,hospital_name}'::text[]),
+   ('appointment_cancelled', 'Appointment cancelled (SMS)', 'Sent when an appointment is cancelled.', 'sms', 'appointment', null,
+    '{{hospital_name}}: your appointment {{appointment_number}} on {{appointment_date}} at {{appointment_time}} is cancelled. Call {{hospital_phone}} to book again.',
+    '{hospital_name,appointment_number,appointment_date,appointment_time,hospital_phone}'),
+   ('appointment_rescheduled', 'Appointment moved (email)', 'Sent when an appointment is moved to another slot.', 'email', 'appointment',
+    'Your appointment at {{hospital_name}} is moved to {{appointment_date}}',
+    E'Dear {{patient_name}},\n\nYour appointment with {{doctor_name}} of {{previous_date}} at {{previous_time}} is moved to '
+      || E'{{appointment_date}} at {{appointment_time}}.\nAppointment number: {{appointment_number}}\n\n{{hospital_name}}',
+    '{patient_name,doctor_name,previous_date,previous_time,appointment_date,appointment_time,appointment_number,hospital_name}'),
+   ('appointment_rescheduled', 'Appointment moved (SMS)', 'Sent when an appointment is moved to another slot.', 'sms', 'appointment', null,
+    '{{hospital_name}}: your appointment with {{doctor_name}} is moved to {{appointment_date}} at {{appointment_time}} ({{appointment_number}}).',
+    '{hospital_name,doctor_name,appointment_date,appointment_time,appointment_number}'),
+   ('lab_report_ready', 'Lab report ready (SMS)', 'Sent when a lab report is signed out.', 'sms', 'clinical', null,
+    '{{hospital_name}}: {{patient_name}}, the report of your {{test_name}} ({{order_number}}) is ready. Your doctor will discuss it with you.',
+    '{hospital_name,patient_name,test_name,order_number}'),
+   ('prescription_ready', 'Prescription ready (SMS)', 'Sent when the doctor finalizes a prescription.', 'sms', 'clinical', null,
+    '{{hospital_name}}: {{patient_name}}, your prescription {{prescription_number}} is ready at our pharmacy.',
+    '{hospital_name,patient_name,prescription_number}'),
+   ('invoice_issued', 'Invoice issued (email)', 'Sent when an invoice is issued.', 'email', 'billing',
+    'Invoice {{invoice_number}} from {{hospital_name}}',
+    E'Dear {{patient_name}},\n\nInvoice {{invoice_number}} of {{total_amount}} has been issued; balance due {{balance_due}} by {{due_date}}.\n'
+      || E'Questions about your bill? Call {{hospital_phone}}.\n\n{{hospital_name}}',
+    '{patient_name,invoice_number,total_amount,balance_due,due_date,hospital_phone,hospital_name}'),
+   ('low_stock_alert', 'Low stock (console)', 'To the stores staff when a medicine reaches its reorder level.', 'in_app', 'inventory',
+    'Low stock: {{medicine_name}}', '{{medicine_name}}: {{quantity_on_hand}} in stock, reorder level {{reorder_level}}.',
+    '{medicine_name,quantity_on_hand,reorder_level}'),
+   ('expiry_alert', 'Near expiry (console)', 'To the stores staff when a batch in stock nears its expiry.', 'in_app', 'inventory',
+    'Expiring: {{medicine_name}} batch {{batch_number}}', '{{quantity_on_hand}} of {{medicine_name}} (batch {{batch_number}}) expire on {{expiry_date}}.',
+    '{medicine_name,batch_number,expiry_date,quantity_on_hand}'),
+   ('claim_overdue', 'Claim overdue (console)', 'To the claims staff when an insurer is late.', 'in_app', 'billing',
+    'Claim {{claim_number}} overdue', '{{insurer}} has not settled claim {{claim_number}} submitted on {{submitted_on}} ({{settlement_days}} days).',
+    '{claim_number,insurer,submitted_on,settlement_days}'),
+   ('day_settled', 'Day settled (console)', 'To the accountants when the day is settled at its end.', 'in_app', 'billing',
+    'Day settled: {{settlement_date}}', '{{settlement_date}} is settled: {{payment_count}} payments, net collections {{total_collected}}.',
+    '{settlement_date,payment_count,total_collected}'),
+   ('user_invitation', 'Staff invitation (email)', 'Sent by invite_user and create_staff_account.', 'email', 'account',
+    'Welcome to {{hospital_name}}: set your HMS password',
+    E'Hello {{user_name}},\n\nAn HMS account was created for you ({{email}}) at {{hospital_name}}. Set your password here:\n\n{{link}}\n\n'
+      || E'The link works once, until {{expires_at}}. Then sign in with your e-mail address and the new password.',
+    '{user_name,email,hospital_name,link,expires_at}'),
+   ('password_reset', 'Password reset (email)', 'Sent by request_password_reset.', 'email', 'account',
+    'Set a new HMS password',
+    E'Hello {{user_name}},\n\nSomeone (we hope you) asked to set a new password for {{email}}. Set it here:\n\n{{link}}\n\n'
+      || E'The link works once, until {{expires_at}}. If you did not ask, ignore this e-mail: your password stays as it is.',
+    '{user_name,email,link,expires_at}')
  ) t(code, name, description, channel, category, subject, body, variables)
  where h.id in ('10000000-0000-4000-8000-000000000001', '10000000-0000-4000-8000-000000000002',
                 '10000000-0000-4000-8000-000000000003');

@@ -3,11 +3,14 @@
  * database (jobs commit), runs the tasks of worker/src/tasks/ — and that role may use the job
  * queue and the functions granted to it, nothing else of HMS.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
 import { parseCrontab } from 'graphile-worker';
 import { inDatabaseOf, loadConfig } from '../../db/launcher/config.ts';
+import { freePort } from '../../db/launcher/ports.ts';
 import { crontabFile, loadTasks, startWorker, type WorkerServer } from '../../worker/src/worker.ts';
 
 const stack = inject('stack');
@@ -50,18 +53,23 @@ async function settle(jobId: string, timeoutMs = 20_000): Promise<string | null>
 }
 
 let running: WorkerServer;
+let dataDir: string | undefined;
 const lines: string[] = [];
 
 beforeAll(async () => {
   // The configuration the suite's stack was started with, pointed at the scratch database.
+  // Its mail goes to the local catcher, in a folder and on a port of its own.
+  dataDir = mkdtempSync(path.join(tmpdir(), 'hms-worker-'));
   const config = loadConfig({ DATABASE_URL: ownerUrl, DATABASE_WORKER: decodeURIComponent(worker.username),
-    DATABASE_WORKER_PASSWORD: decodeURIComponent(worker.password), HMS_JWT_SECRET: stack.jwtSecret });
+    DATABASE_WORKER_PASSWORD: decodeURIComponent(worker.password), HMS_JWT_SECRET: stack.jwtSecret,
+    HMS_DATA_DIR: dataDir, HMS_MAIL_CATCHER_PORT: String(await freePort()) });
   // No schedules here: the crontab's own test is below; jobs are added by the tests.
   running = await startWorker(config, { connectionString: workerUrl, pollInterval: 200, withoutSchedules: true, log: (line) => lines.push(line) });
 });
 
 afterAll(async () => {
   await running?.stop();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   if (process.env.HMS_DEBUG_WORKER) console.error(lines.join("\n"));
 });
 

@@ -25,3 +25,8 @@ export function defineTask<Schema extends z.ZodType>(
 
 /** The payload graphile-worker gives a task started by the crontab (nothing else in it). */
 export const cronPayload = z.object({ _cron: z.object({ ts: z.string(), backfilled: z.boolean().optional() }).optional() }).strict();
+
+/** The time a scheduled run stands for: its crontab slot (a backfilled run acts as of its slot), else now. */
+export function scheduledTime(payload: z.infer<typeof cronPayload>): string {
+  return payload._cron?.ts ?? new Date().toISOString();
+}

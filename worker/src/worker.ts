@@ -7,9 +7,12 @@
  * `npm start` runs it in the launcher's process (HMS_WORKER=true); `npm run worker` runs it alone.
  */
 import { readdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { Logger, run, type Runner, type TaskList } from 'graphile-worker';
 import type { HmsConfig } from '../../db/launcher/config.ts';
+import { createChannels, setChannels } from './delivery/channels.ts';
+import { startMailCatcher, type MailCatcher } from './delivery/mail-catcher.ts';
 
 const here = import.meta.dirname;
 export const tasksDirectory = path.join(here, 'tasks');
@@ -30,6 +33,8 @@ export async function loadTasks(directory = tasksDirectory): Promise<TaskList> {
 
 export interface WorkerServer {
   runner: Runner;
+  /** The local mail catcher, when HMS_SMTP_URL is unset. */
+  mailCatcher: MailCatcher | null;
   /** False once the runner has stopped (stopped on purpose, or failed). */
   running(): boolean;
   stop(): Promise<void>;
@@ -40,11 +45,26 @@ export async function startWorker(
   options: { log?: (line: string) => void; connectionString?: string; pollInterval?: number; withoutSchedules?: boolean } = {},
 ): Promise<WorkerServer> {
   const log = options.log ?? ((line: string) => console.log(line));
+  const { delivery } = config;
+  const mailCatcher = delivery.smtpUrl ? null : await startMailCatcher({ port: delivery.mailCatcherPort, outboxDir: delivery.outboxDir });
+  const channels = createChannels(delivery, delivery.smtpUrl ?? mailCatcher!.url);
+  setChannels(Object.assign(channels, {
+    workerId: `${hostname()}:${process.pid}`,
+    staleLockSeconds: config.workerStaleLockSeconds,
+    publicUrl: config.publicUrl,
+  }));
   const logger = new Logger((scope) => (level, message) => {
     if (level === 'debug' && !process.env.HMS_WORKER_DEBUG) return;
     log(`worker${scope.taskIdentifier ? ` ${scope.taskIdentifier}` : ''}: ${message}`);
   });
-  const runner = await run({
+  const closeChannels = async () => {
+    channels.close();
+    setChannels(null);
+    await mailCatcher?.stop();
+  };
+  let runner: Runner;
+  try {
+    runner = await run({
     connectionString: options.connectionString ?? config.workerUrl,
     concurrency: config.workerConcurrency,
     pollInterval: options.pollInterval ?? 2000,
@@ -52,7 +72,13 @@ export async function startWorker(
     logger,
     taskList: await loadTasks(),
     ...(options.withoutSchedules ? { parsedCronItems: [] } : { crontabFile }),
-  });
+    });
+    // What a worker that was down left behind is picked up now, not at the next minute.
+    await runner.addJob('notification_queue__sweep', {}, { jobKey: 'notification_queue__sweep:start', maxAttempts: 1 });
+  } catch (error) {
+    await closeChannels();
+    throw error;
+  }
   let running = true;
   runner.promise.then(
     () => { running = false; },
@@ -60,9 +86,11 @@ export async function startWorker(
   );
   return {
     runner,
+    mailCatcher,
     running: () => running,
     async stop() {
       if (running) await runner.stop();
+      await closeChannels();
     },
   };
 }
