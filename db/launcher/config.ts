@@ -13,6 +13,9 @@ import { z } from 'zod';
 
 export class ConfigError extends Error {}
 
+/** What an SMS/WhatsApp gateway receives unless configured otherwise. */
+const GATEWAY_BODY = '{"to": {{to}}, "text": {{text}}, "reference": {{reference}}, "template_id": {{template_id}}}';
+
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 
 export interface RoleNames {
@@ -26,6 +29,22 @@ export interface RoleNames {
   staff: string;
   /** LOGIN, no privileges but the job queue and the functions its tasks call: what the worker connects as. */
   worker: string;
+}
+
+export interface GatewayConfig {
+  url: string | null;
+  token: string | null;
+  body: string;
+}
+
+export interface DeliveryConfig {
+  smtpUrl: string | null;
+  mailCatcherPort: number;
+  mailFrom: string;
+  /** Folder of the local outbox (the catcher's .eml files, the gateways' .jsonl). */
+  outboxDir: string;
+  sms: GatewayConfig;
+  whatsapp: GatewayConfig;
 }
 
 export interface HmsConfig {
@@ -47,6 +66,12 @@ export interface HmsConfig {
   runWorker: boolean;
   /** How many jobs the worker runs at once. */
   workerConcurrency: number;
+  /** After how long a worker's hold on a notification is taken over (it died). */
+  workerStaleLockSeconds: number;
+  /** Where people open HMS (links in e-mails). */
+  publicUrl: string;
+  /** Outgoing messages: the mail server (null: the local catcher on mailCatcherPort) and the gateways (null: local outbox). */
+  delivery: DeliveryConfig;
   roles: RoleNames;
   databaseName: string;
   /** The front (one origin: `/`, `/api/`, `/graphql`, `/health`). */
@@ -293,6 +318,34 @@ export const configSchema = z
     HMS_DEMO_DATA: boolean({ default: true, description: 'Load the demo data into an empty database (once).' }),
     HMS_WORKER: boolean({ default: true, description: 'Run the worker (graphile-worker: scheduled and queued jobs) inside `npm start`; `false` when it runs on its own (`npm run worker`).' }),
     HMS_WORKER_CONCURRENCY: integer({ default: 4, max: 100, description: 'How many jobs the worker runs at once.' }),
+    HMS_WORKER_STALE_LOCK_SECONDS: integer({
+      default: 300,
+      min: 1,
+      max: 86_400,
+      description: 'A notification a worker has held this long without an outcome belongs to a worker that died: another worker takes it over.',
+    }),
+    HMS_PUBLIC_URL: text({
+      shownDefault: '`http://`*HMS_API_HOST*`:`*HMS_API_PORT*',
+      description: 'The address people open HMS at, for the links in invitation and password-reset e-mails.',
+    }),
+    HMS_SMTP_URL: text({
+      shownDefault: '*(unset: the local mail catcher)*',
+      description: 'Mail server the worker sends e-mail through (`smtp://user:password@host:587`, `smtps://…:465`). Unset, the worker runs a local mail catcher that keeps each message as an `.eml` file in *HMS_DATA_DIR*`/outbox/mail/`.',
+    }),
+    HMS_MAIL_CATCHER_PORT: integer({ shownDefault: 'API port + 3', description: 'SMTP port of the local mail catcher (127.0.0.1), when HMS_SMTP_URL is unset.' }),
+    HMS_MAIL_FROM: text({ default: 'no-reply@hms.local', description: "Sender address of HMS's e-mails (the hospital's name is the sender's name, its e-mail the Reply-To)." }),
+    HMS_SMS_GATEWAY_URL: text({
+      shownDefault: '*(unset: local outbox)*',
+      description: 'HTTP endpoint of the SMS gateway: the worker POSTs HMS_SMS_GATEWAY_BODY to it. Unset, messages are appended to *HMS_DATA_DIR*`/outbox/sms.jsonl`.',
+    }),
+    HMS_SMS_GATEWAY_TOKEN: text({ shownDefault: '*(none)*', description: 'Bearer token sent to the SMS gateway.' }),
+    HMS_SMS_GATEWAY_BODY: text({
+      default: GATEWAY_BODY,
+      description: 'JSON body posted to the SMS gateway, with `{{to}}`, `{{text}}`, `{{reference}}` (the queue row) and `{{template_id}}` (the provider template) filled as JSON strings.',
+    }),
+    HMS_WHATSAPP_GATEWAY_URL: text({ shownDefault: '*(unset: local outbox)*', description: 'The same for WhatsApp (local outbox *HMS_DATA_DIR*`/outbox/whatsapp.jsonl`).' }),
+    HMS_WHATSAPP_GATEWAY_TOKEN: text({ shownDefault: '*(none)*', description: 'Bearer token sent to the WhatsApp gateway.' }),
+    HMS_WHATSAPP_GATEWAY_BODY: text({ default: GATEWAY_BODY, description: 'JSON body posted to the WhatsApp gateway (placeholders as for SMS).' }),
   })
   .superRefine((env, ctx) => {
     if (env.ROOT_DATABASE_URL && !env.DATABASE_URL) {
@@ -388,6 +441,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HmsConfig {
     workerPassword,
     runWorker: vars.HMS_WORKER,
     workerConcurrency: vars.HMS_WORKER_CONCURRENCY!,
+    workerStaleLockSeconds: vars.HMS_WORKER_STALE_LOCK_SECONDS!,
+    publicUrl: (vars.HMS_PUBLIC_URL ?? `http://${vars.HMS_API_HOST!.includes(':') ? `[${vars.HMS_API_HOST}]` : vars.HMS_API_HOST}:${apiPort}`).replace(/\/+$/, ''),
+    delivery: {
+      smtpUrl: vars.HMS_SMTP_URL || null,
+      mailCatcherPort: vars.HMS_MAIL_CATCHER_PORT ?? apiPort + 3,
+      mailFrom: vars.HMS_MAIL_FROM!,
+      outboxDir: path.join(dataDir, 'outbox'),
+      sms: { url: vars.HMS_SMS_GATEWAY_URL || null, token: vars.HMS_SMS_GATEWAY_TOKEN || null, body: vars.HMS_SMS_GATEWAY_BODY! },
+      whatsapp: { url: vars.HMS_WHATSAPP_GATEWAY_URL || null, token: vars.HMS_WHATSAPP_GATEWAY_TOKEN || null, body: vars.HMS_WHATSAPP_GATEWAY_BODY! },
+    },
     roles,
     databaseName: decodeURIComponent(databaseUrl.pathname.slice(1)),
     apiHost: vars.HMS_API_HOST!,
