@@ -4,6 +4,7 @@
  *
  *   /          a placeholder page (the console comes later)
  *   /api/…     PostgREST (OpenAPI at /api/), through @fastify/reply-from
+ *   /outbox/…  the messages the local mail catcher kept (holders of settings.manage)
  *   /health    200 once the database and PostgREST answer (and the worker runs, when it runs in
  *              this process), else 503
  *
@@ -33,6 +34,7 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import replyFrom from '@fastify/reply-from';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -40,6 +42,7 @@ import pg from 'pg';
 import type { HmsConfig } from './config.ts';
 import { authCallsOf, mountGraphql, type MountedGraphql, type Refusal } from './graphql.ts';
 import { assertPortFree } from './postgres.ts';
+import { caughtMailFile, listCaughtMail } from '../../worker/src/delivery/mail-catcher.ts';
 
 /** One row of app_hidden.raw_errors with the registry's status. */
 export interface RawError {
@@ -359,6 +362,41 @@ export async function startFront(options: FrontOptions): Promise<FrontServer> {
   });
 
   app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(PLACEHOLDER));
+
+  /*
+   * The local outbox (issue 10 §3): what the worker's mail catcher kept when HMS_SMTP_URL is unset,
+   * for the console's outbox. Only for holders of settings.manage (who may read notification_queue
+   * too), checked by asking PostgREST who the token is (/rpc/me: the same identity checks as any
+   * request). With a real mail server the outbox is empty and says so.
+   */
+  const outboxAccess = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
+    const authorization = request.headers.authorization;
+    const who = authorization
+      ? await fetch(`${upstream}/rpc/me`, { method: 'POST', headers: { authorization, 'content-type': 'application/json', 'x-request-id': request.id, 'x-hms-client-address': request.ip }, body: '{}' }).catch(() => null)
+      : null;
+    if (!who?.ok) {
+      await sendError(reply, { status: 401, body: { code: 'HMS_SESSION_INVALID', message: 'Log in to see the outbox.', details: null, hint: null } });
+      return false;
+    }
+    const me = (await who.json()) as { permissions?: string[] };
+    if (!me.permissions?.includes('settings.manage')) {
+      await sendError(reply, { status: 403, body: { code: 'HMS_FORBIDDEN', message: 'The outbox is for holders of settings.manage.', details: JSON.stringify({ permission: 'settings.manage' }), hint: null } });
+      return false;
+    }
+    return true;
+  };
+  app.get('/outbox/mail', async (request, reply) => {
+    if (!(await outboxAccess(request, reply))) return reply;
+    return reply.send({ catcher: config.delivery.smtpUrl === null, messages: config.delivery.smtpUrl === null ? listCaughtMail(config.delivery.outboxDir) : [] });
+  });
+  app.get<{ Params: { file: string } }>('/outbox/mail/:file', async (request, reply) => {
+    if (!(await outboxAccess(request, reply))) return reply;
+    const file = caughtMailFile(config.delivery.outboxDir, request.params.file);
+    if (!file || config.delivery.smtpUrl !== null) {
+      return sendError(reply, { status: 404, body: { code: 'HMS_NOT_FOUND', message: 'No such message in the outbox.', details: null, hint: null } });
+    }
+    return reply.type('message/rfc822').header('content-disposition', `attachment; filename="${request.params.file}"`).send(readFileSync(file));
+  });
 
   app.get('/health', async (_request, reply) => {
     const check = async (probe: () => Promise<boolean>) => {

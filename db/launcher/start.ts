@@ -18,6 +18,13 @@ function fail(message: string, code = 2): never {
   process.exit(code);
 }
 
+/** A URL without its password, for printing. */
+function redacted(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '****';
+  return parsed.toString();
+}
+
 async function demoLogins(databaseUrl: string): Promise<string[]> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -91,16 +98,18 @@ async function main(): Promise<void> {
 
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const logins = config.loadDemoData ? await demoLogins(config.databaseUrl) : [];
-  const db = new URL(config.databaseUrl);
-  db.password = '****';
+  const db = new URL(redacted(config.databaseUrl));
   console.log(`
 HMS is running (ready in ${seconds} s${stack.demoDataLoadedNow ? ', demo data loaded' : ''}).
 
   HMS                    ${stack.front!.url}/
   REST API               ${stack.front!.apiUrl}/        OpenAPI document at /api/
+  GraphQL                ${stack.front!.url}/graphql    Ruru (GraphiQL) in a browser
   Health                 ${stack.front!.url}/health
   PostgreSQL             ${db.toString()}${config.embedded ? `  (embedded, data in ${path.relative(process.cwd(), config.dataDir) || '.'})` : ''}
   Worker                 ${stack.worker ? `running as ${config.roles.worker} (schedules in worker/crontab)` : 'not in this process (HMS_WORKER=false: npm run worker)'}
+  Mail                   ${config.delivery.smtpUrl ? `through ${redacted(config.delivery.smtpUrl)}` : `local mail catcher on smtp://127.0.0.1:${config.delivery.mailCatcherPort}, kept in ${path.relative(process.cwd(), path.join(config.delivery.outboxDir, 'mail')) || '.'} (${stack.front!.url}/outbox/mail)`}
+  SMS, WhatsApp          ${[config.delivery.sms.url ? `SMS gateway ${config.delivery.sms.url}` : `SMS to ${path.relative(process.cwd(), path.join(config.delivery.outboxDir, 'sms.jsonl'))}`, config.delivery.whatsapp.url ? `WhatsApp gateway ${config.delivery.whatsapp.url}` : `WhatsApp to ${path.relative(process.cwd(), path.join(config.delivery.outboxDir, 'whatsapp.jsonl'))}`].join('; ')}
 ${logins.length ? `
 Demo logins (password Admin@123):
 ${logins.join('\n')}

@@ -15,11 +15,11 @@ describe('OpenAPI at /', () => {
     expect(document.definitions.patients.properties.mrn.description).toMatch(/number/i);
   });
 
-  it('shows an anonymous caller no table — only the login and refresh functions', async () => {
+  it('shows an anonymous caller no table — only login, refresh and the password-link functions', async () => {
     const response = await apiFetch('/');
     expect(response.status).toBe(200);
     const document = await response.json();
     expect(Object.keys(document.definitions ?? {})).toEqual([]);
-    expect(Object.keys(document.paths).filter((p) => p !== '/').sort()).toEqual(['/rpc/login', '/rpc/refresh']);
+    expect(Object.keys(document.paths).filter((p) => p !== '/').sort()).toEqual(['/rpc/login', '/rpc/refresh', '/rpc/request_password_reset', '/rpc/set_password_with_token']);
   });
 });

@@ -22,6 +22,8 @@ describe('docker-compose.yml', () => {
     expect(compose.services.worker.command.join(' ')).toContain('worker/src/main.ts');
     expect(compose.services.worker.depends_on.migrate.condition).toBe('service_completed_successfully');
     for (const name of Object.keys(compose.services.worker.environment)) expect(configVariables, name).toContain(name);
+    // It sends mail and messages: the delivery settings reach it.
+    for (const name of ['HMS_SMTP_URL', 'HMS_PUBLIC_URL', 'HMS_SMS_GATEWAY_URL', 'HMS_WHATSAPP_GATEWAY_URL']) expect(compose.services.worker.environment, name).toHaveProperty(name);
     expect(compose.services.postgres.image).toBe('postgres:16');
     expect(compose.services.postgrest.image).toBe('postgrest/postgrest:v12.0.2');
     expect(compose.services.migrate.command.join(' ')).toContain('npm run db:setup');

@@ -148,21 +148,23 @@ select is(
          where p.pronamespace = 'app_public'::regnamespace
            and p.prokind = 'f' and p.provolatile = 'v'
            and p.prorettype = 'json'::regtype
-           and p.proname not in ('login', 'refresh', 'logout', 'switch_hospital', 'change_password')
+           and p.proname not in ('login', 'refresh', 'logout', 'switch_hospital', 'change_password',
+                                 'request_password_reset', 'set_password_with_token')
          order by 1),
   '{}'::text[], 'every workflow RPC returns rows of its table (only the identity RPCs answer token or session JSON)');
 
 -- Every helper in app_hidden and app_private is used: by a function, a trigger, a policy, a default
 -- or a constraint — or it is one of the entry points named here (the kit's registration API and
--- partition_by_month, which migrations call; create_partitions_ahead, which npm start and the
--- worker's daily job call; purge_expired_sessions, the worker's other job; and PostgREST's
--- pre-request check). A dialect left behind shows up here.
+-- partition_by_month, which migrations call; create_partitions_ahead, which npm start calls; the
+-- functions granted to the worker's role, which its tasks call; and PostgREST's pre-request
+-- check). A dialect left behind shows up here.
 select is(
   array(select p.oid::regprocedure::text
           from pg_proc p
          where p.pronamespace in ('app_hidden'::regnamespace, 'app_private'::regnamespace)
            and p.proname not in ('check_request', 'register_table', 'reregister_table', 'declare_status_machine', 'lock_document', 'refresh_totals_from',
-                                 'register_error_codes', 'partition_by_month', 'create_partitions_ahead', 'purge_expired_sessions')
+                                 'register_error_codes', 'partition_by_month', 'create_partitions_ahead')
+           and not has_function_privilege('hms_worker', p.oid, 'execute')
            -- the generated probes, which the friendly-constraint trigger calls by the table's name
            and p.proname !~ '^constraint_probe__'
            and not exists (select 1 from pg_proc q

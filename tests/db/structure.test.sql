@@ -11,6 +11,9 @@ select tables_are('app_public', array(select table_name::name from tests.expecte
 select functions_are('app_public', array[
   -- identity
   'login', 'refresh', 'logout', 'me', 'switch_hospital', 'change_password', 'update_my_profile',
+  'request_password_reset', 'set_password_with_token',
+  -- staff accounts
+  'create_staff_account', 'invite_user',
   -- numbering
   'check_document_number',
   -- search (the access rule applied inside, so the trigram indexes answer)

@@ -33,6 +33,8 @@ export interface TestStackInfo {
   /** PostgREST's internal port, for tests that prove what the database believes without the front. */
   postgrestUrl: string;
   jwtSecret: string;
+  /** The front's local outbox (the mail catcher's folder when HMS_SMTP_URL is unset). */
+  outboxDir: string;
   roles: { owner: string; authenticator: string; anonymous: string; staff: string; worker: string };
 }
 
@@ -103,6 +105,7 @@ export async function setup(project: TestProject): Promise<void> {
     frontUrl: front.url,
     postgrestUrl: postgrest.url,
     jwtSecret: config.jwtSecret,
+    outboxDir: config.delivery.outboxDir,
     roles: config.roles,
   });
 }

@@ -15,7 +15,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCrontab } from 'graphile-worker';
 import { repoRoot } from '../../../db/launcher/config.ts';
+import { crontabFile } from '../../../worker/src/worker.ts';
 import { runProcess, type ManagedProcess } from '../../../db/launcher/process.ts';
 import { loginAt, npm, stackEnv, stopLaunched, userEnv } from '../../support/processes.ts';
 
@@ -139,7 +141,10 @@ describe('the README walk-through', () => {
     const health = await fetch(`${api.replace(/\/api$/, '')}/health`);
     expect([health.status, await health.json()]).toEqual([200, { status: 'ready', database: 'ok', postgrest: 'ok', worker: 'ok' }]);
     const crons = await ownerQuery(`select identifier from graphile_worker._private_known_crontabs order by 1`);
-    expect(crons.map((row) => row.identifier)).toEqual(['partitions__create_ahead', 'sessions__purge_expired']);
+    // Every schedule of worker/crontab is known to the running worker.
+    const scheduled = parseCrontab(readFileSync(crontabFile, 'utf8')).map((item) => item.identifier).sort();
+    expect(scheduled).toContain('daily_settlements__settle_due');
+    expect(crons.map((row) => row.identifier)).toEqual(scheduled);
     const workers = await ownerQuery(`select usename from pg_stat_activity where datname = 'hms_db' and usename = 'hms_worker' limit 1`);
     expect(workers).toEqual([{ usename: 'hms_worker' }]);
   });

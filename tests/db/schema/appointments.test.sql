@@ -67,8 +67,8 @@ select results_eq(
 select is(
   array(select t.tgname::text from pg_trigger t where t.tgrelid = 'app_public.appointments'::regclass and not t.tgisinternal order by 1),
   array['_001_forbidden_delete', '_001_forbidden_insert', '_001_forbidden_update', '_010_number', '_050_soft_delete', '_100_stamp', '_110_soft_delete', '_150_status_machine', '_160_no_show_timing',
-        '_210_status_log', '_900_audit', '_990_friendly_constraints'],
-  'appointments: the kit''s triggers, the no-show timing and the status log (no module workflow trigger)');
+        '_210_status_log', '_850_notify', '_900_audit', '_990_friendly_constraints'],
+  'appointments: the kit''s triggers, the no-show timing, the status log and the patient''s messages (no module workflow trigger)');
 select is(
   array(select t.tgname::text from pg_trigger t where t.tgrelid = 'app_public.appointment_status_log'::regclass and not t.tgisinternal order by 1),
   array['_000_append_only', '_000_append_only_truncate', '_100_stamp', '_900_audit', '_990_friendly_constraints'],

@@ -3,7 +3,7 @@
 -- needs are refused with 403 HMS_FORBIDDEN before anything happens, and a member holding just that
 -- permission gets past the gate. The golden list below names each RPC's permission by hand (null:
 -- every member of staff may call it), so a gate that moves, widens or disappears turns this red.
--- Anonymous callers may call login and refresh only. Tables: tests/db/security/isolation-matrix.
+-- Anonymous callers may call login, refresh and the two password-link RPCs only. Tables: tests/db/security/isolation-matrix.
 begin;
 select plan(7);
 
@@ -42,6 +42,7 @@ insert into rpc_gate (rpc, permission) values
   ('create_prescription', 'prescriptions.write'),
   ('create_prescription_template', 'prescriptions.write'),
   ('create_purchase_order', 'inventory.manage'),
+  ('create_staff_account', 'users.manage'),
   ('decide_claim', 'insurance.manage'),
   ('decide_pre_authorization', 'insurance.manage'),
   ('deliver_optical_order', 'optical.manage'),
@@ -49,6 +50,7 @@ insert into rpc_gate (rpc, permission) values
   ('dispense_prescription', 'pharmacy.dispense'),
   ('finalize_prescription', 'prescriptions.write'),
   ('issue_credit_note', 'billing.refund'),
+  ('invite_user', 'users.manage'),
   ('issue_invoice', 'billing.write'),
   ('login', null),
   ('logout', null),
@@ -72,6 +74,7 @@ insert into rpc_gate (rpc, permission) values
   ('remove_prescription_item', 'prescriptions.write'),
   ('reopen_day', 'billing.settle'),
   ('report_lab_result', 'lab.process'),
+  ('request_password_reset', null),
   ('request_pre_authorization', 'insurance.manage'),
   ('request_refund', 'billing.refund'),
   ('request_stock_adjustment', 'inventory.manage'),
@@ -82,6 +85,7 @@ insert into rpc_gate (rpc, permission) values
   ('search_suppliers', 'inventory.read'),
   ('send_purchase_order', 'inventory.manage'),
   ('send_to_lab', 'optical.manage'),
+  ('set_password_with_token', null),
   ('settle_day', 'billing.settle'),
   ('start_appointment', 'appointments.manage'),
   ('start_cycle_count', 'inventory.manage'),
@@ -170,7 +174,8 @@ select is(array(select o.rpc || ': ' || o.outcome from rpc_outcome o join rpc_ga
                  where g.permission is null and o.who = 'nobody' and o.outcome like 'HMS_FORBIDDEN%' order by 1),
           '{}'::text[], 'the ungated RPCs (identity, one''s profile, available checks) answer every member of staff');
 select is(array(select o.rpc from rpc_outcome o where o.who = 'anonymous' and o.outcome not like 'E:42501%' order by 1),
-          array['login', 'refresh'], 'an anonymous caller may call login and refresh only');
+          array['login', 'refresh', 'request_password_reset', 'set_password_with_token'],
+          'an anonymous caller may call login, refresh, request_password_reset and set_password_with_token only');
 
 select * from finish();
 rollback;

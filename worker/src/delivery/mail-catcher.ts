@@ -86,3 +86,14 @@ export function listCaughtMail(outboxDir: string, limit = 200): CaughtMail[] {
     };
   });
 }
+
+/** The path of one caught message by its file name, or null (unknown, or not a plain .eml name). */
+export function caughtMailFile(outboxDir: string, name: string): string | null {
+  if (!/^[A-Za-z0-9T_-]+\.eml$/.test(name)) return null;
+  const full = path.join(mailDirectory(outboxDir), name);
+  try {
+    return statSync(full).isFile() ? full : null;
+  } catch {
+    return null;
+  }
+}
