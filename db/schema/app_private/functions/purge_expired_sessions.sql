@@ -9,6 +9,7 @@ AS $function$
 declare
   v_sessions integer;
   v_tokens integer;
+  v_links integer;
 begin
   if p_keep is null or p_keep < interval '0' then
     raise exception 'purge_expired_sessions: p_keep must be a non-negative interval';
@@ -16,16 +17,19 @@ begin
   delete from app_private.sessions s
    where least(s.expires_at, coalesce(s.revoked_at, 'infinity')) < now() - p_keep;
   get diagnostics v_sessions = row_count;
+  update app_public.password_emails e set status = 'expired'
+   where e.status in ('pending', 'sent') and e.expires_at < now();
+  get diagnostics v_links = row_count;
   delete from app_private.password_email_tokens t
    using app_public.password_emails e
    where e.id = t.password_email_id
      and (e.status in ('used', 'revoked', 'expired') or e.expires_at < now());
   get diagnostics v_tokens = row_count;
-  return jsonb_build_object('sessions', v_sessions, 'password_email_tokens', v_tokens);
+  return jsonb_build_object('sessions', v_sessions, 'password_email_tokens', v_tokens, 'expired_links', v_links);
 end;
 $function$;
 
-comment on function app_private.purge_expired_sessions(interval) is 'Deletes the sessions that ended (expired or revoked) more than p_keep ago, with their refresh tokens, and the token hashes of password e-mails that can no longer be used; answers the counts. Run hourly by the worker (sessions__purge_expired).';
+comment on function app_private.purge_expired_sessions(interval) is 'Deletes the sessions that ended (expired or revoked) more than p_keep ago, with their refresh tokens; marks invitation and reset links past their expiry expired and deletes the token hashes of those no longer usable; answers the counts. Run hourly by the worker (sessions__purge_expired).';
 
 revoke execute on function app_private.purge_expired_sessions(interval) from public;
 grant execute on function app_private.purge_expired_sessions(interval) to hms_worker;

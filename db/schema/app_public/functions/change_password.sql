@@ -7,13 +7,11 @@ CREATE OR REPLACE FUNCTION app_public.change_password(old_password text, new_pas
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  c_min_length constant integer := 10;
   v_user_id uuid := app_hidden.current_user_id();
   v_session_id uuid := app_hidden.current_session_id();
   v_old text := coalesce(change_password.old_password, '');
   v_new text := coalesce(change_password.new_password, '');
   v_email text;
-  v_local_part text;
   v_hash text;
   v_hospital_id uuid;
   v_failure app_private.login_failures;
@@ -46,25 +44,7 @@ begin
     return app_private.error_response('HMS_PASSWORD_INCORRECT', 'The current password is incorrect.');
   end if;
 
-  v_local_part := split_part(v_email, '@', 1);
-  if char_length(v_new) < c_min_length then
-    perform app_hidden.raise_error('HMS_PASSWORD_POLICY',
-      format('The new password must have at least %s characters.', c_min_length),
-      to_jsonb('min_length'::text));
-  elsif octet_length(v_new) > 72 then
-    perform app_hidden.raise_error('HMS_PASSWORD_POLICY',
-      'The new password must not be longer than 72 bytes (bcrypt ignores anything beyond).',
-      to_jsonb('max_bytes'::text));
-  elsif strpos(lower(v_new), v_email) > 0 or lower(v_new) = v_local_part
-        or (char_length(v_local_part) >= 3 and strpos(lower(v_new), v_local_part) > 0) then
-    perform app_hidden.raise_error('HMS_PASSWORD_POLICY',
-      'The new password must not be or contain your email address or its name part.',
-      to_jsonb('not_email'::text));
-  elsif v_new = v_old then
-    perform app_hidden.raise_error('HMS_PASSWORD_POLICY',
-      'The new password must be different from the current one.',
-      to_jsonb('not_reused'::text));
-  end if;
+  perform app_private.check_password_policy(v_email, v_new, v_old);
 
   update app_private.user_secrets s
      set password_hash = public.crypt(v_new, public.gen_salt('bf', 10)), password_changed_at = now()

@@ -132,6 +132,7 @@ CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.appointmen
 CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.appointments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _160_no_show_timing BEFORE UPDATE OF status ON app_public.appointments FOR EACH ROW WHEN (new.status = 'no_show'::text AND old.status IS DISTINCT FROM new.status) EXECUTE FUNCTION app_hidden.tg_appointments__no_show_timing();
 CREATE TRIGGER _210_status_log AFTER UPDATE OF status ON app_public.appointments FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status) EXECUTE FUNCTION app_hidden.tg_appointments__status_log();
+CREATE TRIGGER _850_notify AFTER INSERT OR UPDATE OF status ON app_public.appointments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_appointments__notify();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.appointments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.appointments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 

@@ -169,6 +169,7 @@ CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_publ
 CREATE TRIGGER _200_derive BEFORE INSERT OR UPDATE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_invoices__derive();
 CREATE TRIGGER _210_discount_four_eyes BEFORE INSERT OR UPDATE OF invoice_discount_amount ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_invoices__discount_four_eyes();
 CREATE TRIGGER _800_refresh_totals AFTER INSERT OR UPDATE OF invoice_discount_amount ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_totals('id', 'app_hidden.refresh_invoice_totals');
+CREATE TRIGGER _850_notify AFTER UPDATE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_invoices__notify();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.invoices FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 

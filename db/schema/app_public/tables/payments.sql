@@ -106,6 +106,7 @@ CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.payments F
 CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _300_settled_day_lock BEFORE INSERT OR UPDATE ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__settled_day_lock('payment_date');
 CREATE TRIGGER _800_refresh_totals AFTER INSERT OR DELETE OR UPDATE ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__refresh_totals('invoice_id', 'app_hidden.refresh_invoice_totals');
+CREATE TRIGGER _850_notify AFTER INSERT ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_payments__notify();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.payments FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
