@@ -5,7 +5,7 @@
  * isolation matrix (tests/db/security/isolation-matrix.test.sql).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { apiClient, apiFetch, loginToken } from '../support/api.ts';
+import { allRows, apiClient, apiFetch, loginToken } from '../support/api.ts';
 import { ACCESS_MODEL, TABLE_COUNT, TABLES } from '../support/access-model.ts';
 import { ownerQuery } from '../support/db.ts';
 
@@ -14,18 +14,6 @@ const LA = '10000000-0000-4000-8000-000000000002';
 
 let laMembers: Set<string>;
 let nyPatientId: string;
-
-/** Every row a caller gets from a table, page by page (PostgREST caps each answer at db-max-rows). */
-async function allRows(table: string, token: string): Promise<Record<string, unknown>[]> {
-  const rows: Record<string, unknown>[] = [];
-  for (;;) {
-    const response = await apiFetch(`/${table}?select=*&order=id&offset=${rows.length}`, { token });
-    expect(response.status, table).toBe(200);
-    const page: Record<string, unknown>[] = await response.json();
-    rows.push(...page);
-    if (page.length === 0) return rows;
-  }
-}
 
 beforeAll(async () => {
   laMembers = new Set(

@@ -7,7 +7,7 @@
  */
 import { PostgrestClient } from '@supabase/postgrest-js';
 import { createHmac } from 'node:crypto';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 
 const base64url = (value: Buffer | string) => Buffer.from(value).toString('base64url');
 
@@ -108,4 +108,19 @@ export function loginToken(email: string, hospitalCode?: string): Promise<string
     tokenCache.set(key, token);
   }
   return token;
+}
+
+/**
+ * Every row a caller gets from a table or view (`select` columns, an optional PostgREST `filter`
+ * such as `hospital_id=eq.…`), page by page: PostgREST caps each answer at db-max-rows. Ordered by id.
+ */
+export async function allRows(table: string, token: string, select = '*', filter = ''): Promise<Record<string, unknown>[]> {
+  const rows: Record<string, unknown>[] = [];
+  for (;;) {
+    const response = await apiFetch(`/${table}?select=${select}&order=id&offset=${rows.length}${filter ? `&${filter}` : ''}`, { token });
+    expect(response.status, table).toBe(200);
+    const page: Record<string, unknown>[] = await response.json();
+    rows.push(...page);
+    if (page.length === 0) return rows;
+  }
 }

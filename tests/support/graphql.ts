@@ -3,6 +3,8 @@
  * process): gql(query, variables, token) posts a document and answers the HTTP status and body.
  */
 import { inject } from 'vitest';
+import '../../db/launcher/graphile-env.ts';
+import { camelCase, pluralize, singularize, upperCamelCase } from 'postgraphile/graphile-build';
 
 export interface GqlAnswer {
   status: number;
@@ -35,9 +37,28 @@ export async function gqlLogin(email: string, password = 'Admin@123'): Promise<s
   return data.login.result.access_token;
 }
 
-/** snake_case table name → the GraphQL connection field (allPatients, allPharmacyDispensings, …). */
+/**
+ * The GraphQL names of a table or view of app_public, by PostGraphile's own inflection (the
+ * `pluralize` rules it uses: doctor_leaves → DoctorLeaf, staff_directory → allStaffDirectories):
+ * the node type, and the connection field on Query.
+ */
+export function graphqlType(table: string): string {
+  return upperCamelCase(singularize(table));
+}
 export function connectionField(table: string): string {
-  const camel = table.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
-  const plural = camel.endsWith('s') || camel.endsWith('_log') ? camel : camel;
-  return `all${plural[0].toUpperCase()}${plural.slice(1)}`;
+  return `all${upperCamelCase(pluralize(singularize(table)))}`;
+}
+
+/** camelCase of a column (created_at → createdAt), as PostGraphile names fields. */
+export const fieldName = (column: string): string => camelCase(column);
+
+/** Every connection field of Query (`allPatients`, …) with the node type it lists, from introspection. */
+export async function queryConnections(token: string): Promise<Map<string, string>> {
+  const data = await gqlData(`{ __type(name: "Query") { fields { name type { name kind ofType { name } } } } }`, {}, token);
+  const connections = new Map<string, string>();
+  for (const field of data.__type.fields as { name: string; type: { name: string | null; ofType: { name: string } | null } }[]) {
+    const typeName = field.type.name ?? field.type.ofType?.name ?? '';
+    if (field.name.startsWith('all') && typeName.endsWith('Connection')) connections.set(field.name, typeName.slice(0, -'Connection'.length));
+  }
+  return connections;
 }
