@@ -124,15 +124,16 @@ describe('notification delivery', () => {
     const emailOnly = await createPatient({ email: true, sms: false });
     const spanish = await createPatient({ email: true, sms: true });
     await query(`update app_public.patients set preferred_language = 'es-MX' where id = $1`, [spanish.id]);
+    // SMS is on for the hospital: the patient who agreed to e-mail only gets e-mail only.
+    const first = await book(emailOnly.id, 4);
     await query(`update app_public.hospital_settings set sms_notifications_enabled = false where hospital_id = $1`, [NY]);
     try {
-      const first = await book(emailOnly.id, 4);
       const second = await book(spanish.id, 4);
       const [a, b] = await waitFor('both e-mails sent', async () => {
         const rows = [await queueRows(first.id), await queueRows(second.id)];
         return rows.every((found) => found.length === 1 && found[0].status === 'sent') ? rows : null;
       });
-      expect(a.map((row) => row.channel)).toEqual(['email']);
+      expect(a.map((row) => row.channel)).toEqual(['email']); // no SMS consent
       expect(b.map((row) => row.channel)).toEqual(['email']); // SMS switched off for the hospital
       expect(b[0].title).toBe(`Su cita ${second.appointment_number} está confirmada`);
       expect(a[0].title).toContain('is confirmed');
