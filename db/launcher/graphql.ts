@@ -152,9 +152,10 @@ async function registryStatuses(config: HmsConfig): Promise<Map<string, number>>
  */
 function returnedErrorsPlugin(statuses: () => Map<string, number>): GraphileConfig.Plugin {
   return wrapPlans(
-    (context) => {
+    (context, build, field) => {
       const scope = context.scope as { isMutationPayload?: boolean; fieldName?: string };
-      return scope.isMutationPayload && scope.fieldName === 'result' ? {} : null;
+      // Only a JSON/scalar result can be such an answer; a row result keeps its own plan (a lambda has no .get()).
+      return scope.isMutationPayload && scope.fieldName === 'result' && build.graphql.isLeafType(build.graphql.getNamedType(field.type)) ? {} : null;
     },
     () => (plan) =>
       lambda(plan(), (value: unknown) => {
