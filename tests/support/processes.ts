@@ -142,3 +142,19 @@ export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
     socket.once('error', () => resolve(false));
   });
 }
+
+/**
+ * New York's day (HMS Core NY's), once at least ten minutes are left in it: near midnight a
+ * walk-through cannot book today, so this waits for tomorrow. `query` runs SQL on the stack's database.
+ */
+export async function waitForRoomToday(query: (sql: string) => Promise<Record<string, any>[]>): Promise<string> {
+  for (;;) {
+    const [{ today, minutes_left }] = await query(
+      `select (now() at time zone 'America/New_York')::date::text as today,
+              extract(epoch from (date_trunc('day', now() at time zone 'America/New_York') + interval '1 day') - now() at time zone 'America/New_York')::int / 60 as minutes_left`,
+    );
+    // Two runs take well under a minute; ten minutes leaves slots and no midnight mid-run.
+    if (minutes_left >= 10) return today;
+    await new Promise((resolve) => setTimeout(resolve, (minutes_left + 1) * 60_000));
+  }
+}

@@ -19,7 +19,7 @@ import { parseCrontab } from 'graphile-worker';
 import { repoRoot } from '../../../db/launcher/config.ts';
 import { crontabFile } from '../../../worker/src/worker.ts';
 import { runProcess, type ManagedProcess } from '../../../db/launcher/process.ts';
-import { loginAt, npm, stackEnv, stopLaunched, userEnv } from '../../support/processes.ts';
+import { loginAt, npm, stackEnv, stopLaunched, userEnv, waitForRoomToday } from '../../support/processes.ts';
 
 const HEADING = '### A day at the hospital, with curl';
 const DOCTOR = 'd1100000-0000-4000-8000-000000000001';
@@ -84,19 +84,6 @@ async function runBlock(): Promise<any[]> {
   });
 }
 
-/** Minutes left in New York's day; near midnight the block cannot book today, so wait for tomorrow. */
-async function waitForRoomToday(): Promise<string> {
-  for (;;) {
-    const [{ today, minutes_left }] = await ownerQuery(
-      `select (now() at time zone 'America/New_York')::date::text as today,
-              extract(epoch from (date_trunc('day', now() at time zone 'America/New_York') + interval '1 day') - now() at time zone 'America/New_York')::int / 60 as minutes_left`,
-    );
-    // Two runs take well under a minute; ten minutes leaves slots and no midnight mid-run.
-    if (minutes_left >= 10) return today;
-    await new Promise((resolve) => setTimeout(resolve, (minutes_left + 1) * 60_000));
-  }
-}
-
 /** What the database holds for one run's appointment: its queue token, invoices and schedule. */
 async function checkRun(answers: any[], today: string): Promise<{ appointmentId: string; scheduleId: string }> {
   const last = answers.at(-1);
@@ -150,7 +137,7 @@ describe('the README walk-through', () => {
   });
 
   it('runs as written, twice on the same data, and ends in HMS_DAY_SETTLED', async () => {
-    const today = await waitForRoomToday();
+    const today = await waitForRoomToday(ownerQuery);
     const first = await checkRun(await runBlock(), today);
 
     const accountant = await loginAt(api, 'accountant.ny@hms.test');
