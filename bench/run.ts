@@ -7,7 +7,9 @@
  *   1. (hotPaths) the reads of a hospital's day on the generated data, side by side: pgbench as the
  *      owner, the owner over pg, the owner after the identity work, staff under RLS, a minimal
  *      Node http + pg endpoint, PostgREST — with the ratios the targets are stated in; the point
- *      read through PostgREST at 32 clients (the latency target);
+ *      read through PostgREST at 32 clients (the latency target); and through the front, REST
+ *      (/api) and GraphQL (/graphql) side by side: the point read, a doctor's appointments with
+ *      their patient and doctor;
  *  1b. (firstPages) the first page of the big lists through PostgREST with no count, an
  *      estimated count and an exact count;
  *   2. (chainWrites) the writes of a hospital's day on the generated chain, as staff over pg and
@@ -320,6 +322,48 @@ async function hotPaths(owner: pg.Client) {
     }
   }
   console.log('(RLS cost = owner+identity / staff; identity = owner / owner+identity; targets: RLS ≤ 1.15×, identity ≤ 2×, REST/endpoint ≥ 0.8×)');
+  // GraphQL beside REST, both through the front (the one origin: /api → PostgREST, /graphql →
+  // PostGraphile in the front's process), the same token, the same samples, the same fields, 16 clients.
+  {
+    const front = stack.front!.url;
+    const patientFields = 'id,mrn,full_name,first_name,last_name,date_of_birth,gender,phone_primary';
+    const side: { name: string; samples: string[]; rest: (s: string) => string; graphql: (s: string) => { query: string; variables: Record<string, unknown> } }[] = [
+      {
+        name: 'patient point read',
+        samples: paths[0].samples,
+        rest: (id) => `/api/patients?id=eq.${id}&select=${patientFields}`,
+        graphql: (id) => ({ query: `query($id: UUID!) { patientByRowId(rowId: $id) { rowId mrn fullName firstName lastName dateOfBirth gender phonePrimary } }`, variables: { id } }),
+      },
+      {
+        // GraphQL (amber) has equality conditions only, no range filter: both read the doctor's
+        // latest 20 appointments (by scheduled start) with their patient and doctor.
+        name: "a doctor's 20 latest appointments + patient, doctor",
+        samples: paths[2].samples,
+        rest: (id) => `/api/appointments?doctor_id=eq.${id}&order=scheduled_start.desc&limit=20`
+          + `&select=id,appointment_number,status,scheduled_start,patients!appointments_patient_fkey(full_name,mrn),doctors!appointments_doctor_fkey(specialization)`,
+        graphql: (id) => ({
+          query: `query($id: UUID!) { allAppointments(condition: { doctorId: $id }, orderBy: SCHEDULED_START_DESC, first: 20) { nodes { rowId appointmentNumber status scheduledStart
+                    patientByHospitalIdAndPatientId { fullName mrn } doctorByHospitalIdAndDoctorId { specialization } } } }`,
+          variables: { id },
+        }),
+      },
+    ];
+    const postGraphql = async (body: { query: string; variables: Record<string, unknown> }) => {
+      const response = await fetch(`${front}/graphql`, { method: 'POST', headers: { ...agent.headers, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      const answer = await response.json() as { errors?: unknown[] };
+      if (!response.ok || answer.errors) throw new Error(`GraphQL ${response.status}: ${JSON.stringify(answer.errors ?? answer)}`);
+    };
+    console.log(`\nREST and GraphQL side by side through the front (${front}), 16 clients, ${SECONDS} s each: requests/s (p95 ms)`);
+    console.log('read                                                  REST /api    GraphQL /graphql   GraphQL/REST');
+    for (const read of side) {
+      let n = 0;
+      const next = () => read.samples[n++ % read.samples.length];
+      const rest = await timedLoop(16, () => get(`${front}${read.rest(next())}`, agent));
+      const graphql = await timedLoop(16, () => postGraphql(read.graphql(next())));
+      const cell = (r: { perSecond: number; p95: number }) => `${r.perSecond.toFixed(0).padStart(6)} (${r.p95.toFixed(0).padStart(4)})`;
+      console.log(`${read.name.padEnd(52)} ${cell(rest)}     ${cell(graphql)}        ${(graphql.perSecond / rest.perSecond).toFixed(2).padStart(6)}×`);
+    }
+  }
   // The latency target is stated at 32 connections: the point read through PostgREST with 32 clients.
   {
     let n = 0;
