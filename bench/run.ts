@@ -21,7 +21,9 @@
  *      16 doctors, dispense_otc across 16 medicines (plus a race for one batch's last 200 units),
  *      each followed by its invariant check (no double booking; batch = sum of movements ≥ 0);
  *   5. (partitionGrowth) appends to the audit trail and today's page of it, before and after its
- *      history is doubled (monthly partitions: the numbers stay flat).
+ *      history is doubled (monthly partitions: the numbers stay flat);
+ *   6. (bench/worker.ts) the worker: e-mails per second from notification_queue to an SMTP server,
+ *      and the settlement of one hospital-day with a million payments.
  *
  * It runs on its own throwaway embedded stack and stops it at the end.
  */
@@ -35,6 +37,7 @@ import { startStack } from '../db/launcher/stack.ts';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { checkGeneratedChain, generateChain } from './generate.ts';
+import { deliveryThroughput, settlementAtScale } from './worker.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 1_000_000);
@@ -683,6 +686,9 @@ try {
   console.log(`race for the last 200 units: ${sold} sold, ${refused} refused (HMS_INSUFFICIENT_STOCK), batch ${last.quantity_on_hand} = ledger ${last.ledger}, never negative: ${last.quantity_on_hand >= 0 ? 'yes' : 'NO'}`);
 
   await partitionGrowth(owner);
+  // 6. The worker: delivery to an SMTP server, the settlement of a day with a million payments.
+  await settlementAtScale(rootUrl, owner);
+  await deliveryThroughput(stack, owner);
   await owner.end();
 } catch (error) {
   console.error('bench failed:', (error as Error).message);
