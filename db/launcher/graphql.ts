@@ -448,6 +448,10 @@ export async function mountGraphql(
   const log = options.log ?? (() => {});
   const pool = new pg.Pool({ connectionString: config.authenticatorUrl, max: 10, idleTimeoutMillis: 30_000 });
   pool.on('error', () => {}); // a dropped idle connection: the next request reconnects
+  // A connection dropped while checked out (the database restarted mid-request) emits 'error' on
+  // its client, which @dataplan/pg does not listen to: unheard, it would end the process. The
+  // request in flight fails with the error; on release pg-pool discards the broken client.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const [timeouts, statuses] = await Promise.all([roleTimeouts(config), registryStatuses(config)]);
   const identities = new WeakMap<FastifyRequest, Identity>();
   const preset = graphqlPreset({
