@@ -9,6 +9,7 @@
  *   npm run graphql:schema -- --database-url postgresql://…  # a running database (its authenticator)
  *   npm run graphql:schema -- --out /tmp/schema.graphql
  */
+import '../launcher/graphile-env.ts';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';

@@ -50,7 +50,7 @@ describe('the same identity as PostgREST', () => {
     expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
     const [row] = await ownerQuery(
       `select request_id, host(client_address) as address, user_agent, api from app_public.audit_logs where action = 'login' and request_id = $1`, [requestId]);
-    expect(row).toEqual({ request_id: requestId, address: '127.0.0.1', user_agent: 'graphql-identity-test', api: 'rest' });
+    expect(row).toEqual({ request_id: requestId, address: '127.0.0.1', user_agent: 'graphql-identity-test', api: 'graphql' });
   });
 
   it('runs the pre-request check: a revoked session is refused with HMS_SESSION_INVALID', async () => {

@@ -118,6 +118,11 @@ describe('notification delivery', () => {
     expect(posted[0].body.text).toContain(appointment.appointment_number);
     expect(sms.provider).toBe('sms_gateway');
     expect(sms.provider_message_id).toMatch(/^msg-\d+$/);
+    // The audit trail says who: the booking came over SQL as reception here, the delivery from the worker.
+    const trail = await query(`select action, api, new_values->>'status' as status from app_public.audit_logs
+                                where table_name like '%notifications' and record_id = (select notification_id from app_public.notification_queue where id = $1)
+                                order by occurred_at, action`, [email.id]);
+    expect(trail).toContainEqual({ action: 'update', api: 'worker', status: 'sent' });
   });
 
   it("respects the patient's consents, the hospital's channel switches and the patient's language", async () => {

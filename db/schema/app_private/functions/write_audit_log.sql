@@ -18,7 +18,7 @@ begin
      app_hidden.current_session_id(),
      p_action, p_table_name, p_record_id, p_old_values, p_new_values, p_changed_columns,
      left(v_headers ->> 'x-request-id', 200), app_private.request_client_address(), left(v_headers ->> 'user-agent', 500),
-     case when nullif(current_setting('request.method', true), '') is not null then 'rest' else 'sql' end,
+     app_private.request_api(),
      p_description);
 end;
 $function$;
