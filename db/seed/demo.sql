@@ -1069,6 +1069,12 @@ select h.id, t.code, t.name, t.description, t.channel, 'en-US', t.category, t.su
    ('day_settled', 'Day settled (console)', 'To the accountants when the day is settled at its end.', 'in_app', 'billing',
     'Day settled: {{settlement_date}}', '{{settlement_date}} is settled: {{payment_count}} payments, net collections {{total_collected}}.',
     '{settlement_date,payment_count,total_collected}'),
+   ('purchase_order_sent', 'Purchase order to the supplier (email)', 'Sent to the supplier when a purchase order is sent.', 'email', 'inventory',
+    'Purchase order {{po_number}} from {{hospital_name}}',
+    E'Dear {{supplier_name}},\n\nPlease supply the following against purchase order {{po_number}} of {{order_date}}:\n\n{{lines}}\n\n'
+      || E'Total: {{total_amount}}. Delivery by {{expected_delivery_date}} to {{delivery_address}}. Payment terms: {{payment_terms}}.\n'
+      || E'Please quote the order number on your delivery note and invoice.\n\n{{hospital_name}}, stores ({{hospital_phone}})',
+    '{supplier_name,po_number,order_date,lines,total_amount,expected_delivery_date,delivery_address,payment_terms,hospital_name,hospital_phone}'),
    ('user_invitation', 'Staff invitation (email)', 'Sent by invite_user and create_staff_account.', 'email', 'account',
     'Welcome to {{hospital_name}}: set your HMS password',
     E'Hello {{user_name}},\n\nAn HMS account was created for you ({{email}}) at {{hospital_name}}. Set your password here:\n\n{{link}}\n\n'

@@ -176,6 +176,25 @@ describe('notification delivery', () => {
     expect(receiptMail.text).toMatch(/payment of 100\.00 USD by cash on .* against invoice .*\nReceipt number: .*\nBalance due: 50\.00 USD/s);
   });
 
+  it('a purchase order, once sent, is e-mailed to its supplier with its lines', async () => {
+    const [supplier] = await query(`
+      insert into app_public.suppliers (hospital_id, code, name, email, drug_licence_number)
+      values ($1, 'NOTIFY-SUP-' || floor(random() * 1e6)::int, 'Notify Supplies Ltd', 'orders@notify-supplies.example', 'LIC-1') returning id`, [NY]);
+    const [medicine] = await query(`select id from app_public.medicines where hospital_id = $1 and is_active order by item_code limit 1`, [NY]);
+    const order = await asUser('pharmacist.ny@hms.test', `select id, po_number from app_public.create_purchase_order($1, $2::jsonb, current_date + 7)`,
+      [supplier.id, JSON.stringify([{ medicine_id: medicine.id, quantity_ordered: 120, unit_cost: 2.5 }])]);
+    await asUser('admin.ny@hms.test', `select app_public.approve_purchase_order($1)`, [order.id]);
+    expect(await queueRows(order.id)).toEqual([]); // approved is not sent
+    await asUser('pharmacist.ny@hms.test', `select app_public.send_purchase_order($1)`, [order.id]);
+    const row = await waitFor('the order e-mailed', async () => (await queueRows(order.id)).find((found) => found.status === 'sent'));
+    expect(row).toMatchObject({ code: 'purchase_order_sent', channel: 'email', recipient_address: 'orders@notify-supplies.example' });
+    const mail = smtp.messages.find((message) => message.messageId.startsWith(`<${row.id}@`))!;
+    expect(mail.subject).toBe(`Purchase order ${order.po_number} from HMS Core NY`);
+    expect(mail.text).toMatch(/Dear Notify Supplies Ltd,/);
+    expect(mail.text).toMatch(/1\. 120 × .+ \(2\.50 USD each\)/);
+    expect(mail.text).toContain('Total: 300.00 USD');
+  });
+
   it('a duplicate job for the same message sends it once', async () => {
     const patient = await createPatient({ email: true });
     const client = await owner.connect();

@@ -29,6 +29,7 @@ create table app_public.notifications (
   updated_at timestamp with time zone not null default now(),
   created_by uuid,
   updated_by uuid,
+  supplier_id uuid,
   constraint notifications_action_url_max_length CHECK (char_length(action_url) <= 2048),
   constraint notifications_body_max_length CHECK (char_length(body) <= 10000),
   constraint notifications_category_check CHECK (category = ANY (ARRAY['appointment'::text, 'clinical'::text, 'billing'::text, 'inventory'::text, 'account'::text, 'marketing'::text])),
@@ -43,8 +44,8 @@ create table app_public.notifications (
   constraint notifications_pkey PRIMARY KEY (id),
   constraint notifications_priority_check CHECK (priority = ANY (ARRAY['low'::text, 'normal'::text, 'high'::text, 'urgent'::text])),
   constraint notifications_priority_max_length CHECK (char_length(priority) <= 500),
-  constraint notifications_recipient_check CHECK (recipient_type = 'patient'::text AND patient_id IS NOT NULL AND user_id IS NULL OR recipient_type = 'user'::text AND user_id IS NOT NULL AND patient_id IS NULL),
-  constraint notifications_recipient_type_check CHECK (recipient_type = ANY (ARRAY['patient'::text, 'user'::text])),
+  constraint notifications_recipient_check CHECK (recipient_type = 'patient'::text AND patient_id IS NOT NULL AND user_id IS NULL AND supplier_id IS NULL OR recipient_type = 'user'::text AND user_id IS NOT NULL AND patient_id IS NULL AND supplier_id IS NULL OR recipient_type = 'supplier'::text AND supplier_id IS NOT NULL AND patient_id IS NULL AND user_id IS NULL),
+  constraint notifications_recipient_type_check CHECK (recipient_type = ANY (ARRAY['patient'::text, 'user'::text, 'supplier'::text])),
   constraint notifications_recipient_type_max_length CHECK (char_length(recipient_type) <= 500),
   constraint notifications_related_check CHECK ((related_table IS NULL) = (related_id IS NULL)),
   constraint notifications_related_table_check CHECK (related_table ~ '^[a-z][a-z0-9_]{0,62}$'::text),
@@ -58,6 +59,7 @@ create table app_public.notifications (
 alter table app_public.notifications add constraint notifications_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;
 alter table app_public.notifications add constraint notifications_hospital_id_fkey FOREIGN KEY (hospital_id) REFERENCES app_public.hospitals(id) ON DELETE RESTRICT;
 alter table app_public.notifications add constraint notifications_patient_fkey FOREIGN KEY (hospital_id, patient_id) REFERENCES app_public.patients(hospital_id, id) ON DELETE RESTRICT;
+alter table app_public.notifications add constraint notifications_supplier_fkey FOREIGN KEY (hospital_id, supplier_id) REFERENCES app_public.suppliers(hospital_id, id) ON DELETE RESTRICT;
 alter table app_public.notifications add constraint notifications_template_fkey FOREIGN KEY (hospital_id, template_id) REFERENCES app_public.notification_templates(hospital_id, id) ON DELETE SET NULL (template_id);
 alter table app_public.notifications add constraint notifications_updated_by_fkey FOREIGN KEY (updated_by) REFERENCES app_public.users(id) ON DELETE RESTRICT;
 alter table app_public.notifications add constraint notifications_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE RESTRICT;
@@ -65,7 +67,7 @@ alter table app_public.notifications add constraint notifications_user_id_fkey F
 comment on table app_public.notifications is 'A message to one patient or staff user: the in-app inbox and the record of every email, SMS, WhatsApp or push message sent.';
 comment on column app_public.notifications.id is 'Unique identifier (UUID).';
 comment on column app_public.notifications.hospital_id is 'Hospital (tenant) the row belongs to.';
-comment on column app_public.notifications.recipient_type is 'Who receives it: patient (patient_id is set) or user, a staff member (user_id is set).';
+comment on column app_public.notifications.recipient_type is 'patient, user (a member of staff) or supplier; the matching id column is set, the others empty.';
 comment on column app_public.notifications.patient_id is 'The patient who receives the message, when recipient_type is patient.';
 comment on column app_public.notifications.user_id is 'The staff user who receives the message, when recipient_type is user.';
 comment on column app_public.notifications.template_id is 'Template the message was rendered from (null for a message typed by staff or once the template is deleted).';
@@ -91,11 +93,13 @@ comment on column app_public.notifications.created_at is 'When the row was creat
 comment on column app_public.notifications.updated_at is 'When the row was last changed.';
 comment on column app_public.notifications.created_by is 'User who created the row (null for system and seed data).';
 comment on column app_public.notifications.updated_by is 'User who last changed the row.';
+comment on column app_public.notifications.supplier_id is 'Supplier the message is for (recipient_type supplier): a purchase order sent to it.';
 
 CREATE INDEX idx_notifications__hospital_id_created_at ON app_public.notifications USING btree (hospital_id, created_at DESC);
 CREATE UNIQUE INDEX idx_notifications__hospital_id_dedupe_key ON app_public.notifications USING btree (hospital_id, dedupe_key) WHERE dedupe_key IS NOT NULL;
 CREATE INDEX idx_notifications__hospital_id_patient_id_created_at ON app_public.notifications USING btree (hospital_id, patient_id, created_at DESC) WHERE patient_id IS NOT NULL;
 CREATE INDEX idx_notifications__hospital_id_related_table_related_id ON app_public.notifications USING btree (hospital_id, related_table, related_id) WHERE related_id IS NOT NULL;
+CREATE INDEX idx_notifications__hospital_id_supplier_id_created_at ON app_public.notifications USING btree (hospital_id, supplier_id, created_at DESC) WHERE supplier_id IS NOT NULL;
 CREATE INDEX idx_notifications__hospital_id_template_id ON app_public.notifications USING btree (hospital_id, template_id) WHERE template_id IS NOT NULL;
 CREATE INDEX idx_notifications__scheduled_for_hospital_id ON app_public.notifications USING btree (scheduled_for, hospital_id) WHERE status = 'pending'::text;
 CREATE INDEX idx_notifications__user_id_hospital_id_status_created_at ON app_public.notifications USING btree (user_id, hospital_id, status, created_at DESC) WHERE user_id IS NOT NULL;

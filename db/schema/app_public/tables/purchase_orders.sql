@@ -122,6 +122,7 @@ CREATE TRIGGER _100_stamp BEFORE INSERT OR UPDATE ON app_public.purchase_orders 
 CREATE TRIGGER _110_soft_delete BEFORE INSERT OR UPDATE ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__soft_delete_stamp();
 CREATE TRIGGER _150_status_machine BEFORE INSERT OR UPDATE OF status ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__status_machine();
 CREATE TRIGGER _300_total_amount BEFORE INSERT OR UPDATE ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__purchase_total_amount();
+CREATE TRIGGER _850_notify AFTER UPDATE ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg_purchase_orders__notify();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__audit();
 CREATE TRIGGER _990_friendly_constraints BEFORE INSERT OR UPDATE ON app_public.purchase_orders FOR EACH ROW EXECUTE FUNCTION app_hidden.tg__friendly_constraints();
 
