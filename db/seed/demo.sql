@@ -988,8 +988,10 @@ values
    'Surfaces progressive and high-index lenses; also supplies frames, contact lenses, solutions and ophthalmic drops.');
 
 -- ---------------------------------------------------------------------------------------------
--- Notification templates: per hospital, appointment confirmation (email + SMS), reminder
--- (SMS) and payment receipt (email); variables list every {{placeholder}} used
+-- Notification templates, per hospital: every message HMS sends (app_hidden.notify and the
+-- password e-mails) — appointments, lab reports, prescriptions, invoices and receipts, purchase
+-- orders, stock and claim alerts, the day settled, invitations and resets; variables list every
+-- {{placeholder}} used
 -- ---------------------------------------------------------------------------------------------
 insert into app_public.notification_templates
   (hospital_id, code, name, description, channel, locale, category, subject, body, variables, is_transactional)
@@ -1018,18 +1020,7 @@ select h.id, t.code, t.name, t.description, t.channel, 'en-US', t.category, t.su
     E'Dear {{patient_name}},\n\nThank you for your payment of {{amount}} by {{payment_method}} on {{payment_date}} '
       || E'against invoice {{invoice_number}}.\nReceipt number: {{receipt_number}}\nBalance due: {{balance_due}}\n\n'
       || E'Questions about your bill? Call {{hospital_phone}}.\n\n{{hospital_name}}',
-    '{patient_name,amount,payment_method,payment_date,invoice_number,receipt_number,balance_due,hospital_phone,hospital_name}')
- ) t(code, name, description, channel, category, subject, body, variables)
- where h.id in ('10000000-0000-4000-8000-000000000001', '10000000-0000-4000-8000-000000000002',
-                '10000000-0000-4000-8000-000000000003');
-
--- The other messages HMS sends (app_hidden.notify): to patients by e-mail and SMS, to staff in
--- the console (in_app) and by e-mail; one set per hospital.
-insert into app_public.notification_templates
-  (hospital_id, code, name, description, channel, locale, category, subject, body, variables, is_transactional)
-select h.id, t.code, t.name, t.description, t.channel, 'en-US', t.category, t.subject, t.body, t.variables, true
-  from app_public.hospitals h
- cross join (values
+    '{patient_name,amount,payment_method,payment_date,invoice_number,receipt_number,balance_due,hospital_phone,hospital_name}'),
    ('appointment_cancelled', 'Appointment cancelled (email)', 'Sent when an appointment is cancelled.', 'email', 'appointment',
     'Your appointment {{appointment_number}} at {{hospital_name}} is cancelled',
     E'Dear {{patient_name}},\n\nYour appointment with {{doctor_name}} on {{appointment_date}} at {{appointment_time}} is cancelled.\n'
