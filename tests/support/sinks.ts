@@ -6,8 +6,8 @@
  *     chosen error status.
  *
  * A message counts as delivered when the SMTP server has answered 250 for it, as for a real mail
- * server: one whose client went away before the answer is not kept (with a slow answer, a killed
- * worker leaves messages in that state — the case the killed-worker test is about).
+ * server: one whose client went away before the answer is not kept (holding the answers, the
+ * killed-worker test leaves messages in that state when it kills the worker).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -30,12 +30,16 @@ export interface SmtpSink {
   refuseWith: number | null;
   /** Milliseconds before the 250 answer. */
   answerDelayMs: number;
+  /** Once this many messages are kept, the next ones get no answer (they wait, unkept) until it is raised or null. */
+  answerOnly: number | null;
+  /** Messages received whole and waiting for an answer (answerOnly). */
+  waiting: number;
   stop(): Promise<void>;
 }
 
 export async function startSmtpSink(): Promise<SmtpSink> {
   const closed = new Set<string>();
-  const sink: SmtpSink = { url: '', messages: [], refuseWith: null, answerDelayMs: 0, stop: async () => {} };
+  const sink: SmtpSink = { url: '', messages: [], refuseWith: null, answerDelayMs: 0, answerOnly: null, waiting: 0, stop: async () => {} };
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
@@ -54,6 +58,13 @@ export async function startSmtpSink(): Promise<SmtpSink> {
         }
         const parsed = await simpleParser(Buffer.concat(chunks));
         if (sink.answerDelayMs) await new Promise((resolve) => setTimeout(resolve, sink.answerDelayMs));
+        if (sink.answerOnly !== null && sink.messages.length >= sink.answerOnly) {
+          sink.waiting += 1;
+          while (sink.answerOnly !== null && sink.messages.length >= sink.answerOnly && !closed.has(session.id)) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+          sink.waiting -= 1;
+        }
         if (closed.has(session.id)) return; // the client went away before the answer: not delivered
         sink.messages.push({
           messageId: parsed.messageId ?? '',
