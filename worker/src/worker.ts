@@ -54,7 +54,8 @@ export async function startWorker(
     publicUrl: config.publicUrl,
   }));
   const logger = new Logger((scope) => (level, message) => {
-    if (level === 'debug' && !process.env.HMS_WORKER_DEBUG) return;
+    // Every job's start and end are debug detail; the tasks' own lines and the warnings are not.
+    if ((level === 'debug' || /^(Completed|Started) task/.test(message)) && !process.env.HMS_WORKER_DEBUG) return;
     log(`worker${scope.taskIdentifier ? ` ${scope.taskIdentifier}` : ''}: ${message}`);
   });
   const closeChannels = async () => {

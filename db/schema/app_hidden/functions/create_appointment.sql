@@ -64,6 +64,10 @@ begin
     perform app_hidden.raise_error('HMS_DOCTOR_ON_LEAVE', 'The doctor is on approved leave at that time.',
       jsonb_build_object('doctor_id', p_doctor_id, 'day', v_day));
   end if;
+  -- One booking of a doctor at a time: concurrent inserts that collide on the exclusion
+  -- constraint may each wait for the other (PostgreSQL then aborts one with a deadlock, not
+  -- 23P01); serialised here, a second booking of the slot sees the first and answers HMS_SLOT_TAKEN.
+  perform pg_advisory_xact_lock(hashtextextended('hms.booking:' || p_hospital_id || ':' || p_doctor_id, 0));
   if app_hidden.doctor_slot_taken(p_hospital_id, p_doctor_id, v_slot.slot_start, v_slot.slot_end) then
     perform app_hidden.raise_error('HMS_SLOT_TAKEN', 'That slot is already booked; choose another one.',
       jsonb_build_object('doctor_id', p_doctor_id, 'scheduled_start', p_start));
