@@ -47,6 +47,7 @@ const config = loadConfig({
   HMS_PG_PORT: String(await freePort()),
   HMS_API_PORT: String(await freePort()),
   HMS_API_ADMIN_PORT: String(await freePort()),
+  HMS_MAIL_CATCHER_PORT: String(await freePort()),
   HMS_JWT_SECRET: 'bench-secret-0123456789-0123456789-abcdef',
 });
 const coldStart = Date.now();

@@ -89,6 +89,7 @@ export async function startStack(config: HmsConfig, options: StackOptions = {}):
     await assertPortFree(config.apiPort, config.apiHost, 'HMS_API_PORT');
     await assertPortFree(config.apiAdminPort, '127.0.0.1', 'HMS_API_ADMIN_PORT');
     await assertPortFree(config.postgrestPort, '127.0.0.1', 'HMS_POSTGREST_PORT');
+    if (config.runWorker && !config.delivery.smtpUrl) await assertPortFree(config.delivery.mailCatcherPort, '127.0.0.1', 'HMS_MAIL_CATCHER_PORT');
   }
 
   let postgres: EmbeddedServer | undefined;

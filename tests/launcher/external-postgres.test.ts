@@ -36,6 +36,7 @@ describe('npm start with DATABASE_URL and ROOT_DATABASE_URL', () => {
       HMS_API_PORT: String(apiPort),
       HMS_API_ADMIN_PORT: String(await freePort()),
       HMS_POSTGREST_PORT: String(await freePort()),
+      HMS_MAIL_CATCHER_PORT: String(await freePort()),
       HMS_JWT_SECRET: SECRET,
     };
     const run = launcher('start.ts', env);

@@ -21,7 +21,7 @@ afterAll(stopLaunched);
 const RUNNING = /HMS is running/;
 
 /** The ports of a stack's variables. */
-const portsOf = (env: Record<string, string>) => [env.HMS_PG_PORT, env.HMS_API_PORT, env.HMS_API_ADMIN_PORT, env.HMS_POSTGREST_PORT].map(Number);
+const portsOf = (env: Record<string, string>) => [env.HMS_PG_PORT, env.HMS_API_PORT, env.HMS_API_ADMIN_PORT, env.HMS_POSTGREST_PORT, env.HMS_MAIL_CATCHER_PORT].map(Number);
 
 /** Waits (bounded) until none of the PIDs is alive and none of the ports accepts connections. */
 async function expectAllGone(pids: number[], ports: number[], timeoutMs = 10_000): Promise<void> {

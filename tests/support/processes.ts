@@ -25,6 +25,7 @@ export async function stackEnv(secret = 'launched-test-secret-0123456789abcdefgh
     HMS_API_PORT: String(await freePort()),
     HMS_API_ADMIN_PORT: String(await freePort()),
     HMS_POSTGREST_PORT: String(await freePort()),
+    HMS_MAIL_CATCHER_PORT: String(await freePort()),
     HMS_JWT_SECRET: secret,
   };
 }
