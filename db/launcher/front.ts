@@ -375,7 +375,7 @@ export async function startFront(options: FrontOptions): Promise<FrontServer> {
       ? await fetch(`${upstream}/rpc/me`, { method: 'POST', headers: { authorization, 'content-type': 'application/json', 'x-request-id': request.id, 'x-hms-client-address': request.ip }, body: '{}' }).catch(() => null)
       : null;
     if (!who?.ok) {
-      await sendError(reply, { status: 401, body: { code: 'HMS_SESSION_INVALID', message: 'Log in to see the outbox.', details: null, hint: null } });
+      await sendError(reply, errors.own('token_invalid'));
       return false;
     }
     const me = (await who.json()) as { permissions?: string[] };

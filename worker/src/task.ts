@@ -30,3 +30,15 @@ export const cronPayload = z.object({ _cron: z.object({ ts: z.string(), backfill
 export function scheduledTime(payload: z.infer<typeof cronPayload>): string {
   return payload._cron?.ts ?? new Date().toISOString();
 }
+
+/**
+ * A scheduled task that calls one function of the database as of its slot (`fn(timestamptz)`
+ * answering a count) and logs `describe(count)` when it did something.
+ */
+export function scheduledCall(fn: string, describe: (count: number) => string): Task {
+  if (!/^app_private\.[a-z_]+$/.test(fn)) throw new Error(`scheduledCall: ${fn} is not a function of app_private`);
+  return defineTask(cronPayload, async (payload, helpers) => {
+    const { rows } = await helpers.query<{ count: number }>(`select ${fn}($1) as count`, [scheduledTime(payload)]);
+    if (rows[0].count > 0) helpers.logger.info(describe(rows[0].count));
+  });
+}
